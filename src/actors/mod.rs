@@ -1,0 +1,44 @@
+//! The actors that carry chat traffic, and how they fit together.
+//!
+//! ```text
+//!  browser ──ws──▶ Session ──Post──▶ Room ──publish──▶ Bus ──Published──▶ Room ──Deliver──▶ Session(s)
+//!                    │  ▲                                                    (every instance)
+//!          Connect/  │  │ Join/Leave
+//!          Disconnect▼  │
+//!                   Registry  (rooms on demand, presence, private messages)
+//! ```
+//!
+//! - [`session::WsSession`]: one per WebSocket. Parses frames, keeps the
+//!   heartbeat, and writes the frames it is given.
+//! - [`room::Room`]: one per room with members on this instance (the
+//!   Channels "group"). Stores messages in order, publishes room events to the
+//!   bus and fans the bus's events out to its members.
+//! - [`registry::Registry`]: one per process. Starts rooms when their first
+//!   member arrives and stops them when the last leaves; knows who is online
+//!   where, for presence and private messages.
+//! - [`bus`]: the seam between publishing a room event and delivering it.
+//!   In-process by default; a Redis bridge plugs into the same trait so that
+//!   rooms and sessions never know how many instances there are.
+//!
+//! Every queue a client can fill is bounded: a session's mailbox has a fixed
+//! capacity, and a room that finds it full disconnects that one client
+//! instead of buffering for it.
+
+pub mod bus;
+pub mod registry;
+pub mod room;
+pub mod session;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One WebSocket connection within this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// A fresh id, never handed out before in this process.
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}

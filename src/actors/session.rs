@@ -1,0 +1,344 @@
+//! The session actor: one per WebSocket connection (the Channels consumer).
+//!
+//! It turns frames into typed requests for its room or the registry, and
+//! typed deliveries back into frames. It keeps the connection honest with a
+//! ping/pong heartbeat and closes it after a silence. Bad input never ends
+//! the connection: each bad frame gets an `error` frame and the session
+//! carries on. This is the only module that touches `actix-web-actors`.
+
+use crate::actors::SessionId;
+use crate::actors::registry::{Connect, Disconnect, PrivateMessageError, Registry, SendPrivate};
+use crate::actors::room::{Post, Room};
+use crate::config::Settings;
+use crate::domain::{Identity, MessageId, MessageText, MessageTextError, RoomInfo};
+use crate::protocol::{self, ClientFrame, ErrorCode, PrivateCommand, ServerFrame, encode};
+use actix::prelude::*;
+use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web_actors::ws;
+use bytestring::ByteString;
+use std::time::{Duration, Instant};
+
+/// Largest WebSocket frame accepted, in bytes. Comfortably above the
+/// longest allowed message (4,000 characters of up to 4 UTF-8 bytes, JSON
+/// escaped); a bigger frame closes the connection with code 1009.
+pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+
+/// Posts one session may have waiting in its room before it is told to
+/// slow down.
+const MAX_POSTS_IN_FLIGHT: usize = 32;
+
+/// The limits a session enforces, from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// Ping interval.
+    pub heartbeat_interval: Duration,
+    /// Silence before the connection is closed.
+    pub client_timeout: Duration,
+    /// Mailbox capacity: deliveries that may wait for this client.
+    pub queue: usize,
+    /// Longest message, in characters.
+    pub max_message_chars: usize,
+}
+
+impl From<&Settings> for SessionLimits {
+    fn from(s: &Settings) -> Self {
+        SessionLimits {
+            heartbeat_interval: s.heartbeat_interval,
+            client_timeout: s.client_timeout,
+            queue: s.session_queue,
+            max_message_chars: s.max_message_chars,
+        }
+    }
+}
+
+/// One WebSocket connection of one user to one room.
+pub struct WsSession {
+    id: SessionId,
+    user: Identity,
+    room_info: RoomInfo,
+    registry: Addr<Registry>,
+    room: Option<Addr<Room>>,
+    limits: SessionLimits,
+    last_heard: Instant,
+    /// Newest message id written to the client: a later copy of the same
+    /// message (history and live overlap) is not written twice.
+    newest_message: Option<MessageId>,
+    posts_in_flight: usize,
+}
+
+impl WsSession {
+    /// A session for `user` in `room`, not yet started.
+    pub fn new(
+        user: Identity,
+        room_info: RoomInfo,
+        registry: Addr<Registry>,
+        limits: SessionLimits,
+    ) -> Self {
+        WsSession {
+            id: SessionId::next(),
+            user,
+            room_info,
+            registry,
+            room: None,
+            limits,
+            last_heard: Instant::now(),
+            newest_message: None,
+            posts_in_flight: 0,
+        }
+    }
+
+    /// Completes the WebSocket handshake and starts the session actor.
+    pub fn start(
+        self,
+        req: &HttpRequest,
+        stream: web::Payload,
+    ) -> Result<HttpResponse, actix_web::Error> {
+        ws::WsResponseBuilder::new(self, req, stream)
+            .frame_size(MAX_FRAME_BYTES)
+            .start()
+    }
+
+    fn send_error(
+        ctx: &mut ws::WebsocketContext<Self>,
+        code: ErrorCode,
+        message: impl Into<String>,
+    ) {
+        ctx.text(encode(&ServerFrame::Error {
+            code,
+            message: message.into(),
+        }));
+    }
+
+    fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        match protocol::parse(text) {
+            Ok(ClientFrame::ChatMessage { message }) => self.on_chat_message(message, ctx),
+            // `parse` turns unknown types into an error; nothing to do here.
+            Ok(ClientFrame::Unknown) => {}
+            Err(e) => Self::send_error(ctx, e.code(), e.to_string()),
+        }
+    }
+
+    fn check_text(
+        &self,
+        text: String,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) -> Option<MessageText> {
+        match MessageText::parse(text, self.limits.max_message_chars) {
+            Ok(text) => Some(text),
+            Err(e) => {
+                let code = match e {
+                    MessageTextError::Empty => ErrorCode::EmptyMessage,
+                    MessageTextError::TooLong { .. } => ErrorCode::MessageTooLong,
+                };
+                Self::send_error(ctx, code, e.to_string());
+                None
+            }
+        }
+    }
+
+    fn on_chat_message(&mut self, message: String, ctx: &mut ws::WebsocketContext<Self>) {
+        match PrivateCommand::parse(&message) {
+            Some(Ok(command)) => self.send_private(command, ctx),
+            Some(Err(e)) => Self::send_error(ctx, ErrorCode::InvalidCommand, e.to_string()),
+            None => {
+                if let Some(text) = self.check_text(message, ctx) {
+                    self.post(text, ctx);
+                }
+            }
+        }
+    }
+
+    fn post(&mut self, text: MessageText, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(room) = self.room.clone() else {
+            return Self::send_error(ctx, ErrorCode::Internal, "not connected to the room yet");
+        };
+        if self.posts_in_flight >= MAX_POSTS_IN_FLIGHT {
+            return Self::send_error(
+                ctx,
+                ErrorCode::RateLimited,
+                "you are sending faster than the room can keep up; the message was not sent",
+            );
+        }
+        self.posts_in_flight += 1;
+        let post = Post {
+            author: self.user.clone(),
+            text,
+        };
+        ctx.spawn(room.send(post).into_actor(self).map(|result, act, ctx| {
+            act.posts_in_flight -= 1;
+            let failure = match result {
+                Ok(Ok(_)) => return,
+                Ok(Err(e)) => e.to_string(),
+                Err(e) => format!("the room is unavailable: {e}"),
+            };
+            log::error!("posting for {} failed: {failure}", act.user.username);
+            Self::send_error(
+                ctx,
+                ErrorCode::Internal,
+                "the message could not be stored; please resend it",
+            );
+        }));
+    }
+
+    fn send_private(&mut self, command: PrivateCommand, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(text) = self.check_text(command.text, ctx) else {
+            return;
+        };
+        let echo = text.as_str().to_owned();
+        let request = SendPrivate {
+            from: self.user.username.clone(),
+            to: command.target.clone(),
+            text: text.into_string(),
+        };
+        let target = command.target;
+        ctx.spawn(
+            self.registry.send(request).into_actor(self).map(
+                move |result, _act, ctx| match result {
+                    Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
+                        target,
+                        message: echo,
+                    })),
+                    Ok(Err(PrivateMessageError::NotOnline(who))) => Self::send_error(
+                        ctx,
+                        ErrorCode::UserNotOnline,
+                        format!("{who} is not online (or there is no such user)"),
+                    ),
+                    Err(e) => {
+                        Self::send_error(ctx, ErrorCode::Internal, format!("not delivered: {e}"))
+                    }
+                },
+            ),
+        );
+    }
+}
+
+impl Actor for WsSession {
+    type Context = ws::WebsocketContext<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        ctx.set_mailbox_capacity(self.limits.queue);
+        ctx.run_interval(self.limits.heartbeat_interval, |act, ctx| {
+            if act.last_heard.elapsed() > act.limits.client_timeout {
+                log::info!(
+                    "{} timed out in room {}",
+                    act.user.username,
+                    act.room_info.name
+                );
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Away,
+                    description: Some("no heartbeat".to_owned()),
+                }));
+                ctx.stop();
+            } else {
+                ctx.ping(b"");
+            }
+        });
+        let connect = Connect {
+            session: self.id,
+            user: self.user.username.clone(),
+            room: self.room_info.clone(),
+            addr: ctx.address(),
+        };
+        // Frames from the client wait until the room is known.
+        self.registry
+            .send(connect)
+            .into_actor(self)
+            .map(|result, act, ctx| match result {
+                Ok(room) => act.room = Some(room),
+                Err(e) => {
+                    log::error!("registry unavailable: {e}");
+                    ctx.close(Some(ws::CloseCode::Error.into()));
+                    ctx.stop();
+                }
+            })
+            .wait(ctx);
+    }
+
+    fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {
+        self.registry.do_send(Disconnect { session: self.id });
+        Running::Stop
+    }
+}
+
+impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
+    fn handle(&mut self, item: Result<ws::Message, ws::ProtocolError>, ctx: &mut Self::Context) {
+        self.last_heard = Instant::now();
+        match item {
+            Ok(ws::Message::Text(text)) => self.on_text(&text, ctx),
+            Ok(ws::Message::Ping(payload)) => ctx.pong(&payload),
+            Ok(ws::Message::Pong(_)) | Ok(ws::Message::Nop) => {}
+            Ok(ws::Message::Binary(_)) | Ok(ws::Message::Continuation(_)) => Self::send_error(
+                ctx,
+                ErrorCode::BinaryNotSupported,
+                "only single JSON text frames are understood",
+            ),
+            Ok(ws::Message::Close(reason)) => {
+                ctx.close(reason);
+                ctx.stop();
+            }
+            Err(ws::ProtocolError::Overflow) => {
+                ctx.close(Some(ws::CloseReason {
+                    code: ws::CloseCode::Size,
+                    description: Some(format!("frames are limited to {MAX_FRAME_BYTES} bytes")),
+                }));
+                ctx.stop();
+            }
+            Err(e) => {
+                log::info!("protocol error from {}: {e}", self.user.username);
+                ctx.close(Some(ws::CloseCode::Protocol.into()));
+                ctx.stop();
+            }
+        }
+    }
+}
+
+/// A frame for the client.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    /// The encoded frame, shared with every other recipient.
+    pub frame: ByteString,
+    /// Set when the frame announces a new message.
+    pub message_id: Option<MessageId>,
+}
+
+impl Deliver {
+    /// A frame that is not a new message.
+    pub fn frame(frame: &ServerFrame) -> Self {
+        Deliver {
+            frame: encode(frame),
+            message_id: None,
+        }
+    }
+}
+
+impl Handler<Deliver> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
+        if let Some(id) = msg.message_id {
+            if self.newest_message.is_some_and(|newest| id <= newest) {
+                return;
+            }
+            self.newest_message = Some(id);
+        }
+        ctx.text(msg.frame);
+    }
+}
+
+/// The client fell too far behind; close its connection.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Kick;
+
+impl Handler<Kick> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Kick, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Again,
+            description: Some("too slow: events were not being read".to_owned()),
+        }));
+        ctx.stop();
+    }
+}

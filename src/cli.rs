@@ -1,0 +1,210 @@
+//! The command line: `confab [serve]`, `confab createsuperuser`,
+//! `confab room create`, `confab user promote|demote`.
+//!
+//! Administrative commands open the same database as the server (from
+//! `DATABASE_URL`), apply migrations if needed, do one thing and exit
+//! non-zero with a message on any error.
+
+use crate::config::Settings;
+use crate::db::queries::{rooms, users};
+use crate::db::{Database, DbError};
+use crate::domain::{Password, RoomName, Username};
+use crate::http::auth::hash_password_here;
+use crate::startup::Application;
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, IsTerminal, Write};
+
+/// confab: a real-time chat server.
+#[derive(Debug, Parser)]
+#[command(name = "confab", version, about)]
+pub struct Cli {
+    /// What to do; serving is the default.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The commands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the chat server (the default).
+    Serve,
+    /// Create a staff account, like Django's createsuperuser.
+    Createsuperuser {
+        /// The new account's name (asked for if omitted).
+        #[arg(long)]
+        username: Option<String>,
+    },
+    /// Manage rooms.
+    Room {
+        /// What to do with rooms.
+        #[command(subcommand)]
+        action: RoomCommand,
+    },
+    /// Manage accounts.
+    User {
+        /// What to do with accounts.
+        #[command(subcommand)]
+        action: UserCommand,
+    },
+}
+
+/// Room commands.
+#[derive(Debug, Subcommand)]
+pub enum RoomCommand {
+    /// Create a room.
+    Create {
+        /// Its name: 1–64 letters, digits, '_' and '-'.
+        name: String,
+        /// Only staff may enter it.
+        #[arg(long)]
+        admin_only: bool,
+    },
+    /// List the rooms.
+    List,
+}
+
+/// Account commands.
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Make an account staff.
+    Promote {
+        /// The account's username.
+        username: String,
+    },
+    /// Take staff rights away from an account.
+    Demote {
+        /// The account's username.
+        username: String,
+    },
+}
+
+/// Runs the command line.
+pub fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => serve(settings),
+        Command::Createsuperuser { username } => create_superuser(&settings, username),
+        Command::Room { action } => room(&settings, action),
+        Command::User { action } => user(&settings, action),
+    }
+}
+
+fn serve(settings: Settings) -> anyhow::Result<()> {
+    actix_web::rt::System::new().block_on(async move {
+        let bind = settings.bind;
+        let app = Application::build(settings).await?;
+        log::info!(
+            "confab listening on http://{}:{}/chat/",
+            bind.ip(),
+            app.port()
+        );
+        app.run_until_stopped().await?;
+        Ok(())
+    })
+}
+
+fn open(settings: &Settings) -> anyhow::Result<Database> {
+    Database::connect(&settings.database_url, 1)
+        .with_context(|| format!("opening the database {}", settings.database_url))
+}
+
+fn prompt(question: &str) -> anyhow::Result<String> {
+    let mut stdout = std::io::stdout();
+    write!(stdout, "{question}")?;
+    stdout.flush()?;
+    let mut line = String::new();
+    std::io::stdin().lock().read_line(&mut line)?;
+    Ok(line.trim_end_matches(['\r', '\n']).to_owned())
+}
+
+/// Reads the password: hidden and asked twice on a terminal, one line of
+/// standard input otherwise (for scripts).
+fn read_password() -> anyhow::Result<Password> {
+    let raw = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ")?;
+        let again = rpassword::prompt_password("Password (again): ")?;
+        if first != again {
+            bail!("the passwords do not match");
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin().lock().read_line(&mut line)?;
+        line.trim_end_matches(['\r', '\n']).to_owned()
+    };
+    Ok(Password::parse(&raw)?)
+}
+
+fn create_superuser(settings: &Settings, username: Option<String>) -> anyhow::Result<()> {
+    let raw = match username {
+        Some(name) => name,
+        None => prompt("Username: ")?,
+    };
+    let username = Username::parse(raw.trim())?;
+    let password = read_password()?;
+    let hash = hash_password_here(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    let db = open(settings)?;
+    match db.run_here(|c| users::create(c, username.as_str(), &hash, true)) {
+        Ok(_) => {
+            println!("Superuser {username} created.");
+            Ok(())
+        }
+        Err(DbError::Conflict) => bail!("the username {username} is already taken"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn room(settings: &Settings, action: RoomCommand) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    match action {
+        RoomCommand::Create { name, admin_only } => {
+            let name = RoomName::parse(&name)?;
+            match db.run_here(|c| rooms::create(c, name.as_str(), admin_only)) {
+                Ok(_) => {
+                    let kind = if admin_only {
+                        "admin-only room"
+                    } else {
+                        "room"
+                    };
+                    println!("Created {kind} {name}.");
+                    Ok(())
+                }
+                Err(DbError::Conflict) => bail!("a room called {name} already exists"),
+                Err(e) => Err(e.into()),
+            }
+        }
+        RoomCommand::List => {
+            for room in db.run_here(rooms::all)? {
+                let flag = if room.admin_only {
+                    "  (admin only)"
+                } else {
+                    ""
+                };
+                println!("{}{flag}", room.name);
+            }
+            Ok(())
+        }
+    }
+}
+
+fn user(settings: &Settings, action: UserCommand) -> anyhow::Result<()> {
+    let db = open(settings)?;
+    let (raw, staff) = match action {
+        UserCommand::Promote { username } => (username, true),
+        UserCommand::Demote { username } => (username, false),
+    };
+    let username = Username::parse(&raw)?;
+    match db.run_here(|c| users::set_staff(c, username.as_str(), staff)) {
+        Ok(()) => {
+            let now = if staff {
+                "is now staff"
+            } else {
+                "is no longer staff"
+            };
+            println!("{username} {now}.");
+            Ok(())
+        }
+        Err(DbError::NotFound) => bail!("there is no user called {username}"),
+        Err(e) => Err(e.into()),
+    }
+}

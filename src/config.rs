@@ -1,0 +1,229 @@
+//! Every setting of a confab server, read once from the environment.
+//!
+//! Nothing else in the crate reads environment variables: start-up calls
+//! [`Settings::from_env`] and hands the result down. Each default is written
+//! at the place it is read, and the README lists them all.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Why the environment could not be turned into [`Settings`].
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// A variable was set to something that does not parse.
+    #[error("{name}={value:?} is not valid: {reason}")]
+    Invalid {
+        /// The variable's name.
+        name: &'static str,
+        /// What it was set to.
+        value: String,
+        /// What was expected.
+        reason: String,
+    },
+}
+
+/// The whole configuration of one server process.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address the HTTP server listens on (`CONFAB_BIND`).
+    pub bind: SocketAddr,
+    /// Where the data lives (`DATABASE_URL`): a SQLite file path.
+    pub database_url: String,
+    /// Connections in the database pool (`CONFAB_DB_POOL_SIZE`).
+    pub db_pool_size: u32,
+    /// Cookie signing and encryption key material (`CONFAB_SECRET_KEY`);
+    /// when absent one is generated and kept beside the database.
+    pub secret_key: Option<String>,
+    /// Origins allowed to open WebSockets (`CONFAB_ALLOWED_ORIGINS`); empty
+    /// means "the same host the request was sent to".
+    pub allowed_origins: Vec<String>,
+    /// Longest chat message, in characters (`CONFAB_MAX_MESSAGE_CHARS`).
+    pub max_message_chars: usize,
+    /// How often the server pings each socket (`CONFAB_HEARTBEAT_SECS`).
+    pub heartbeat_interval: Duration,
+    /// Silence after which a socket is dropped (`CONFAB_CLIENT_TIMEOUT_SECS`).
+    pub client_timeout: Duration,
+    /// Events that may wait for one slow client before it is disconnected
+    /// (`CONFAB_SESSION_QUEUE`).
+    pub session_queue: usize,
+    /// HTTP worker threads (`CONFAB_WORKERS`); 0 means one per CPU core.
+    pub workers: usize,
+    /// Mark the session cookie `Secure` (`CONFAB_SECURE_COOKIES`); turn on
+    /// behind HTTPS.
+    pub secure_cookies: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
+            database_url: "confab.db".to_owned(),
+            db_pool_size: 8,
+            secret_key: None,
+            allowed_origins: Vec::new(),
+            max_message_chars: 4000,
+            heartbeat_interval: Duration::from_secs(10),
+            client_timeout: Duration::from_secs(30),
+            session_queue: 256,
+            workers: 0,
+            secure_cookies: false,
+        }
+    }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads settings through `lookup`, so tests can pass a map.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let defaults = Settings::default();
+        let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        Settings {
+            bind: parse_or(get("CONFAB_BIND"), "CONFAB_BIND", defaults.bind)?,
+            database_url: get("DATABASE_URL").unwrap_or(defaults.database_url),
+            db_pool_size: parse_or(
+                get("CONFAB_DB_POOL_SIZE"),
+                "CONFAB_DB_POOL_SIZE",
+                defaults.db_pool_size,
+            )?,
+            secret_key: get("CONFAB_SECRET_KEY"),
+            allowed_origins: get("CONFAB_ALLOWED_ORIGINS")
+                .map(|v| {
+                    v.split(',')
+                        .map(|o| o.trim().trim_end_matches('/').to_owned())
+                        .filter(|o| !o.is_empty())
+                        .collect()
+                })
+                .unwrap_or_default(),
+            max_message_chars: parse_or(
+                get("CONFAB_MAX_MESSAGE_CHARS"),
+                "CONFAB_MAX_MESSAGE_CHARS",
+                defaults.max_message_chars,
+            )?,
+            heartbeat_interval: Duration::from_secs(parse_or(
+                get("CONFAB_HEARTBEAT_SECS"),
+                "CONFAB_HEARTBEAT_SECS",
+                defaults.heartbeat_interval.as_secs(),
+            )?),
+            client_timeout: Duration::from_secs(parse_or(
+                get("CONFAB_CLIENT_TIMEOUT_SECS"),
+                "CONFAB_CLIENT_TIMEOUT_SECS",
+                defaults.client_timeout.as_secs(),
+            )?),
+            session_queue: parse_or(
+                get("CONFAB_SESSION_QUEUE"),
+                "CONFAB_SESSION_QUEUE",
+                defaults.session_queue,
+            )?,
+            workers: parse_or(get("CONFAB_WORKERS"), "CONFAB_WORKERS", defaults.workers)?,
+            secure_cookies: parse_or(
+                get("CONFAB_SECURE_COOKIES"),
+                "CONFAB_SECURE_COOKIES",
+                defaults.secure_cookies,
+            )?,
+        }
+        .validated()
+    }
+
+    fn validated(self) -> Result<Self, ConfigError> {
+        let positive = [
+            ("CONFAB_DB_POOL_SIZE", self.db_pool_size as u64),
+            ("CONFAB_MAX_MESSAGE_CHARS", self.max_message_chars as u64),
+            ("CONFAB_HEARTBEAT_SECS", self.heartbeat_interval.as_secs()),
+            ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
+        ];
+        for (name, value) in positive {
+            if value == 0 {
+                return Err(ConfigError::Invalid {
+                    name,
+                    value: "0".to_owned(),
+                    reason: "must be at least 1".to_owned(),
+                });
+            }
+        }
+        if self.client_timeout <= self.heartbeat_interval {
+            return Err(ConfigError::Invalid {
+                name: "CONFAB_CLIENT_TIMEOUT_SECS",
+                value: self.client_timeout.as_secs().to_string(),
+                reason: "must be longer than CONFAB_HEARTBEAT_SECS".to_owned(),
+            });
+        }
+        if let Some(key) = &self.secret_key
+            && key.len() < 32
+        {
+            return Err(ConfigError::Invalid {
+                name: "CONFAB_SECRET_KEY",
+                value: "(hidden)".to_owned(),
+                reason: "must be at least 32 bytes long".to_owned(),
+            });
+        }
+        Ok(self)
+    }
+}
+
+fn parse_or<T>(raw: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    match raw {
+        None => Ok(default),
+        Some(value) => value
+            .trim()
+            .parse()
+            .map_err(|e: T::Err| ConfigError::Invalid {
+                name,
+                reason: e.to_string(),
+                value,
+            }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn empty_environment_gives_the_documented_defaults() {
+        let s = from(&[]).unwrap();
+        assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
+        assert_eq!(s.database_url, "confab.db");
+        assert_eq!(s.max_message_chars, 4000);
+        assert!(s.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn origins_are_split_and_trimmed() {
+        let s = from(&[(
+            "CONFAB_ALLOWED_ORIGINS",
+            "http://a.example/, https://b.example:8443",
+        )])
+        .unwrap();
+        assert_eq!(
+            s.allowed_origins,
+            vec!["http://a.example", "https://b.example:8443"]
+        );
+    }
+
+    #[test]
+    fn bad_values_name_the_variable() {
+        let err = from(&[("CONFAB_BIND", "localhost")]).unwrap_err();
+        assert!(err.to_string().contains("CONFAB_BIND"), "{err}");
+        let err = from(&[("CONFAB_SECRET_KEY", "short")]).unwrap_err();
+        assert!(err.to_string().contains("32 bytes"), "{err}");
+        let err = from(&[("CONFAB_SESSION_QUEUE", "0")]).unwrap_err();
+        assert!(err.to_string().contains("at least 1"), "{err}");
+    }
+}

@@ -1,0 +1,92 @@
+//! Row structs: what a table row looks like in Rust. Queries live apart, in
+//! `queries/`; conversion to domain types happens where rows are used.
+
+use super::schema::{messages, rooms, users};
+use chrono::NaiveDateTime;
+use diesel::prelude::*;
+
+/// A row of `users`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = users)]
+pub struct User {
+    /// Primary key.
+    pub id: i32,
+    /// Unique login name.
+    pub username: String,
+    /// Argon2 PHC string.
+    pub password_hash: String,
+    /// Staff may enter admin-only rooms and moderate.
+    pub is_staff: bool,
+    /// When the account was made (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A new row of `users`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = users)]
+pub struct NewUser<'a> {
+    /// Unique login name.
+    pub username: &'a str,
+    /// Argon2 PHC string.
+    pub password_hash: &'a str,
+    /// Staff flag.
+    pub is_staff: bool,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A row of `rooms`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = rooms)]
+pub struct Room {
+    /// Primary key.
+    pub id: i32,
+    /// Unique room name.
+    pub name: String,
+    /// Only staff may join.
+    pub admin_only: bool,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A new row of `rooms`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = rooms)]
+pub struct NewRoom<'a> {
+    /// Unique room name.
+    pub name: &'a str,
+    /// Only staff may join.
+    pub admin_only: bool,
+    /// Creation time (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A row of `messages`.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = messages)]
+pub struct Message {
+    /// Primary key; increases with each message.
+    pub id: i32,
+    /// The room it was posted in.
+    pub room_id: i32,
+    /// Its author.
+    pub user_id: i32,
+    /// The text.
+    pub content: String,
+    /// When it was posted (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A new row of `messages`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = messages)]
+pub struct NewMessage<'a> {
+    /// The room.
+    pub room_id: i32,
+    /// The author.
+    pub user_id: i32,
+    /// The text.
+    pub content: &'a str,
+    /// When it was posted (UTC).
+    pub created_at: NaiveDateTime,
+}

@@ -1,0 +1,10 @@
+//! Queries, one module per table, each written once for every backend.
+
+pub mod messages;
+pub mod rooms;
+pub mod users;
+
+/// The current time as stored in the database: UTC without an offset.
+pub fn now() -> chrono::NaiveDateTime {
+    chrono::Utc::now().naive_utc()
+}

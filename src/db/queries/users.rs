@@ -1,0 +1,54 @@
+//! Accounts.
+
+use crate::db::models::{NewUser, User};
+use crate::db::schema::users;
+use crate::db::{DbConnection, DbError};
+use diesel::prelude::*;
+
+/// Creates an account; [`DbError::Conflict`] when the name is taken.
+pub fn create(
+    conn: &mut DbConnection,
+    username: &str,
+    password_hash: &str,
+    is_staff: bool,
+) -> Result<User, DbError> {
+    diesel::insert_into(users::table)
+        .values(&NewUser {
+            username,
+            password_hash,
+            is_staff,
+            created_at: super::now(),
+        })
+        .returning(users::all_columns)
+        .get_result(conn)
+        .map_err(DbError::from)
+}
+
+/// Looks an account up by name.
+pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .filter(users::username.eq(username))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Looks an account up by id.
+pub fn by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
+    Ok(users::table
+        .find(id)
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Grants or revokes staff; [`DbError::NotFound`] for an unknown name.
+pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Result<(), DbError> {
+    let changed = diesel::update(users::table.filter(users::username.eq(username)))
+        .set(users::is_staff.eq(is_staff))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}

@@ -1,0 +1,35 @@
+// @generated automatically by Diesel CLI.
+
+diesel::table! {
+    messages (id) {
+        id -> Integer,
+        room_id -> Integer,
+        user_id -> Integer,
+        content -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    rooms (id) {
+        id -> Integer,
+        name -> Text,
+        admin_only -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        username -> Text,
+        password_hash -> Text,
+        is_staff -> Bool,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(messages -> rooms (room_id));
+diesel::joinable!(messages -> users (user_id));
+
+diesel::allow_tables_to_appear_in_same_query!(messages, rooms, users,);

@@ -1,0 +1,18 @@
+//! Values that are valid by construction.
+//!
+//! Input from forms, URLs and WebSocket frames is parsed into these types
+//! once, at the edge; everything past the edge takes the typed value and
+//! never checks again. Each `parse` says in its error what a person should
+//! type instead.
+
+mod identity;
+mod ids;
+mod message;
+mod names;
+mod password;
+
+pub use identity::{Identity, RoomInfo};
+pub use ids::{MessageId, RoomId, UserId};
+pub use message::{MessageText, MessageTextError};
+pub use names::{NameError, RoomName, Username};
+pub use password::{Password, PasswordError};

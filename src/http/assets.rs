@@ -1,0 +1,47 @@
+//! `/static/…`: the stylesheet and scripts, compiled into the binary.
+
+use super::AppError;
+use actix_web::http::header;
+use actix_web::{HttpResponse, get, web};
+
+/// Every static file: name, content type, content.
+const ASSETS: &[(&str, &str, &str)] = &[
+    (
+        "style.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/style.css"),
+    ),
+    (
+        "chat.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/chat.js"),
+    ),
+    (
+        "favicon.svg",
+        "image/svg+xml",
+        include_str!("../../static/favicon.svg"),
+    ),
+    (
+        "room.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/room.js"),
+    ),
+];
+
+/// Registers the asset route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(asset);
+}
+
+#[get("/static/{name}")]
+async fn asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {
+    let (_, content_type, body) = ASSETS
+        .iter()
+        .find(|(n, _, _)| *n == name.as_str())
+        .ok_or_else(|| AppError::NotFound("No such file.".into()))?;
+    Ok(HttpResponse::Ok()
+        .content_type(*content_type)
+        // Revalidate on every load, so an upgraded server never runs old scripts.
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .body(*body))
+}

@@ -1,0 +1,136 @@
+//! The error type of every HTTP handler, and its one conversion to a page.
+
+use super::Templates;
+use crate::db::DbError;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::{StatusCode, header};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError, web};
+
+/// What a handler can fail with, as a person should hear it.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// The page needs a signed-in user; `next` is where to return after.
+    #[error("please log in")]
+    LoginRequired {
+        /// Path (and query) to come back to.
+        next: String,
+    },
+    /// Signed in, but not allowed here.
+    #[error("{0}")]
+    Forbidden(String),
+    /// The form's CSRF token was missing or wrong.
+    #[error("the form has expired or did not come from this site; reload the page and try again")]
+    Csrf,
+    /// Nothing at this address.
+    #[error("{0}")]
+    NotFound(String),
+    /// The request itself is malformed.
+    #[error("{0}")]
+    BadRequest(String),
+    /// Our fault; details are logged, not shown.
+    #[error("something went wrong on our side; please try again")]
+    Internal(String),
+}
+
+/// An error message as a sentence for a page: capital first letter, full stop.
+pub fn sentence(e: &impl std::fmt::Display) -> String {
+    let text = e.to_string();
+    let mut chars = text.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect::<String>() + ".",
+        None => String::new(),
+    }
+}
+
+impl From<DbError> for AppError {
+    fn from(e: DbError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<tera::Error> for AppError {
+    fn from(e: tera::Error) -> Self {
+        use std::error::Error;
+        let mut detail = e.to_string();
+        let mut source = e.source();
+        while let Some(s) = source {
+            detail.push_str(&format!(": {s}"));
+            source = s.source();
+        }
+        AppError::Internal(detail)
+    }
+}
+
+impl ResponseError for AppError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            AppError::LoginRequired { .. } => StatusCode::FOUND,
+            AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        match self {
+            AppError::LoginRequired { next } => {
+                let query = serde_urlencoded::to_string([("next", next)]).unwrap_or_default();
+                HttpResponse::Found()
+                    .insert_header((header::LOCATION, format!("/accounts/login/?{query}")))
+                    .finish()
+            }
+            other => {
+                if let AppError::Internal(detail) = other {
+                    log::error!("internal error: {detail}");
+                }
+                // Plain text here; `render_error_page` dresses it as HTML.
+                HttpResponse::build(self.status_code()).body(other.to_string())
+            }
+        }
+    }
+}
+
+/// Middleware hook: every 4xx/5xx error becomes the `error.html` page.
+pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let status = res.status();
+    // Responses a handler built on purpose (a form shown again with its
+    // error) pass through; only errors become the error page.
+    let Some(error) = res.response().error() else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let message = match error.as_error::<AppError>() {
+        Some(app) => app.to_string(),
+        None => error.to_string(),
+    };
+    let heading = match status {
+        StatusCode::NOT_FOUND => "Not found",
+        StatusCode::FORBIDDEN => "Not allowed",
+        StatusCode::BAD_REQUEST => "Bad request",
+        s if s.is_server_error() => "Server error",
+        s => s.canonical_reason().unwrap_or("Error"),
+    };
+    let Some(templates) = res.request().app_data::<web::Data<Templates>>() else {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    };
+    let mut ctx = tera::Context::new();
+    ctx.insert("title", heading);
+    ctx.insert("status", &status.as_u16());
+    ctx.insert("heading", heading);
+    ctx.insert("message", &message);
+    let page = match templates.render("error.html", &ctx) {
+        Ok(page) => page,
+        Err(e) => {
+            log::error!("could not render the error page: {e}");
+            return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+        }
+    };
+    let (req, _) = res.into_parts();
+    let response = HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .body(page);
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(req, response).map_into_right_body(),
+    ))
+}

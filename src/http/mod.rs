@@ -1,0 +1,30 @@
+//! The HTTP side: pages, accounts, the WebSocket handshake, health checks
+//! and static assets, one module per group of routes.
+//!
+//! Handlers get their shared state (database, registry, templates, settings)
+//! through `web::Data`, built once in [`startup`](crate::startup). Errors are
+//! [`AppError`]s, turned into HTML pages in exactly one place
+//! ([`error::render_error_page`]).
+
+pub mod accounts;
+pub mod assets;
+pub mod auth;
+pub mod error;
+pub mod health;
+pub mod pages;
+pub mod templates;
+pub mod ws;
+
+pub use error::AppError;
+pub use templates::Templates;
+
+use actix_web::web;
+
+/// Registers every route.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.configure(pages::routes)
+        .configure(accounts::routes)
+        .configure(ws::routes)
+        .configure(health::routes)
+        .configure(assets::routes);
+}

@@ -1,0 +1,126 @@
+//! `/ws/chat/<room>/`: the WebSocket handshake.
+//!
+//! Everything is checked before the connection is upgraded, so a refused
+//! client gets a plain HTTP status: 403 for a foreign `Origin` (as Channels'
+//! `AllowedHostsOriginValidator`), for no session, or for an admin-only room;
+//! 404 for a room that does not exist.
+
+use super::AppError;
+use super::auth::current_user;
+use super::pages::room_name_from_path;
+use crate::actors::registry::Registry;
+use crate::actors::session::{SessionLimits, WsSession};
+use crate::config::Settings;
+use crate::db::Database;
+use crate::db::queries::rooms;
+use crate::domain::{RoomId, RoomInfo};
+use actix::Addr;
+use actix_session::Session;
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, get, web};
+
+/// Registers the WebSocket endpoint.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(chat_socket);
+}
+
+/// Whether a browser page from `origin` may open a socket to this server.
+/// With no configured list, only the host the request was sent to is
+/// allowed; `*` in the list allows any origin.
+pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> bool {
+    let Some(origin) = origin else {
+        return allowed.iter().any(|a| a == "*");
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed.is_empty() {
+        let origin_host = origin.split_once("://").map(|(_, rest)| rest);
+        return origin_host.is_some_and(|h| h.eq_ignore_ascii_case(host));
+    }
+    allowed
+        .iter()
+        .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
+}
+
+#[get("/ws/chat/{room}/")]
+async fn chat_socket(
+    req: HttpRequest,
+    stream: web::Payload,
+    path: web::Path<String>,
+    session: Session,
+    db: web::Data<Database>,
+    registry: web::Data<Addr<Registry>>,
+    settings: web::Data<Settings>,
+) -> Result<HttpResponse, actix_web::Error> {
+    let origin = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok());
+    let host = req.connection_info().host().to_owned();
+    if !origin_allowed(origin, &host, &settings.allowed_origins) {
+        log::warn!("refused WebSocket from origin {origin:?} (host {host})");
+        return Err(
+            AppError::Forbidden("This origin may not open chat connections.".into()).into(),
+        );
+    }
+    let user = current_user(&session, &db)
+        .await?
+        .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
+    let name = room_name_from_path(&path)?;
+    let lookup = name.as_str().to_owned();
+    let row = db
+        .run(move |c| rooms::by_name(c, &lookup))
+        .await
+        .map_err(AppError::from)?
+        .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
+    let info = RoomInfo {
+        id: RoomId(row.id),
+        name,
+        admin_only: row.admin_only,
+    };
+    if !info.admits(&user) {
+        return Err(AppError::Forbidden(format!("#{} is for staff only.", info.name)).into());
+    }
+    WsSession::new(
+        user,
+        info,
+        registry.get_ref().clone(),
+        SessionLimits::from(settings.get_ref()),
+    )
+    .start(&req, stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn same_host_by_default() {
+        assert!(origin_allowed(
+            Some("http://127.0.0.1:8000"),
+            "127.0.0.1:8000",
+            &[]
+        ));
+        assert!(!origin_allowed(
+            Some("http://evil.example"),
+            "127.0.0.1:8000",
+            &[]
+        ));
+        assert!(!origin_allowed(None, "127.0.0.1:8000", &[]));
+    }
+
+    #[test]
+    fn configured_list_is_exact() {
+        let allowed = vec!["https://chat.example".to_owned()];
+        assert!(origin_allowed(
+            Some("https://chat.example"),
+            "internal:8000",
+            &allowed
+        ));
+        assert!(!origin_allowed(
+            Some("http://chat.example"),
+            "internal:8000",
+            &allowed
+        ));
+        assert!(origin_allowed(None, "x", &["*".to_owned()]));
+    }
+}

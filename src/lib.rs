@@ -1,0 +1,22 @@
+//! confab: a real-time chat server on actix actors — rooms, live messages
+//! and presence, as one small binary.
+//!
+//! Where things live:
+//! - [`config`]: every setting, read once from the environment.
+//! - [`startup`]: builds the database, the actors and the HTTP server.
+//! - [`cli`]: the binary's commands (`serve`, `createsuperuser`, `room`, `user`).
+//! - [`domain`]: validated values (room names, usernames, message text, ids).
+//! - [`protocol`]: the WebSocket wire format, parsed and encoded at the edge.
+//! - [`actors`]: session (one per socket), room (one per active room),
+//!   registry (rooms and presence) and the bus between rooms and delivery.
+//! - [`http`]: pages, accounts, the WebSocket handshake, health, assets.
+//! - [`db`]: connection pool, generated schema, row structs and queries.
+
+pub mod actors;
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod http;
+pub mod protocol;
+pub mod startup;

@@ -1,0 +1,212 @@
+//! Builds a running server from [`Settings`]: database, actors, HTTP.
+//!
+//! Everything shared is built here once and handed to handlers as
+//! `web::Data`. [`Application::build`] binds the port before returning, so
+//! tests can ask for port 0 and read back the one they got.
+
+use crate::actors::bus::{Bus, LocalBus};
+use crate::actors::registry::Registry;
+use crate::config::Settings;
+use crate::db::{Backend, Database, DbError};
+use crate::http::{self, Templates, error::render_error_page};
+use actix::{Actor, Addr};
+use actix_session::SessionMiddleware;
+use actix_session::config::{CookieContentSecurity, PersistentSession};
+use actix_session::storage::CookieSessionStore;
+use actix_web::cookie::{Key, SameSite, time};
+use actix_web::dev::{Server, ServerHandle};
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::{App, HttpServer, web};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    /// The database could not be opened or migrated.
+    #[error(transparent)]
+    Database(#[from] DbError),
+    /// A template does not parse (a bug in the build).
+    #[error("templates: {0}")]
+    Templates(#[from] tera::Error),
+    /// The secret key file could not be read or written.
+    #[error("secret key file {path}: {source}")]
+    SecretKey {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+    /// The address could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What went wrong.
+        source: std::io::Error,
+    },
+}
+
+/// Content-Security-Policy of every response: our own scripts, styles and
+/// sockets only, so injected markup could not run even if it got through.
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                   img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; \
+                   base-uri 'none'; form-action 'self'";
+
+/// A bound, not yet running, confab server.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl Application {
+    /// Opens the database, starts the actors and binds the listener.
+    pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
+        let key = load_or_create_key(&settings)?;
+        let templates = web::Data::new(Templates::load()?);
+        let bus: Bus = LocalBus::shared();
+        let registry = Registry::new(db.clone(), bus).start();
+        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
+            addr: settings.bind,
+            source,
+        })?;
+        let port = listener
+            .local_addr()
+            .map_err(|source| StartupError::Bind {
+                addr: settings.bind,
+                source,
+            })?
+            .port();
+        let server = serve(listener, settings, db, registry, templates, key)?;
+        Ok(Application { port, server })
+    }
+
+    /// The port the server listens on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A handle to stop the server.
+    pub fn handle(&self) -> ServerHandle {
+        self.server.handle()
+    }
+
+    /// Serves until the server is stopped (by signal or handle).
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+fn serve(
+    listener: TcpListener,
+    settings: Settings,
+    db: Database,
+    registry: Addr<Registry>,
+    templates: web::Data<Templates>,
+    key: Key,
+) -> Result<Server, StartupError> {
+    let addr = settings.bind;
+    let workers = settings.workers;
+    let db = web::Data::new(db);
+    let registry = web::Data::new(registry);
+    let settings = web::Data::new(settings);
+    let mut server = HttpServer::new(move || {
+        let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
+            .cookie_name("confab_session".to_owned())
+            .cookie_http_only(true)
+            .cookie_same_site(SameSite::Lax)
+            .cookie_secure(settings.secure_cookies)
+            .cookie_content_security(CookieContentSecurity::Private)
+            .session_lifecycle(PersistentSession::default().session_ttl(time::Duration::days(14)))
+            .build();
+        App::new()
+            .wrap(ErrorHandlers::new().default_handler(render_error_page))
+            .wrap(sessions)
+            .wrap(
+                DefaultHeaders::new()
+                    .add(("Content-Security-Policy", CSP))
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    .add(("Referrer-Policy", "same-origin")),
+            )
+            .wrap(Logger::new("%s %r %Dms").exclude("/healthz"))
+            .app_data(db.clone())
+            .app_data(registry.clone())
+            .app_data(templates.clone())
+            .app_data(settings.clone())
+            .app_data(web::FormConfig::default().limit(16 * 1024))
+            .configure(http::routes)
+            .default_service(web::to(|| async {
+                Err::<actix_web::HttpResponse, _>(http::AppError::NotFound(
+                    "There is no page at this address.".into(),
+                ))
+            }))
+    })
+    .shutdown_timeout(10);
+    if workers > 0 {
+        server = server.workers(workers);
+    }
+    let server = server
+        .listen(listener)
+        .map_err(|source| StartupError::Bind { addr, source })?
+        .run();
+    Ok(server)
+}
+
+/// Where a generated key is kept: next to the SQLite file.
+fn key_path(settings: &Settings) -> PathBuf {
+    let (backend, target) = Backend::from_url(&settings.database_url);
+    match backend {
+        Backend::Sqlite => PathBuf::from(format!("{target}.secret")),
+    }
+}
+
+/// The cookie key: from `CONFAB_SECRET_KEY`, else from the key file, else
+/// freshly generated and saved there so sessions survive restarts.
+fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
+    if let Some(secret) = &settings.secret_key {
+        // Length checked when the settings were read.
+        return Ok(Key::derive_from(secret.as_bytes()));
+    }
+    let path = key_path(settings);
+    let err = |source| StartupError::SecretKey {
+        path: path.clone(),
+        source,
+    };
+    match std::fs::read_to_string(&path) {
+        Ok(hex_key) => {
+            let bytes = hex::decode(hex_key.trim())
+                .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
+            if bytes.len() < 32 {
+                return Err(err(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "the key is shorter than 32 bytes",
+                )));
+            }
+            Ok(Key::derive_from(&bytes))
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let key = Key::generate();
+            write_private(&path, &hex::encode(key.master())).map_err(err)?;
+            log::warn!(
+                "CONFAB_SECRET_KEY is not set: generated a key and saved it to {} \
+                 (set CONFAB_SECRET_KEY to share one key between instances)",
+                path.display()
+            );
+            Ok(Key::derive_from(key.master()))
+        }
+        Err(e) => Err(err(e)),
+    }
+}
+
+fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(path)?.write_all(contents.as_bytes())
+}

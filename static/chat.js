@@ -1,0 +1,21 @@
+// confab — the room selector (/chat/).
+//
+// Without JS the "Join or create a room" form GETs /chat/?room_name=… and the
+// server redirects. With JS we skip that round trip and go straight to the
+// room's URL.
+"use strict";
+
+(() => {
+  const form = document.getElementById("room-form");
+  const input = document.getElementById("room-name-input");
+  if (!form || !input) return;
+
+  form.addEventListener("submit", (event) => {
+    const name = input.value.trim();
+    // The browser has already checked `pattern`/`required` before "submit"
+    // fires; this only guards against a stray space around a valid name.
+    if (!name) return;
+    event.preventDefault();
+    window.location.assign(`/chat/${encodeURIComponent(name)}/`);
+  });
+})();

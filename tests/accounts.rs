@@ -1,0 +1,193 @@
+//! Sign up, log in, log out, and the CSRF guard on every form.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestApp;
+
+fn location(res: &reqwest::Response) -> &str {
+    res.headers()
+        .get("location")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+}
+
+#[actix_web::test]
+async fn anonymous_visitors_are_sent_to_login_with_next() {
+    let app = TestApp::spawn().await;
+    let res = app.browser().get("/chat/lobby/").await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(location(&res), "/accounts/login/?next=%2Fchat%2Flobby%2F");
+}
+
+#[actix_web::test]
+async fn signup_signs_in_and_follows_next() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let token = browser.csrf_token("/accounts/signup/").await;
+    let res = browser
+        .post_form(
+            "/accounts/signup/",
+            &[
+                ("csrf_token", &token),
+                ("username", "alice"),
+                ("password", "correct horse"),
+                ("password2", "correct horse"),
+                ("next", "/chat/lobby/"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/chat/lobby/");
+    let page = browser.text("/chat/").await;
+    assert!(
+        page.contains("alice"),
+        "the selector shows who is signed in"
+    );
+}
+
+#[actix_web::test]
+async fn next_never_leaves_the_site() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    let browser = app.browser();
+    let res = browser
+        .login("alice", "correct horse battery", "//evil.example/")
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(location(&res), "/chat/");
+}
+
+#[actix_web::test]
+async fn taken_username_gives_the_form_back_with_a_message() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    let res = app.browser().signup("alice", "another password").await;
+    assert_eq!(res.status(), 400);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("That username is taken"), "{page}");
+    assert!(
+        page.contains("value=\"alice\""),
+        "the name is kept in the form"
+    );
+}
+
+#[actix_web::test]
+async fn signup_rules_are_explained() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    let res = browser.signup("bad name", "correct horse").await;
+    assert_eq!(res.status(), 400);
+    assert!(res.text().await.unwrap().contains("may only contain"));
+    let res = browser.signup("bob", "short").await;
+    assert!(res.text().await.unwrap().contains("at least 8 characters"));
+    let token = browser.csrf_token("/accounts/signup/").await;
+    let res = browser
+        .post_form(
+            "/accounts/signup/",
+            &[
+                ("csrf_token", &token),
+                ("username", "bob"),
+                ("password", "correct horse"),
+                ("password2", "correct horsE"),
+            ],
+        )
+        .await;
+    assert!(res.text().await.unwrap().contains("do not match"));
+}
+
+#[actix_web::test]
+async fn wrong_password_gives_the_form_back() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    let browser = app.browser();
+    let res = browser.login("alice", "not the password", "/chat/").await;
+    assert_eq!(res.status(), 400);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password")
+    );
+    let res = browser.login("nobody", "not the password", "/chat/").await;
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("Wrong username or password")
+    );
+    assert_eq!(browser.get("/chat/").await.status(), 302, "still anonymous");
+
+    let res = browser
+        .login("alice", "correct horse battery", "/chat/")
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(browser.get("/chat/").await.status(), 200);
+}
+
+#[actix_web::test]
+async fn logout_ends_the_session() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    assert_eq!(alice.get("/chat/").await.status(), 200);
+    let token = alice.csrf_token("/accounts/logout/").await;
+    let res = alice
+        .post_form("/accounts/logout/", &[("csrf_token", &token)])
+        .await;
+    assert_eq!(res.status(), 303);
+    assert_eq!(alice.get("/chat/").await.status(), 302);
+}
+
+#[actix_web::test]
+async fn forms_without_the_csrf_token_are_refused() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    // A session exists (the form was shown) but the token is missing or wrong.
+    browser.csrf_token("/accounts/signup/").await;
+    for token in ["", "0000"] {
+        let res = browser
+            .post_form(
+                "/accounts/signup/",
+                &[
+                    ("csrf_token", token),
+                    ("username", "mallory"),
+                    ("password", "correct horse"),
+                    ("password2", "correct horse"),
+                ],
+            )
+            .await;
+        assert_eq!(res.status(), 403);
+        assert!(res.text().await.unwrap().contains("reload the page"));
+    }
+    // No session at all (a cross-site form post carries no cookie).
+    let res = app
+        .browser()
+        .post_form("/accounts/login/", &[("username", "x"), ("password", "y")])
+        .await;
+    assert_eq!(res.status(), 403);
+
+    let alice = app.user("alice").await;
+    let res = alice
+        .post_form("/accounts/logout/", &[("csrf_token", "forged")])
+        .await;
+    assert_eq!(res.status(), 403);
+    assert_eq!(alice.get("/chat/").await.status(), 200, "still signed in");
+    let res = app.browser().signup("mallory", "correct horse").await;
+    assert_eq!(res.status(), 303, "a fresh token works");
+}
+
+#[actix_web::test]
+async fn the_session_cookie_is_http_only_and_lax() {
+    let app = TestApp::spawn().await;
+    let res = app.browser().get("/accounts/login/").await;
+    let cookie = res
+        .headers()
+        .get("set-cookie")
+        .and_then(|v| v.to_str().ok())
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("confab_session="), "{cookie}");
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+}

@@ -1,0 +1,143 @@
+//! Conversation in a room: live messages, history on join, persistence.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestApp;
+use serde_json::json;
+
+#[actix_web::test]
+async fn two_users_converse() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    assert_eq!(a.joined().await, (vec![], vec!["alice".to_owned()]));
+    let mut b = app.join(&bob, "lobby").await;
+    let (history, users) = b.joined().await;
+    assert!(history.is_empty());
+    assert_eq!(users, ["alice", "bob"]);
+    assert_eq!(a.expect("user_join").await["user"], "bob");
+
+    a.say("hello bob").await;
+    let seen_by_a = a.expect("chat_message").await;
+    let seen_by_b = b.expect("chat_message").await;
+    assert_eq!(seen_by_a, seen_by_b, "everyone gets the same frame");
+    assert_eq!(seen_by_b["user"], "alice");
+    assert_eq!(seen_by_b["message"], "hello bob");
+    assert!(seen_by_b["id"].as_i64().unwrap() > 0);
+    assert!(
+        seen_by_b.get("history").is_none(),
+        "live messages are not marked"
+    );
+    let created = seen_by_b["created_at"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created).is_ok() && created.ends_with('Z'),
+        "{created}"
+    );
+
+    b.say("hi alice").await;
+    let reply = a.expect("chat_message").await;
+    assert_eq!(reply["user"], "bob");
+    assert!(
+        reply["id"].as_i64() > seen_by_a["id"].as_i64(),
+        "ids increase"
+    );
+    b.expect("chat_message").await;
+}
+
+#[actix_web::test]
+async fn the_tutorial_clients_untyped_frame_still_works() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.send_json(json!({"message": "from the 2018 tutorial"}))
+        .await;
+    let frame = a.expect("chat_message").await;
+    assert_eq!(frame["message"], "from the 2018 tutorial");
+}
+
+#[actix_web::test]
+async fn rooms_are_separate() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "one").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "two").await;
+    b.joined().await;
+    a.say("only in one").await;
+    a.expect("chat_message").await;
+    b.expect_nothing_for(std::time::Duration::from_millis(300))
+        .await;
+}
+
+#[actix_web::test]
+async fn newcomers_get_exactly_the_last_ten_messages_oldest_first() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    for i in 1..=12 {
+        a.say(&format!("message {i}")).await;
+        a.expect("chat_message").await;
+    }
+    let bob = app.user("bob").await;
+    let mut b = app.join(&bob, "lobby").await;
+    let (history, _) = b.joined().await;
+    let texts: Vec<&str> = history
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (3..=12).map(|i| format!("message {i}")).collect();
+    assert_eq!(texts, expected);
+    assert!(
+        history
+            .iter()
+            .all(|m| m["user"] == "alice" && m["id"].is_number())
+    );
+}
+
+#[actix_web::test]
+async fn history_survives_a_restart() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    for i in 1..=11 {
+        a.say(&format!("kept {i}")).await;
+        a.expect("chat_message").await;
+    }
+    drop(a);
+    let app = app.restart().await;
+    let alice = app.browser();
+    assert_eq!(
+        alice
+            .login("alice", "correct horse battery", "/chat/")
+            .await
+            .status(),
+        303,
+        "the account survived"
+    );
+    let mut a = app.join(&alice, "lobby").await;
+    let (history, _) = a.joined().await;
+    let texts: Vec<&str> = history
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = (2..=11).map(|i| format!("kept {i}")).collect();
+    assert_eq!(texts, expected);
+}
+
+#[actix_web::test]
+async fn markup_is_stored_and_sent_as_plain_text() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("<script>alert(1)</script> & \"quotes\"").await;
+    let frame = a.expect("chat_message").await;
+    assert_eq!(frame["message"], "<script>alert(1)</script> & \"quotes\"");
+}

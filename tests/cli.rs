@@ -1,0 +1,90 @@
+//! The binary's admin commands, run as a person would run them.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestApp;
+use std::io::Write;
+use std::process::{Command, Stdio};
+
+fn createsuperuser(app: &TestApp, username: &str, password: &str) -> std::process::Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_confab"))
+        .args(["createsuperuser", "--username", username])
+        .env("DATABASE_URL", &app.settings.database_url)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    child.wait_with_output().unwrap()
+}
+
+fn stderr(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[actix_web::test]
+async fn createsuperuser_makes_a_staff_account_that_can_log_in() {
+    let app = TestApp::spawn().await;
+    let out = createsuperuser(&app, "admin", "admin password");
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Superuser admin created"));
+
+    let browser = app.browser();
+    let res = browser.login("admin", "admin password", "/chat/").await;
+    assert_eq!(res.status(), 303);
+    let page = browser.text("/chat/").await;
+    assert!(page.contains("admin"));
+
+    let again = createsuperuser(&app, "admin", "admin password");
+    assert!(!again.status.success());
+    assert!(stderr(&again).contains("already taken"), "{}", stderr(&again));
+    let weak = createsuperuser(&app, "root2", "short");
+    assert!(!weak.status.success());
+    assert!(stderr(&weak).contains("at least 8"), "{}", stderr(&weak));
+}
+
+#[actix_web::test]
+async fn admin_only_rooms_from_the_cli_keep_non_staff_out() {
+    let app = TestApp::spawn().await;
+    let out = app.cli(&["room", "create", "staff-room", "--admin-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let bob = app.user("bob").await;
+    assert_eq!(bob.get("/chat/staff-room/").await.status(), 403);
+    let refused = app.connect(&bob, "staff-room").await;
+    assert!(matches!(
+        refused,
+        Err(tokio_tungstenite::tungstenite::Error::Http(ref r)) if r.status() == 403
+    ));
+
+    let out = app.cli(&["user", "promote", "bob"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(bob.get("/chat/staff-room/").await.status(), 200);
+    let mut ws = app.join(&bob, "staff-room").await;
+    ws.joined().await;
+
+    let out = app.cli(&["user", "demote", "bob"]);
+    assert!(out.status.success());
+    assert_eq!(bob.get("/chat/staff-room/").await.status(), 403, "rights are read per request");
+}
+
+#[actix_web::test]
+async fn cli_errors_are_clear_and_exit_non_zero() {
+    let app = TestApp::spawn().await;
+    let cases: &[(&[&str], &str)] = &[
+        (&["room", "create", "bad name"], "may only contain"),
+        (&["user", "promote", "ghost"], "no user called ghost"),
+    ];
+    for (args, expected) in cases {
+        let out = app.cli(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+    }
+    assert!(app.cli(&["room", "create", "dup"]).status.success());
+    let out = app.cli(&["room", "create", "dup"]);
+    assert!(stderr(&out).contains("already exists"));
+    let listed = app.cli(&["room", "list"]);
+    assert!(String::from_utf8_lossy(&listed.stdout).contains("dup"));
+}

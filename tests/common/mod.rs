@@ -1,0 +1,381 @@
+//! What the integration tests share: a real confab server on a random port
+//! with its own database, HTTP clients with cookie jars that sign up and log
+//! in through the real forms, and real WebSocket clients.
+
+#![allow(dead_code)] // each test file uses a different part of this module
+
+use confab::config::Settings;
+use confab::startup::Application;
+use futures_util::{SinkExt, StreamExt};
+use reqwest::cookie::{CookieStore, Jar};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+/// How long a test waits for a frame that must come. Generous: it bounds a
+/// hang, it is not a performance claim.
+pub const PATIENCE: Duration = Duration::from_secs(10);
+
+/// A running server and the directory holding its database.
+pub struct TestApp {
+    pub port: u16,
+    pub settings: Settings,
+    handle: actix_web::dev::ServerHandle,
+    dir: Arc<tempfile::TempDir>,
+}
+
+impl TestApp {
+    /// A fresh server with default settings and an empty database.
+    pub async fn spawn() -> TestApp {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A fresh server whose settings `tweak` adjusts.
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
+        let mut settings = Settings {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            database_url: dir.path().join("confab.db").display().to_string(),
+            secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
+            workers: 2,
+            ..Settings::default()
+        };
+        tweak(&mut settings);
+        Self::start(settings, dir).await
+    }
+
+    async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
+        let app = Application::build(settings.clone())
+            .await
+            .expect("server starts");
+        let port = app.port();
+        let handle = app.handle();
+        actix_web::rt::spawn(app.run_until_stopped());
+        TestApp {
+            port,
+            settings,
+            handle,
+            dir,
+        }
+    }
+
+    /// Stops this server and starts a new one on the same database.
+    pub async fn restart(self) -> TestApp {
+        self.handle.stop(true).await;
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        Self::start(settings, self.dir.clone()).await
+    }
+
+    /// Stops the server.
+    pub async fn stop(&self) {
+        self.handle.stop(true).await;
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    pub fn origin(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn database_path(&self) -> PathBuf {
+        PathBuf::from(&self.settings.database_url)
+    }
+
+    /// A browser-like client with a cookie jar that does not follow redirects.
+    pub fn browser(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Browser {
+            http,
+            jar,
+            base: self.url(""),
+            username: String::new(),
+        }
+    }
+
+    /// A new account, signed in.
+    pub async fn user(&self, username: &str) -> Browser {
+        let mut browser = self.browser();
+        let res = browser.signup(username, "correct horse battery").await;
+        assert_eq!(res.status(), 303, "signup of {username} redirects");
+        browser.username = username.to_owned();
+        browser
+    }
+
+    /// Runs the real `confab` binary against this server's database.
+    pub fn cli(&self, args: &[&str]) -> std::process::Output {
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .args(args)
+            .env("DATABASE_URL", &self.settings.database_url)
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("confab binary runs")
+    }
+
+    /// Opens a socket to `room` as `browser`, after visiting the room page
+    /// (which creates the room, as a person's browser would).
+    pub async fn join(&self, browser: &Browser, room: &str) -> Ws {
+        let page = browser.get(&format!("/chat/{room}/")).await;
+        assert_eq!(page.status(), 200, "room page for {room}");
+        self.connect(browser, room)
+            .await
+            .expect("handshake accepted")
+    }
+
+    /// Opens a socket to `room` as `browser` without visiting the page first.
+    pub async fn connect(&self, browser: &Browser, room: &str) -> Result<Ws, tungstenite::Error> {
+        self.connect_with(browser, room, Some(&self.origin()), None)
+            .await
+    }
+
+    /// Opens a socket with full control over `Origin` and the TCP receive buffer.
+    pub async fn connect_with(
+        &self,
+        browser: &Browser,
+        room: &str,
+        origin: Option<&str>,
+        recv_buffer: Option<u32>,
+    ) -> Result<Ws, tungstenite::Error> {
+        let url = format!("ws://127.0.0.1:{}/ws/chat/{room}/", self.port);
+        let mut request = url.into_client_request()?;
+        if let Some(cookie) = browser.cookie_header() {
+            request.headers_mut().insert("Cookie", cookie);
+        }
+        if let Some(origin) = origin {
+            request
+                .headers_mut()
+                .insert("Origin", HeaderValue::from_str(origin).unwrap());
+        }
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        if let Some(size) = recv_buffer {
+            socket.set_recv_buffer_size(size).unwrap();
+        }
+        let stream = socket
+            .connect(format!("127.0.0.1:{}", self.port).parse().unwrap())
+            .await
+            .map_err(tungstenite::Error::Io)?;
+        let config = WebSocketConfig::default().max_message_size(Some(1 << 20));
+        let (ws, _) = tokio_tungstenite::client_async_with_config(
+            request,
+            MaybeTlsStream::Plain(stream),
+            Some(config),
+        )
+        .await?;
+        Ok(Ws { inner: ws })
+    }
+}
+
+/// An HTTP client with its own cookie jar, like one browser profile.
+pub struct Browser {
+    pub http: reqwest::Client,
+    jar: Arc<Jar>,
+    base: String,
+    pub username: String,
+}
+
+impl Browser {
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET")
+    }
+
+    pub async fn text(&self, path: &str) -> String {
+        self.get(path).await.text().await.expect("body")
+    }
+
+    /// The CSRF token from the form on `path`.
+    pub async fn csrf_token(&self, path: &str) -> String {
+        let page = self.text(path).await;
+        csrf_from(&page).unwrap_or_else(|| panic!("no csrf_token on {path}"))
+    }
+
+    pub async fn post_form(&self, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+        self.http
+            .post(format!("{}{path}", self.base))
+            .form(fields)
+            .send()
+            .await
+            .expect("POST")
+    }
+
+    pub async fn signup(&self, username: &str, password: &str) -> reqwest::Response {
+        let token = self.csrf_token("/accounts/signup/").await;
+        self.post_form(
+            "/accounts/signup/",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+                ("password2", password),
+                ("next", "/chat/"),
+            ],
+        )
+        .await
+    }
+
+    pub async fn login(&self, username: &str, password: &str, next: &str) -> reqwest::Response {
+        let token = self.csrf_token("/accounts/login/").await;
+        self.post_form(
+            "/accounts/login/",
+            &[
+                ("csrf_token", &token),
+                ("username", username),
+                ("password", password),
+                ("next", next),
+            ],
+        )
+        .await
+    }
+
+    pub fn cookie_header(&self) -> Option<HeaderValue> {
+        let url = self.base.parse().ok()?;
+        let value = self.jar.cookies(&url)?;
+        HeaderValue::from_bytes(value.as_bytes()).ok()
+    }
+}
+
+/// Finds `name="csrf_token" value="…"` in a page.
+pub fn csrf_from(page: &str) -> Option<String> {
+    let marker = "name=\"csrf_token\" value=\"";
+    let start = page.find(marker)? + marker.len();
+    let end = page[start..].find('"')? + start;
+    Some(page[start..end].to_owned())
+}
+
+/// A WebSocket client speaking JSON frames.
+pub struct Ws {
+    inner: WebSocketStream<MaybeTlsStream<TcpStream>>,
+}
+
+impl Ws {
+    pub async fn send_text(&mut self, text: &str) {
+        self.inner
+            .send(Message::text(text))
+            .await
+            .expect("send frame");
+    }
+
+    pub async fn send_json(&mut self, frame: Value) {
+        self.send_text(&frame.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, message: Message) {
+        self.inner.send(message).await.expect("send frame");
+    }
+
+    /// Posts a chat message with the typed frame.
+    pub async fn say(&mut self, text: &str) {
+        self.send_json(json!({"type": "chat_message", "message": text}))
+            .await;
+    }
+
+    /// The next frame from the server, whatever it is; panics on close.
+    pub async fn recv(&mut self) -> Value {
+        match self.next_event().await {
+            Event::Frame(v) => v,
+            Event::Closed(reason) => panic!("socket closed: {reason:?}"),
+        }
+    }
+
+    /// The next JSON frame, or how the socket closed.
+    pub async fn next_event(&mut self) -> Event {
+        loop {
+            let next = tokio::time::timeout(PATIENCE, self.inner.next())
+                .await
+                .expect("a frame arrives in time");
+            match next {
+                Some(Ok(Message::Text(text))) => {
+                    return Event::Frame(serde_json::from_str(&text).expect("server sends JSON"));
+                }
+                Some(Ok(Message::Close(frame))) => {
+                    return Event::Closed(frame.map(|f| (u16::from(f.code), f.reason.to_string())));
+                }
+                Some(Ok(_)) => continue, // ping/pong
+                Some(Err(_)) | None => return Event::Closed(None),
+            }
+        }
+    }
+
+    /// Skips frames until one of type `kind` arrives.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        loop {
+            let frame = self.recv().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+    }
+
+    /// The next frame, which must be of type `kind`.
+    pub async fn expect(&mut self, kind: &str) -> Value {
+        let frame = self.recv().await;
+        assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
+        frame
+    }
+
+    /// Reads the join burst (history then `user_list`) and returns both.
+    pub async fn joined(&mut self) -> (Vec<Value>, Vec<String>) {
+        let mut history = Vec::new();
+        loop {
+            let frame = self.recv().await;
+            match frame["type"].as_str() {
+                Some("chat_message") => {
+                    assert_eq!(frame["history"], true, "history is marked: {frame}");
+                    history.push(frame);
+                }
+                Some("user_list") => {
+                    let users = frame["users"]
+                        .as_array()
+                        .expect("users array")
+                        .iter()
+                        .map(|u| u.as_str().expect("username").to_owned())
+                        .collect();
+                    return (history, users);
+                }
+                _ => panic!("unexpected frame while joining: {frame}"),
+            }
+        }
+    }
+
+    /// Asserts nothing but pings arrives for `quiet`.
+    pub async fn expect_nothing_for(&mut self, quiet: Duration) {
+        let deadline = tokio::time::Instant::now() + quiet;
+        loop {
+            match tokio::time::timeout_at(deadline, self.inner.next()).await {
+                Err(_) => return,
+                Ok(Some(Ok(Message::Ping(_) | Message::Pong(_)))) => continue,
+                Ok(other) => panic!("expected silence, got {other:?}"),
+            }
+        }
+    }
+
+    pub async fn close(mut self) {
+        let _ = self.inner.close(None).await;
+        // Drain until the server's close arrives, so the server has seen it.
+        while let Ok(Some(Ok(_))) = tokio::time::timeout(PATIENCE, self.inner.next()).await {}
+    }
+}
+
+/// What reading a socket produced.
+#[derive(Debug)]
+pub enum Event {
+    Frame(Value),
+    Closed(Option<(u16, String)>),
+}

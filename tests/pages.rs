@@ -1,0 +1,123 @@
+//! The room selector, the room page, errors as pages, assets and health.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::TestApp;
+
+#[actix_web::test]
+async fn visiting_a_room_creates_it_and_the_selector_lists_it() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let page = alice.text("/chat/").await;
+    assert!(!page.contains("/chat/lobby/"));
+    let res = alice.get("/chat/lobby/").await;
+    assert_eq!(res.status(), 200);
+    let page = res.text().await.unwrap();
+    assert!(page.contains("data-room=\"lobby\""), "{page}");
+    assert!(alice.text("/chat/").await.contains("/chat/lobby/"));
+}
+
+#[actix_web::test]
+async fn the_selector_shows_how_many_are_online() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a1 = app.join(&alice, "busy").await;
+    a1.joined().await;
+    let mut a2 = app.join(&alice, "busy").await;
+    a2.joined().await;
+    let mut b = app.join(&bob, "busy").await;
+    b.joined().await;
+    alice.get("/chat/quiet/").await;
+    let page = alice.text("/chat/").await;
+    let busy = page.find("/chat/busy/").unwrap();
+    let quiet = page.find("/chat/quiet/").unwrap();
+    let busy_part = &page[busy..quiet];
+    assert!(
+        busy_part.contains('2'),
+        "two people (alice once) in busy: {busy_part}"
+    );
+}
+
+#[actix_web::test]
+async fn the_selector_form_without_javascript_redirects_or_explains() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let res = alice.get("/chat/?room_name=team-1").await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/chat/team-1/");
+    let res = alice.get("/chat/?room_name=no%20spaces").await;
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("may only contain"));
+}
+
+#[actix_web::test]
+async fn bad_room_names_are_a_clear_404_page() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let long = format!("/chat/{}/", "x".repeat(65));
+    for path in ["/chat/dot.ted/", "/chat/%3Cscript%3E/", long.as_str()] {
+        let res = alice.get(path).await;
+        assert_eq!(res.status(), 404, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        let page = res.text().await.unwrap();
+        assert!(page.contains("There is no room called"), "{page}");
+        assert!(!page.contains("<script>"), "the name is escaped");
+    }
+    assert_eq!(alice.get("/chat/").await.status(), 200, "server carries on");
+}
+
+#[actix_web::test]
+async fn unknown_pages_are_404_pages() {
+    let app = TestApp::spawn().await;
+    let res = app.browser().get("/nope").await;
+    assert_eq!(res.status(), 404);
+    assert!(
+        res.text()
+            .await
+            .unwrap()
+            .contains("There is no page at this address")
+    );
+}
+
+#[actix_web::test]
+async fn assets_and_health_are_served() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    for (path, kind) in [
+        ("/static/style.css", "text/css"),
+        ("/static/room.js", "text/javascript"),
+        ("/static/chat.js", "text/javascript"),
+    ] {
+        let res = browser.get(path).await;
+        assert_eq!(res.status(), 200, "{path}");
+        assert!(
+            res.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with(kind)
+        );
+        assert!(!res.text().await.unwrap().is_empty());
+    }
+    assert_eq!(browser.get("/static/missing.js").await.status(), 404);
+    assert_eq!(browser.text("/healthz").await, "ok");
+    let ready: serde_json::Value = serde_json::from_str(&browser.text("/readyz").await).unwrap();
+    assert_eq!(ready["database"], "ok");
+}
+
+#[actix_web::test]
+async fn pages_forbid_inline_scripts() {
+    let app = TestApp::spawn().await;
+    let res = app.browser().get("/accounts/login/").await;
+    let csp = res.headers()["content-security-policy"].to_str().unwrap();
+    assert!(csp.contains("script-src 'self'"), "{csp}");
+    let page = res.text().await.unwrap();
+    assert!(!page.contains("<script>"), "no inline script blocks");
+}
