@@ -305,6 +305,12 @@
       composerMaxHeight = Math.ceil(line * COMPOSER_MAX_LINES + chrome);
     }
     // CSSOM writes are allowed under the CSP (only style="" attributes are not).
+    if (input.value === "") {
+      // Back to one row; measuring now would size the box to a wrapped placeholder.
+      input.style.height = "";
+      input.style.overflowY = "hidden";
+      return;
+    }
     input.style.height = "auto";
     const borders = input.offsetHeight - input.clientHeight;
     const wanted = input.scrollHeight + borders;
@@ -644,6 +650,16 @@
     attempt = 0;
     connect();
   });
+
+  // Phones have no Shift+Enter: keep only the useful part of the placeholder
+  // there, so it fits on one line.
+  const narrow = window.matchMedia("(max-width: 699px)");
+  const fullPlaceholder = input.getAttribute("placeholder") || "";
+  const applyPlaceholder = () => {
+    input.setAttribute("placeholder", narrow.matches ? `Message #${ROOM}` : fullPlaceholder);
+  };
+  narrow.addEventListener("change", applyPlaceholder);
+  applyPlaceholder();
 
   autosize();
   updateCounter();
