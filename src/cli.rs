@@ -47,6 +47,9 @@ pub enum Command {
         #[command(subcommand)]
         action: UserCommand,
     },
+    /// Exit 0 if the server at CONFAB_BIND answers /healthz (for container
+    /// health checks, where no curl is installed).
+    Healthcheck,
 }
 
 /// Room commands.
@@ -86,6 +89,27 @@ pub fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Createsuperuser { username } => create_superuser(&settings, username),
         Command::Room { action } => room(&settings, action),
         Command::User { action } => user(&settings, action),
+        Command::Healthcheck => healthcheck(&settings),
+    }
+}
+
+fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
+    use std::io::Read;
+    use std::net::{Ipv4Addr, SocketAddr, TcpStream};
+    use std::time::Duration;
+    let mut addr = settings.bind;
+    if addr.ip().is_unspecified() {
+        addr = SocketAddr::from((Ipv4Addr::LOCALHOST, addr.port()));
+    }
+    let mut stream = TcpStream::connect_timeout(&addr, Duration::from_secs(3))
+        .with_context(|| format!("connecting to {addr}"))?;
+    stream.set_read_timeout(Some(Duration::from_secs(3)))?;
+    stream.write_all(b"GET /healthz HTTP/1.0\r\nHost: localhost\r\n\r\n")?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response)?;
+    match response.lines().next() {
+        Some(status) if status.contains(" 200 ") => Ok(()),
+        other => bail!("unhealthy: {}", other.unwrap_or("no answer")),
     }
 }
 

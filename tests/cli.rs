@@ -40,7 +40,11 @@ async fn createsuperuser_makes_a_staff_account_that_can_log_in() {
 
     let again = createsuperuser(&app, "admin", "admin password");
     assert!(!again.status.success());
-    assert!(stderr(&again).contains("already taken"), "{}", stderr(&again));
+    assert!(
+        stderr(&again).contains("already taken"),
+        "{}",
+        stderr(&again)
+    );
     let weak = createsuperuser(&app, "root2", "short");
     assert!(!weak.status.success());
     assert!(stderr(&weak).contains("at least 8"), "{}", stderr(&weak));
@@ -67,7 +71,11 @@ async fn admin_only_rooms_from_the_cli_keep_non_staff_out() {
 
     let out = app.cli(&["user", "demote", "bob"]);
     assert!(out.status.success());
-    assert_eq!(bob.get("/chat/staff-room/").await.status(), 403, "rights are read per request");
+    assert_eq!(
+        bob.get("/chat/staff-room/").await.status(),
+        403,
+        "rights are read per request"
+    );
 }
 
 #[actix_web::test]
@@ -80,11 +88,34 @@ async fn cli_errors_are_clear_and_exit_non_zero() {
     for (args, expected) in cases {
         let out = app.cli(args);
         assert!(!out.status.success(), "{args:?}");
-        assert!(stderr(&out).contains(expected), "{args:?}: {}", stderr(&out));
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
     }
     assert!(app.cli(&["room", "create", "dup"]).status.success());
     let out = app.cli(&["room", "create", "dup"]);
     assert!(stderr(&out).contains("already exists"));
     let listed = app.cli(&["room", "list"]);
     assert!(String::from_utf8_lossy(&listed.stdout).contains("dup"));
+}
+
+#[actix_web::test]
+async fn healthcheck_reports_whether_the_server_answers() {
+    let app = TestApp::spawn().await;
+    // Async, so this test's runtime keeps serving while the check runs.
+    async fn check(bind: String) -> std::process::Output {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .arg("healthcheck")
+            .env("CONFAB_BIND", bind)
+            .output()
+            .await
+            .unwrap()
+    }
+    let up = check(format!("127.0.0.1:{}", app.port)).await;
+    assert!(up.status.success(), "{}", stderr(&up));
+    app.stop().await;
+    let down = check(format!("127.0.0.1:{}", app.port)).await;
+    assert!(!down.status.success());
 }

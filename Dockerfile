@@ -1,0 +1,34 @@
+# confab in a container: build with the same toolchain and flags as CI,
+# run as an unprivileged user from a small Debian image.
+#
+#   docker build -t confab .
+#   docker run -p 8000:8000 -v confab-data:/data confab
+
+FROM rust:1-slim-bookworm AS build
+WORKDIR /src
+# Dependencies first, so code changes do not rebuild them.
+COPY Cargo.toml Cargo.lock ./
+RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && cargo build --release --locked \
+    && rm -rf src
+COPY src src
+COPY migrations migrations
+COPY templates templates
+COPY static static
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
+    && strip target/release/confab
+
+FROM debian:bookworm-slim
+RUN useradd --system --uid 10001 --home-dir /data --create-home confab
+COPY --from=build /src/target/release/confab /usr/local/bin/confab
+USER confab
+WORKDIR /data
+ENV CONFAB_BIND=0.0.0.0:8000 \
+    DATABASE_URL=/data/confab.db \
+    RUST_LOG=info
+EXPOSE 8000
+VOLUME ["/data"]
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 \
+    CMD ["confab", "healthcheck"]
+ENTRYPOINT ["confab"]
+CMD ["serve"]
