@@ -49,8 +49,79 @@ async fn the_selector_form_without_javascript_redirects_or_explains() {
     assert_eq!(res.status(), 302);
     assert_eq!(res.headers()["location"], "/chat/team-1/");
     let res = alice.get("/chat/?room_name=no%20spaces").await;
-    assert_eq!(res.status(), 200);
+    assert_eq!(res.status(), 400);
     assert!(res.text().await.unwrap().contains("may only contain"));
+}
+
+#[actix_web::test]
+async fn staff_create_admin_only_rooms_from_the_selector() {
+    let app = TestApp::spawn().await;
+    let boss = app.user("boss").await;
+    let bob = app.user("bob").await;
+    assert!(app.cli(&["user", "promote", "boss"]).status.success());
+
+    // The form is shown to staff only, and only staff may use it.
+    assert!(boss.text("/chat/").await.contains("create-room-admin"));
+    assert!(!bob.text("/chat/").await.contains("create-room-admin"));
+    let token = bob.csrf_token("/chat/").await;
+    let res = bob
+        .post_form(
+            "/chat/",
+            &[
+                ("csrf_token", &token),
+                ("name", "bobs"),
+                ("admin_only", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 403);
+    assert!(!bob.text("/chat/").await.contains("/chat/bobs/"));
+
+    let token = boss.csrf_token("/chat/").await;
+    let res = boss
+        .post_form(
+            "/chat/",
+            &[
+                ("csrf_token", &token),
+                ("name", "council"),
+                ("admin_only", "on"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/chat/council/");
+    assert_eq!(boss.get("/chat/council/").await.status(), 200);
+
+    // Visible to everyone in the selector, marked, but closed to non-staff.
+    let page = bob.text("/chat/").await;
+    assert!(
+        page.contains("/chat/council/") && page.contains("admin only"),
+        "{page}"
+    );
+    let res = bob.get("/chat/council/").await;
+    assert_eq!(res.status(), 403);
+    assert!(res.text().await.unwrap().contains("admin-only"));
+
+    // An open room from the same form; mistakes are explained.
+    let res = boss
+        .post_form("/chat/", &[("csrf_token", &token), ("name", "open-room")])
+        .await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(bob.get("/chat/open-room/").await.status(), 200);
+    for (name, says) in [
+        ("council", "already exists"),
+        ("no spaces", "may only contain"),
+    ] {
+        let res = boss
+            .post_form("/chat/", &[("csrf_token", &token), ("name", name)])
+            .await;
+        assert_eq!(res.status(), 400, "{name}");
+        assert!(res.text().await.unwrap().contains(says), "{name}");
+    }
+    let res = boss
+        .post_form("/chat/", &[("csrf_token", "forged"), ("name", "sneaky")])
+        .await;
+    assert_eq!(res.status(), 403);
 }
 
 #[actix_web::test]

@@ -1,10 +1,10 @@
 //! The room actor: one per room that has members on this instance (the
 //! Channels "group" plus its consumer fan-out).
 //!
-//! It owns the order of its room. Messages that change the log ([`Post`])
-//! are handled atomically: the next one is not looked at until the database
-//! has stored the previous one and its event is published, so ids, the log
-//! and the broadcast agree. [`Join`] is atomic too, so a newcomer's history
+//! It owns the order of its room. Messages that change the log ([`Post`],
+//! [`Edit`], [`Delete`], [`React`]) are handled atomically: the next one is
+//! not looked at until the database has stored the previous one and its
+//! event is published, so ids, the log and the broadcast agree. [`Join`] is atomic too, so a newcomer's history
 //! and its first live event never overlap or leave a gap.
 //!
 //! Delivery is the other half: every [`Published`] event from the bus is
@@ -15,10 +15,11 @@ use crate::actors::SessionId;
 use crate::actors::bus::{Bus, RoomEvent, Subscription};
 use crate::actors::registry::{Disconnect, Registry};
 use crate::actors::session::{Deliver, Kick, WsSession};
-use crate::db::queries::messages;
-use crate::db::{Database, DbError};
-use crate::domain::{Identity, MessageId, MessageText, RoomInfo, Username};
-use crate::protocol::{ErrorCode, MessageView, ServerFrame, encode};
+use crate::db::queries::messages::{self, MessageWithAuthor};
+use crate::db::queries::reactions::{self, ReactionGroup};
+use crate::db::{Database, DbConnection, DbError};
+use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId, Username};
+use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};
 use actix::prelude::*;
 use chrono::Utc;
 use std::collections::HashMap;
@@ -30,12 +31,41 @@ pub const HISTORY_ON_JOIN: i64 = 10;
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
 
-/// What went wrong handling a request to the room.
+/// Why the room refused or failed a request.
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
     /// The database refused or failed.
-    #[error("the message could not be stored")]
+    #[error("the change could not be stored")]
     Storage(#[from] DbError),
+    /// No such message in this room, or it was deleted.
+    #[error("there is no message {0} in this room")]
+    NotFound(MessageId),
+    /// The user may not do that to that message.
+    #[error("{0}")]
+    Forbidden(&'static str),
+}
+
+impl RoomError {
+    /// The code the client gets in its `error` frame.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RoomError::Storage(_) => ErrorCode::Internal,
+            RoomError::NotFound(_) => ErrorCode::NotFound,
+            RoomError::Forbidden(_) => ErrorCode::Forbidden,
+        }
+    }
+}
+
+/// The live message `id` of room `room_id`, or [`RoomError::NotFound`].
+fn find_message(
+    conn: &mut DbConnection,
+    room_id: i32,
+    id: MessageId,
+) -> Result<crate::db::models::Message, RoomError> {
+    messages::find_live(conn, room_id, id.0).map_err(|e| match e {
+        DbError::NotFound => RoomError::NotFound(id),
+        other => RoomError::Storage(other),
+    })
 }
 
 struct Member {
@@ -77,6 +107,21 @@ impl Room {
                 message_id: id,
             },
         );
+    }
+
+    /// Runs `store` as the room's next atomic step and, when it succeeds,
+    /// publishes the frame `announce` makes of its result.
+    fn then_publish<T: 'static>(
+        &self,
+        store: impl std::future::Future<Output = Result<T, RoomError>> + 'static,
+        announce: impl FnOnce(T) -> ServerFrame + 'static,
+    ) -> AtomicResponse<Self, Result<(), RoomError>> {
+        AtomicResponse::new(Box::pin(store.into_actor(self).map(
+            move |stored, room, _ctx| {
+                room.publish(&announce(stored?), None, None);
+                Ok(())
+            },
+        )))
     }
 
     /// Hands one frame to one member; false when its mailbox is full.
@@ -262,12 +307,186 @@ impl Handler<Post> for Room {
                     user: author,
                     message,
                     created_at,
+                    edited_at: None,
+                    reactions: Vec::new(),
                     history: false,
                 };
                 room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
                 Ok(id)
             },
         )))
+    }
+}
+
+/// A member changes the text of their message.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct Edit {
+    /// Who asks.
+    pub editor: Identity,
+    /// Which message.
+    pub id: MessageId,
+    /// The new text.
+    pub text: MessageText,
+}
+
+impl Handler<Edit> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, edit: Edit, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        let Edit { editor, id, text } = edit;
+        let edited_at = Utc::now();
+        let store = async move {
+            db.run(move |c| {
+                let message = find_message(c, room_id, id)?;
+                if !editor.may_edit(UserId(message.user_id)) {
+                    return Err(RoomError::Forbidden("only its author may edit a message"));
+                }
+                let text = text.into_string();
+                messages::edit(c, id.0, &text, edited_at.naive_utc())?;
+                Ok(text)
+            })
+            .await
+        };
+        self.then_publish(store, move |message| ServerFrame::MessageEdited {
+            id,
+            message,
+            edited_at,
+        })
+    }
+}
+
+/// A member deletes a message: their own, or any if they are staff.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct Delete {
+    /// Who asks.
+    pub by: Identity,
+    /// Which message.
+    pub id: MessageId,
+}
+
+impl Handler<Delete> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        let Delete { by, id } = delete;
+        let store = async move {
+            db.run(move |c| {
+                let message = find_message(c, room_id, id)?;
+                if !by.may_delete(UserId(message.user_id)) {
+                    return Err(RoomError::Forbidden(
+                        "only its author or staff may delete a message",
+                    ));
+                }
+                messages::delete(c, id.0, Utc::now().naive_utc())?;
+                Ok(())
+            })
+            .await
+        };
+        self.then_publish(store, move |()| ServerFrame::MessageDeleted { id })
+    }
+}
+
+/// A member toggles their reaction on a message.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct React {
+    /// Who reacts.
+    pub user: Identity,
+    /// Which message.
+    pub id: MessageId,
+    /// With what.
+    pub emoji: Emoji,
+}
+
+impl Handler<React> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        let React { user, id, emoji } = react;
+        let store = async move {
+            db.run(move |c| {
+                find_message(c, room_id, id)?;
+                let groups =
+                    reactions::toggle(c, id.0, user.id.0, emoji.as_str(), Utc::now().naive_utc())?;
+                Ok(groups)
+            })
+            .await
+        };
+        self.then_publish(store, move |groups| ServerFrame::Reactions {
+            id,
+            reactions: reaction_views(groups),
+        })
+    }
+}
+
+/// A member started or stopped typing; the others are told, never stored.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Typing {
+    /// Who.
+    pub user: Username,
+    /// Whether they are typing now.
+    pub typing: bool,
+}
+
+impl Handler<Typing> for Room {
+    type Result = ();
+
+    fn handle(&mut self, msg: Typing, _ctx: &mut Self::Context) {
+        let frame = ServerFrame::Typing {
+            user: msg.user.clone(),
+            typing: msg.typing,
+        };
+        self.publish(&frame, Some(msg.user), None);
+    }
+}
+
+/// A member scrolls back: a page of messages older than `before`.
+#[derive(Message)]
+#[rtype(result = "Result<HistoryPage, RoomError>")]
+pub struct LoadHistory {
+    /// Only older messages than this; `None` for the newest.
+    pub before: Option<MessageId>,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The answer to [`LoadHistory`].
+#[derive(Debug)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Whether there are older ones.
+    pub has_more: bool,
+}
+
+impl Handler<LoadHistory> for Room {
+    // Reading needs no place in the room's order: the page is older than
+    // anything the client has, so it cannot overlap live events.
+    type Result = ResponseFuture<Result<HistoryPage, RoomError>>;
+
+    fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        Box::pin(async move {
+            let (rows, has_more) = db
+                .run(move |c| {
+                    messages::page(c, room_id, msg.before.map(|id| id.0), msg.limit.into())
+                })
+                .await?;
+            Ok(HistoryPage {
+                messages: rows.into_iter().map(|row| view_of(row, true)).collect(),
+                has_more,
+            })
+        })
     }
 }
 
@@ -317,12 +536,26 @@ impl Handler<Close> for Room {
 }
 
 /// The view of a stored message.
-pub fn view_of(row: messages::MessageWithAuthor, history: bool) -> MessageView {
+pub fn view_of(row: MessageWithAuthor, history: bool) -> MessageView {
     MessageView {
         id: MessageId(row.message.id),
         user: Username::from_stored(row.author),
         message: row.message.content,
         created_at: row.message.created_at.and_utc(),
+        edited_at: row.message.edited_at.map(|t| t.and_utc()),
+        reactions: reaction_views(row.reactions),
         history,
     }
+}
+
+/// Reactions as the protocol shows them.
+fn reaction_views(groups: Vec<ReactionGroup>) -> Vec<ReactionView> {
+    groups
+        .into_iter()
+        .map(|g| ReactionView {
+            emoji: g.emoji,
+            count: g.users.len(),
+            users: g.users.into_iter().map(Username::from_stored).collect(),
+        })
+        .collect()
 }

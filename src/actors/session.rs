@@ -8,9 +8,9 @@
 
 use crate::actors::SessionId;
 use crate::actors::registry::{Connect, Disconnect, PrivateMessageError, Registry, SendPrivate};
-use crate::actors::room::{Post, Room};
+use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomError, Typing};
 use crate::config::Settings;
-use crate::domain::{Identity, MessageId, MessageText, MessageTextError, RoomInfo};
+use crate::domain::{Emoji, Identity, MessageId, MessageText, MessageTextError, RoomInfo};
 use crate::protocol::{self, ClientFrame, ErrorCode, PrivateCommand, ServerFrame, encode};
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -23,9 +23,13 @@ use std::time::{Duration, Instant};
 /// escaped); a bigger frame closes the connection with code 1009.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
 
-/// Posts one session may have waiting in its room before it is told to
-/// slow down.
-const MAX_POSTS_IN_FLIGHT: usize = 32;
+/// Requests (posts, edits, reactions, history) one session may have waiting
+/// in its room before it is told to slow down.
+const MAX_REQUESTS_IN_FLIGHT: usize = 32;
+
+/// A client repeating "still typing" more often than this is not passed
+/// on: the browser sends it every 2 s, and it must not flood the room.
+const TYPING_REPEAT: Duration = Duration::from_secs(1);
 
 /// The limits a session enforces, from [`Settings`].
 #[derive(Debug, Clone)]
@@ -63,7 +67,9 @@ pub struct WsSession {
     /// Newest message id written to the client: a later copy of the same
     /// message (history and live overlap) is not written twice.
     newest_message: Option<MessageId>,
-    posts_in_flight: usize,
+    requests_in_flight: usize,
+    /// Last typing state passed on to the room, and when.
+    typing: Option<(bool, Instant)>,
 }
 
 impl WsSession {
@@ -83,7 +89,8 @@ impl WsSession {
             limits,
             last_heard: Instant::now(),
             newest_message: None,
-            posts_in_flight: 0,
+            requests_in_flight: 0,
+            typing: None,
         }
     }
 
@@ -110,12 +117,69 @@ impl WsSession {
     }
 
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
-        match protocol::parse(text) {
-            Ok(ClientFrame::ChatMessage { message }) => self.on_chat_message(message, ctx),
+        let frame = match protocol::parse(text) {
+            Ok(frame) => frame,
+            Err(e) => return Self::send_error(ctx, e.code(), e.to_string()),
+        };
+        match frame {
+            ClientFrame::ChatMessage { message } => self.on_chat_message(message, ctx),
+            ClientFrame::History { before, limit } => {
+                self.ask_room(LoadHistory { before, limit }, ctx, |page, _act, ctx| {
+                    ctx.text(encode(&ServerFrame::History {
+                        messages: page.messages,
+                        has_more: page.has_more,
+                    }))
+                })
+            }
+            ClientFrame::EditMessage { id, message } => {
+                if let Some(text) = self.check_text(message, ctx) {
+                    let edit = Edit {
+                        editor: self.user.clone(),
+                        id,
+                        text,
+                    };
+                    self.ask_room(edit, ctx, |(), _, _| {});
+                }
+            }
+            ClientFrame::DeleteMessage { id } => {
+                let delete = Delete {
+                    by: self.user.clone(),
+                    id,
+                };
+                self.ask_room(delete, ctx, |(), _, _| {});
+            }
+            ClientFrame::React { id, emoji } => match Emoji::parse(&emoji) {
+                Ok(emoji) => {
+                    let react = React {
+                        user: self.user.clone(),
+                        id,
+                        emoji,
+                    };
+                    self.ask_room(react, ctx, |(), _, _| {});
+                }
+                Err(e) => Self::send_error(ctx, ErrorCode::InvalidEmoji, e.to_string()),
+            },
+            ClientFrame::Typing { typing } => self.on_typing(typing),
             // `parse` turns unknown types into an error; nothing to do here.
-            Ok(ClientFrame::Unknown) => {}
-            Err(e) => Self::send_error(ctx, e.code(), e.to_string()),
+            ClientFrame::Unknown => {}
         }
+    }
+
+    /// Passes a typing state on, unless it only repeats the last one within
+    /// [`TYPING_REPEAT`].
+    fn on_typing(&mut self, typing: bool) {
+        let Some(room) = &self.room else { return };
+        let repeat = self
+            .typing
+            .is_some_and(|(last, at)| last == typing && (!typing || at.elapsed() < TYPING_REPEAT));
+        if repeat {
+            return;
+        }
+        self.typing = Some((typing, Instant::now()));
+        room.do_send(Typing {
+            user: self.user.username.clone(),
+            typing,
+        });
     }
 
     fn check_text(
@@ -149,34 +213,63 @@ impl WsSession {
     }
 
     fn post(&mut self, text: MessageText, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(room) = self.room.clone() else {
-            return Self::send_error(ctx, ErrorCode::Internal, "not connected to the room yet");
-        };
-        if self.posts_in_flight >= MAX_POSTS_IN_FLIGHT {
-            return Self::send_error(
-                ctx,
-                ErrorCode::RateLimited,
-                "you are sending faster than the room can keep up; the message was not sent",
-            );
+        // A message sent ends "typing" (the browser says so too, but a
+        // client that does not must not leave others watching a stale line).
+        if self.typing.is_some_and(|(typing, _)| typing) {
+            self.on_typing(false);
         }
-        self.posts_in_flight += 1;
         let post = Post {
             author: self.user.clone(),
             text,
         };
-        ctx.spawn(room.send(post).into_actor(self).map(|result, act, ctx| {
-            act.posts_in_flight -= 1;
-            let failure = match result {
-                Ok(Ok(_)) => return,
-                Ok(Err(e)) => e.to_string(),
-                Err(e) => format!("the room is unavailable: {e}"),
-            };
-            log::error!("posting for {} failed: {failure}", act.user.username);
-            Self::send_error(
+        self.ask_room(post, ctx, |_, _, _| {});
+    }
+
+    /// Sends `request` to the room, within the in-flight limit; `done` gets
+    /// the answer, and a refusal or failure becomes an `error` frame.
+    fn ask_room<M, T>(
+        &mut self,
+        request: M,
+        ctx: &mut ws::WebsocketContext<Self>,
+        done: impl FnOnce(T, &mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) where
+        M: actix::Message<Result = Result<T, RoomError>> + Send + 'static,
+        T: Send + 'static,
+        Room: Handler<M>,
+    {
+        let Some(room) = self.room.clone() else {
+            return Self::send_error(ctx, ErrorCode::Internal, "not connected to the room yet");
+        };
+        if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT {
+            return Self::send_error(
                 ctx,
-                ErrorCode::Internal,
-                "the message could not be stored; please resend it",
+                ErrorCode::RateLimited,
+                "you are sending faster than the room can keep up; this was not done",
             );
+        }
+        self.requests_in_flight += 1;
+        ctx.spawn(room.send(request).into_actor(self).map(|result, act, ctx| {
+            act.requests_in_flight -= 1;
+            match result {
+                Ok(Ok(answer)) => done(answer, act, ctx),
+                Ok(Err(RoomError::Storage(e))) => {
+                    log::error!("room request for {} failed: {e}", act.user.username);
+                    Self::send_error(
+                        ctx,
+                        ErrorCode::Internal,
+                        "the server could not store that; please try again",
+                    );
+                }
+                Ok(Err(refused)) => Self::send_error(ctx, refused.code(), refused.to_string()),
+                Err(e) => {
+                    log::error!("room unavailable for {}: {e}", act.user.username);
+                    Self::send_error(
+                        ctx,
+                        ErrorCode::Internal,
+                        "the room is unavailable; try again",
+                    );
+                }
+            }
         }));
     }
 

@@ -138,18 +138,22 @@ impl Database {
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
-    pub async fn run<F, T>(&self, f: F) -> Result<T, DbError>
+    ///
+    /// `f` may fail with any error a [`DbError`] converts into, so callers
+    /// can check their own rules against the rows inside the same closure.
+    pub async fn run<F, T, E>(&self, f: F) -> Result<T, E>
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
+        E: From<DbError> + Send + 'static,
     {
         let pool = self.pool.clone();
         actix_web::rt::task::spawn_blocking(move || {
-            let mut conn: PooledConnection<_> = pool.get()?;
+            let mut conn: PooledConnection<_> = pool.get().map_err(DbError::from)?;
             f(&mut conn)
         })
         .await
-        .map_err(|_| DbError::Cancelled)?
+        .map_err(|_| E::from(DbError::Cancelled))?
     }
 
     /// Runs `f` on the calling thread; for the command line, never for actors.

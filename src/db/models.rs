@@ -1,7 +1,7 @@
 //! Row structs: what a table row looks like in Rust. Queries live apart, in
 //! `queries/`; conversion to domain types happens where rows are used.
 
-use super::schema::{messages, rooms, users};
+use super::schema::{messages, reactions, rooms, users};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -75,6 +75,10 @@ pub struct Message {
     pub content: String,
     /// When it was posted (UTC).
     pub created_at: NaiveDateTime,
+    /// When it was last edited (UTC), if ever.
+    pub edited_at: Option<NaiveDateTime>,
+    /// When it was deleted (UTC); its content is then empty.
+    pub deleted_at: Option<NaiveDateTime>,
 }
 
 /// A new row of `messages`.
@@ -88,5 +92,19 @@ pub struct NewMessage<'a> {
     /// The text.
     pub content: &'a str,
     /// When it was posted (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A new row of `reactions`: one user's emoji on one message.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = reactions)]
+pub struct NewReaction<'a> {
+    /// The message reacted to.
+    pub message_id: i32,
+    /// Who reacted.
+    pub user_id: i32,
+    /// A single emoji.
+    pub emoji: &'a str,
+    /// When (UTC).
     pub created_at: NaiveDateTime,
 }

@@ -7,6 +7,18 @@ diesel::table! {
         user_id -> Integer,
         content -> Text,
         created_at -> Timestamp,
+        edited_at -> Nullable<Timestamp>,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    reactions (id) {
+        id -> Integer,
+        message_id -> Integer,
+        user_id -> Integer,
+        emoji -> Text,
+        created_at -> Timestamp,
     }
 }
 
@@ -31,5 +43,7 @@ diesel::table! {
 
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (user_id));
+diesel::joinable!(reactions -> messages (message_id));
+diesel::joinable!(reactions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(messages, rooms, users,);
+diesel::allow_tables_to_appear_in_same_query!(messages, reactions, rooms, users,);

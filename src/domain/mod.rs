@@ -5,12 +5,14 @@
 //! never checks again. Each `parse` says in its error what a person should
 //! type instead.
 
+mod emoji;
 mod identity;
 mod ids;
 mod message;
 mod names;
 mod password;
 
+pub use emoji::{Emoji, EmojiError};
 pub use identity::{Identity, RoomInfo};
 pub use ids::{MessageId, RoomId, UserId};
 pub use message::{MessageText, MessageTextError};

@@ -1,8 +1,8 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: the database
 //! answers).
 
-use crate::db::Database;
 use crate::db::schema::users;
+use crate::db::{Database, DbError};
 use actix_web::{HttpResponse, get, web};
 use diesel::prelude::*;
 
@@ -24,7 +24,7 @@ async fn readyz(db: web::Data<Database>) -> HttpResponse {
                 .select(users::id)
                 .first::<i32>(c)
                 .optional()
-                .map_err(Into::into)
+                .map_err(DbError::from)
         })
         .await;
     match probe {

@@ -1,22 +1,26 @@
 //! `/chat/`: the room selector and the room page.
 
-use super::auth::{SignedIn, csrf_token};
+use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
 use super::{AppError, Templates};
 use crate::actors::registry::{OnlineCounts, Registry};
 use crate::config::Settings;
-use crate::db::Database;
 use crate::db::queries::rooms;
-use crate::domain::{RoomInfo, RoomName};
+use crate::db::{Database, DbError};
+use crate::domain::{Identity, RoomInfo, RoomName};
 use actix::Addr;
 use actix_session::Session;
+use actix_web::http::StatusCode;
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, web};
+use actix_web::{HttpResponse, get, post, web};
 use serde::{Deserialize, Serialize};
 
 /// Registers the chat pages.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(home).service(index).service(room);
+    cfg.service(home)
+        .service(index)
+        .service(create_room)
+        .service(room);
 }
 
 fn redirect(to: &str) -> HttpResponse {
@@ -68,32 +72,106 @@ async fn index(
             Err(e) => error = Some(sentence(&e)),
         }
     }
-    let counts = registry
-        .send(OnlineCounts)
-        .await
-        .map_err(|e| AppError::Internal(format!("registry: {e}")))?;
-    let rooms: Vec<RoomRow> = db
-        .run(rooms::all)
-        .await?
-        .into_iter()
-        .map(|r| RoomRow {
-            online: RoomName::parse(&r.name)
-                .ok()
-                .and_then(|n| counts.get(&n).copied())
-                .unwrap_or(0),
-            name: r.name,
-            admin_only: r.admin_only,
-        })
-        .collect();
-    let mut ctx = Templates::context("Rooms", Some(&user), &csrf_token(&session)?);
-    ctx.insert("rooms", &rooms);
-    if let Some(error) = error {
-        ctx.insert("error", &error);
+    let status = if error.is_some() {
+        StatusCode::BAD_REQUEST
+    } else {
+        StatusCode::OK
+    };
+    let page = Index {
+        user: &user,
+        error,
+        status,
+    };
+    page.render(&templates, &db, &registry, &session).await
+}
+
+#[derive(Deserialize)]
+struct CreateRoomForm {
+    csrf_token: String,
+    name: String,
+    /// A checkbox: present ("on") when ticked.
+    admin_only: Option<String>,
+}
+
+/// Staff create a room, admin-only if they tick the box.
+#[post("/chat/")]
+async fn create_room(
+    SignedIn(user): SignedIn,
+    form: web::Form<CreateRoomForm>,
+    templates: web::Data<Templates>,
+    db: web::Data<Database>,
+    registry: web::Data<Addr<Registry>>,
+    session: Session,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&session, &form.csrf_token)?;
+    if !user.is_staff {
+        return Err(AppError::Forbidden(
+            "Only staff can create rooms here; anyone can open a new room by visiting it."
+                .to_owned(),
+        ));
     }
-    let page = templates.render("chat/index.html", &ctx)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page))
+    let error = match RoomName::parse(form.name.trim()) {
+        Err(e) => sentence(&e),
+        Ok(name) => {
+            let admin_only = form.admin_only.is_some();
+            let create = name.as_str().to_owned();
+            match db.run(move |c| rooms::create(c, &create, admin_only)).await {
+                Ok(_) => return Ok(redirect(&format!("/chat/{name}/"))),
+                Err(DbError::Conflict) => format!("A room called {name} already exists."),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    };
+    let page = Index {
+        user: &user,
+        error: Some(error),
+        status: StatusCode::BAD_REQUEST,
+    };
+    page.render(&templates, &db, &registry, &session).await
+}
+
+/// The room selector, with an optional error for the form just sent.
+struct Index<'a> {
+    user: &'a Identity,
+    error: Option<String>,
+    status: StatusCode,
+}
+
+impl Index<'_> {
+    async fn render(
+        self,
+        templates: &Templates,
+        db: &Database,
+        registry: &Addr<Registry>,
+        session: &Session,
+    ) -> Result<HttpResponse, AppError> {
+        let counts = registry
+            .send(OnlineCounts)
+            .await
+            .map_err(|e| AppError::Internal(format!("registry: {e}")))?;
+        let rooms: Vec<RoomRow> = db
+            .run(rooms::all)
+            .await?
+            .into_iter()
+            .map(|r| RoomRow {
+                online: RoomName::parse(&r.name)
+                    .ok()
+                    .and_then(|n| counts.get(&n).copied())
+                    .unwrap_or(0),
+                name: r.name,
+                admin_only: r.admin_only,
+            })
+            .collect();
+        let mut ctx = Templates::context("Rooms", Some(self.user), &csrf_token(session)?);
+        ctx.insert("rooms", &rooms);
+        if let Some(error) = self.error {
+            ctx.insert("error", &error);
+        }
+        let page = templates.render("chat/index.html", &ctx)?;
+        Ok(HttpResponse::build(self.status)
+            .content_type("text/html; charset=utf-8")
+            .body(page))
+    }
 }
 
 #[derive(Serialize)]

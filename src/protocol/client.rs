@@ -1,6 +1,17 @@
 //! Frames from the browser.
 
+use crate::domain::MessageId;
 use serde::Deserialize;
+
+/// Most messages one `history` request may ask for.
+pub const HISTORY_LIMIT_MAX: u32 = 100;
+
+/// Messages a `history` request without a `limit` gets.
+pub const HISTORY_LIMIT_DEFAULT: u32 = 50;
+
+fn default_history_limit() -> u32 {
+    HISTORY_LIMIT_DEFAULT
+}
 
 /// A frame a client may send.
 ///
@@ -14,6 +25,39 @@ pub enum ClientFrame {
     ChatMessage {
         /// The text as typed.
         message: String,
+    },
+    /// Scroll-back: a page of messages older than `before`.
+    History {
+        /// Only messages with a smaller id; none means the newest.
+        #[serde(default)]
+        before: Option<MessageId>,
+        /// How many, 1 to [`HISTORY_LIMIT_MAX`].
+        #[serde(default = "default_history_limit")]
+        limit: u32,
+    },
+    /// Replace the text of one's own message.
+    EditMessage {
+        /// Which message.
+        id: MessageId,
+        /// The new text.
+        message: String,
+    },
+    /// Delete a message (one's own, or any as staff).
+    DeleteMessage {
+        /// Which message.
+        id: MessageId,
+    },
+    /// The user started or stopped typing.
+    Typing {
+        /// Whether they are typing now.
+        typing: bool,
+    },
+    /// Toggle one's reaction on a message.
+    React {
+        /// Which message.
+        id: MessageId,
+        /// The emoji, validated by the receiver.
+        emoji: String,
     },
     /// Any `type` this server does not know.
     #[serde(other)]
@@ -78,6 +122,11 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
     };
     match serde_json::from_str(text) {
         Ok(ClientFrame::Unknown) => Err(FrameError::UnknownType(kind)),
+        Ok(ClientFrame::History { limit, .. }) if !(1..=HISTORY_LIMIT_MAX).contains(&limit) => {
+            Err(FrameError::Malformed(format!(
+                "a history limit must be 1 to {HISTORY_LIMIT_MAX}, not {limit}"
+            )))
+        }
         Ok(frame) => Ok(frame),
         Err(e) => Err(FrameError::Malformed(e.to_string())),
     }
@@ -129,6 +178,74 @@ mod tests {
             r#"{"message": 5}"#,
             r#"{"type":"chat_message"}"#,
             r#"{"type": 7, "message": "x"}"#,
+        ] {
+            assert_eq!(
+                parse(text).map_err(|e| e.code()),
+                Err(ErrorCode::InvalidFrame),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn history_requests_default_and_bound_their_limit() {
+        assert_eq!(
+            parse(r#"{"type":"history"}"#),
+            Ok(ClientFrame::History {
+                before: None,
+                limit: HISTORY_LIMIT_DEFAULT
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"history","before":9,"limit":100}"#),
+            Ok(ClientFrame::History {
+                before: Some(MessageId(9)),
+                limit: 100
+            })
+        );
+        for text in [
+            r#"{"type":"history","limit":0}"#,
+            r#"{"type":"history","limit":101}"#,
+            r#"{"type":"history","limit":-1}"#,
+            r#"{"type":"history","before":"x"}"#,
+        ] {
+            assert_eq!(
+                parse(text).map_err(|e| e.code()),
+                Err(ErrorCode::InvalidFrame),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn edit_delete_typing_and_react_frames() {
+        assert_eq!(
+            parse(r#"{"type":"edit_message","id":3,"message":"new"}"#),
+            Ok(ClientFrame::EditMessage {
+                id: MessageId(3),
+                message: "new".into()
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"delete_message","id":3}"#),
+            Ok(ClientFrame::DeleteMessage { id: MessageId(3) })
+        );
+        assert_eq!(
+            parse(r#"{"type":"typing","typing":true}"#),
+            Ok(ClientFrame::Typing { typing: true })
+        );
+        assert_eq!(
+            parse(r#"{"type":"react","id":3,"emoji":"👍"}"#),
+            Ok(ClientFrame::React {
+                id: MessageId(3),
+                emoji: "👍".into()
+            })
+        );
+        for text in [
+            r#"{"type":"edit_message","id":3}"#,
+            r#"{"type":"delete_message","id":"3"}"#,
+            r#"{"type":"typing","typing":"yes"}"#,
+            r#"{"type":"react","id":3}"#,
         ] {
             assert_eq!(
                 parse(text).map_err(|e| e.code()),

@@ -17,9 +17,29 @@ pub struct MessageView {
     /// When it was posted, RFC 3339 in UTC.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    /// When it was last edited, if ever.
+    #[serde(
+        serialize_with = "rfc3339_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub edited_at: Option<DateTime<Utc>>,
+    /// Its reactions, if any.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub reactions: Vec<ReactionView>,
     /// Sent as part of the history on join rather than live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
+}
+
+/// Everyone who reacted to a message with one emoji.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReactionView {
+    /// The emoji.
+    pub emoji: String,
+    /// How many reacted with it (the length of `users`).
+    pub count: usize,
+    /// Who, in the order they reacted.
+    pub users: Vec<Username>,
 }
 
 /// Stable, machine-readable reasons in `error` frames.
@@ -42,6 +62,12 @@ pub enum ErrorCode {
     InvalidCommand,
     /// The `/pm` target is not online.
     UserNotOnline,
+    /// No such message in this room (or it was deleted).
+    NotFound,
+    /// The user may not do that to this message.
+    Forbidden,
+    /// A reaction that is not a single emoji.
+    InvalidEmoji,
     /// The client sent faster than the room could store.
     RateLimited,
     /// Something went wrong on the server; the message was not stored.
@@ -69,6 +95,42 @@ pub enum ServerFrame {
         /// Who.
         user: Username,
     },
+    /// A page of older messages, answering a `history` request.
+    History {
+        /// Oldest first.
+        messages: Vec<MessageView>,
+        /// Whether there are older messages still.
+        has_more: bool,
+    },
+    /// A message's text was changed by its author.
+    MessageEdited {
+        /// Which message.
+        id: MessageId,
+        /// The new text.
+        message: String,
+        /// When.
+        #[serde(serialize_with = "rfc3339")]
+        edited_at: DateTime<Utc>,
+    },
+    /// A message was deleted; clients remove it.
+    MessageDeleted {
+        /// Which message.
+        id: MessageId,
+    },
+    /// Someone else in the room started or stopped typing.
+    Typing {
+        /// Who.
+        user: Username,
+        /// Whether they are typing now.
+        typing: bool,
+    },
+    /// A message's reactions changed: the full current set.
+    Reactions {
+        /// Which message.
+        id: MessageId,
+        /// Every emoji with its users, in order of first use.
+        reactions: Vec<ReactionView>,
+    },
     /// A private message to the receiving user.
     PrivateMessage {
         /// The sender.
@@ -94,6 +156,16 @@ pub enum ServerFrame {
 
 fn rfc3339<S: serde::Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
+fn rfc3339_option<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match t {
+        Some(t) => rfc3339(t, s),
+        None => s.serialize_none(),
+    }
 }
 
 /// Serializes a frame once; the result is cheap to clone for every recipient.
@@ -126,6 +198,8 @@ mod tests {
             user: user("alice"),
             message: "hi".into(),
             created_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
+            edited_at: None,
+            reactions: Vec::new(),
             history: false,
         });
         assert_eq!(
@@ -141,9 +215,63 @@ mod tests {
             user: user("bob"),
             message: "old".into(),
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            edited_at: None,
+            reactions: Vec::new(),
             history: true,
         });
         assert!(encode(&frame).contains(r#""history":true"#));
+    }
+
+    #[test]
+    fn edits_and_reactions_show_on_the_message() {
+        let frame = ServerFrame::ChatMessage(MessageView {
+            id: MessageId(2),
+            user: user("bob"),
+            message: "new".into(),
+            created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            edited_at: DateTime::from_timestamp(60, 0),
+            reactions: vec![ReactionView {
+                emoji: "👍".into(),
+                count: 2,
+                users: vec![user("alice"), user("bob")],
+            }],
+            history: false,
+        });
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"chat_message","id":2,"user":"bob","message":"new","created_at":"1970-01-01T00:00:00.000Z","edited_at":"1970-01-01T00:01:00.000Z","reactions":[{"emoji":"👍","count":2,"users":["alice","bob"]}]}"#
+        );
+    }
+
+    #[test]
+    fn edit_delete_typing_frames() {
+        let frame = ServerFrame::MessageEdited {
+            id: MessageId(2),
+            message: "x".into(),
+            edited_at: DateTime::from_timestamp(0, 0).unwrap(),
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"message_edited","id":2,"message":"x","edited_at":"1970-01-01T00:00:00.000Z"}"#
+        );
+        let frame = ServerFrame::MessageDeleted { id: MessageId(2) };
+        assert_eq!(&*encode(&frame), r#"{"type":"message_deleted","id":2}"#);
+        let frame = ServerFrame::Typing {
+            user: user("a"),
+            typing: true,
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"typing","user":"a","typing":true}"#
+        );
+        let frame = ServerFrame::History {
+            messages: Vec::new(),
+            has_more: false,
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"history","messages":[],"has_more":false}"#
+        );
     }
 
     #[test]

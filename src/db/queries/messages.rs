@@ -1,18 +1,22 @@
 //! The message log.
 
+use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
-use crate::db::schema::{messages, users};
+use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
-/// A stored message with its author's name, as the protocol shows it.
+/// A stored message with what the protocol shows beside it: its author's
+/// name and its reactions.
 #[derive(Debug, Clone)]
 pub struct MessageWithAuthor {
     /// The row.
     pub message: Message,
     /// The author's username.
     pub author: String,
+    /// Reactions, in order of first use.
+    pub reactions: Vec<ReactionGroup>,
 }
 
 /// Stores a message and returns its row (with the id the database gave it).
@@ -35,23 +39,90 @@ pub fn insert(
         .map_err(DbError::from)
 }
 
-/// The newest `limit` messages of a room, oldest first. Walks the
-/// `(room_id, id)` index backwards, so its cost does not grow with the log.
+/// The newest `limit` messages of a room that are not deleted, oldest first.
 pub fn latest(
     conn: &mut DbConnection,
     room_id: i32,
     limit: i64,
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
-    let mut rows: Vec<(Message, String)> = messages::table
+    page(conn, room_id, None, limit).map(|(rows, _)| rows)
+}
+
+/// Up to `limit` messages of a room older than `before` (or the newest, with
+/// no `before`), oldest first, and whether there are older ones still.
+///
+/// Walks the `(room_id, id)` index backwards, so its cost does not grow with
+/// the length of the log.
+pub fn page(
+    conn: &mut DbConnection,
+    room_id: i32,
+    before: Option<i32>,
+    limit: i64,
+) -> Result<(Vec<MessageWithAuthor>, bool), DbError> {
+    let mut query = messages::table
         .inner_join(users::table)
         .filter(messages::room_id.eq(room_id))
+        .filter(messages::deleted_at.is_null())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(messages::id.lt(before));
+    }
+    // One row more than asked for tells whether there are older ones.
+    let mut rows: Vec<(Message, String)> = query
         .order(messages::id.desc())
-        .limit(limit)
+        .limit(limit + 1)
         .select((Message::as_select(), users::username))
         .load(conn)?;
+    let has_more = rows.len() as i64 > limit;
+    rows.truncate(usize::try_from(limit).unwrap_or(0));
     rows.reverse();
-    Ok(rows
+    let ids: Vec<i32> = rows.iter().map(|(m, _)| m.id).collect();
+    let mut groups = reactions::for_messages(conn, &ids)?;
+    let rows = rows
         .into_iter()
-        .map(|(message, author)| MessageWithAuthor { message, author })
-        .collect())
+        .map(|(message, author)| MessageWithAuthor {
+            reactions: groups.remove(&message.id).unwrap_or_default(),
+            message,
+            author,
+        })
+        .collect();
+    Ok((rows, has_more))
+}
+
+/// The message `id` if it is in room `room_id` and not deleted;
+/// [`DbError::NotFound`] otherwise.
+pub fn find_live(conn: &mut DbConnection, room_id: i32, id: i32) -> Result<Message, DbError> {
+    messages::table
+        .filter(messages::id.eq(id))
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::deleted_at.is_null())
+        .select(Message::as_select())
+        .first(conn)
+        .map_err(DbError::from)
+}
+
+/// Replaces a message's text and marks it edited at `at`.
+pub fn edit(
+    conn: &mut DbConnection,
+    id: i32,
+    content: &str,
+    at: NaiveDateTime,
+) -> Result<(), DbError> {
+    diesel::update(messages::table.filter(messages::id.eq(id)))
+        .set((messages::content.eq(content), messages::edited_at.eq(at)))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Deletes a message for everyone: its text and reactions are erased; the
+/// row stays as a marker so that its id is never reused.
+pub fn delete(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Result<(), DbError> {
+    conn.transaction(|conn| {
+        diesel::delete(reactions_table::table.filter(reactions_table::message_id.eq(id)))
+            .execute(conn)?;
+        diesel::update(messages::table.filter(messages::id.eq(id)))
+            .set((messages::content.eq(""), messages::deleted_at.eq(at)))
+            .execute(conn)?;
+        Ok(())
+    })
 }

@@ -1,6 +1,7 @@
 //! Queries, one module per table, each written once for every backend.
 
 pub mod messages;
+pub mod reactions;
 pub mod rooms;
 pub mod users;
 

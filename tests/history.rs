@@ -1,0 +1,104 @@
+//! Scroll-back: pages of older messages on request.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, Ws};
+use serde_json::{Value, json};
+
+fn ids(messages: &[Value]) -> Vec<i64> {
+    messages.iter().map(|m| m["id"].as_i64().unwrap()).collect()
+}
+
+async fn page(ws: &mut Ws, request: Value) -> (Vec<Value>, bool) {
+    ws.send_json(request).await;
+    let frame = ws.expect("history").await;
+    (
+        frame["messages"].as_array().unwrap().clone(),
+        frame["has_more"].as_bool().unwrap(),
+    )
+}
+
+#[actix_web::test]
+async fn older_messages_come_in_pages_oldest_first() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut posted = Vec::new();
+    for i in 0..25 {
+        a.say(&format!("message {i}")).await;
+        posted.push(a.expect("chat_message").await["id"].as_i64().unwrap());
+    }
+    // Something in another room never shows up here.
+    let mut other = app.join(&alice, "other").await;
+    other.joined().await;
+    other.say("elsewhere").await;
+    other.expect("chat_message").await;
+
+    let mut b = app.join(&app.user("bob").await, "lobby").await;
+    let (history, _) = b.joined().await;
+    assert_eq!(ids(&history), posted[15..]);
+
+    let (older, more) = page(
+        &mut b,
+        json!({"type": "history", "before": posted[15], "limit": 10}),
+    )
+    .await;
+    assert_eq!(ids(&older), posted[5..15]);
+    assert!(more);
+    assert_eq!(older[0]["message"], "message 5");
+    assert_eq!(older[0]["user"], "alice");
+
+    let (oldest, more) = page(&mut b, json!({"type": "history", "before": posted[5]})).await;
+    assert_eq!(
+        ids(&oldest),
+        posted[..5],
+        "the default limit covers the rest"
+    );
+    assert!(!more);
+
+    let (nothing, more) = page(&mut b, json!({"type": "history", "before": posted[0]})).await;
+    assert!(nothing.is_empty() && !more);
+
+    // Without `before`: the newest page.
+    let (newest, more) = page(&mut b, json!({"type": "history", "limit": 3})).await;
+    assert_eq!(ids(&newest), posted[22..]);
+    assert!(more);
+
+    // Deleted messages leave no gap in a page.
+    a.send_json(json!({"type": "delete_message", "id": posted[10]}))
+        .await;
+    a.next_of("message_deleted").await; // after bob's user_join
+    b.expect("message_deleted").await;
+    let (page_, _) = page(
+        &mut b,
+        json!({"type": "history", "before": posted[15], "limit": 10}),
+    )
+    .await;
+    let mut expected: Vec<i64> = posted[4..15].to_vec();
+    expected.retain(|id| *id != posted[10]);
+    assert_eq!(ids(&page_), expected);
+}
+
+#[actix_web::test]
+async fn bad_history_requests_get_an_error_and_change_nothing() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    for frame in [
+        json!({"type": "history", "limit": 0}),
+        json!({"type": "history", "limit": 101}),
+        json!({"type": "history", "before": "yesterday"}),
+    ] {
+        a.send_json(frame.clone()).await;
+        let error = a.expect("error").await;
+        assert_eq!(error["code"], "invalid_frame", "{frame}");
+    }
+    let (empty, more) = page(&mut a, json!({"type": "history", "limit": 100})).await;
+    assert!(empty.is_empty() && !more);
+    a.say("still here").await;
+    a.expect("chat_message").await;
+}

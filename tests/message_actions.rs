@@ -1,0 +1,287 @@
+//! Editing, deleting and reacting to messages: who may, what everyone sees,
+//! what is stored.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{TestApp, Ws};
+use serde_json::{Value, json};
+
+/// Posts `text` and returns its id as everyone saw it.
+async fn post(ws: &mut Ws, others: &mut [&mut Ws], text: &str) -> i64 {
+    ws.say(text).await;
+    let id = ws.expect("chat_message").await["id"].as_i64().unwrap();
+    for other in others.iter_mut() {
+        assert_eq!(other.expect("chat_message").await["id"], id);
+    }
+    id
+}
+
+async fn error_code(ws: &mut Ws) -> String {
+    let frame = ws.expect("error").await;
+    assert!(
+        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "errors explain themselves: {frame}"
+    );
+    frame["code"].as_str().unwrap().to_owned()
+}
+
+#[actix_web::test]
+async fn only_the_author_edits_and_everyone_sees_it() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    a.expect("user_join").await;
+    let id = post(&mut a, &mut [&mut b], "helo").await;
+
+    b.send_json(json!({"type": "edit_message", "id": id, "message": "hacked"}))
+        .await;
+    assert_eq!(error_code(&mut b).await, "forbidden");
+
+    a.send_json(json!({"type": "edit_message", "id": id, "message": "hello"}))
+        .await;
+    let seen_by_a = a.expect("message_edited").await;
+    let seen_by_b = b.expect("message_edited").await;
+    assert_eq!(seen_by_a, seen_by_b);
+    assert_eq!(seen_by_b["id"], id);
+    assert_eq!(seen_by_b["message"], "hello");
+    let edited_at = seen_by_b["edited_at"].as_str().unwrap();
+    assert!(chrono::DateTime::parse_from_rfc3339(edited_at).is_ok());
+
+    for (frame, code) in [
+        (
+            json!({"type": "edit_message", "id": id, "message": "  "}),
+            "empty_message",
+        ),
+        (
+            json!({"type": "edit_message", "id": id, "message": "x".repeat(4001)}),
+            "message_too_long",
+        ),
+        (
+            json!({"type": "edit_message", "id": 999_999, "message": "x"}),
+            "not_found",
+        ),
+        (json!({"type": "edit_message", "id": id}), "invalid_frame"),
+    ] {
+        a.send_json(frame.clone()).await;
+        assert_eq!(error_code(&mut a).await, code, "{frame}");
+    }
+
+    // A newcomer, and anyone after a restart, sees the edited text.
+    drop((a, b));
+    let app = app.restart().await;
+    let carol = app.user("carol").await;
+    let mut c = app.join(&carol, "lobby").await;
+    let (history, _) = c.joined().await;
+    assert_eq!(history.len(), 1);
+    assert_eq!(history[0]["message"], "hello");
+    assert_eq!(history[0]["edited_at"], edited_at);
+}
+
+#[actix_web::test]
+async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let moderator = app.user("mod").await;
+    assert!(app.cli(&["user", "promote", "mod"]).status.success());
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    a.expect("user_join").await;
+    let first = post(&mut a, &mut [&mut b], "keep me").await;
+    let second = post(&mut a, &mut [&mut b], "oops").await;
+    let third = post(&mut a, &mut [&mut b], "rude").await;
+
+    b.send_json(json!({"type": "delete_message", "id": second}))
+        .await;
+    assert_eq!(error_code(&mut b).await, "forbidden");
+
+    a.send_json(json!({"type": "delete_message", "id": second}))
+        .await;
+    assert_eq!(a.expect("message_deleted").await["id"], second);
+    assert_eq!(
+        b.expect("message_deleted").await,
+        json!({"type": "message_deleted", "id": second})
+    );
+
+    // Gone means gone: no edit, no reaction, no second delete.
+    for frame in [
+        json!({"type": "delete_message", "id": second}),
+        json!({"type": "edit_message", "id": second, "message": "back"}),
+        json!({"type": "react", "id": second, "emoji": "👍"}),
+    ] {
+        a.send_json(frame.clone()).await;
+        assert_eq!(error_code(&mut a).await, "not_found", "{frame}");
+    }
+
+    // Staff moderate anyone's message.
+    let mut m = app.join(&moderator, "lobby").await;
+    m.joined().await;
+    a.expect("user_join").await;
+    b.expect("user_join").await;
+    m.send_json(json!({"type": "delete_message", "id": third}))
+        .await;
+    for ws in [&mut a, &mut b, &mut m] {
+        assert_eq!(ws.expect("message_deleted").await["id"], third);
+    }
+
+    drop((a, b, m));
+    let app = app.restart().await;
+    let mut c = app.join(&app.user("carol").await, "lobby").await;
+    let (history, _) = c.joined().await;
+    let ids: Vec<i64> = history.iter().map(|m| m["id"].as_i64().unwrap()).collect();
+    assert_eq!(ids, [first], "deleted messages stay out of history");
+
+    // The stored row keeps no trace of what was said.
+    assert_eq!(stored_content(&app, second), "");
+}
+
+/// The stored content of message `id`, read straight from the database file.
+fn stored_content(app: &TestApp, id: i64) -> String {
+    use diesel::prelude::*;
+    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
+        .expect("open the test database");
+    #[derive(QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        content: String,
+    }
+    let rows: Vec<Row> = diesel::sql_query("SELECT content FROM messages WHERE id = ?")
+        .bind::<diesel::sql_types::BigInt, _>(id)
+        .load(&mut conn)
+        .expect("query the test database");
+    rows.into_iter().next().expect("the row stays").content
+}
+
+#[actix_web::test]
+async fn messages_from_another_room_cannot_be_touched() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut elsewhere = app.join(&alice, "elsewhere").await;
+    elsewhere.joined().await;
+    let id = post(&mut elsewhere, &mut [], "mine, but over there").await;
+    let mut here = app.join(&alice, "lobby").await;
+    here.joined().await;
+    for frame in [
+        json!({"type": "edit_message", "id": id, "message": "x"}),
+        json!({"type": "delete_message", "id": id}),
+        json!({"type": "react", "id": id, "emoji": "👍"}),
+    ] {
+        here.send_json(frame.clone()).await;
+        assert_eq!(error_code(&mut here).await, "not_found", "{frame}");
+    }
+    elsewhere
+        .expect_nothing_for(std::time::Duration::from_millis(300))
+        .await;
+}
+
+fn reactions(frame: &Value) -> Vec<(String, i64, Vec<String>)> {
+    frame["reactions"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|r| {
+                    let users: Vec<String> = r["users"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|u| u.as_str().unwrap().to_owned())
+                        .collect();
+                    assert_eq!(r["count"].as_u64().unwrap() as usize, users.len());
+                    (
+                        r["emoji"].as_str().unwrap().to_owned(),
+                        r["count"].as_i64().unwrap(),
+                        users,
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn r(emoji: &str, users: &[&str]) -> (String, i64, Vec<String>) {
+    (
+        emoji.to_owned(),
+        users.len() as i64,
+        users.iter().map(|u| (*u).to_owned()).collect(),
+    )
+}
+
+#[actix_web::test]
+async fn reactions_toggle_and_everyone_gets_the_full_state() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    a.expect("user_join").await;
+    let id = post(&mut a, &mut [&mut b], "react to me").await;
+
+    let react = |emoji: &str| json!({"type": "react", "id": id, "emoji": emoji});
+    b.send_json(react("👍")).await;
+    for ws in [&mut a, &mut b] {
+        let frame = ws.expect("reactions").await;
+        assert_eq!(frame["id"], id);
+        assert_eq!(reactions(&frame), [r("👍", &["bob"])]);
+    }
+    a.send_json(react("👍")).await;
+    a.send_json(react("🎉")).await;
+    a.expect("reactions").await;
+    let frame = a.expect("reactions").await;
+    assert_eq!(
+        reactions(&frame),
+        [r("👍", &["bob", "alice"]), r("🎉", &["alice"])]
+    );
+    b.expect("reactions").await;
+    assert_eq!(b.expect("reactions").await, frame);
+
+    // Toggling again takes it back.
+    b.send_json(react("👍")).await;
+    let frame = b.expect("reactions").await;
+    assert_eq!(
+        reactions(&frame),
+        [r("👍", &["alice"]), r("🎉", &["alice"])]
+    );
+    a.expect("reactions").await;
+
+    for bad in ["", "ok", "👍👍", "<b>", "x".repeat(200).as_str()] {
+        b.send_json(react(bad)).await;
+        assert_eq!(error_code(&mut b).await, "invalid_emoji", "{bad:?}");
+    }
+    b.send_json(json!({"type": "react", "id": 424_242, "emoji": "👍"}))
+        .await;
+    assert_eq!(error_code(&mut b).await, "not_found");
+
+    // Reactions are stored and come with the message on join.
+    drop((a, b));
+    let app = app.restart().await;
+    let mut c = app.join(&app.user("carol").await, "lobby").await;
+    let (history, _) = c.joined().await;
+    assert_eq!(
+        reactions(&history[0]),
+        [r("👍", &["alice"]), r("🎉", &["alice"])]
+    );
+
+    // Deleting the message takes its reactions with it.
+    let alice = app.browser();
+    alice
+        .login("alice", "correct horse battery", "/chat/")
+        .await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.send_json(json!({"type": "delete_message", "id": id}))
+        .await;
+    a.expect("message_deleted").await;
+    c.next_of("message_deleted").await;
+    let mut c2 = app.join(&app.user("dave").await, "lobby").await;
+    assert!(c2.joined().await.0.is_empty());
+}
