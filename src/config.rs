@@ -51,6 +51,16 @@ pub struct Settings {
     /// Mark the session cookie `Secure` (`CONFAB_SECURE_COOKIES`); turn on
     /// behind HTTPS.
     pub secure_cookies: bool,
+    /// Redis for scale-out (`REDIS_URL`); when absent rooms use the
+    /// in-process bus and the server stands alone.
+    pub redis_url: Option<String>,
+    /// Prefix of every Redis key and channel (`CONFAB_REDIS_PREFIX`), so
+    /// several deployments can share one Redis.
+    pub redis_prefix: String,
+    /// How long an instance's presence entries outlive its last refresh
+    /// (`CONFAB_PRESENCE_TTL_SECS`): the longest a crashed instance's users
+    /// stay listed.
+    pub presence_ttl: Duration,
 }
 
 impl Default for Settings {
@@ -67,6 +77,9 @@ impl Default for Settings {
             session_queue: 256,
             workers: 0,
             secure_cookies: false,
+            redis_url: None,
+            redis_prefix: "confab".to_owned(),
+            presence_ttl: Duration::from_secs(30),
         }
     }
 }
@@ -124,16 +137,34 @@ impl Settings {
                 "CONFAB_SECURE_COOKIES",
                 defaults.secure_cookies,
             )?,
+            redis_url: get("REDIS_URL"),
+            redis_prefix: get("CONFAB_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
+            presence_ttl: Duration::from_secs(parse_or(
+                get("CONFAB_PRESENCE_TTL_SECS"),
+                "CONFAB_PRESENCE_TTL_SECS",
+                defaults.presence_ttl.as_secs(),
+            )?),
         }
         .validated()
     }
 
     fn validated(self) -> Result<Self, ConfigError> {
+        if self
+            .redis_prefix
+            .contains(|c: char| c.is_whitespace() || c == ':')
+        {
+            return Err(ConfigError::Invalid {
+                name: "CONFAB_REDIS_PREFIX",
+                value: self.redis_prefix,
+                reason: "a prefix may not contain white space or ':'".to_owned(),
+            });
+        }
         let positive = [
             ("CONFAB_DB_POOL_SIZE", self.db_pool_size as u64),
             ("CONFAB_MAX_MESSAGE_CHARS", self.max_message_chars as u64),
             ("CONFAB_HEARTBEAT_SECS", self.heartbeat_interval.as_secs()),
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
+            ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -5,6 +5,7 @@
 //! tests can ask for port 0 and read back the one they got.
 
 use crate::actors::bus::{Bus, LocalBus};
+use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::Registry;
 use crate::config::Settings;
 use crate::db::{Backend, Database, DbError};
@@ -26,6 +27,9 @@ pub enum StartupError {
     /// The database could not be opened or migrated.
     #[error(transparent)]
     Database(#[from] DbError),
+    /// `REDIS_URL` is unusable.
+    #[error(transparent)]
+    Bus(#[from] BridgeError),
     /// A template does not parse (a bug in the build).
     #[error("templates: {0}")]
     Templates(#[from] tera::Error),
@@ -37,6 +41,12 @@ pub enum StartupError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// A database server is configured but no shared cookie key.
+    #[error(
+        "CONFAB_SECRET_KEY must be set when the database is a server: every instance \
+         needs the same key (at least 32 bytes; e.g. `openssl rand -hex 32`)"
+    )]
+    SecretKeyRequired,
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -65,8 +75,14 @@ impl Application {
         let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
         let key = load_or_create_key(&settings)?;
         let templates = web::Data::new(Templates::load()?);
-        let bus: Bus = LocalBus::shared();
-        let registry = Registry::new(db.clone(), bus).start();
+        let bus: Bus = match &settings.redis_url {
+            Some(url) => {
+                log::info!("scale-out: rooms are shared through Redis at {url}");
+                RedisBus::start(url, &settings.redis_prefix, settings.presence_ttl)?
+            }
+            None => LocalBus::shared(),
+        };
+        let registry = Registry::new(db.clone(), bus.clone()).start();
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
             source,
@@ -78,7 +94,7 @@ impl Application {
                 source,
             })?
             .port();
-        let server = serve(listener, settings, db, registry, templates, key)?;
+        let server = serve(listener, settings, db, bus, registry, templates, key)?;
         Ok(Application { port, server })
     }
 
@@ -102,6 +118,7 @@ fn serve(
     listener: TcpListener,
     settings: Settings,
     db: Database,
+    bus: Bus,
     registry: Addr<Registry>,
     templates: web::Data<Templates>,
     key: Key,
@@ -110,6 +127,7 @@ fn serve(
     let workers = settings.workers;
     let db = web::Data::new(db);
     let registry = web::Data::new(registry);
+    let bus = web::Data::new(bus);
     let settings = web::Data::new(settings);
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
@@ -132,6 +150,7 @@ fn serve(
             .wrap(Logger::new("%s %r %Dms").exclude("/healthz"))
             .app_data(db.clone())
             .app_data(registry.clone())
+            .app_data(bus.clone())
             .app_data(templates.clone())
             .app_data(settings.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
@@ -153,11 +172,15 @@ fn serve(
     Ok(server)
 }
 
-/// Where a generated key is kept: next to the SQLite file.
-fn key_path(settings: &Settings) -> PathBuf {
+/// Where a generated key is kept: next to the SQLite file. A database
+/// server has no such place (and its instances must share one key), so
+/// there the key must be configured.
+fn key_path(settings: &Settings) -> Option<PathBuf> {
     let (backend, target) = Backend::from_url(&settings.database_url);
     match backend {
-        Backend::Sqlite => PathBuf::from(format!("{target}.secret")),
+        Backend::Sqlite => Some(PathBuf::from(format!("{target}.secret"))),
+        #[allow(unreachable_patterns)] // SQLite-only builds have no other backend
+        _ => None,
     }
 }
 
@@ -168,7 +191,9 @@ fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
         // Length checked when the settings were read.
         return Ok(Key::derive_from(secret.as_bytes()));
     }
-    let path = key_path(settings);
+    let Some(path) = key_path(settings) else {
+        return Err(StartupError::SecretKeyRequired);
+    };
     let err = |source| StartupError::SecretKey {
         path: path.clone(),
         source,

@@ -102,3 +102,60 @@ async fn bad_history_requests_get_an_error_and_change_nothing() {
     a.say("still here").await;
     a.expect("chat_message").await;
 }
+
+#[actix_web::test]
+async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("before").await;
+    let seen = a.expect("chat_message").await["id"].as_i64().unwrap();
+    a.close().await;
+
+    // While alice is away, bob says more than the ten a plain join shows.
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    let mut missed = Vec::new();
+    for i in 0..15 {
+        b.say(&format!("missed {i}")).await;
+        missed.push(b.expect("chat_message").await["id"].as_i64().unwrap());
+    }
+
+    let mut a = app.resume(&alice, "lobby", seen).await;
+    let mut caught_up = Vec::new();
+    loop {
+        let frame = a.recv().await;
+        match frame["type"].as_str().unwrap() {
+            "chat_message" => {
+                assert_eq!(frame["history"], true);
+                caught_up.push(frame["id"].as_i64().unwrap());
+            }
+            "resumed" => {
+                assert_eq!(frame["after"], seen);
+                assert_eq!(frame["has_more"], false);
+                break;
+            }
+            other => panic!("unexpected {other} before the catch-up ended"),
+        }
+    }
+    assert_eq!(caught_up, missed, "everything after {seen}, in order, once");
+    assert_eq!(
+        a.expect("user_list").await["users"],
+        json!(["alice", "bob"])
+    );
+
+    // Then live traffic, as usual.
+    b.say("live").await;
+    assert_eq!(a.next_of("chat_message").await["message"], "live");
+
+    // Pages after an id, for a client that missed more than a burst holds.
+    let (page_, more) = page(
+        &mut a,
+        json!({"type": "history", "after": seen, "limit": 10}),
+    )
+    .await;
+    assert_eq!(ids(&page_), missed[..10]);
+    assert!(more);
+}

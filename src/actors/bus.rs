@@ -1,20 +1,24 @@
-//! The room bus: where room events go between being published and being
-//! delivered.
+//! The bus: where room events and private messages go between being
+//! published and being delivered.
 //!
 //! A room never delivers its own events straight to its members: it
 //! publishes them here and delivers what the bus hands back, in the order
 //! the bus hands it back. With one process that order is the room's own;
 //! with several processes the bus (Redis) imposes one order that every
 //! instance sees. Either way the room code is the same, so swapping the
-//! in-process [`LocalBus`] for a networked bus is a start-up decision only.
+//! in-process [`LocalBus`] for the [Redis bridge](super::redis_bridge) is a
+//! start-up decision only. Private messages travel the same way, addressed
+//! to a user instead of a room.
 
 use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
-use actix::Recipient;
+use actix::{Message, Recipient};
 use bytestring::ByteString;
+use futures_util::future::{self, BoxFuture};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::SystemTime;
 
 /// One event in one room, already encoded as the frame clients receive.
 #[derive(Debug, Clone)]
@@ -26,54 +30,160 @@ pub struct RoomEvent {
     /// Set when the event is the arrival of a new message, so that a session
     /// can skip what it already got with its history.
     pub message_id: Option<MessageId>,
+    /// When it was published, to measure how long the bus took.
+    pub published_at: SystemTime,
+}
+
+/// A frame for every connection of one user, on this instance.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct UserDelivery {
+    /// The user.
+    pub user: Username,
+    /// The encoded frame.
+    pub frame: ByteString,
 }
 
 /// Proof of a subscription, needed to end it; a newer subscription for the
 /// same room is not ended by an older one's token.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Subscription(u64);
 
-/// What every bus implementation offers the rooms.
+impl Subscription {
+    /// A token never handed out before in this process.
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        Subscription(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A new subscription and a future that completes once events published
+/// anywhere from then on are sure to arrive. A room waits for it before
+/// loading anyone's history, so nothing falls between history and live.
+pub struct Subscribed {
+    /// Ends the subscription.
+    pub token: Subscription,
+    /// Completes when the subscription is in effect.
+    pub ready: BoxFuture<'static, ()>,
+}
+
+/// Who is online in a room across every instance, as seen by a user's
+/// arrival.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Arrival {
+    /// The user was online on no instance before: announce them.
+    pub first: bool,
+    /// Everyone online in the room, the newcomer included, sorted.
+    pub online: Vec<Username>,
+}
+
+/// What every bus implementation offers the actors.
 pub trait RoomBus: Send + Sync + 'static {
     /// Sends `event` to every subscriber of `room`, on every instance.
     fn publish(&self, room: &RoomName, event: RoomEvent);
     /// Routes `room`'s events on this instance to `to`.
-    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscription;
+    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed;
     /// Ends a subscription made by [`subscribe`](RoomBus::subscribe).
     fn unsubscribe(&self, room: &RoomName, subscription: Subscription);
+    /// Sends `frame` to every connection of `user` on every instance;
+    /// resolves to whether any instance had one.
+    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool>;
+    /// Routes frames for `user` on this instance to `to`.
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscription;
+    /// Ends a subscription made by [`watch_user`](RoomBus::watch_user).
+    fn unwatch_user(&self, user: &Username, subscription: Subscription);
+    /// Whether the bus can reach every instance right now.
+    fn is_healthy(&self) -> bool;
+    /// `user` opened a connection to `room` here (`local_first`: their
+    /// first on this instance). `None` means there is no shared view of
+    /// presence (one process, or the bus is down): the caller's local view
+    /// is the truth.
+    fn arrive(
+        &self,
+        room: &RoomName,
+        user: &Username,
+        local_first: bool,
+    ) -> BoxFuture<'static, Option<Arrival>>;
+    /// `user`'s last connection to `room` on this instance closed; resolves
+    /// to whether they are gone from every instance (`None`: no shared
+    /// view, as for [`arrive`](RoomBus::arrive)).
+    fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>>;
+    /// How many distinct users are online in each of `rooms`, over every
+    /// instance (`None`: no shared view).
+    fn online_counts(
+        &self,
+        rooms: Vec<RoomName>,
+    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>>;
 }
 
 /// The bus as the actors hold it.
 pub type Bus = Arc<dyn RoomBus>;
 
+/// Subscribers by key, each with the token that may remove it.
+pub(crate) struct Routes<K, M: Message<Result = ()> + Send>(
+    Mutex<HashMap<K, (Subscription, Recipient<M>)>>,
+);
+
+impl<K: std::hash::Hash + Eq + Clone, M: Message<Result = ()> + Send> Routes<K, M> {
+    pub(crate) fn new() -> Self {
+        Routes(Mutex::new(HashMap::new()))
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<K, (Subscription, Recipient<M>)>> {
+        // Every operation is a single insert, remove or lookup, so a panic
+        // elsewhere while holding the lock cannot leave the map half-changed.
+        self.0.lock().unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Adds (or replaces) the route for `key`.
+    pub(crate) fn insert(&self, key: K, to: Recipient<M>) -> Subscription {
+        let token = Subscription::next();
+        self.map().insert(key, (token, to));
+        token
+    }
+
+    /// Removes the route for `key` if `token` is still the current one;
+    /// true when it did.
+    pub(crate) fn remove(&self, key: &K, token: Subscription) -> bool {
+        let mut map = self.map();
+        if map.get(key).is_some_and(|(t, _)| *t == token) {
+            map.remove(key);
+            true
+        } else {
+            false
+        }
+    }
+
+    /// The recipient for `key`.
+    pub(crate) fn get(&self, key: &K) -> Option<Recipient<M>> {
+        self.map().get(key).map(|(_, to)| to.clone())
+    }
+
+    /// Every key with a route.
+    pub(crate) fn keys(&self) -> Vec<K> {
+        self.map().keys().cloned().collect()
+    }
+}
+
 /// The in-process bus: one process, events handed straight to the room.
-#[derive(Default)]
 pub struct LocalBus {
-    next: AtomicU64,
-    rooms: Mutex<HashMap<RoomName, (Subscription, Recipient<Published>)>>,
+    rooms: Routes<RoomName, Published>,
+    users: Routes<Username, UserDelivery>,
 }
 
 impl LocalBus {
     /// A bus with no subscribers, ready to share.
     pub fn shared() -> Bus {
-        Arc::new(LocalBus::default())
-    }
-
-    fn rooms(
-        &self,
-    ) -> std::sync::MutexGuard<'_, HashMap<RoomName, (Subscription, Recipient<Published>)>> {
-        // A panic while holding this lock leaves the map itself intact
-        // (every operation is a single insert, remove or lookup).
-        self.rooms
-            .lock()
-            .unwrap_or_else(|poison| poison.into_inner())
+        Arc::new(LocalBus {
+            rooms: Routes::new(),
+            users: Routes::new(),
+        })
     }
 }
 
 impl RoomBus for LocalBus {
     fn publish(&self, room: &RoomName, event: RoomEvent) {
-        let subscriber = self.rooms().get(room).map(|(_, to)| to.clone());
-        match subscriber {
+        match self.rooms.get(room) {
             Some(to) => to.do_send(Published {
                 event: Arc::new(event),
             }),
@@ -81,16 +191,55 @@ impl RoomBus for LocalBus {
         }
     }
 
-    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscription {
-        let subscription = Subscription(self.next.fetch_add(1, Ordering::Relaxed));
-        self.rooms().insert(room.clone(), (subscription, to));
-        subscription
+    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed {
+        Subscribed {
+            token: self.rooms.insert(room.clone(), to),
+            ready: Box::pin(future::ready(())),
+        }
     }
 
     fn unsubscribe(&self, room: &RoomName, subscription: Subscription) {
-        let mut rooms = self.rooms();
-        if rooms.get(room).is_some_and(|(s, _)| *s == subscription) {
-            rooms.remove(room);
-        }
+        self.rooms.remove(room, subscription);
+    }
+
+    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
+        let delivered = match self.users.get(user) {
+            Some(to) => {
+                to.do_send(UserDelivery {
+                    user: user.clone(),
+                    frame,
+                });
+                true
+            }
+            None => false,
+        };
+        Box::pin(future::ready(delivered))
+    }
+
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscription {
+        self.users.insert(user.clone(), to)
+    }
+
+    fn unwatch_user(&self, user: &Username, subscription: Subscription) {
+        self.users.remove(user, subscription);
+    }
+
+    fn is_healthy(&self) -> bool {
+        true
+    }
+
+    fn arrive(&self, _: &RoomName, _: &Username, _: bool) -> BoxFuture<'static, Option<Arrival>> {
+        Box::pin(future::ready(None))
+    }
+
+    fn depart(&self, _: &RoomName, _: &Username) -> BoxFuture<'static, Option<bool>> {
+        Box::pin(future::ready(None))
+    }
+
+    fn online_counts(
+        &self,
+        _: Vec<RoomName>,
+    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
+        Box::pin(future::ready(None))
     }
 }

@@ -25,6 +25,7 @@
 //! instead of buffering for it.
 
 pub mod bus;
+pub mod redis_bridge;
 pub mod registry;
 pub mod room;
 pub mod session;

@@ -7,12 +7,12 @@
 //! routes private messages, since it knows every connection of every user.
 
 use crate::actors::SessionId;
-use crate::actors::bus::Bus;
+use crate::actors::bus::{Bus, Subscription, UserDelivery};
 use crate::actors::room::{Close, Join, Leave, Room};
 use crate::actors::session::{Deliver, WsSession};
 use crate::db::Database;
 use crate::domain::{RoomInfo, RoomName, Username};
-use crate::protocol::ServerFrame;
+use crate::protocol::{ServerFrame, encode};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -34,7 +34,14 @@ pub struct Registry {
     bus: Bus,
     rooms: HashMap<RoomName, RoomEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
-    users: HashMap<Username, HashSet<SessionId>>,
+    users: HashMap<Username, UserEntry>,
+}
+
+/// A user with connections on this instance.
+struct UserEntry {
+    sessions: HashSet<SessionId>,
+    /// Routes the user's private messages from the bus to this registry.
+    watch: Subscription,
 }
 
 impl Registry {
@@ -66,6 +73,8 @@ pub struct Connect {
     pub room: RoomInfo,
     /// Where the connection's frames go.
     pub addr: Addr<WsSession>,
+    /// A reconnection that has seen every message up to this id.
+    pub resume_after: Option<crate::domain::MessageId>,
 }
 
 impl Handler<Connect> for Registry {
@@ -93,10 +102,16 @@ impl Handler<Connect> for Registry {
             addr: msg.addr.clone(),
             first,
             online: entry.online.keys().cloned().collect(),
+            resume_after: msg.resume_after,
         });
+        let bus = &self.bus;
         self.users
             .entry(msg.user.clone())
-            .or_default()
+            .or_insert_with(|| UserEntry {
+                sessions: HashSet::new(),
+                watch: bus.watch_user(&msg.user, ctx.address().recipient()),
+            })
+            .sessions
             .insert(msg.session);
         self.sessions.insert(
             msg.session,
@@ -125,9 +140,10 @@ impl Handler<Disconnect> for Registry {
         let Some(gone) = self.sessions.remove(&msg.session) else {
             return;
         };
-        if let Some(sessions) = self.users.get_mut(&gone.user) {
-            sessions.remove(&msg.session);
-            if sessions.is_empty() {
+        if let Some(entry) = self.users.get_mut(&gone.user) {
+            entry.sessions.remove(&msg.session);
+            if entry.sessions.is_empty() {
+                self.bus.unwatch_user(&gone.user, entry.watch);
                 self.users.remove(&gone.user);
             }
         }
@@ -177,42 +193,65 @@ pub struct SendPrivate {
 }
 
 impl Handler<SendPrivate> for Registry {
-    type Result = Result<(), PrivateMessageError>;
+    type Result = ResponseFuture<Result<(), PrivateMessageError>>;
 
     fn handle(&mut self, msg: SendPrivate, _ctx: &mut Self::Context) -> Self::Result {
-        let sessions = self
-            .users
-            .get(&msg.to)
-            .filter(|s| !s.is_empty())
-            .ok_or_else(|| PrivateMessageError::NotOnline(msg.to.clone()))?;
-        let frame = Deliver::frame(&ServerFrame::PrivateMessage {
+        let frame = encode(&ServerFrame::PrivateMessage {
             user: msg.from,
             message: msg.text,
         });
-        for session in sessions {
-            if let Some(entry) = self.sessions.get(session) {
-                // A full mailbox means a slow client, which its room kicks.
-                let _ = entry.addr.try_send(frame.clone());
+        // Through the bus, so the recipient's tabs on every instance get it.
+        let delivered = self.bus.send_to_user(&msg.to, frame);
+        let to = msg.to;
+        Box::pin(async move {
+            if delivered.await {
+                Ok(())
+            } else {
+                Err(PrivateMessageError::NotOnline(to))
             }
-        }
-        Ok(())
+        })
     }
 }
 
-/// How many distinct users are online in each active room.
+impl Handler<UserDelivery> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: UserDelivery, _ctx: &mut Self::Context) {
+        let Some(entry) = self.users.get(&msg.user) else {
+            return;
+        };
+        let deliver = Deliver {
+            frame: msg.frame,
+            message_id: None,
+        };
+        for session in &entry.sessions {
+            if let Some(session) = self.sessions.get(session) {
+                // A full mailbox means a slow client, which its room kicks.
+                let _ = session.addr.try_send(deliver.clone());
+            }
+        }
+    }
+}
+
+/// How many distinct users are online in each of `rooms`, over every
+/// instance when the bus shares presence, else on this one.
 #[derive(Message)]
 #[rtype(result = "HashMap<RoomName, usize>")]
-pub struct OnlineCounts;
+pub struct OnlineCounts {
+    /// The rooms to count.
+    pub rooms: Vec<RoomName>,
+}
 
 impl Handler<OnlineCounts> for Registry {
-    type Result = MessageResult<OnlineCounts>;
+    type Result = ResponseFuture<HashMap<RoomName, usize>>;
 
-    fn handle(&mut self, _: OnlineCounts, _ctx: &mut Self::Context) -> Self::Result {
-        MessageResult(
-            self.rooms
-                .iter()
-                .map(|(name, room)| (name.clone(), room.online.len()))
-                .collect(),
-        )
+    fn handle(&mut self, msg: OnlineCounts, _ctx: &mut Self::Context) -> Self::Result {
+        let local: HashMap<RoomName, usize> = self
+            .rooms
+            .iter()
+            .map(|(name, room)| (name.clone(), room.online.len()))
+            .collect();
+        let shared = self.bus.online_counts(msg.rooms);
+        Box::pin(async move { shared.await.unwrap_or(local) })
     }
 }

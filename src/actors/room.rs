@@ -14,8 +14,8 @@
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, RoomEvent, Subscription};
 use crate::actors::registry::{Disconnect, Registry};
-use crate::actors::session::{Deliver, Kick, WsSession};
-use crate::db::queries::messages::{self, MessageWithAuthor};
+use crate::actors::session::{Deliver, JoinBurst, Kick, WsSession};
+use crate::db::queries::messages::{self, MessageWithAuthor, Window};
 use crate::db::queries::reactions::{self, ReactionGroup};
 use crate::db::{Database, DbConnection, DbError};
 use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId, Username};
@@ -27,6 +27,10 @@ use std::sync::Arc;
 
 /// Messages a newcomer receives on joining.
 pub const HISTORY_ON_JOIN: i64 = 10;
+
+/// Most missed messages a reconnecting client receives in its catch-up
+/// burst; it asks for the rest with `history` requests.
+pub const RESUME_LIMIT: i64 = 500;
 
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
@@ -105,6 +109,7 @@ impl Room {
                 frame: encode(frame),
                 skip_user,
                 message_id: id,
+                published_at: std::time::SystemTime::now(),
             },
         );
     }
@@ -157,10 +162,13 @@ impl Actor for Room {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        self.subscription = Some(
-            self.bus
-                .subscribe(&self.info.name, ctx.address().recipient()),
-        );
+        let subscribed = self
+            .bus
+            .subscribe(&self.info.name, ctx.address().recipient());
+        self.subscription = Some(subscribed.token);
+        // No Join is handled (no history loaded) before the subscription is
+        // in effect: a message stored in between would reach neither.
+        ctx.wait(subscribed.ready.into_actor(self));
         log::debug!("room {} opened", self.info.name);
     }
 
@@ -186,6 +194,8 @@ pub struct Join {
     pub first: bool,
     /// Everyone online in the room, the newcomer included.
     pub online: Vec<Username>,
+    /// The client reconnects and has seen every message up to this id.
+    pub resume_after: Option<MessageId>,
 }
 
 impl Handler<Join> for Room {
@@ -194,40 +204,55 @@ impl Handler<Join> for Room {
     fn handle(&mut self, join: Join, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room_id = self.info.id.0;
+        let (window, limit) = match join.resume_after {
+            Some(after) => (Window::After(after.0), RESUME_LIMIT),
+            None => (Window::Latest, HISTORY_ON_JOIN),
+        };
+        let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let load = async move {
-            db.run(move |c| messages::latest(c, room_id, HISTORY_ON_JOIN))
-                .await
+            let history = db
+                .run(move |c| messages::page(c, room_id, window, limit))
+                .await;
+            (history, presence.await)
         };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(
-            move |history, room, _ctx| {
-                let mut frames = Vec::new();
+            move |(history, arrival), room, _ctx| {
+                if !join.addr.connected() {
+                    // Gone while its history loaded; its Leave has passed.
+                    return;
+                }
+                let (first, online) = match arrival {
+                    Some(arrival) => (arrival.first, arrival.online),
+                    None => (join.first, join.online),
+                };
+                let mut burst = JoinBurst::default();
                 match history {
-                    Ok(rows) => {
+                    Ok((rows, has_more)) => {
                         for row in rows {
                             let id = MessageId(row.message.id);
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
-                            frames.push(Deliver {
-                                frame: encode(&frame),
-                                message_id: Some(id),
-                            });
+                            burst.history.push((id, encode(&frame)));
+                        }
+                        if let Some(after) = join.resume_after {
+                            burst
+                                .then
+                                .push(encode(&ServerFrame::Resumed { after, has_more }));
                         }
                     }
                     Err(e) => {
                         log::error!("room {}: loading history failed: {e}", room.info.name);
-                        frames.push(Deliver::frame(&ServerFrame::Error {
+                        burst.then.push(encode(&ServerFrame::Error {
                             code: ErrorCode::Internal,
                             message: "the message history could not be loaded".to_owned(),
                         }));
                     }
                 }
-                frames.push(Deliver::frame(&ServerFrame::UserList {
-                    users: join.online,
-                }));
-                for frame in frames {
-                    // A brand-new mailbox holds the whole history; if not,
-                    // the client will be kicked at the next broadcast.
-                    Room::deliver_to(&join.addr, frame);
-                }
+                burst
+                    .then
+                    .push(encode(&ServerFrame::UserList { users: online }));
+                // One message however long the history: it never meets the
+                // mailbox's limit, which is for live traffic.
+                join.addr.do_send(burst);
                 room.members.insert(
                     join.session,
                     Member {
@@ -236,7 +261,7 @@ impl Handler<Join> for Room {
                         kicked: false,
                     },
                 );
-                if join.first {
+                if first {
                     // The newcomer already sees itself in its user list.
                     let frame = ServerFrame::UserJoin {
                         user: join.user.clone(),
@@ -261,13 +286,23 @@ pub struct Leave {
 }
 
 impl Handler<Leave> for Room {
-    type Result = ();
+    // Atomic, like Join, so one user's arrival and departure are told to
+    // the shared presence (and announced) in the order they happened.
+    type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, leave: Leave, _ctx: &mut Self::Context) {
+    fn handle(&mut self, leave: Leave, _ctx: &mut Self::Context) -> Self::Result {
         self.members.remove(&leave.session);
-        if leave.last {
-            self.publish(&ServerFrame::UserLeave { user: leave.user }, None, None);
+        if !leave.last {
+            return AtomicResponse::new(Box::pin(fut::ready(())));
         }
+        let departed = self.bus.depart(&self.info.name, &leave.user);
+        AtomicResponse::new(Box::pin(departed.into_actor(self).map(
+            move |gone_everywhere, room, _ctx| {
+                if gone_everywhere.unwrap_or(true) {
+                    room.publish(&ServerFrame::UserLeave { user: leave.user }, None, None);
+                }
+            },
+        )))
     }
 }
 
@@ -449,12 +484,12 @@ impl Handler<Typing> for Room {
     }
 }
 
-/// A member scrolls back: a page of messages older than `before`.
+/// A member asks for a page of the log (scrolling back, or catching up).
 #[derive(Message)]
 #[rtype(result = "Result<HistoryPage, RoomError>")]
 pub struct LoadHistory {
-    /// Only older messages than this; `None` for the newest.
-    pub before: Option<MessageId>,
+    /// Which part of the log.
+    pub window: Window,
     /// At most this many.
     pub limit: u32,
 }
@@ -469,8 +504,8 @@ pub struct HistoryPage {
 }
 
 impl Handler<LoadHistory> for Room {
-    // Reading needs no place in the room's order: the page is older than
-    // anything the client has, so it cannot overlap live events.
+    // Reading needs no place in the room's order: a page holds stored
+    // messages only, and the client keys messages by id.
     type Result = ResponseFuture<Result<HistoryPage, RoomError>>;
 
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
@@ -478,9 +513,7 @@ impl Handler<LoadHistory> for Room {
         let room_id = self.info.id.0;
         Box::pin(async move {
             let (rows, has_more) = db
-                .run(move |c| {
-                    messages::page(c, room_id, msg.before.map(|id| id.0), msg.limit.into())
-                })
+                .run(move |c| messages::page(c, room_id, msg.window, msg.limit.into()))
                 .await?;
             Ok(HistoryPage {
                 messages: rows.into_iter().map(|row| view_of(row, true)).collect(),

@@ -10,6 +10,7 @@ use crate::actors::SessionId;
 use crate::actors::registry::{Connect, Disconnect, PrivateMessageError, Registry, SendPrivate};
 use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomError, Typing};
 use crate::config::Settings;
+use crate::db::queries::messages::Window;
 use crate::domain::{Emoji, Identity, MessageId, MessageText, MessageTextError, RoomInfo};
 use crate::protocol::{self, ClientFrame, ErrorCode, PrivateCommand, ServerFrame, encode};
 use actix::prelude::*;
@@ -64,9 +65,12 @@ pub struct WsSession {
     room: Option<Addr<Room>>,
     limits: SessionLimits,
     last_heard: Instant,
-    /// Newest message id written to the client: a later copy of the same
-    /// message (history and live overlap) is not written twice.
-    newest_message: Option<MessageId>,
+    /// Ids of the messages sent in the join burst: a live copy of one of
+    /// them (stored just before the join, delivered just after) is not
+    /// written twice. At most one burst's worth, so small and bounded.
+    sent_in_history: Vec<MessageId>,
+    /// Catch up from here instead of sending the latest ten on join.
+    resume_after: Option<MessageId>,
     requests_in_flight: usize,
     /// Last typing state passed on to the room, and when.
     typing: Option<(bool, Instant)>,
@@ -88,10 +92,18 @@ impl WsSession {
             room: None,
             limits,
             last_heard: Instant::now(),
-            newest_message: None,
+            sent_in_history: Vec::new(),
+            resume_after: None,
             requests_in_flight: 0,
             typing: None,
         }
+    }
+
+    /// Makes the session a reconnection that has seen every message up to
+    /// `after`: it catches up from there instead of getting the latest ten.
+    pub fn resuming_after(mut self, after: Option<MessageId>) -> Self {
+        self.resume_after = after;
+        self
     }
 
     /// Completes the WebSocket handshake and starts the session actor.
@@ -123,8 +135,17 @@ impl WsSession {
         };
         match frame {
             ClientFrame::ChatMessage { message } => self.on_chat_message(message, ctx),
-            ClientFrame::History { before, limit } => {
-                self.ask_room(LoadHistory { before, limit }, ctx, |page, _act, ctx| {
+            ClientFrame::History {
+                before,
+                after,
+                limit,
+            } => {
+                let window = match (before, after) {
+                    (Some(before), _) => Window::Before(before.0),
+                    (None, Some(after)) => Window::After(after.0),
+                    (None, None) => Window::Latest,
+                };
+                self.ask_room(LoadHistory { window, limit }, ctx, |page, _act, ctx| {
                     ctx.text(encode(&ServerFrame::History {
                         messages: page.messages,
                         has_more: page.has_more,
@@ -331,6 +352,7 @@ impl Actor for WsSession {
             user: self.user.username.clone(),
             room: self.room_info.clone(),
             addr: ctx.address(),
+            resume_after: self.resume_after,
         };
         // Frames from the client wait until the room is known.
         self.registry
@@ -395,27 +417,42 @@ pub struct Deliver {
     pub message_id: Option<MessageId>,
 }
 
-impl Deliver {
-    /// A frame that is not a new message.
-    pub fn frame(frame: &ServerFrame) -> Self {
-        Deliver {
-            frame: encode(frame),
-            message_id: None,
-        }
-    }
-}
-
 impl Handler<Deliver> for WsSession {
     type Result = ();
 
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        if let Some(id) = msg.message_id {
-            if self.newest_message.is_some_and(|newest| id <= newest) {
-                return;
-            }
-            self.newest_message = Some(id);
+        if msg
+            .message_id
+            .is_some_and(|id| self.sent_in_history.contains(&id))
+        {
+            return;
         }
         ctx.text(msg.frame);
+    }
+}
+
+/// What a session gets on joining, in one message: the history (or the
+/// catch-up after a reconnect), then the frames that close the burst.
+#[derive(Message, Default)]
+#[rtype(result = "()")]
+pub struct JoinBurst {
+    /// Stored messages, oldest first, each with its id.
+    pub history: Vec<(MessageId, ByteString)>,
+    /// Frames after the history (`resumed`, `user_list`).
+    pub then: Vec<ByteString>,
+}
+
+impl Handler<JoinBurst> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, burst: JoinBurst, ctx: &mut Self::Context) {
+        self.sent_in_history = burst.history.iter().map(|(id, _)| *id).collect();
+        for (_, frame) in burst.history {
+            ctx.text(frame);
+        }
+        for frame in burst.then {
+            ctx.text(frame);
+        }
     }
 }
 

@@ -27,7 +27,10 @@ impl Emoji {
         }
         // Browsers' pickers send the fully qualified form; a bare symbol
         // such as "❤" is accepted as its emoji presentation "❤️".
-        let known = emojis::get(raw).or_else(|| emojis::get(&format!("{raw}\u{fe0f}")));
+        let known = emojis::get(raw).or_else(|| {
+            let qualified = format!("{raw}\u{fe0f}");
+            emojis::get(&qualified).filter(|e| e.as_str() == qualified)
+        });
         match known {
             Some(emoji) => Ok(Emoji(emoji.as_str().to_owned())),
             None => Err(EmojiError::NotAnEmoji),

@@ -1,6 +1,8 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: the database
-//! answers).
+//! answers and, when configured, Redis is connected).
 
+use crate::actors::bus::Bus;
+use crate::config::Settings;
 use crate::db::schema::users;
 use crate::db::{Database, DbError};
 use actix_web::{HttpResponse, get, web};
@@ -17,7 +19,11 @@ async fn healthz() -> HttpResponse {
 }
 
 #[get("/readyz")]
-async fn readyz(db: web::Data<Database>) -> HttpResponse {
+async fn readyz(
+    db: web::Data<Database>,
+    bus: web::Data<Bus>,
+    settings: web::Data<Settings>,
+) -> HttpResponse {
     let probe = db
         .run(|c| {
             users::table
@@ -27,12 +33,23 @@ async fn readyz(db: web::Data<Database>) -> HttpResponse {
                 .map_err(DbError::from)
         })
         .await;
-    match probe {
-        Ok(_) => HttpResponse::Ok().json(serde_json::json!({ "database": "ok" })),
+    let database = match probe {
+        Ok(_) => "ok".to_owned(),
         Err(e) => {
             log::warn!("readiness check failed: {e}");
-            HttpResponse::ServiceUnavailable()
-                .json(serde_json::json!({ "database": e.to_string() }))
+            e.to_string()
         }
+    };
+    let redis = match (&settings.redis_url, bus.is_healthy()) {
+        (None, _) => "not configured",
+        (Some(_), true) => "ok",
+        (Some(_), false) => "unreachable",
+    };
+    let ready = database == "ok" && redis != "unreachable";
+    let body = serde_json::json!({ "database": database, "redis": redis });
+    if ready {
+        HttpResponse::Ok().json(body)
+    } else {
+        HttpResponse::ServiceUnavailable().json(body)
     }
 }

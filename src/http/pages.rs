@@ -145,13 +145,16 @@ impl Index<'_> {
         registry: &Addr<Registry>,
         session: &Session,
     ) -> Result<HttpResponse, AppError> {
+        let all = db.run(rooms::all).await?;
+        let names = all
+            .iter()
+            .filter_map(|r| RoomName::parse(&r.name).ok())
+            .collect();
         let counts = registry
-            .send(OnlineCounts)
+            .send(OnlineCounts { rooms: names })
             .await
             .map_err(|e| AppError::Internal(format!("registry: {e}")))?;
-        let rooms: Vec<RoomRow> = db
-            .run(rooms::all)
-            .await?
+        let rooms: Vec<RoomRow> = all
             .into_iter()
             .map(|r| RoomRow {
                 online: RoomName::parse(&r.name)

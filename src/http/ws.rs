@@ -13,7 +13,7 @@ use crate::actors::session::{SessionLimits, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
-use crate::domain::{RoomId, RoomInfo};
+use crate::domain::{MessageId, RoomId, RoomInfo};
 use actix::Addr;
 use actix_session::Session;
 use actix_web::http::header;
@@ -41,6 +41,13 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
+/// The socket URL's query: `?after=ID` when reconnecting.
+#[derive(serde::Deserialize)]
+struct SocketQuery {
+    /// The last message id the client saw.
+    after: Option<i32>,
+}
+
 #[get("/ws/chat/{room}/")]
 async fn chat_socket(
     req: HttpRequest,
@@ -66,6 +73,9 @@ async fn chat_socket(
         .await?
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
     let name = room_name_from_path(&path)?;
+    let query = web::Query::<SocketQuery>::from_query(req.query_string()).map_err(|_| {
+        AppError::BadRequest("`after` must be the id of the last message seen.".into())
+    })?;
     let lookup = name.as_str().to_owned();
     let row = db
         .run(move |c| rooms::by_name(c, &lookup))
@@ -86,6 +96,7 @@ async fn chat_socket(
         registry.get_ref().clone(),
         SessionLimits::from(settings.get_ref()),
     )
+    .resuming_after(query.after.map(MessageId))
     .start(&req, stream)
 }
 

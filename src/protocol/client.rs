@@ -26,11 +26,15 @@ pub enum ClientFrame {
         /// The text as typed.
         message: String,
     },
-    /// Scroll-back: a page of messages older than `before`.
+    /// A page of the log: older than `before` (scroll-back), newer than
+    /// `after` (catching up), or the newest with neither.
     History {
-        /// Only messages with a smaller id; none means the newest.
+        /// Only messages with a smaller id.
         #[serde(default)]
         before: Option<MessageId>,
+        /// Only messages with a larger id.
+        #[serde(default)]
+        after: Option<MessageId>,
         /// How many, 1 to [`HISTORY_LIMIT_MAX`].
         #[serde(default = "default_history_limit")]
         limit: u32,
@@ -127,6 +131,13 @@ pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
                 "a history limit must be 1 to {HISTORY_LIMIT_MAX}, not {limit}"
             )))
         }
+        Ok(ClientFrame::History {
+            before: Some(_),
+            after: Some(_),
+            ..
+        }) => Err(FrameError::Malformed(
+            "a history request takes `before` or `after`, not both".to_owned(),
+        )),
         Ok(frame) => Ok(frame),
         Err(e) => Err(FrameError::Malformed(e.to_string())),
     }
@@ -193,6 +204,7 @@ mod tests {
             parse(r#"{"type":"history"}"#),
             Ok(ClientFrame::History {
                 before: None,
+                after: None,
                 limit: HISTORY_LIMIT_DEFAULT
             })
         );
@@ -200,7 +212,16 @@ mod tests {
             parse(r#"{"type":"history","before":9,"limit":100}"#),
             Ok(ClientFrame::History {
                 before: Some(MessageId(9)),
+                after: None,
                 limit: 100
+            })
+        );
+        assert_eq!(
+            parse(r#"{"type":"history","after":9}"#),
+            Ok(ClientFrame::History {
+                before: None,
+                after: Some(MessageId(9)),
+                limit: HISTORY_LIMIT_DEFAULT
             })
         );
         for text in [
@@ -208,6 +229,7 @@ mod tests {
             r#"{"type":"history","limit":101}"#,
             r#"{"type":"history","limit":-1}"#,
             r#"{"type":"history","before":"x"}"#,
+            r#"{"type":"history","before":1,"after":2}"#,
         ] {
             assert_eq!(
                 parse(text).map_err(|e| e.code()),

@@ -102,6 +102,15 @@ pub enum ServerFrame {
         /// Whether there are older messages still.
         has_more: bool,
     },
+    /// Ends the catch-up burst of a socket opened with `?after=ID`: every
+    /// message after ID has been sent, up to a cap.
+    Resumed {
+        /// The id the client asked to resume after.
+        after: MessageId,
+        /// More messages were missed than the burst holds; the client asks
+        /// for the rest with `history` requests using `after`.
+        has_more: bool,
+    },
     /// A message's text was changed by its author.
     MessageEdited {
         /// Which message.

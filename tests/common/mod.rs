@@ -52,6 +52,8 @@ impl TestApp {
     }
 
     async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
+        // RUST_LOG=confab=debug shows the servers' logs in a failing test.
+        let _ = env_logger::builder().is_test(true).try_init();
         let app = Application::build(settings.clone())
             .await
             .expect("server starts");
@@ -71,6 +73,15 @@ impl TestApp {
         self.handle.stop(true).await;
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().unwrap();
+        Self::start(settings, self.dir.clone()).await
+    }
+
+    /// Another server on the same database (another instance behind the
+    /// same load balancer), with its own port and `tweak`ed settings.
+    pub async fn sibling(&self, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.bind = "127.0.0.1:0".parse().unwrap();
+        tweak(&mut settings);
         Self::start(settings, self.dir.clone()).await
     }
 
@@ -150,7 +161,32 @@ impl TestApp {
         origin: Option<&str>,
         recv_buffer: Option<u32>,
     ) -> Result<Ws, tungstenite::Error> {
-        let url = format!("ws://127.0.0.1:{}/ws/chat/{room}/", self.port);
+        self.open_socket(browser, &format!("/ws/chat/{room}/"), origin, recv_buffer)
+            .await
+    }
+
+    /// Reopens a socket to `room` as a reconnecting client that has seen
+    /// every message up to `after`.
+    pub async fn resume(&self, browser: &Browser, room: &str, after: i64) -> Ws {
+        let origin = self.origin();
+        self.open_socket(
+            browser,
+            &format!("/ws/chat/{room}/?after={after}"),
+            Some(&origin),
+            None,
+        )
+        .await
+        .expect("handshake accepted")
+    }
+
+    async fn open_socket(
+        &self,
+        browser: &Browser,
+        path: &str,
+        origin: Option<&str>,
+        recv_buffer: Option<u32>,
+    ) -> Result<Ws, tungstenite::Error> {
+        let url = format!("ws://127.0.0.1:{}{path}", self.port);
         let mut request = url.into_client_request()?;
         if let Some(cookie) = browser.cookie_header() {
             request.headers_mut().insert("Cookie", cookie);
@@ -296,8 +332,10 @@ impl Ws {
 
     /// The next JSON frame, or how the socket closed.
     pub async fn next_event(&mut self) -> Event {
+        // One deadline for the whole wait: pings must not extend it.
+        let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
-            let next = tokio::time::timeout(PATIENCE, self.inner.next())
+            let next = tokio::time::timeout_at(deadline, self.inner.next())
                 .await
                 .expect("a frame arrives in time");
             match next {

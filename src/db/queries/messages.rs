@@ -39,43 +39,58 @@ pub fn insert(
         .map_err(DbError::from)
 }
 
+/// Which part of a room's log a [`page`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Window {
+    /// The newest messages.
+    Latest,
+    /// The newest messages older than this id (scrolling back).
+    Before(i32),
+    /// The oldest messages newer than this id (catching up after a
+    /// reconnect).
+    After(i32),
+}
+
 /// The newest `limit` messages of a room that are not deleted, oldest first.
 pub fn latest(
     conn: &mut DbConnection,
     room_id: i32,
     limit: i64,
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
-    page(conn, room_id, None, limit).map(|(rows, _)| rows)
+    page(conn, room_id, Window::Latest, limit).map(|(rows, _)| rows)
 }
 
-/// Up to `limit` messages of a room older than `before` (or the newest, with
-/// no `before`), oldest first, and whether there are older ones still.
+/// Up to `limit` messages of a room in `window`, oldest first, and whether
+/// the log goes on past the page (older ones for `Latest`/`Before`, newer
+/// ones for `After`). Deleted messages are left out.
 ///
-/// Walks the `(room_id, id)` index backwards, so its cost does not grow with
-/// the length of the log.
+/// Walks the `(room_id, id)` index from the window's edge, so its cost does
+/// not grow with the length of the log.
 pub fn page(
     conn: &mut DbConnection,
     room_id: i32,
-    before: Option<i32>,
+    window: Window,
     limit: i64,
 ) -> Result<(Vec<MessageWithAuthor>, bool), DbError> {
     let mut query = messages::table
         .inner_join(users::table)
         .filter(messages::room_id.eq(room_id))
         .filter(messages::deleted_at.is_null())
-        .into_boxed();
-    if let Some(before) = before {
-        query = query.filter(messages::id.lt(before));
-    }
-    // One row more than asked for tells whether there are older ones.
-    let mut rows: Vec<(Message, String)> = query
-        .order(messages::id.desc())
-        .limit(limit + 1)
         .select((Message::as_select(), users::username))
-        .load(conn)?;
+        // One row more than asked for tells whether the log goes on.
+        .limit(limit + 1)
+        .into_boxed();
+    query = match window {
+        Window::Latest => query.order(messages::id.desc()),
+        Window::Before(id) => query.filter(messages::id.lt(id)).order(messages::id.desc()),
+        Window::After(id) => query.filter(messages::id.gt(id)).order(messages::id.asc()),
+    };
+    let mut rows: Vec<(Message, String)> = query.load(conn)?;
     let has_more = rows.len() as i64 > limit;
     rows.truncate(usize::try_from(limit).unwrap_or(0));
-    rows.reverse();
+    if window_is_backwards(window) {
+        rows.reverse();
+    }
     let ids: Vec<i32> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids)?;
     let rows = rows
@@ -87,6 +102,10 @@ pub fn page(
         })
         .collect();
     Ok((rows, has_more))
+}
+
+fn window_is_backwards(window: Window) -> bool {
+    !matches!(window, Window::After(_))
 }
 
 /// The message `id` if it is in room `room_id` and not deleted;

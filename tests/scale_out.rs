@@ -1,0 +1,460 @@
+//! Several instances on one database, joined by a real Redis: rooms,
+//! private messages and their order cross instances, and a Redis outage
+//! costs nothing that is stored.
+//!
+//! Needs `CONFAB_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`); without
+//! it these tests say why they skip, except under `CI=true`, where a missing
+//! Redis is a failure. The outage test runs its own `redis-server`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{Browser, TestApp, Ws};
+use serde_json::json;
+use std::time::Duration;
+
+/// The Redis to test against, or `None` (with a note) when there is none.
+fn redis_url() -> Option<String> {
+    match std::env::var("CONFAB_TEST_REDIS_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+            panic!("CI=true but CONFAB_TEST_REDIS_URL is not set: the Redis tests must run in CI")
+        }
+        _ => {
+            eprintln!("skipping Redis tests: CONFAB_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+/// A prefix no other test (or run) uses, so tests share one Redis safely.
+fn fresh_prefix() -> String {
+    format!("confabtest{}", rand_suffix())
+}
+
+fn rand_suffix() -> u64 {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos(),
+    );
+    h.finish()
+}
+
+/// Two instances on one database and one Redis.
+async fn pair(url: &str) -> (TestApp, TestApp) {
+    let prefix = fresh_prefix();
+    let p = prefix.clone();
+    let a = TestApp::spawn_with(|s| {
+        s.redis_url = Some(url.to_owned());
+        s.redis_prefix = p;
+    })
+    .await;
+    let b = a.sibling(|_| {}).await;
+    (a, b)
+}
+
+/// `browser`'s account, signed in on another instance.
+async fn same_user_on(app: &TestApp, name: &str) -> Browser {
+    let browser = app.browser();
+    let res = browser.login(name, "correct horse battery", "/chat/").await;
+    assert_eq!(res.status(), 303, "login of {name}");
+    browser
+}
+
+async fn ready(app: &TestApp) -> serde_json::Value {
+    let res = reqwest::get(app.url("/readyz")).await.unwrap();
+    serde_json::from_str(&res.text().await.unwrap()).unwrap()
+}
+
+/// Waits (bounded) until `/readyz` says Redis is `want`.
+async fn wait_for_redis(app: &TestApp, want: &str) {
+    for _ in 0..200 {
+        if ready(app).await["redis"] == want {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("/readyz never said redis={want}: {}", ready(app).await);
+}
+
+#[actix_web::test]
+async fn a_room_spans_instances() {
+    let Some(url) = redis_url() else { return };
+    let (one, two) = pair(&url).await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    let alice = one.user("alice").await;
+    let bob = two.user("bob").await;
+    let mut a = one.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = two.join(&bob, "lobby").await;
+    b.joined().await;
+
+    a.say("hello from one").await;
+    let seen_a = a.next_of("chat_message").await;
+    let seen_b = b.next_of("chat_message").await;
+    assert_eq!(seen_a, seen_b, "the same bytes everywhere");
+    assert_eq!(seen_b["message"], "hello from one");
+
+    b.say("hello from two").await;
+    assert_eq!(a.next_of("chat_message").await["message"], "hello from two");
+    let id = b.next_of("chat_message").await["id"].as_i64().unwrap();
+
+    // Edits, reactions and typing cross too; typing still skips the typist.
+    b.send_json(json!({"type": "typing", "typing": true})).await;
+    let typing = a.next_of("typing").await;
+    assert_eq!(
+        (typing["user"].as_str(), typing["typing"].as_bool()),
+        (Some("bob"), Some(true))
+    );
+    b.send_json(json!({"type": "edit_message", "id": id, "message": "edited on two"}))
+        .await;
+    assert_eq!(
+        a.next_of("message_edited").await["message"],
+        "edited on two"
+    );
+    assert_eq!(
+        b.next_of("message_edited").await["message"],
+        "edited on two"
+    );
+    a.send_json(json!({"type": "react", "id": id, "emoji": "🎉"}))
+        .await;
+    assert_eq!(
+        b.next_of("reactions").await["reactions"][0]["users"],
+        json!(["alice"])
+    );
+    a.next_of("reactions").await;
+
+    // A newcomer on either instance gets the same history.
+    let carol = one.user("carol").await;
+    let mut c = one.join(&carol, "lobby").await;
+    let (history, _) = c.joined().await;
+    let carol_on_two = same_user_on(&two, "carol").await;
+    let mut c2 = two.join(&carol_on_two, "lobby").await;
+    let (history2, _) = c2.joined().await;
+    assert_eq!(history, history2);
+    assert_eq!(history.len(), 2);
+}
+
+#[actix_web::test]
+async fn private_messages_find_users_on_any_instance() {
+    let Some(url) = redis_url() else { return };
+    let (one, two) = pair(&url).await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    let alice = one.user("alice").await;
+    let bob = two.user("bob").await;
+    let mut a = one.join(&alice, "lobby").await;
+    a.joined().await;
+    // Bob has tabs on both instances, in another room: both get it, once each.
+    let mut b2 = two.join(&bob, "elsewhere").await;
+    b2.joined().await;
+    let bob_on_one = same_user_on(&one, "bob").await;
+    let mut b1 = one.join(&bob_on_one, "elsewhere").await;
+    b1.joined().await;
+
+    a.say("/pm bob psst").await;
+    assert_eq!(
+        a.next_of("private_message_delivered").await,
+        json!({"type": "private_message_delivered", "target": "bob", "message": "psst"})
+    );
+    for b in [&mut b1, &mut b2] {
+        assert_eq!(
+            b.next_of("private_message").await,
+            json!({"type": "private_message", "user": "alice", "message": "psst"})
+        );
+    }
+
+    a.say("/pm nobody hello?").await;
+    assert_eq!(a.next_of("error").await["code"], "user_not_online");
+}
+
+/// Reads `n` chat messages and returns their ids in arrival order.
+async fn ids(ws: &mut Ws, n: usize) -> Vec<i64> {
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let frame = ws.next_of("chat_message").await;
+        out.push(frame["id"].as_i64().unwrap());
+    }
+    out
+}
+
+#[actix_web::test]
+async fn every_member_sees_one_order_with_senders_on_both_instances() {
+    let Some(url) = redis_url() else { return };
+    let (one, two) = pair(&url).await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    const EACH: usize = 60;
+    let mut listeners = Vec::new();
+    for (i, app) in [&one, &two, &one, &two].into_iter().enumerate() {
+        let browser = app.user(&format!("listener{i}")).await;
+        let mut ws = app.join(&browser, "race").await;
+        ws.joined().await;
+        listeners.push(ws);
+    }
+    let s1 = one.user("sender1").await;
+    let s2 = two.user("sender2").await;
+    let mut w1 = one.join(&s1, "race").await;
+    w1.joined().await;
+    let mut w2 = two.join(&s2, "race").await;
+    w2.joined().await;
+    // Both senders fire at once, in bursts that stay under the per-socket
+    // limit of requests in flight, without waiting for each other.
+    let send = |mut ws: Ws, tag: &'static str| async move {
+        for burst in 0..EACH / 10 {
+            for i in 0..10 {
+                ws.say(&format!("{tag} {}", burst * 10 + i)).await;
+            }
+            let mut own = 0;
+            while own < 10 {
+                let frame = ws.next_of("chat_message").await;
+                if frame["message"]
+                    .as_str()
+                    .is_some_and(|m| m.starts_with(tag))
+                {
+                    own += 1;
+                }
+            }
+        }
+        ws
+    };
+    let (w1, w2) = tokio::join!(send(w1, "one"), send(w2, "two"));
+    let mut orders = Vec::new();
+    for ws in &mut listeners {
+        orders.push(ids(ws, 2 * EACH).await);
+    }
+    for order in &orders[1..] {
+        assert_eq!(order, &orders[0], "every member sees the same order");
+    }
+    let mut sorted = orders[0].clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(sorted.len(), 2 * EACH, "nothing lost or doubled");
+    drop((w1, w2));
+}
+
+/// A `redis-server` of this test's own, on a free port.
+struct OwnRedis {
+    child: std::process::Child,
+}
+
+impl OwnRedis {
+    fn start_on(port: u16) -> Option<OwnRedis> {
+        let child = match std::process::Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(std::process::Stdio::null())
+            .spawn()
+        {
+            Ok(child) => child,
+            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but redis-server cannot be started: {e}")
+            }
+            Err(e) => {
+                eprintln!("skipping the Redis outage test: redis-server cannot be started: {e}");
+                return None;
+            }
+        };
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Some(OwnRedis { child });
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!("redis-server on port {port} did not come up");
+    }
+
+    fn stop(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[actix_web::test]
+async fn a_redis_outage_loses_nothing_stored_and_heals_by_itself() {
+    if redis_url().is_none() {
+        return;
+    }
+    let port = free_port();
+    let Some(redis) = OwnRedis::start_on(port) else {
+        return;
+    };
+    let url = format!("redis://127.0.0.1:{port}/");
+    let (one, two) = pair(&url).await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    let alice = one.user("alice").await;
+    let bob = two.user("bob").await;
+    let mut a = one.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = two.join(&bob, "lobby").await;
+    b.joined().await;
+
+    redis.stop();
+    wait_for_redis(&one, "unreachable").await;
+    // Pages still work, and messages are still taken and stored.
+    assert_eq!(alice.get("/chat/").await.status(), 200);
+    a.say("during the outage").await;
+    assert_eq!(
+        a.next_of("chat_message").await["message"],
+        "during the outage"
+    );
+
+    let _redis = OwnRedis::start_on(port).unwrap();
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    a.say("after the outage").await;
+    assert_eq!(
+        b.next_of("chat_message").await["message"],
+        "after the outage"
+    );
+    a.next_of("chat_message").await;
+
+    // Nothing stored was lost: a newcomer on the other instance has both.
+    let carol = two.user("carol").await;
+    let mut c = two.join(&carol, "lobby").await;
+    let (history, _) = c.joined().await;
+    let texts: Vec<&str> = history
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["during the outage", "after the outage"]);
+}
+
+#[actix_web::test]
+async fn presence_is_the_union_over_instances() {
+    let Some(url) = redis_url() else { return };
+    let (one, two) = pair(&url).await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    let alice = one.user("alice").await;
+    let bob = two.user("bob").await;
+    let mut a1 = one.join(&alice, "lobby").await;
+    a1.joined().await;
+    let mut b = two.join(&bob, "lobby").await;
+    assert_eq!(b.joined().await.1, ["alice", "bob"], "bob sees alice on the other instance");
+    assert_eq!(a1.next_of("user_join").await["user"], "bob");
+
+    // Alice's second tab, on bob's instance: she is already online.
+    let alice_on_two = same_user_on(&two, "alice").await;
+    let mut a2 = two.join(&alice_on_two, "lobby").await;
+    assert_eq!(a2.joined().await.1, ["alice", "bob"]);
+    let page = alice.text("/chat/").await;
+    assert!(page.contains("2 online"), "counts are over both instances: {page}");
+
+    a1.close().await;
+    b.say("still there?").await;
+    // No user_leave for alice before bob's own message comes back.
+    let next = b.recv().await;
+    assert_eq!(next["type"], "chat_message", "alice has a tab left: {next}");
+    a2.close().await;
+    assert_eq!(
+        b.next_of("user_leave").await,
+        json!({"type": "user_leave", "user": "alice"})
+    );
+}
+
+/// A real `confab` process, to be killed without a goodbye.
+struct Child(std::process::Child);
+
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[actix_web::test]
+async fn users_of_a_killed_instance_leave_every_list() {
+    let Some(url) = redis_url() else { return };
+    let prefix = fresh_prefix();
+    let p = prefix.clone();
+    let u = url.clone();
+    let survivor = TestApp::spawn_with(|s| {
+        s.redis_url = Some(u);
+        s.redis_prefix = p;
+        s.presence_ttl = Duration::from_secs(3);
+    })
+    .await;
+    let port = free_port();
+    let child = Child(
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .arg("serve")
+            .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &survivor.settings.database_url)
+            .env("CONFAB_SECRET_KEY", survivor.settings.secret_key.clone().unwrap())
+            .env("REDIS_URL", &url)
+            .env("CONFAB_REDIS_PREFIX", &prefix)
+            .env("CONFAB_PRESENCE_TTL_SECS", "3")
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("confab starts"),
+    );
+    let doomed_url = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..200 {
+        if let Ok(res) = reqwest::get(format!("{doomed_url}/readyz")).await {
+            if res.status() == 200 {
+                up = true;
+                break;
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the second instance answers /readyz");
+    wait_for_redis(&survivor, "ok").await;
+
+    let bob = survivor.user("bob").await;
+    let mut b = survivor.join(&bob, "lobby").await;
+    b.joined().await;
+    // Alice signs up on the survivor, then connects through the doomed one.
+    let alice = survivor.user("alice").await;
+    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://127.0.0.1:{port}/ws/chat/lobby/"),
+    )
+    .unwrap();
+    request
+        .headers_mut()
+        .insert("Cookie", alice.cookie_header().unwrap());
+    request
+        .headers_mut()
+        .insert("Origin", doomed_url.parse().unwrap());
+    let (_alice_ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    assert_eq!(b.next_of("user_join").await["user"], "alice");
+
+    // SIGKILL: no goodbye, no depart. The survivor's sweep finds her
+    // entries expired and announces her departure.
+    drop(child);
+    assert_eq!(
+        b.next_of("user_leave").await,
+        json!({"type": "user_leave", "user": "alice"})
+    );
+    let page = bob.text("/chat/").await;
+    assert!(page.contains("1 online"), "{page}");
+}
