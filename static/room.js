@@ -1,13 +1,19 @@
-// confab — the room page: one WebSocket, a message log, the online list and
-// the composer.
+// confab — the room page: one WebSocket, a message log with scroll-back,
+// edit/delete/reactions on messages, who is typing, the online list and the
+// composer. The wire format is docs/protocol.md.
 //
 // Security rule for this file: every string that came from a user or from the
 // server goes into the page through textContent / createTextNode / dataset /
 // setAttribute only. Never innerHTML and friends.
 //
-// Adding a frame type (edit, delete, reactions, typing…) means adding one
-// entry to `handlers` below; messages already on screen can be found by id in
-// `messagesById`.
+// How it fits together:
+//   - every server frame goes to one function in `handlers` (by its `type`);
+//   - room messages on screen are `.message[data-id]` elements, found by id in
+//     `messagesById`, always in id order in the log;
+//   - the buttons inside messages are handled by one delegated click listener
+//     on the log (`LOG_ACTIONS`), so re-rendered messages need no wiring;
+//   - a reconnect starts from a clean view: the server replays the last ten
+//     messages on every join, and older ones come back through scroll-back.
 "use strict";
 
 (() => {
@@ -20,6 +26,8 @@
 
   const ROOM = root.dataset.room || "";
   const ME = root.dataset.username || "";
+  /** Staff may delete anyone's message (the server checks it too). */
+  const IS_STAFF = root.dataset.staff === "true";
   const MAX_CHARS = positiveInt(root.dataset.maxChars, 4000);
 
   /** Same author within this window → one visual group. */
@@ -37,8 +45,37 @@
   const COUNTER_FROM = Math.floor(MAX_CHARS * 0.9);
   /** The composer grows up to this many lines, then scrolls. */
   const COMPOSER_MAX_LINES = 6;
+  const EDITOR_MAX_LINES = 10;
   /** Error codes meaning "your last message was refused": give the text back. */
   const RESTORE_ON_ERROR = new Set(["message_too_long", "empty_message", "rate_limited"]);
+
+  /** The server replays this many messages on join; fewer means there are no older ones. */
+  const JOIN_HISTORY = 10;
+  /** Messages per scroll-back request. */
+  const HISTORY_PAGE = 50;
+  /** Ask for older messages once the reader is this close to the top, in pixels. */
+  const HISTORY_TRIGGER_PX = 40;
+
+  /** Protocol: while typing, say so at most every 2 s… */
+  const TYPING_REFRESH_MS = 2000;
+  /** …and say "stopped" after this long without a keystroke. */
+  const TYPING_IDLE_MS = 3000;
+  /** Someone else's "typing" lapses this long after their last refresh. */
+  const TYPING_EXPIRE_MS = 5000;
+
+  /** The phone layout of style.css (section 15). */
+  const narrowScreen = window.matchMedia("(max-width: 699px)");
+
+  /** The quick-reaction picker. Any single emoji is valid on the wire. */
+  const REACTION_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+
+  const NOT_CONNECTED = "Not connected. Try again once you are back online.";
+  /** Used only when an error frame comes without a human message. */
+  const ERROR_TEXT = {
+    not_found: "That message no longer exists.",
+    forbidden: "You can only change your own messages.",
+    invalid_emoji: "A reaction must be a single emoji.",
+  };
 
   // ---------------------------------------------------------------------
   // Elements
@@ -46,7 +83,10 @@
 
   const $ = (id) => document.getElementById(id);
   const log = $("chat-log");
+  const historyStatus = $("history-status");
   const newMessagesButton = $("new-messages");
+  const typingIndicator = $("typing-indicator");
+  const typingText = typingIndicator.querySelector(".typing-text");
   const userList = $("user-list");
   const onlineCount = $("online-count");
   const onlinePanel = userList.closest(".online-panel");
@@ -66,10 +106,12 @@
   // State
   // ---------------------------------------------------------------------
 
-  /** Message id → its element; used to dedupe and, later, to edit/delete. */
+  /** Message id → its element: dedupes replays and finds targets of edits, deletes, reactions. */
   const messagesById = new Map();
   /** Who is online right now. */
   const online = new Set();
+  /** Who else is typing: user → the timer that forgets them. */
+  const typingUsers = new Map();
 
   let socket = null;
   let attempt = 0; // failed connection attempts since the last successful open
@@ -79,6 +121,22 @@
   let wasConnected = false;
   /** Text of the last message sent and not yet echoed back or refused. */
   let pendingText = null;
+
+  /** Set when a socket opens: its first frame starts a fresh view. */
+  let resetOnNextFrame = false;
+  /** From a socket's open until its join replay ends (the user_list frame). */
+  let joining = false;
+  /** History messages received in the current join replay. */
+  let joinHistoryCount = 0;
+  /** Scroll-back: "idle" (older messages may exist), "loading" (one request out) or "done". */
+  let historyState = "idle";
+
+  /** When we last told the room we are typing; 0 = we have not (or said we stopped). */
+  let typingSentAt = 0;
+  let typingIdleTimer = 0;
+
+  /** The message whose actions are shown after a tap (phones have no hover). */
+  let activeItem = null;
 
   // ---------------------------------------------------------------------
   // Small helpers
@@ -94,6 +152,12 @@
     return typeof value === "string" ? value : "";
   }
 
+  /** A message id from a frame, or null. */
+  function messageId(value) {
+    const id = Number(value);
+    return Number.isSafeInteger(id) ? id : null;
+  }
+
   /** Length in Unicode scalar values, which is how the server counts. */
   function charCount(text) {
     let n = 0;
@@ -106,6 +170,69 @@
     if (className) node.className = className;
     if (text !== undefined) node.textContent = text;
     return node;
+  }
+
+  /** A <button type="button">; `label` is also its tooltip when given. */
+  function button(className, text, label) {
+    const b = el("button", className, text);
+    b.type = "button";
+    if (label) {
+      b.setAttribute("aria-label", label);
+      b.title = label;
+    }
+    return b;
+  }
+
+  const SVG_NS = "http://www.w3.org/2000/svg";
+  /** Stroke icons (24×24) for the message toolbar; drawn in currentColor by style.css. */
+  const ICONS = {
+    react: [
+      "M12 21a9 9 0 1 1 0-18 9 9 0 0 1 0 18z",
+      "M8.5 14c.9 1.2 2.1 1.8 3.5 1.8s2.6-.6 3.5-1.8",
+      "M9 9.5h.01",
+      "M15 9.5h.01",
+    ],
+    edit: ["M4 20h4L18.5 9.5a2.1 2.1 0 0 0-3-3L5 17v3z", "M13.5 8.5l3 3"],
+    delete: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12", "M10 11v6", "M14 11v6"],
+  };
+
+  function icon(name) {
+    const svg = document.createElementNS(SVG_NS, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("class", "icon");
+    for (const d of ICONS[name]) {
+      const path = document.createElementNS(SVG_NS, "path");
+      path.setAttribute("d", d);
+      svg.append(path);
+    }
+    return svg;
+  }
+
+  /** Grows a textarea with its content up to `maxLines`, then lets it scroll. */
+  function fitHeight(area, maxLines) {
+    // CSSOM writes are allowed under the CSP (only style="" attributes are not).
+    if (area.value === "") {
+      // Back to one row; measuring now would size the box to a wrapped placeholder.
+      area.style.height = "";
+      area.style.overflowY = "hidden";
+      return;
+    }
+    const cs = getComputedStyle(area);
+    const line = Number.parseFloat(cs.lineHeight) || Number.parseFloat(cs.fontSize) * 1.4;
+    const chrome = ["paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth"]
+      .reduce((sum, prop) => sum + (Number.parseFloat(cs[prop]) || 0), 0);
+    const max = Math.ceil(line * maxLines + chrome);
+    area.style.height = "auto";
+    const borders = area.offsetHeight - area.clientHeight;
+    const wanted = area.scrollHeight + borders;
+    area.style.height = `${Math.min(wanted, max)}px`;
+    area.style.overflowY = wanted > max ? "auto" : "hidden";
+  }
+
+  /** Enter without Shift, and not the Enter that confirms an IME composition. */
+  function isPlainEnter(event) {
+    return event.key === "Enter" && !event.shiftKey && !event.isComposing && event.keyCode !== 229;
   }
 
   // ---------------------------------------------------------------------
@@ -129,7 +256,7 @@
 
   /** <time>: HH:MM (plus the day if not today), full date on hover. */
   function renderTime(date) {
-    const t = el("time", "msg-time");
+    const t = el("time", "message-time");
     t.dateTime = date.toISOString();
     t.title = fmtFull.format(date);
     t.textContent = isSameDay(date, new Date())
@@ -139,32 +266,126 @@
   }
 
   // ---------------------------------------------------------------------
-  // Rendering log entries
+  // Sending
+  // ---------------------------------------------------------------------
+
+  /** Sends one frame; false (and nothing sent) while disconnected. */
+  function send(frame) {
+    if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+    socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  // ---------------------------------------------------------------------
+  // Rendering messages
+  //
+  //   .message[data-id][data-user]        (.message--mine, .message--cont)
+  //     .message-body      as wide as the bubble, so the hover time sits beside it
+  //       .message-meta    author + <time>
+  //       .message-bubble  .message-text, .message-edited, .message-actions
+  //     (.reaction-picker / .delete-confirm while open)
+  //     .message-reactions  button.reaction-chip…
   // ---------------------------------------------------------------------
 
   /** Builds one room message element (not yet in the document). */
   function renderMessage(msg) {
     const date = parseDate(msg.created_at);
     const user = str(msg.user);
-    const item = el("div", "msg");
+    const mine = user === ME;
+    const item = el("div", "message");
     item.dataset.id = String(msg.id);
     item.dataset.user = user;
     item.dataset.ts = String(date.getTime());
-    if (user === ME) item.classList.add("msg--mine");
+    if (mine) item.classList.add("message--mine");
 
-    const meta = el("div", "msg-meta");
-    meta.append(el("span", "msg-author", user), " ", renderTime(date));
-    item.append(meta, el("div", "msg-text", str(msg.message)));
+    const meta = el("div", "message-meta");
+    meta.append(el("span", "message-author", user), " ", renderTime(date));
+
+    const bubble = el("div", "message-bubble");
+    bubble.append(el("span", "message-text", str(msg.message)), renderToolbar(user, mine));
+
+    const body = el("div", "message-body");
+    body.append(meta, bubble);
+    item.append(body, el("div", "message-reactions"));
+    if (msg.edited_at) markEdited(item, msg.edited_at);
+    renderReactions(item, msg.reactions);
     return item;
+  }
+
+  /** The hover/tap toolbar: react for everyone, edit for the author, delete for the author and staff. */
+  function renderToolbar(user, mine) {
+    const bar = el("div", "message-actions");
+    bar.setAttribute("role", "group");
+    bar.setAttribute("aria-label", "Message actions");
+
+    const react = button("message-tool action-react", undefined, "Add reaction");
+    react.setAttribute("aria-expanded", "false");
+    react.append(icon("react"));
+    bar.append(react);
+
+    if (mine) {
+      const edit = button("message-tool action-edit", undefined, "Edit message");
+      edit.append(icon("edit"));
+      bar.append(edit);
+    }
+    if (mine || IS_STAFF) {
+      const del = button("message-tool action-delete", undefined, mine ? "Delete message" : `Delete ${user}'s message`);
+      del.append(icon("delete"));
+      bar.append(del);
+    }
+    return bar;
+  }
+
+  /** Shows "(edited)" after the text, with the edit time on hover. */
+  function markEdited(item, editedAt) {
+    let mark = item.querySelector(".message-edited");
+    if (!mark) {
+      mark = el("span", "message-edited", "(edited)");
+      item.querySelector(".message-text").after(mark);
+    }
+    mark.title = `Edited ${fmtFull.format(parseDate(editedAt))}`;
+  }
+
+  /** Replaces a message's reaction chips with `reactions` (the full current set). */
+  function renderReactions(item, reactions) {
+    const row = item.querySelector(".message-reactions");
+    // Re-rendering drops the focused chip; put focus back on its successor.
+    const focused = row.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+
+    const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
+    row.replaceChildren(...chips);
+    row.hidden = chips.length === 0;
+
+    if (focused !== null) {
+      const again = chips.find((chip) => chip.dataset.emoji === focused);
+      (again || item.querySelector(".action-react")).focus({ preventScroll: true });
+    }
+  }
+
+  function renderChip(reaction) {
+    const emoji = str(reaction && reaction.emoji);
+    if (!emoji) return null;
+    const users = Array.isArray(reaction.users) ? reaction.users.filter((u) => typeof u === "string") : [];
+    const count = positiveInt(reaction.count, users.length);
+    const mine = users.includes(ME);
+
+    const chip = button("reaction-chip");
+    chip.dataset.emoji = emoji;
+    chip.classList.toggle("mine", mine);
+    chip.setAttribute("aria-pressed", String(mine));
+    chip.title = users.join(", ");
+    chip.setAttribute("aria-label", `${emoji} ${count}: ${users.join(", ")}`);
+    chip.append(el("span", "reaction-emoji", emoji), el("span", "reaction-count", String(count)));
+    return chip;
   }
 
   /** Builds a private message element: "alice → you" or "you → bob". */
   function renderPrivate({ from, to, text, outgoing, createdAt }) {
-    const item = el("div", "msg msg--private");
-    if (outgoing) item.classList.add("msg--mine");
+    const item = el("div", "message message--private");
+    if (outgoing) item.classList.add("message--mine");
 
-    const meta = el("div", "msg-meta");
-    const who = el("span", "msg-author");
+    const meta = el("div", "message-meta");
+    const who = el("span", "message-author");
     who.append(
       outgoing ? el("span", "", "you") : el("strong", "", from),
       " → ",
@@ -173,13 +394,16 @@
     meta.append(who, " ", el("span", "badge badge-private", "private"), " ", renderTime(parseDate(createdAt)));
 
     if (!outgoing && from) {
-      const reply = el("button", "msg-action", "Reply");
-      reply.type = "button";
+      const reply = button("message-reply", "Reply");
       reply.dataset.pmTo = from;
       reply.setAttribute("aria-label", `Reply privately to ${from}`);
       meta.append(" ", reply);
     }
-    item.append(meta, el("div", "msg-text", text));
+    const bubble = el("div", "message-bubble");
+    bubble.append(el("span", "message-text", text));
+    const body = el("div", "message-body");
+    body.append(meta, bubble);
+    item.append(body);
     return item;
   }
 
@@ -189,8 +413,13 @@
     return line;
   }
 
+  // ---------------------------------------------------------------------
+  // The log: room messages in id order, with system lines and private
+  // messages in between; #history-status always first.
+  // ---------------------------------------------------------------------
+
   function isRoomMessage(node) {
-    return node !== null && node.classList.contains("msg") && node.dataset.id !== undefined;
+    return node !== null && node.classList.contains("message") && node.dataset.id !== undefined;
   }
 
   /**
@@ -199,20 +428,16 @@
    * private message in between starts a new group.
    */
   function applyGrouping(item) {
-    if (!isRoomMessage(item)) return;
+    if (!item || !isRoomMessage(item)) return;
     const prev = item.previousElementSibling;
     const continues = prev !== null
       && isRoomMessage(prev)
       && prev.dataset.user === item.dataset.user
       && Math.abs(Number(item.dataset.ts) - Number(prev.dataset.ts)) <= GROUP_WINDOW_MS;
-    item.classList.toggle("msg--cont", continues);
+    item.classList.toggle("message--cont", continues);
   }
 
-  /**
-   * Inserts a room message in id order. Almost always this is an append, but
-   * after a reconnect the history replay can carry messages older than ones
-   * already shown.
-   */
+  /** Inserts a new room message in id order (in practice: almost always at the end). */
   function insertRoomMessage(item, id) {
     let before = null;
     for (let node = log.lastElementChild; node; node = node.previousElementSibling) {
@@ -222,16 +447,67 @@
     }
     log.insertBefore(item, before); // before === null appends
     applyGrouping(item);
-    if (item.nextElementSibling) applyGrouping(item.nextElementSibling);
+    applyGrouping(item.nextElementSibling);
   }
 
+  /** Puts older messages (from scroll-back) at the top, oldest first. */
+  function prependMessages(items) {
+    const oldFirst = historyStatus.nextElementSibling;
+    const fragment = document.createDocumentFragment();
+    fragment.append(...items);
+    historyStatus.after(fragment);
+    for (const item of items) applyGrouping(item);
+    applyGrouping(oldFirst);
+  }
+
+  function removeMessage(id) {
+    const item = messagesById.get(id);
+    if (!item) return;
+    messagesById.delete(id);
+    if (activeItem === item) activeItem = null;
+    const next = item.nextElementSibling;
+    const hadFocus = item.contains(document.activeElement);
+    item.remove();
+    applyGrouping(next);
+    // Don't strand keyboard focus on a removed element.
+    if (hadFocus) log.focus({ preventScroll: true });
+  }
+
+  function oldestLoadedId() {
+    for (let node = historyStatus.nextElementSibling; node; node = node.nextElementSibling) {
+      if (isRoomMessage(node)) return Number(node.dataset.id);
+    }
+    return null;
+  }
+
+  /** Drops the oldest entries beyond MAX_LOG_ITEMS (only called while pinned to the bottom). */
   function trimLog() {
-    while (log.childElementCount > MAX_LOG_ITEMS) {
-      const first = log.firstElementChild;
-      if (isRoomMessage(first)) messagesById.delete(Number(first.dataset.id));
+    let trimmedMessages = false;
+    while (log.childElementCount > MAX_LOG_ITEMS + 1) { // + 1: the history status line
+      const first = historyStatus.nextElementSibling;
+      if (isRoomMessage(first)) {
+        messagesById.delete(Number(first.dataset.id));
+        trimmedMessages = true;
+      }
       first.remove();
     }
-    if (log.firstElementChild) applyGrouping(log.firstElementChild);
+    // What was trimmed can be loaded again by scrolling up.
+    if (trimmedMessages && historyState === "done") setHistoryState("idle");
+    applyGrouping(historyStatus.nextElementSibling);
+  }
+
+  /** Empties the view for a fresh join; the server is about to replay the latest messages. */
+  function resetView() {
+    closePopups();
+    log.replaceChildren(historyStatus);
+    messagesById.clear();
+    activeItem = null;
+    joinHistoryCount = 0;
+    setHistoryState("idle");
+    for (const timer of typingUsers.values()) clearTimeout(timer);
+    typingUsers.clear();
+    renderTyping();
+    newMessagesButton.hidden = true;
   }
 
   // ---------------------------------------------------------------------
@@ -247,21 +523,397 @@
     newMessagesButton.hidden = true;
   }
 
+  /** Runs `mutate` (which changes the log) and keeps the view pinned to the bottom if it was there. */
+  function keepPinned(mutate) {
+    const stick = isNearBottom();
+    mutate();
+    if (stick) scrollToBottom(false);
+  }
+
   /**
-   * Runs `mutate` (which adds to the log), then keeps the view pinned to the
-   * bottom if it was there (or `force`), otherwise offers the
+   * Runs `mutate` (which adds to the end of the log), then keeps the view
+   * pinned to the bottom if it was there (or `force`), otherwise offers the
    * "New messages" button (if `notify`).
    */
   function addToLog(mutate, { force = false, notify = true } = {}) {
     const stick = force || isNearBottom();
     mutate();
-    trimLog();
-    if (stick) scrollToBottom(false);
-    else if (notify) newMessagesButton.hidden = false;
+    if (stick) {
+      trimLog(); // only here: trimming while someone reads old messages would pull them away
+      scrollToBottom(false);
+    } else if (notify) {
+      newMessagesButton.hidden = false;
+    }
   }
 
   function appendSystem(text) {
     addToLog(() => log.append(renderSystem(text)), { notify: false });
+  }
+
+  /** The first entry (not the status line) at least partly in view. */
+  function firstVisibleEntry() {
+    const top = log.getBoundingClientRect().top;
+    for (let node = historyStatus.nextElementSibling; node; node = node.nextElementSibling) {
+      if (node.getBoundingClientRect().bottom > top) return node;
+    }
+    return null;
+  }
+
+  /**
+   * Runs `mutate` (which adds above the view) so that the entry the reader
+   * is looking at stays where it is on screen. Measured on an element rather
+   * than by scrollHeight, so it is right whether or not the browser's own
+   * scroll anchoring already moved things. On a message it is the bubble that
+   * must stay put: the message itself may lose its author line when older
+   * messages by the same author arrive above it.
+   */
+  function keepAnchored(mutate) {
+    const entry = firstVisibleEntry();
+    const anchor = entry && (entry.querySelector(".message-bubble") || entry);
+    const before = anchor ? anchor.getBoundingClientRect().top : 0;
+    mutate();
+    if (anchor && anchor.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
+  }
+
+  // ---------------------------------------------------------------------
+  // Scroll-back
+  // ---------------------------------------------------------------------
+
+  function setHistoryState(state) {
+    historyState = state;
+    historyStatus.dataset.state = state;
+    historyStatus.textContent = state === "loading" ? "Loading earlier messages…"
+      : state === "done" ? `Beginning of #${ROOM}`
+      : "";
+  }
+
+  /** Asks for the page of messages before the oldest one shown; one request at a time. */
+  function requestOlder() {
+    if (historyState !== "idle" || joining) return;
+    const before = oldestLoadedId();
+    if (before === null) return;
+    if (send({ type: "history", before, limit: HISTORY_PAGE })) setHistoryState("loading");
+  }
+
+  /** Loads more if the reader is at the top (or the log does not even fill the screen yet). */
+  function maybeLoadOlder() {
+    if (log.scrollTop <= HISTORY_TRIGGER_PX) requestOlder();
+  }
+
+  /** The join replay is over: a short replay means the room has nothing older. */
+  function finishJoin() {
+    joining = false;
+    setHistoryState(joinHistoryCount < JOIN_HISTORY ? "done" : "idle");
+    maybeLoadOlder();
+  }
+
+  function receiveHistory(frame) {
+    const entries = Array.isArray(frame.messages) ? frame.messages : [];
+    const fresh = [];
+    for (const msg of entries) {
+      const id = msg && typeof msg === "object" ? messageId(msg.id) : null;
+      if (id === null || messagesById.has(id)) continue;
+      const item = renderMessage({ ...msg, id });
+      messagesById.set(id, item);
+      fresh.push([id, item]);
+    }
+    fresh.sort((a, b) => a[0] - b[0]);
+
+    const done = entries.length === 0 || frame.has_more !== true;
+    keepAnchored(() => {
+      prependMessages(fresh.map(([, item]) => item));
+      setHistoryState(done ? "done" : "idle");
+    });
+    // Only chain another request if this one brought something new, so a
+    // confused answer can never loop.
+    if (!done && fresh.length > 0) maybeLoadOlder();
+  }
+
+  // ---------------------------------------------------------------------
+  // Message actions: tap to reveal, edit, delete, react
+  // ---------------------------------------------------------------------
+
+  /**
+   * Phones have no hover: a tap on a message shows its toolbar (one at a
+   * time, until the action is done or someone taps elsewhere).
+   */
+  function setActive(item) {
+    if (activeItem === item) return;
+    if (activeItem) activeItem.classList.remove("is-active");
+    activeItem = item;
+    if (!item) return;
+    item.classList.add("is-active");
+    // On phones the toolbar opens below the bubble; keep it on screen.
+    const bar = item.querySelector(".message-actions");
+    if (bar && narrowScreen.matches) bar.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Closes the reaction picker and any delete confirmation; returns the message that had one. */
+  function closePopups() {
+    let owner = null;
+    for (const popup of log.querySelectorAll(".reaction-picker, .delete-confirm")) {
+      owner = popup.closest(".message");
+      popup.remove();
+    }
+    for (const b of log.querySelectorAll('.action-react[aria-expanded="true"]')) {
+      b.setAttribute("aria-expanded", "false");
+    }
+    return owner;
+  }
+
+  /** Shows a freshly opened popup inside a message, scrolled into view, focused. */
+  function openPopup(item, popup, focusTarget) {
+    item.querySelector(".message-body").after(popup);
+    popup.scrollIntoView({ block: "nearest" });
+    focusTarget.focus({ preventScroll: true });
+  }
+
+  // Editing. The text on screen changes only when the server confirms
+  // (message_edited), so every client shows the same thing.
+
+  function startEdit(item) {
+    closePopups();
+    const open = log.querySelector(".message.is-editing");
+    if (open && open !== item) closeEditor(open);
+    if (item.classList.contains("is-editing")) {
+      item.querySelector(".edit-input").focus();
+      return;
+    }
+
+    const text = item.querySelector(".message-text");
+    const area = el("textarea", "edit-input");
+    area.value = text.textContent;
+    area.rows = 1;
+    area.setAttribute("aria-label", "Edit message");
+
+    const bar = el("div", "edit-bar");
+    const hint = el("span", "edit-hint", "Enter to save · Esc to cancel");
+    const buttons = el("span", "edit-buttons");
+    buttons.append(button("btn btn-ghost btn-sm edit-cancel", "Cancel"), button("btn btn-primary btn-sm edit-save", "Save"));
+    bar.append(hint, buttons);
+
+    const editor = el("div", "message-editor");
+    editor.append(area, bar);
+    item.classList.add("is-editing");
+    text.hidden = true;
+    text.after(editor);
+
+    fitHeight(area, EDITOR_MAX_LINES);
+    editor.scrollIntoView({ block: "nearest" });
+    area.focus({ preventScroll: true });
+    area.setSelectionRange(area.value.length, area.value.length);
+  }
+
+  function closeEditor(item) {
+    const editor = item.querySelector(".message-editor");
+    if (!editor) return;
+    const hadFocus = editor.contains(document.activeElement);
+    editor.remove();
+    item.querySelector(".message-text").hidden = false;
+    item.classList.remove("is-editing");
+    setActive(null);
+    if (hadFocus) item.querySelector(".action-edit").focus({ preventScroll: true });
+  }
+
+  function saveEdit(item) {
+    const area = item.querySelector(".edit-input");
+    if (!area) return;
+    const text = area.value;
+    if (text === item.querySelector(".message-text").textContent) {
+      closeEditor(item); // unchanged: nothing to send
+      return;
+    }
+    if (text.trim() === "") {
+      showNotice("A message can't be empty. To remove it, delete it instead.");
+      return;
+    }
+    const n = charCount(text);
+    if (n > MAX_CHARS) {
+      showNotice(`Your message is ${n} characters long; the limit is ${MAX_CHARS}.`);
+      return;
+    }
+    if (!send({ type: "edit_message", id: Number(item.dataset.id), message: text })) {
+      showNotice(NOT_CONNECTED);
+      return;
+    }
+    closeEditor(item);
+    item.classList.add("is-pending"); // until message_edited (or an error) arrives
+  }
+
+  function onEditorKey(event, item) {
+    if (isPlainEnter(event)) {
+      event.preventDefault();
+      saveEdit(item);
+    } else if (event.key === "Escape") {
+      event.preventDefault();
+      event.stopPropagation();
+      closeEditor(item);
+    }
+  }
+
+  // Deleting: confirmed inline, removed when the server says message_deleted.
+
+  function askDelete(item) {
+    closePopups();
+    const box = el("div", "delete-confirm");
+    box.setAttribute("role", "group");
+    box.setAttribute("aria-label", "Confirm delete");
+    const cancel = button("btn btn-ghost btn-sm cancel-delete", "Cancel");
+    box.append(
+      el("span", "delete-confirm-text", "Delete this message?"),
+      button("btn btn-danger btn-sm confirm-delete", "Delete"),
+      cancel,
+    );
+    openPopup(item, box, cancel); // focus on the harmless choice
+  }
+
+  function confirmDelete(item) {
+    closePopups();
+    setActive(null);
+    if (!send({ type: "delete_message", id: Number(item.dataset.id) })) {
+      showNotice(NOT_CONNECTED);
+      return;
+    }
+    item.classList.add("is-pending");
+  }
+
+  function cancelPopup(item) {
+    closePopups();
+    setActive(null);
+    // Focus goes back for keyboard users; style.css shows the toolbar only
+    // when that focus is keyboard focus (:focus-visible), not after a tap.
+    const back = item.querySelector(".action-delete") || item.querySelector(".action-react");
+    if (back) back.focus({ preventScroll: true });
+  }
+
+  // Reactions: every click is a toggle on the server; chips change only when
+  // its `reactions` frame (the full state) arrives.
+
+  function togglePicker(item, opener) {
+    const wasOpen = item.querySelector(".reaction-picker") !== null;
+    closePopups();
+    if (wasOpen) return;
+
+    const picker = el("div", "reaction-picker");
+    picker.setAttribute("role", "group");
+    picker.setAttribute("aria-label", "Choose a reaction");
+    for (const emoji of REACTION_EMOJI) {
+      const option = button("reaction-option", emoji, `React with ${emoji}`);
+      option.dataset.emoji = emoji;
+      picker.append(option);
+    }
+    opener.setAttribute("aria-expanded", "true");
+    openPopup(item, picker, picker.firstElementChild);
+  }
+
+  function react(item, emoji) {
+    if (!emoji) return;
+    if (!send({ type: "react", id: Number(item.dataset.id), emoji })) showNotice(NOT_CONNECTED);
+  }
+
+  function pickReaction(item, emoji) {
+    closePopups();
+    setActive(null);
+    react(item, emoji);
+    item.querySelector(".action-react").focus({ preventScroll: true });
+  }
+
+  /** Clicks inside the log, by the first selector the clicked element matches. */
+  const LOG_ACTIONS = [
+    ["[data-pm-to]", (target) => startPrivateMessage(target.dataset.pmTo)],
+    [".action-react", (target, item) => togglePicker(item, target)],
+    [".reaction-option", (target, item) => pickReaction(item, target.dataset.emoji)],
+    [".reaction-chip", (target, item) => react(item, target.dataset.emoji)],
+    [".action-edit", (_, item) => startEdit(item)],
+    [".edit-save", (_, item) => saveEdit(item)],
+    [".edit-cancel", (_, item) => closeEditor(item)],
+    [".action-delete", (_, item) => askDelete(item)],
+    [".confirm-delete", (_, item) => confirmDelete(item)],
+    [".cancel-delete", (_, item) => cancelPopup(item)],
+  ];
+
+  function onLogClick(event) {
+    for (const [selector, action] of LOG_ACTIONS) {
+      const target = event.target.closest(selector);
+      if (target && log.contains(target)) {
+        action(target, target.closest(".message"));
+        return;
+      }
+    }
+    if (event.target.closest("button, textarea, a, .reaction-picker, .delete-confirm")) return;
+    // A tap elsewhere on a message toggles its toolbar; anywhere else hides it.
+    closePopups();
+    const item = event.target.closest(".message[data-id]");
+    setActive(item && item !== activeItem ? item : null);
+  }
+
+  function onLogKeydown(event) {
+    const editor = event.target.closest(".edit-input");
+    if (editor) {
+      onEditorKey(event, editor.closest(".message"));
+      return;
+    }
+    if (event.key !== "Escape") return;
+    const owner = closePopups();
+    if (owner) owner.querySelector(".action-react").focus({ preventScroll: true });
+    setActive(null);
+  }
+
+  // ---------------------------------------------------------------------
+  // Typing: ours (sent) and everyone else's (#typing-indicator)
+  // ---------------------------------------------------------------------
+
+  /** A /pm is not room talk: don't tell the room we are typing it. */
+  function isPrivateCommand(text) {
+    return /^\/pm(\s|$)/.test(text);
+  }
+
+  /** Called on every edit of the composer. */
+  function noteTyping() {
+    const text = input.value;
+    if (text.trim() === "" || isPrivateCommand(text)) {
+      stopTyping();
+      return;
+    }
+    clearTimeout(typingIdleTimer);
+    typingIdleTimer = setTimeout(stopTyping, TYPING_IDLE_MS);
+    const now = Date.now();
+    if (now - typingSentAt >= TYPING_REFRESH_MS && send({ type: "typing", typing: true })) typingSentAt = now;
+  }
+
+  function stopTyping() {
+    clearTimeout(typingIdleTimer);
+    if (typingSentAt === 0) return; // we never said we were typing
+    typingSentAt = 0;
+    send({ type: "typing", typing: false });
+  }
+
+  /** Someone else started or stopped typing; a start lapses by itself. */
+  function setTyping(user, isTyping) {
+    if (!user || user === ME) return;
+    const known = typingUsers.has(user);
+    clearTimeout(typingUsers.get(user));
+    if (isTyping) {
+      typingUsers.set(user, setTimeout(() => setTyping(user, false), TYPING_EXPIRE_MS));
+    } else {
+      typingUsers.delete(user);
+    }
+    if (known !== isTyping) renderTyping();
+  }
+
+  function typingLabel(names) {
+    switch (names.length) {
+      case 0: return "";
+      case 1: return `${names[0]} is typing…`;
+      case 2: return `${names[0]} and ${names[1]} are typing…`;
+      default: return "several people are typing…";
+    }
+  }
+
+  function renderTyping() {
+    const names = [...typingUsers.keys()];
+    typingText.textContent = typingLabel(names);
+    typingIndicator.classList.toggle("is-active", names.length > 0);
   }
 
   // ---------------------------------------------------------------------
@@ -277,11 +929,10 @@
         li.append(el("span", "user-name", name), " ", el("span", "muted", "(you)"));
       } else {
         // Clicking someone starts a private message to them.
-        const button = el("button", "user-name user-pm", name);
-        button.type = "button";
-        button.dataset.pmTo = name;
-        button.title = `Send ${name} a private message`;
-        li.append(button);
+        const b = button("user-name user-pm", name);
+        b.dataset.pmTo = name;
+        b.title = `Send ${name} a private message`;
+        li.append(b);
       }
       return li;
     });
@@ -293,29 +944,8 @@
   // Composer
   // ---------------------------------------------------------------------
 
-  let composerMaxHeight = 0;
-
-  /** Textarea grows with its content up to COMPOSER_MAX_LINES, then scrolls. */
   function autosize() {
-    if (!composerMaxHeight) {
-      const cs = getComputedStyle(input);
-      const line = Number.parseFloat(cs.lineHeight) || Number.parseFloat(cs.fontSize) * 1.4;
-      const chrome = ["paddingTop", "paddingBottom", "borderTopWidth", "borderBottomWidth"]
-        .reduce((sum, prop) => sum + (Number.parseFloat(cs[prop]) || 0), 0);
-      composerMaxHeight = Math.ceil(line * COMPOSER_MAX_LINES + chrome);
-    }
-    // CSSOM writes are allowed under the CSP (only style="" attributes are not).
-    if (input.value === "") {
-      // Back to one row; measuring now would size the box to a wrapped placeholder.
-      input.style.height = "";
-      input.style.overflowY = "hidden";
-      return;
-    }
-    input.style.height = "auto";
-    const borders = input.offsetHeight - input.clientHeight;
-    const wanted = input.scrollHeight + borders;
-    input.style.height = `${Math.min(wanted, composerMaxHeight)}px`;
-    input.style.overflowY = wanted > composerMaxHeight ? "auto" : "hidden";
+    fitHeight(input, COMPOSER_MAX_LINES);
   }
 
   function updateCounter() {
@@ -339,6 +969,7 @@
   function startPrivateMessage(name) {
     const rest = input.value.replace(/^\/pm\s+\S+\s?/, "");
     setComposerText(`/pm ${name} ${rest}`);
+    stopTyping();
     input.focus();
     input.setSelectionRange(input.value.length, input.value.length);
   }
@@ -351,12 +982,12 @@
       showNotice(`Your message is ${n} characters long; the limit is ${MAX_CHARS}.`);
       return;
     }
-    if (!socket || socket.readyState !== WebSocket.OPEN) {
+    if (!send({ type: "chat_message", message: text })) {
       showNotice("Not connected. Your message is still here; send it once you are back online.");
       return;
     }
-    socket.send(JSON.stringify({ type: "chat_message", message: text }));
     pendingText = text;
+    stopTyping();
     setComposerText("");
     hideNotice();
   }
@@ -388,19 +1019,57 @@
     notice.classList.remove("is-fading");
   }
 
+  /** Edits and deletes waiting for the server look dimmed; clear them once it refused or went away. */
+  function clearPending() {
+    for (const item of log.querySelectorAll(".message.is-pending")) item.classList.remove("is-pending");
+  }
+
   // ---------------------------------------------------------------------
   // Frame handlers: one function per server frame type
   // ---------------------------------------------------------------------
 
   const handlers = {
     chat_message(frame) {
-      const id = Number(frame.id);
-      if (!Number.isFinite(id) || messagesById.has(id)) return; // history replay after reconnect
-      const mine = str(frame.user) === ME;
-      if (mine && !frame.history) pendingText = null; // our send was accepted
-      const item = renderMessage(frame);
+      const id = messageId(frame.id);
+      if (id === null) return;
+      if (frame.history && joining) joinHistoryCount += 1;
+      if (messagesById.has(id)) return;
+      const user = str(frame.user);
+      const mine = user === ME;
+      if (!frame.history) {
+        setTyping(user, false); // they sent what they were typing
+        if (mine) pendingText = null; // our send was accepted
+      }
+      const item = renderMessage({ ...frame, id });
       messagesById.set(id, item);
       addToLog(() => insertRoomMessage(item, id), { force: mine && !frame.history });
+    },
+
+    history(frame) {
+      receiveHistory(frame);
+    },
+
+    message_edited(frame) {
+      const item = messagesById.get(messageId(frame.id));
+      if (!item) return;
+      keepPinned(() => {
+        item.querySelector(".message-text").textContent = str(frame.message);
+        markEdited(item, frame.edited_at);
+        item.classList.remove("is-pending");
+      });
+    },
+
+    message_deleted(frame) {
+      removeMessage(messageId(frame.id));
+    },
+
+    reactions(frame) {
+      const item = messagesById.get(messageId(frame.id));
+      if (item) keepPinned(() => renderReactions(item, frame.reactions));
+    },
+
+    typing(frame) {
+      setTyping(str(frame.user), frame.typing === true);
     },
 
     user_list(frame) {
@@ -410,6 +1079,8 @@
       }
       onlinePanel.classList.remove("is-stale");
       renderUserList();
+      // Protocol: user_list follows the join replay, so it also marks its end.
+      if (joining) finishJoin();
     },
 
     user_join(frame) {
@@ -425,6 +1096,7 @@
     user_leave(frame) {
       const user = str(frame.user);
       if (!user) return;
+      setTyping(user, false);
       const wasHere = online.delete(user);
       renderUserList();
       if (wasHere && user !== ME) appendSystem(`${user} left`);
@@ -446,12 +1118,17 @@
     },
 
     error(frame) {
-      showNotice(str(frame.message) || "Something went wrong.");
-      if (pendingText !== null && RESTORE_ON_ERROR.has(str(frame.code))) {
+      const code = str(frame.code);
+      showNotice(str(frame.message) || ERROR_TEXT[code] || "Something went wrong.");
+      if (pendingText !== null && RESTORE_ON_ERROR.has(code)) {
         // Give the refused text back, unless the user has started typing anew.
         if (input.value.trim() === "") setComposerText(pendingText);
         pendingText = null;
       }
+      // Errors don't say which frame they answer: un-dim everything waiting,
+      // and let scroll-back be tried again rather than stay stuck "loading".
+      clearPending();
+      if (historyState === "loading") setHistoryState("idle");
     },
   };
 
@@ -463,6 +1140,13 @@
       return; // not JSON: not ours to handle
     }
     if (frame === null || typeof frame !== "object" || typeof frame.type !== "string") return;
+    if (resetOnNextFrame) {
+      // First frame of a new connection: the server replays the latest
+      // messages now, so the old view (possibly with gaps, stale edits and
+      // reactions) goes. Private messages are never replayed, as on a reload.
+      resetOnNextFrame = false;
+      resetView();
+    }
     // hasOwn: a frame type like "constructor" must not reach Object.prototype.
     if (Object.hasOwn(handlers, frame.type)) handlers[frame.type](frame);
     // Unknown types are ignored so the server can add new ones first.
@@ -536,6 +1220,8 @@
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
       attempt = 0; // a successful open resets the backoff
+      resetOnNextFrame = true;
+      joining = true;
       setStatus("online");
       wasConnected = true;
     });
@@ -545,8 +1231,12 @@
     ws.addEventListener("close", () => {
       if (socket !== ws) return;
       socket = null;
-      // A refused send is as good as lost once the socket is gone.
+      // Whatever was waiting for an answer will not get one from this socket.
       pendingText = null;
+      typingSentAt = 0;
+      clearTimeout(typingIdleTimer);
+      clearPending();
+      if (historyState === "loading") setHistoryState("idle");
       if (!leaving) scheduleReconnect();
     });
     // "error" is always followed by "close", which does the work.
@@ -600,29 +1290,43 @@
   });
 
   input.addEventListener("keydown", (event) => {
-    // isComposing / 229: Enter that confirms an IME composition must not send.
-    if (event.key !== "Enter" || event.shiftKey || event.isComposing || event.keyCode === 229) return;
-    event.preventDefault();
-    sendMessage();
+    if (isPlainEnter(event)) {
+      event.preventDefault();
+      sendMessage();
+    } else if (event.key === "Escape" && !notice.hidden) {
+      hideNotice();
+    }
   });
 
   input.addEventListener("input", () => {
     autosize();
     updateCounter();
+    noteTyping();
   });
 
-  // Private-message shortcuts: names in the online list and "Reply" buttons.
+  // Private-message shortcuts in the online list; everything clickable in
+  // the log goes through LOG_ACTIONS.
   userList.addEventListener("click", (event) => {
     const target = event.target.closest("[data-pm-to]");
     if (target) startPrivateMessage(target.dataset.pmTo);
   });
-  log.addEventListener("click", (event) => {
-    const target = event.target.closest("[data-pm-to]");
-    if (target) startPrivateMessage(target.dataset.pmTo);
+  log.addEventListener("click", onLogClick);
+  log.addEventListener("keydown", onLogKeydown);
+  log.addEventListener("input", (event) => {
+    if (event.target.classList.contains("edit-input")) fitHeight(event.target, EDITOR_MAX_LINES);
+  });
+  // A click outside the log closes the picker and hides a tapped toolbar.
+  document.addEventListener("click", (event) => {
+    // A button that removed itself (Save, Delete, a picked emoji) is no longer
+    // in the log, but its click was still inside it.
+    if (!event.target.isConnected || log.contains(event.target)) return;
+    closePopups();
+    setActive(null);
   });
 
   log.addEventListener("scroll", () => {
     if (!newMessagesButton.hidden && isNearBottom()) newMessagesButton.hidden = true;
+    maybeLoadOlder();
   }, { passive: true });
   newMessagesButton.addEventListener("click", () => scrollToBottom(true));
 
@@ -631,9 +1335,6 @@
   notice.addEventListener("mouseenter", () => clearTimeout(noticeTimer));
   notice.addEventListener("mouseleave", () => { if (!notice.hidden) armNoticeTimer(); });
   notice.addEventListener("focusin", () => clearTimeout(noticeTimer));
-  input.addEventListener("keydown", (event) => {
-    if (event.key === "Escape" && !notice.hidden) hideNotice();
-  });
 
   connRetry.addEventListener("click", reconnectNow);
   window.addEventListener("online", reconnectNow);
@@ -653,14 +1354,15 @@
 
   // Phones have no Shift+Enter: keep only the useful part of the placeholder
   // there, so it fits on one line.
-  const narrow = window.matchMedia("(max-width: 699px)");
   const fullPlaceholder = input.getAttribute("placeholder") || "";
   const applyPlaceholder = () => {
-    input.setAttribute("placeholder", narrow.matches ? `Message #${ROOM}` : fullPlaceholder);
+    input.setAttribute("placeholder", narrowScreen.matches ? `Message #${ROOM}` : fullPlaceholder);
   };
-  narrow.addEventListener("change", applyPlaceholder);
+  narrowScreen.addEventListener("change", applyPlaceholder);
   applyPlaceholder();
 
+  setHistoryState("idle");
+  renderTyping();
   autosize();
   updateCounter();
   connect();

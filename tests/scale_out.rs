@@ -358,7 +358,11 @@ async fn presence_is_the_union_over_instances() {
     let mut a1 = one.join(&alice, "lobby").await;
     a1.joined().await;
     let mut b = two.join(&bob, "lobby").await;
-    assert_eq!(b.joined().await.1, ["alice", "bob"], "bob sees alice on the other instance");
+    assert_eq!(
+        b.joined().await.1,
+        ["alice", "bob"],
+        "bob sees alice on the other instance"
+    );
     assert_eq!(a1.next_of("user_join").await["user"], "bob");
 
     // Alice's second tab, on bob's instance: she is already online.
@@ -366,7 +370,10 @@ async fn presence_is_the_union_over_instances() {
     let mut a2 = two.join(&alice_on_two, "lobby").await;
     assert_eq!(a2.joined().await.1, ["alice", "bob"]);
     let page = alice.text("/chat/").await;
-    assert!(page.contains("2 online"), "counts are over both instances: {page}");
+    assert!(
+        page.contains("2 online"),
+        "counts are over both instances: {page}"
+    );
 
     a1.close().await;
     b.say("still there?").await;
@@ -408,7 +415,10 @@ async fn users_of_a_killed_instance_leave_every_list() {
             .arg("serve")
             .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
             .env("DATABASE_URL", &survivor.settings.database_url)
-            .env("CONFAB_SECRET_KEY", survivor.settings.secret_key.clone().unwrap())
+            .env(
+                "CONFAB_SECRET_KEY",
+                survivor.settings.secret_key.clone().unwrap(),
+            )
             .env("REDIS_URL", &url)
             .env("CONFAB_REDIS_PREFIX", &prefix)
             .env("CONFAB_PRESENCE_TTL_SECS", "3")
@@ -419,11 +429,10 @@ async fn users_of_a_killed_instance_leave_every_list() {
     let doomed_url = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..200 {
-        if let Ok(res) = reqwest::get(format!("{doomed_url}/readyz")).await {
-            if res.status() == 200 {
-                up = true;
-                break;
-            }
+        let answer = reqwest::get(format!("{doomed_url}/readyz")).await;
+        if answer.is_ok_and(|res| res.status() == 200) {
+            up = true;
+            break;
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -435,10 +444,11 @@ async fn users_of_a_killed_instance_leave_every_list() {
     b.joined().await;
     // Alice signs up on the survivor, then connects through the doomed one.
     let alice = survivor.user("alice").await;
-    let mut request = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("ws://127.0.0.1:{port}/ws/chat/lobby/"),
-    )
-    .unwrap();
+    let mut request =
+        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
+            "ws://127.0.0.1:{port}/ws/chat/lobby/"
+        ))
+        .unwrap();
     request
         .headers_mut()
         .insert("Cookie", alice.cookie_header().unwrap());

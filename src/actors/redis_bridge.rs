@@ -31,9 +31,9 @@
 use crate::actors::bus::{
     Arrival, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
 };
-use crate::protocol::{ServerFrame, encode};
 use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
+use crate::protocol::{ServerFrame, encode};
 use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::StreamExt;
@@ -773,7 +773,11 @@ impl RedisBridge {
         let pairs: Vec<(RoomName, Username)> = self.presence.iter().cloned().collect();
         let script = redis::Script::new(ARRIVE);
         let mut pipe = redis::pipe();
-        let (expiry, now, ttl) = (self.expiry_ms(), now_ms(), self.presence_ttl.as_millis() as u64);
+        let (expiry, now, ttl) = (
+            self.expiry_ms(),
+            now_ms(),
+            self.presence_ttl.as_millis() as u64,
+        );
         for (room, user) in &pairs {
             let user_key = format!("{}{user}", self.channels.presence_prefix(room));
             pipe.invoke_script(
@@ -834,8 +838,11 @@ impl RedisBridge {
             );
         }
         let sweep = async move {
-            tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<Vec<Vec<String>>>(&mut conn))
-                .await
+            tokio::time::timeout(
+                REDIS_TIMEOUT,
+                pipe.query_async::<Vec<Vec<String>>>(&mut conn),
+            )
+            .await
         };
         ctx.spawn(sweep.into_actor(self).map(move |result, act, ctx| {
             let gone = match result {

@@ -1,0 +1,221 @@
+//! The room page end to end: real headless Chromiums (one per person)
+//! against the real server, through the page's DOM hooks:
+//!
+//! - `#chat-log` holds `.message[data-id]`, each with a `.message-text`;
+//! - `#chat-message-input` (Enter sends), `#chat-message-submit`,
+//!   `#user-list`, `#conn-status[data-state]`, `#typing-indicator`,
+//!   `#history-status`;
+//! - on one's own messages, hover actions `button.action-edit` (opens
+//!   `textarea.edit-input`: Enter saves, Escape cancels; an edited message
+//!   shows `.message-edited`) and `button.action-delete` (then
+//!   `button.confirm-delete`);
+//! - `button.action-react` opens a picker of `button.reaction-option[data-emoji]`;
+//!   reactions show as `button.reaction-chip[data-emoji]` with a `.reaction-count`.
+//!
+//! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them these
+//! tests print "skipping browser tests" and pass, except under `CI=true`.
+//! Screenshots land in `test-output/screenshots/`.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "common/browser.rs"]
+mod browser_support;
+mod common;
+
+use browser_support::Driver;
+use common::TestApp;
+
+const THUMBS_UP: &str = "👍";
+
+#[actix_web::test]
+async fn two_people_type_send_edit_react_and_delete_live() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    let bob = driver.open("bob").await;
+    alice.sign_up(&app, "alice").await;
+    bob.sign_up(&app, "bob").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    bob.open_room(&app, "lobby", "bob").await;
+    alice.wait_for_online("bob").await;
+
+    // Typing, not sending: bob sees it; clearing the input takes it back.
+    alice.type_message("hel").await;
+    bob.wait_for_typing("alice is typing").await;
+    alice.clear_composer().await;
+    bob.wait_for_no_typing().await;
+
+    let id = alice.send("hello bob").await;
+    assert_eq!(bob.wait_for_message("hello bob").await, id, "same message");
+    assert!(!bob.has_edited_mark(&id).await, "not edited yet");
+
+    alice.edit_message(&id, "hello bob!").await;
+    for person in [&alice, &bob] {
+        person.wait_for_message_text(&id, "hello bob!").await;
+        person.wait_for_edited_mark(&id).await;
+    }
+
+    bob.react_with_picker(&id, THUMBS_UP).await;
+    for person in [&alice, &bob] {
+        person.wait_for_reaction(&id, THUMBS_UP, 1).await;
+    }
+    alice.click_reaction_chip(&id, THUMBS_UP).await;
+    for person in [&alice, &bob] {
+        person.wait_for_reaction(&id, THUMBS_UP, 2).await;
+    }
+    alice
+        .screenshot("room-with-edited-message-and-reactions")
+        .await;
+    bob.screenshot("room-with-edited-message-and-reactions-bob")
+        .await;
+
+    alice.delete_message(&id).await;
+    for person in [&alice, &bob] {
+        person.wait_for_message_gone(&id).await;
+    }
+
+    alice.close().await;
+    bob.close().await;
+}
+
+#[actix_web::test]
+async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_loads_more() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    // Short enough that ten messages overflow the log: scroll-back is then
+    // the only way to see older ones.
+    alice.client.set_window_size(1000, 520).await.unwrap();
+    alice.sign_up(&app, "alice").await;
+    alice.open_room(&app, "archive", "alice").await;
+
+    let texts: Vec<String> = (1..=12).map(|n| format!("message {n}")).collect();
+    let mut ids = Vec::new();
+    for text in &texts {
+        ids.push(alice.send(text).await);
+    }
+
+    // Escape leaves a message as it was.
+    let editor = alice.open_editor(&ids[11]).await;
+    editor
+        .send_keys(&format!("never saved{}", fantoccini::key::Key::Escape))
+        .await
+        .unwrap();
+    alice
+        .wait_js(
+            "the editor to close on Escape",
+            "return document.querySelector('textarea.edit-input') === null;",
+            vec![],
+        )
+        .await;
+    alice.wait_for_message_text(&ids[11], "message 12").await;
+    assert!(
+        !alice.has_edited_mark(&ids[11]).await,
+        "Escape saves nothing"
+    );
+
+    alice.edit_message(&ids[10], "message 11, revised").await;
+    alice.wait_for_edited_mark(&ids[10]).await;
+    alice.react_with_picker(&ids[10], THUMBS_UP).await;
+    alice.wait_for_reaction(&ids[10], THUMBS_UP, 1).await;
+
+    alice.reload().await;
+    alice.wait_connected("archive", "alice").await;
+    let mut expected: Vec<String> = texts.clone();
+    expected[10] = "message 11, revised".into();
+    alice
+        .wait_for_messages("the last ten messages, oldest first", &expected[2..])
+        .await;
+    alice.wait_for_edited_mark(&ids[10]).await;
+    alice.wait_for_reaction(&ids[10], THUMBS_UP, 1).await;
+    assert!(!alice.has_edited_mark(&ids[9]).await, "only the edited one");
+
+    // The ten overflow the short window, so nothing older loads by itself…
+    assert_eq!(
+        alice.history_status().await,
+        ("idle".to_owned(), String::new()),
+        "nothing loading before scrolling up"
+    );
+    // …until alice scrolls to the top.
+    alice.wheel("#chat-log", -5000).await;
+    alice
+        .wait_for_messages("all twelve messages after scrolling up", &expected)
+        .await;
+    alice
+        .wait_js(
+            "#history-status to say the beginning is reached",
+            "const s = document.getElementById('history-status');\
+             return (s.dataset.state === 'done' && s.textContent === 'Beginning of #archive')\
+               || { waiting: [s.dataset.state, s.textContent] };",
+            vec![],
+        )
+        .await;
+    alice.screenshot("room-history-after-scrolling-up").await;
+
+    alice.close().await;
+}
+
+#[actix_web::test]
+async fn a_non_staff_visitor_gets_the_forbidden_page_for_an_admin_only_room() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let out = app.cli(&["room", "create", "staffroom", "--admin-only"]);
+    assert!(
+        out.status.success(),
+        "room create: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bob = driver.open("bob").await;
+    bob.sign_up(&app, "bob").await;
+    bob.goto(&app.url("/chat/staffroom/")).await;
+
+    let text = bob.page_text().await;
+    assert!(text.contains("403"), "the page shows the status: {text}");
+    assert!(text.contains("admin-only"), "the page says why: {text}");
+    assert!(!bob.exists("#chat-log").await, "no chat log on a 403 page");
+    bob.screenshot("admin-only-room-forbidden").await;
+
+    bob.close().await;
+}
+
+#[actix_web::test]
+async fn markup_in_a_message_shows_as_text_and_never_runs() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    let bob = driver.open("bob").await;
+    alice.sign_up(&app, "alice").await;
+    bob.sign_up(&app, "bob").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    bob.open_room(&app, "lobby", "bob").await;
+
+    let attack = "<script>window.__pwned=1</script><b>bold</b>";
+    let id = alice.send(attack).await;
+    assert_eq!(bob.wait_for_message(attack).await, id);
+    for person in [&alice, &bob] {
+        let found = person
+            .js(
+                "const log = document.getElementById('chat-log');\
+                 return [log.querySelector('b, script') !== null, typeof window.__pwned];",
+                vec![],
+            )
+            .await;
+        assert_eq!(
+            found,
+            serde_json::json!([false, "undefined"]),
+            "{}: the markup is text, not elements, and the script never ran",
+            person.name
+        );
+    }
+
+    alice.close().await;
+    bob.close().await;
+}
