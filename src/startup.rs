@@ -6,7 +6,7 @@
 
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
-use crate::actors::registry::Registry;
+use crate::actors::registry::{CloseAll, Registry};
 use crate::config::Settings;
 use crate::db::{Backend, Database, DbError};
 use crate::http::{self, Templates, error::render_error_page};
@@ -67,6 +67,26 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 pub struct Application {
     port: u16,
     server: Server,
+    registry: Addr<Registry>,
+}
+
+/// Stops a running server gracefully: every WebSocket is closed with
+/// 1001 "going away" (so clients reconnect, to another instance if there is
+/// one, and resume), then the HTTP server stops.
+#[derive(Clone)]
+pub struct StopHandle {
+    server: ServerHandle,
+    registry: Addr<Registry>,
+}
+
+impl StopHandle {
+    /// Closes every socket, then stops accepting and finishes requests.
+    pub async fn stop(&self) {
+        if let Err(e) = self.registry.send(CloseAll).await {
+            log::warn!("could not close the sockets: {e}");
+        }
+        self.server.stop(true).await;
+    }
 }
 
 impl Application {
@@ -83,6 +103,7 @@ impl Application {
             None => LocalBus::shared(),
         };
         let registry = Registry::new(db.clone(), bus.clone()).start();
+        let registry_for_stop = registry.clone();
         let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
             addr: settings.bind,
             source,
@@ -95,7 +116,11 @@ impl Application {
             })?
             .port();
         let server = serve(listener, settings, db, bus, registry, templates, key)?;
-        Ok(Application { port, server })
+        Ok(Application {
+            port,
+            server,
+            registry: registry_for_stop,
+        })
     }
 
     /// The port the server listens on.
@@ -103,14 +128,48 @@ impl Application {
         self.port
     }
 
-    /// A handle to stop the server.
-    pub fn handle(&self) -> ServerHandle {
-        self.server.handle()
+    /// A handle to stop the server gracefully.
+    pub fn handle(&self) -> StopHandle {
+        StopHandle {
+            server: self.server.handle(),
+            registry: self.registry.clone(),
+        }
     }
 
-    /// Serves until the server is stopped (by signal or handle).
+    /// Serves until the server is stopped by its handle, or by SIGTERM or
+    /// SIGINT (Ctrl-C), which stop it gracefully.
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        let handle = self.handle();
+        actix_web::rt::spawn(async move {
+            shutdown_signal().await;
+            log::info!("shutting down: closing sockets with 1001 so clients reconnect elsewhere");
+            handle.stop().await;
+        });
         self.server.await
+    }
+}
+
+/// Resolves at the first SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(e) => {
+                log::warn!("cannot listen for SIGTERM: {e}");
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
     }
 }
 
@@ -161,7 +220,10 @@ fn serve(
                 ))
             }))
     })
-    .shutdown_timeout(10);
+    .shutdown_timeout(10)
+    // Signals are ours (see `shutdown_signal`): sockets close before the
+    // server stops.
+    .disable_signals();
     if workers > 0 {
         server = server.workers(workers);
     }

@@ -12,8 +12,11 @@
 //     `messagesById`, always in id order in the log;
 //   - the buttons inside messages are handled by one delegated click listener
 //     on the log (`LOG_ACTIONS`), so re-rendered messages need no wiring;
-//   - a reconnect starts from a clean view: the server replays the last ten
-//     messages on every join, and older ones come back through scroll-back.
+//   - a reconnect resumes: the socket URL carries `?after=<highest id seen>`,
+//     the server replays everything newer (paged with `history` + `after`
+//     when more than its burst was missed), and nothing is lost or doubled.
+//     Edits and deletions of older messages made while away are not
+//     replayed by the server, so those few may be stale until a reload.
 "use strict";
 
 (() => {
@@ -122,8 +125,14 @@
   /** Text of the last message sent and not yet echoed back or refused. */
   let pendingText = null;
 
-  /** Set when a socket opens: its first frame starts a fresh view. */
+  /** Set when a socket opens without resuming: its first frame starts a fresh view. */
   let resetOnNextFrame = false;
+  /** Highest room message id received; a reconnect resumes after it. */
+  let highestId = 0;
+  /** The current socket catches up after `highestId` instead of starting fresh. */
+  let resuming = false;
+  /** Waiting for a `history` page of missed messages (after a long absence). */
+  let catchingUp = false;
   /** From a socket's open until its join replay ends (the user_list frame). */
   let joining = false;
   /** History messages received in the current join replay. */
@@ -603,8 +612,29 @@
   /** The join replay is over: a short replay means the room has nothing older. */
   function finishJoin() {
     joining = false;
+    if (resuming) {
+      resuming = false; // the scroll-back state of the kept view still holds
+      return;
+    }
     setHistoryState(joinHistoryCount < JOIN_HISTORY ? "done" : "idle");
     maybeLoadOlder();
+  }
+
+  /** Asks for the next page of messages missed while disconnected. */
+  function requestMissed() {
+    catchingUp = send({ type: "history", after: highestId, limit: 100 });
+  }
+
+  /** A page of missed messages: add them like live ones, then ask for more. */
+  function receiveMissed(frame) {
+    catchingUp = false;
+    const entries = Array.isArray(frame.messages) ? frame.messages : [];
+    const before = highestId;
+    for (const msg of entries) {
+      if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
+    }
+    // Chain only while pages bring newer messages, so it can never loop.
+    if (frame.has_more === true && highestId > before) requestMissed();
   }
 
   function receiveHistory(frame) {
@@ -1032,6 +1062,7 @@
     chat_message(frame) {
       const id = messageId(frame.id);
       if (id === null) return;
+      highestId = Math.max(highestId, id);
       if (frame.history && joining) joinHistoryCount += 1;
       if (messagesById.has(id)) return;
       const user = str(frame.user);
@@ -1046,7 +1077,13 @@
     },
 
     history(frame) {
-      receiveHistory(frame);
+      if (catchingUp) receiveMissed(frame);
+      else receiveHistory(frame);
+    },
+
+    resumed(frame) {
+      // The catch-up burst is over; if it was capped, fetch the rest.
+      if (frame.has_more === true) requestMissed();
     },
 
     message_edited(frame) {
@@ -1191,7 +1228,8 @@
 
   function socketUrl() {
     const scheme = location.protocol === "https:" ? "wss" : "ws";
-    return `${scheme}://${location.host}/ws/chat/${encodeURIComponent(ROOM)}/`;
+    const base = `${scheme}://${location.host}/ws/chat/${encodeURIComponent(ROOM)}/`;
+    return highestId > 0 ? `${base}?after=${highestId}` : base;
   }
 
   function clearReconnect() {
@@ -1220,7 +1258,11 @@
     ws.addEventListener("open", () => {
       if (socket !== ws) return;
       attempt = 0; // a successful open resets the backoff
-      resetOnNextFrame = true;
+      // With messages on screen, the server sends only what we missed
+      // (socketUrl asked for it): keep the view. Otherwise start afresh.
+      resuming = highestId > 0;
+      resetOnNextFrame = !resuming;
+      catchingUp = false;
       joining = true;
       setStatus("online");
       wasConnected = true;

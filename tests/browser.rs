@@ -219,3 +219,60 @@ async fn markup_in_a_message_shows_as_text_and_never_runs() {
     alice.close().await;
     bob.close().await;
 }
+
+#[actix_web::test]
+async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let bob = app.user("bob").await;
+    let alice = driver.open("alice").await;
+    alice.sign_up(&app, "alice").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    let mut expected = Vec::new();
+    for i in 0..3 {
+        let text = format!("before {i}");
+        alice.send(&text).await;
+        expected.push(text);
+    }
+
+    // The server goes away (closing sockets with 1001); while it is down,
+    // more is said than the ten a fresh join would show.
+    app.stop().await;
+    let missed: Vec<String> = (0..15).map(|i| format!("while away {i}")).collect();
+    store_messages(&app, "lobby", "bob", &missed);
+    expected.extend(missed);
+    drop(bob);
+    let app = app.start_again().await;
+
+    // The page reconnects by itself with ?after=<last id> and shows every
+    // message exactly once, in order, without a reload.
+    alice
+        .wait_for_messages("everything, after the reconnect", &expected)
+        .await;
+    alice.wait_connected("lobby", "alice").await;
+    alice.screenshot("room-after-reconnect").await;
+    alice.close().await;
+    app.stop().await;
+}
+
+/// Writes messages straight into the (stopped) server's database, as if
+/// another instance had stored them.
+fn store_messages(app: &TestApp, room: &str, author: &str, texts: &[String]) {
+    use diesel::prelude::*;
+    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
+        .expect("open the test database");
+    for text in texts {
+        diesel::sql_query(
+            "INSERT INTO messages (room_id, user_id, content, created_at) \
+             SELECT rooms.id, users.id, ?, datetime('now') FROM rooms, users \
+             WHERE rooms.name = ? AND users.username = ?",
+        )
+        .bind::<diesel::sql_types::Text, _>(text)
+        .bind::<diesel::sql_types::Text, _>(room)
+        .bind::<diesel::sql_types::Text, _>(author)
+        .execute(&mut conn)
+        .expect("store a message");
+    }
+}

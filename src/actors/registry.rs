@@ -9,7 +9,7 @@
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, Subscription, UserDelivery};
 use crate::actors::room::{Close, Join, Leave, Room};
-use crate::actors::session::{Deliver, WsSession};
+use crate::actors::session::{Deliver, GoingAway, WsSession};
 use crate::db::Database;
 use crate::domain::{RoomInfo, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
@@ -253,5 +253,20 @@ impl Handler<OnlineCounts> for Registry {
             .collect();
         let shared = self.bus.online_counts(msg.rooms);
         Box::pin(async move { shared.await.unwrap_or(local) })
+    }
+}
+
+/// The server is shutting down: close every connection with "going away".
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct CloseAll;
+
+impl Handler<CloseAll> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, _: CloseAll, _ctx: &mut Self::Context) {
+        for session in self.sessions.values() {
+            session.addr.do_send(GoingAway);
+        }
     }
 }

@@ -472,3 +472,21 @@ impl Handler<Kick> for WsSession {
         ctx.stop();
     }
 }
+
+/// The server is shutting down; close with 1001 so the client reconnects
+/// (to another instance, behind a load balancer) and resumes.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
+
+impl Handler<GoingAway> for WsSession {
+    type Result = ();
+
+    fn handle(&mut self, _: GoingAway, ctx: &mut Self::Context) {
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Away,
+            description: Some("server going away".to_owned()),
+        }));
+        ctx.stop();
+    }
+}

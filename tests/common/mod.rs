@@ -27,7 +27,7 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 pub struct TestApp {
     pub port: u16,
     pub settings: Settings,
-    handle: actix_web::dev::ServerHandle,
+    handle: confab::startup::StopHandle,
     dir: Arc<tempfile::TempDir>,
 }
 
@@ -35,6 +35,13 @@ impl TestApp {
     /// A fresh server with default settings and an empty database.
     pub async fn spawn() -> TestApp {
         Self::spawn_with(|_| {}).await
+    }
+
+    /// A fresh server with default settings on the database at
+    /// `database_url` (a [`ScratchPostgres`]'s, say) instead of a new
+    /// SQLite file.
+    pub async fn spawn_on(database_url: &str) -> TestApp {
+        Self::spawn_with(|s| s.database_url = database_url.to_owned()).await
     }
 
     /// A fresh server whose settings `tweak` adjusts.
@@ -70,7 +77,7 @@ impl TestApp {
 
     /// Stops this server and starts a new one on the same database.
     pub async fn restart(self) -> TestApp {
-        self.handle.stop(true).await;
+        self.handle.stop().await;
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().unwrap();
         Self::start(settings, self.dir.clone()).await
@@ -85,9 +92,17 @@ impl TestApp {
         Self::start(settings, self.dir.clone()).await
     }
 
+    /// Starts this (stopped) server again on the same port and database, as
+    /// a restarted process would: open pages reconnect by themselves.
+    pub async fn start_again(self) -> TestApp {
+        let mut settings = self.settings.clone();
+        settings.bind = format!("127.0.0.1:{}", self.port).parse().unwrap();
+        Self::start(settings, self.dir.clone()).await
+    }
+
     /// Stops the server.
     pub async fn stop(&self) {
-        self.handle.stop(true).await;
+        self.handle.stop().await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -213,6 +228,91 @@ impl TestApp {
         .await?;
         Ok(Ws { inner: ws })
     }
+}
+
+/// The PostgreSQL server the tests may use, from `CONFAB_TEST_POSTGRES_URL`
+/// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), or `None` with a
+/// note when it is not set; under `CI=true` that is a failure instead.
+pub fn postgres_url() -> Option<String> {
+    match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+        Ok(url) if !url.is_empty() => Some(url),
+        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
+            "CI=true but CONFAB_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI"
+        ),
+        _ => {
+            eprintln!("skipping PostgreSQL tests: CONFAB_TEST_POSTGRES_URL is not set");
+            None
+        }
+    }
+}
+
+/// A new, empty database on the test PostgreSQL server, dropped again when
+/// this value is (even if the test failed), so tests run side by side.
+#[cfg(feature = "postgres")]
+pub struct ScratchPostgres {
+    /// The URL of the new database.
+    pub url: String,
+    server_url: String,
+    name: String,
+}
+
+#[cfg(feature = "postgres")]
+impl ScratchPostgres {
+    /// Creates `confab_test_<random>` on the server [`postgres_url`] names;
+    /// `None` when the tests skip. A server that is named but cannot be
+    /// reached is a failure, not a skip.
+    pub fn create() -> Option<ScratchPostgres> {
+        use diesel::{Connection, RunQueryDsl};
+        let server_url = postgres_url()?;
+        let mut conn = diesel::PgConnection::establish(&server_url).unwrap_or_else(|e| {
+            panic!("cannot reach the PostgreSQL at CONFAB_TEST_POSTGRES_URL={server_url}: {e}")
+        });
+        let name = format!("confab_test_{:016x}", rand::random::<u64>());
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut conn)
+            .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
+        Some(ScratchPostgres {
+            url: with_database(&server_url, &name),
+            server_url,
+            name,
+        })
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl Drop for ScratchPostgres {
+    fn drop(&mut self) {
+        use diesel::{Connection, RunQueryDsl};
+        // Best effort: FORCE ends the connections the test's servers still
+        // hold. A database left behind is only litter, named confab_test_*.
+        let dropped = diesel::PgConnection::establish(&self.server_url)
+            .map_err(|e| e.to_string())
+            .and_then(|mut conn| {
+                diesel::sql_query(format!(
+                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                    self.name
+                ))
+                .execute(&mut conn)
+                .map_err(|e| e.to_string())
+            });
+        if let Err(e) = dropped {
+            eprintln!("could not drop the test database {}: {e}", self.name);
+        }
+    }
+}
+
+/// `url` (`postgres://user@host:port/db?options`) with its database
+/// replaced by `name`.
+fn with_database(url: &str, name: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let authority_start = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[authority_start..]
+        .find('/')
+        .map_or(base.len(), |i| authority_start + i);
+    format!("{}/{name}{query}", &base[..path_start])
 }
 
 /// An HTTP client with its own cookie jar, like one browser profile.
