@@ -18,5 +18,6 @@ pub mod config;
 pub mod db;
 pub mod domain;
 pub mod http;
+pub mod metrics;
 pub mod protocol;
 pub mod startup;

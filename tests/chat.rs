@@ -141,3 +141,40 @@ async fn markup_is_stored_and_sent_as_plain_text() {
     let frame = a.expect("chat_message").await;
     assert_eq!(frame["message"], "<script>alert(1)</script> & \"quotes\"");
 }
+
+/// The value of an unlabelled metric in a Prometheus exposition.
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|line| line.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+#[actix_web::test]
+async fn metrics_count_connections_messages_and_bus_lag() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("counted").await;
+    a.expect("chat_message").await;
+
+    let res = alice.get("/metrics").await;
+    assert_eq!(res.status(), 200);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let text = res.text().await.unwrap();
+    // Other tests in this binary share the process: at least ours.
+    assert!(metric(&text, "confab_connections") >= 1.0, "{text}");
+    assert!(metric(&text, "confab_rooms") >= 1.0);
+    assert!(metric(&text, "confab_messages_in_total") >= 1.0);
+    assert!(metric(&text, "confab_frames_out_total") >= 1.0);
+    assert!(metric(&text, "confab_bus_lag_seconds_count") >= 1.0);
+    assert!(text.contains("# TYPE confab_bus_lag_seconds histogram"));
+    assert!(!text.contains("confab_redis_up"), "no Redis configured");
+}

@@ -19,6 +19,7 @@ use crate::db::queries::messages::{self, MessageWithAuthor, Window};
 use crate::db::queries::reactions::{self, ReactionGroup};
 use crate::db::{Database, DbConnection, DbError};
 use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId, Username};
+use crate::metrics::METRICS;
 use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};
 use actix::prelude::*;
 use chrono::Utc;
@@ -147,6 +148,7 @@ impl Room {
             return;
         }
         member.kicked = true;
+        METRICS.slow_client_dropped();
         log::warn!(
             "room {}: {} is not reading; disconnecting that connection",
             self.info.name,
@@ -161,6 +163,7 @@ impl Actor for Room {
     type Context = Context<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        METRICS.rooms(1);
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
         let subscribed = self
             .bus
@@ -173,6 +176,7 @@ impl Actor for Room {
     }
 
     fn stopped(&mut self, _ctx: &mut Self::Context) {
+        METRICS.rooms(-1);
         if let Some(subscription) = self.subscription.take() {
             self.bus.unsubscribe(&self.info.name, subscription);
         }
@@ -346,6 +350,7 @@ impl Handler<Post> for Room {
                     reactions: Vec::new(),
                     history: false,
                 };
+                METRICS.message_in();
                 room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
                 Ok(id)
             },
@@ -536,7 +541,11 @@ impl Handler<Published> for Room {
 
     fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
         let event = msg.event;
+        if let Ok(lag) = event.published_at.elapsed() {
+            METRICS.bus_lag(lag);
+        }
         let mut slow = Vec::new();
+        let mut delivered = 0;
         for (session, member) in &self.members {
             if member.kicked || event.skip_user.as_ref() == Some(&member.user) {
                 continue;
@@ -545,10 +554,13 @@ impl Handler<Published> for Room {
                 frame: event.frame.clone(),
                 message_id: event.message_id,
             };
-            if !Room::deliver_to(&member.addr, deliver) {
+            if Room::deliver_to(&member.addr, deliver) {
+                delivered += 1;
+            } else {
                 slow.push(*session);
             }
         }
+        METRICS.frames_out(delivered);
         for session in slow {
             self.kick(session);
         }

@@ -12,6 +12,7 @@ use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomErro
 use crate::config::Settings;
 use crate::db::queries::messages::Window;
 use crate::domain::{Emoji, Identity, MessageId, MessageText, MessageTextError, RoomInfo};
+use crate::metrics::METRICS;
 use crate::protocol::{self, ClientFrame, ErrorCode, PrivateCommand, ServerFrame, encode};
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
@@ -330,6 +331,7 @@ impl Actor for WsSession {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        METRICS.connections(1);
         ctx.set_mailbox_capacity(self.limits.queue);
         ctx.run_interval(self.limits.heartbeat_interval, |act, ctx| {
             if act.last_heard.elapsed() > act.limits.client_timeout {
@@ -367,6 +369,10 @@ impl Actor for WsSession {
                 }
             })
             .wait(ctx);
+    }
+
+    fn stopped(&mut self, _ctx: &mut Self::Context) {
+        METRICS.connections(-1);
     }
 
     fn stopping(&mut self, _ctx: &mut Self::Context) -> Running {

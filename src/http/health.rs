@@ -1,5 +1,6 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: the database
-//! answers and, when configured, Redis is connected).
+//! answers and, when configured, Redis is connected) and `/metrics`
+//! (Prometheus).
 
 use crate::actors::bus::Bus;
 use crate::config::Settings;
@@ -10,12 +11,21 @@ use diesel::prelude::*;
 
 /// Registers the health routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }
 
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+/// Prometheus metrics of this instance.
+#[get("/metrics")]
+async fn metrics(bus: web::Data<Bus>, settings: web::Data<Settings>) -> HttpResponse {
+    let redis_up = settings.redis_url.as_ref().map(|_| bus.is_healthy());
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(crate::metrics::METRICS.render(redis_up))
 }
 
 #[get("/readyz")]
