@@ -178,3 +178,19 @@ async fn metrics_count_connections_messages_and_bus_lag() {
     assert!(text.contains("# TYPE confab_bus_lag_seconds histogram"));
     assert!(!text.contains("confab_redis_up"), "no Redis configured");
 }
+
+#[actix_web::test]
+async fn shutting_down_closes_sockets_with_going_away() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    app.stop().await;
+    match a.next_event().await {
+        common::Event::Closed(Some((code, reason))) => {
+            assert_eq!(code, 1001, "{reason}");
+            assert!(reason.contains("going away"), "{reason}");
+        }
+        other => panic!("expected a 1001 close, got {other:?}"),
+    }
+}
