@@ -241,8 +241,7 @@ fn key_path(settings: &Settings) -> Option<PathBuf> {
     let (backend, target) = Backend::from_url(&settings.database_url);
     match backend {
         Backend::Sqlite => Some(PathBuf::from(format!("{target}.secret"))),
-        #[allow(unreachable_patterns)] // SQLite-only builds have no other backend
-        _ => None,
+        Backend::Postgres => None,
     }
 }
 

@@ -1,9 +1,15 @@
 //! The database: connection pool, schema, row structs and queries.
 //!
 //! One Rust code path serves every backend: [`DbConnection`] is a diesel
-//! `MultiConnection`, so each query in `queries/` is written once. Only the
-//! migrations differ per backend (`migrations/<backend>/`), and they are
-//! embedded in the binary and applied at start-up.
+//! `MultiConnection`, so each query in `queries/` is written once. The URL
+//! picks the backend ([`Backend::from_url`]): `postgres://` (or
+//! `postgresql://`) is PostgreSQL, anything else a SQLite file. Only the
+//! migrations differ per backend (`migrations/<backend>/`, same versions);
+//! they are embedded in the binary and applied at start-up, one starting
+//! instance at a time.
+//!
+//! PostgreSQL needs the `postgres` Cargo feature (on by default); the code
+//! for it is behind `#[cfg(feature = "postgres")]` in this module only.
 //!
 //! Diesel is synchronous, so every query runs on the blocking thread pool
 //! through [`Database::run`]; actors and request handlers await it and never
@@ -13,8 +19,8 @@ pub mod models;
 pub mod queries;
 pub mod schema;
 
-use diesel::connection::SimpleConnection;
-use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool, PooledConnection};
+use diesel::connection::{Connection, SimpleConnection};
+use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
@@ -23,13 +29,37 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 pub enum DbConnection {
     /// An embedded SQLite file (the default).
     Sqlite(SqliteConnection),
+    /// A PostgreSQL server (`postgres://` URLs; the `postgres` feature).
+    #[cfg(feature = "postgres")]
+    Pg(diesel::PgConnection),
 }
 
-const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+/// The SQLite migrations, applied by [`Database::connect`].
+pub const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+
+/// The PostgreSQL migrations: the same versions as SQLite's, in PostgreSQL's
+/// dialect.
+#[cfg(feature = "postgres")]
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgresql");
+
+/// The key of the PostgreSQL advisory lock that instances starting together
+/// take turns on to apply migrations ("confabmg" in ASCII). Advisory locks
+/// are per database, so deployments on other databases never wait for it.
+#[cfg(feature = "postgres")]
+const MIGRATION_LOCK_KEY: i64 = 0x636f_6e66_6162_6d67;
 
 /// Everything that can go wrong talking to the database.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
+    /// The database could not be opened or reached.
+    #[error("cannot connect to the database: {0}")]
+    Connect(diesel::ConnectionError),
+    /// `DATABASE_URL` names PostgreSQL but this binary cannot speak it.
+    #[error(
+        "DATABASE_URL names a PostgreSQL database, but this confab was built without \
+         PostgreSQL support (build it with the `postgres` feature, on by default)"
+    )]
+    PostgresNotBuilt,
     /// No connection could be had from the pool.
     #[error("no database connection available: {0}")]
     Pool(#[from] diesel::r2d2::PoolError),
@@ -50,6 +80,12 @@ pub enum DbError {
     Cancelled,
 }
 
+impl From<diesel::ConnectionError> for DbError {
+    fn from(e: diesel::ConnectionError) -> Self {
+        DbError::Connect(e)
+    }
+}
+
 impl From<diesel::result::Error> for DbError {
     fn from(e: diesel::result::Error) -> Self {
         use diesel::result::{DatabaseErrorKind, Error};
@@ -66,43 +102,139 @@ impl From<diesel::result::Error> for DbError {
 pub enum Backend {
     /// A SQLite file: a path, `sqlite://path` or `file:path`.
     Sqlite,
+    /// A PostgreSQL server: a `postgres://` or `postgresql://` URL.
+    Postgres,
 }
 
 impl Backend {
     /// Picks the backend from the URL scheme and returns the string the
     /// driver wants.
     pub fn from_url(url: &str) -> (Backend, String) {
+        let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+        if scheme.is_some_and(|s| {
+            s.eq_ignore_ascii_case("postgres") || s.eq_ignore_ascii_case("postgresql")
+        }) {
+            return (Backend::Postgres, url.to_owned());
+        }
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         (Backend::Sqlite, path.to_owned())
     }
-}
 
-/// Per-connection settings applied whenever the pool opens a connection.
-#[derive(Debug)]
-struct ConnectionSetup;
-
-impl CustomizeConnection<DbConnection, diesel::r2d2::Error> for ConnectionSetup {
-    fn on_acquire(&self, conn: &mut DbConnection) -> Result<(), diesel::r2d2::Error> {
-        match conn {
-            // The busy timeout comes first so that everything after it (and
-            // every later writer) queues for the lock instead of failing; WAL
-            // lets readers work while one writer writes.
-            DbConnection::Sqlite(c) => c
-                .batch_execute(
-                    "PRAGMA busy_timeout = 5000;
-                     PRAGMA journal_mode = WAL;
-                     PRAGMA synchronous = NORMAL;
+    /// Opens one connection to `target` with this backend's per-connection
+    /// settings applied.
+    fn open(self, target: &str) -> Result<DbConnection, DbError> {
+        match self {
+            Backend::Sqlite => {
+                let mut conn = SqliteConnection::establish(target)?;
+                // The busy timeout comes first so that everything after it
+                // (and every later writer) queues for the lock instead of
+                // failing; WAL lets readers work while one writer writes.
+                conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
+                switch_to_wal(&mut conn)?;
+                conn.batch_execute(
+                    "PRAGMA synchronous = NORMAL;
                      PRAGMA foreign_keys = ON;",
-                )
-                .map_err(diesel::r2d2::Error::QueryError),
+                )?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => Ok(DbConnection::Pg(diesel::PgConnection::establish(target)?)),
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => Err(DbError::PostgresNotBuilt),
         }
     }
+}
+
+/// Puts a SQLite file in WAL mode (once set, it stays set).
+///
+/// On a new file, instances starting together each read the file and then
+/// want its exclusive lock for the switch: a deadlock that SQLite reports at
+/// once as "database is locked" rather than waiting out the busy timeout.
+/// One of them wins, so the others try again for about as long.
+fn switch_to_wal(conn: &mut SqliteConnection) -> diesel::QueryResult<()> {
+    use diesel::result::Error;
+    let mut retries = 50;
+    loop {
+        match conn.batch_execute("PRAGMA journal_mode = WAL;") {
+            Err(Error::DatabaseError(_, info))
+                if info.message() == "database is locked" && retries > 0 =>
+            {
+                retries -= 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            done => return done,
+        }
+    }
+}
+
+/// Opens pooled connections on the backend the URL chose.
+///
+/// diesel's own `ConnectionManager<DbConnection>` would try each backend in
+/// turn and report only "invalid connection url" when all fail; this one
+/// opens the chosen backend and keeps its error.
+#[derive(Debug)]
+struct ConnectionOpener {
+    backend: Backend,
+    target: String,
+}
+
+impl ManageConnection for ConnectionOpener {
+    type Connection = DbConnection;
+    type Error = DbError;
+
+    fn connect(&self) -> Result<DbConnection, DbError> {
+        self.backend.open(&self.target)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
+        Ok(conn.ping()?)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// Applies pending migrations on `conn`, one instance at a time.
+///
+/// Several instances may start together on one database; each must find the
+/// migrations either not yet started or finished, never half-way, so each
+/// takes the database's migration lock before reading which ones are applied.
+fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
+    let applied = match conn {
+        // `BEGIN IMMEDIATE` takes SQLite's write lock up front: a second
+        // instance waits (busy_timeout) and then sees the migrations done.
+        // Each migration runs in a savepoint inside this transaction.
+        DbConnection::Sqlite(c) => c.immediate_transaction(|c| {
+            c.run_pending_migrations(SQLITE_MIGRATIONS)
+                .map(|versions| versions.iter().map(ToString::to_string).collect())
+        }),
+        // PostgreSQL has no database-wide write lock, so the instances queue
+        // on an advisory lock instead (each migration still runs in its own
+        // transaction). The lock belongs to this connection's session, which
+        // `Database::connect` closes right after: that releases it too, so a
+        // failed unlock (a broken connection) leaves nothing held.
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => {
+            c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK_KEY})"))?;
+            let applied = c
+                .run_pending_migrations(POSTGRES_MIGRATIONS)
+                .map(|versions| versions.iter().map(ToString::to_string).collect());
+            let _ = c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK_KEY})"));
+            applied
+        }
+    };
+    let applied: Vec<String> = applied.map_err(|e| DbError::Migration(e.to_string()))?;
+    for version in applied {
+        log::info!("applied database migration {version}");
+    }
+    Ok(())
 }
 
 /// A pooled database handle, cheap to clone and share between threads.
 #[derive(Clone)]
 pub struct Database {
-    pool: Pool<ConnectionManager<DbConnection>>,
+    pool: Pool<ConnectionOpener>,
     backend: Backend,
 }
 
@@ -111,30 +243,18 @@ impl Database {
     /// builds a pool of `pool_size` connections.
     pub fn connect(url: &str, pool_size: u32) -> Result<Self, DbError> {
         let (backend, target) = Backend::from_url(url);
+        // Migrate on a connection of its own, closed before serving starts,
+        // so that nothing it did (a lock, a transaction) reaches the pool.
+        migrate(&mut backend.open(&target)?)?;
         let pool = Pool::builder()
             .max_size(pool_size)
-            .connection_customizer(Box::new(ConnectionSetup))
-            .build(ConnectionManager::<DbConnection>::new(target))?;
-        let db = Database { pool, backend };
-        db.migrate()?;
-        Ok(db)
+            .build(ConnectionOpener { backend, target })?;
+        Ok(Database { pool, backend })
     }
 
     /// Which backend this database runs on.
     pub fn backend(&self) -> Backend {
         self.backend
-    }
-
-    fn migrate(&self) -> Result<(), DbError> {
-        let mut conn = self.pool.get()?;
-        let applied = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS),
-        }
-        .map_err(|e| DbError::Migration(e.to_string()))?;
-        for version in applied {
-            log::info!("applied database migration {version}");
-        }
-        Ok(())
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -163,5 +283,63 @@ impl Database {
     ) -> Result<T, DbError> {
         let mut conn = self.pool.get()?;
         f(&mut conn)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn postgres_urls_select_postgres_and_anything_else_sqlite() {
+        for url in [
+            "postgres://confab@db:5432/confab",
+            "postgresql://confab@db/confab?sslmode=require",
+            "POSTGRES://db/confab",
+        ] {
+            assert_eq!(Backend::from_url(url), (Backend::Postgres, url.to_owned()));
+        }
+        for (url, path) in [
+            ("confab.db", "confab.db"),
+            ("/data/confab.db", "/data/confab.db"),
+            ("sqlite://confab.db", "confab.db"),
+            ("file:confab.db", "file:confab.db"),
+            ("postgres.db", "postgres.db"),
+        ] {
+            assert_eq!(Backend::from_url(url), (Backend::Sqlite, path.to_owned()));
+        }
+    }
+
+    #[test]
+    fn instances_starting_together_on_one_sqlite_file_all_come_up() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("confab.db").display().to_string();
+        let start = std::sync::Barrier::new(4);
+        std::thread::scope(|s| {
+            let starts: Vec<_> = (0..4)
+                .map(|_| {
+                    s.spawn(|| {
+                        start.wait();
+                        Database::connect(&url, 1).map(|_| ())
+                    })
+                })
+                .collect();
+            for started in starts {
+                let started = started.join().expect("the starting thread does not panic");
+                assert!(started.is_ok(), "{started:?}");
+            }
+        });
+        let db = Database::connect(&url, 1).expect("the database opens again");
+        let rooms = db
+            .run_here(queries::rooms::all)
+            .expect("the tables are there");
+        assert!(rooms.is_empty());
+    }
+
+    #[cfg(not(feature = "postgres"))]
+    #[test]
+    fn postgres_without_the_feature_is_a_clear_error() {
+        let err = Database::connect("postgres://localhost/confab", 1).err();
+        assert!(matches!(err, Some(DbError::PostgresNotBuilt)), "{err:?}");
     }
 }
