@@ -18,7 +18,7 @@
 
 mod common;
 
-use common::{Event, PATIENCE, csrf_from};
+use common::{Event, PATIENCE, csrf_from, free_port};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
@@ -632,14 +632,6 @@ fn nginx_binary() -> Option<PathBuf> {
                 .status()
                 .is_ok_and(|s| s.success())
         })
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Different for every run, so runs can share one Redis.

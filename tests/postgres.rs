@@ -13,7 +13,7 @@
 
 mod common;
 
-use common::{PATIENCE, ScratchPostgres, TestApp, Ws};
+use common::{PATIENCE, ScratchPostgres, TestApp, Ws, free_port};
 use confab::db::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;
@@ -432,14 +432,6 @@ impl Drop for Instance {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[actix_web::test]

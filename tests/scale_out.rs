@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::{Browser, TestApp, Ws};
+use common::{Browser, TestApp, Ws, free_port};
 use serde_json::json;
 use std::time::Duration;
 
@@ -286,14 +286,6 @@ impl Drop for OwnRedis {
     fn drop(&mut self) {
         let _ = self.child.kill();
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 #[actix_web::test]

@@ -19,6 +19,15 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
+/// A TCP port that was free a moment ago, for a server process to bind.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind an ephemeral port")
+        .local_addr()
+        .expect("its address")
+        .port()
+}
+
 /// How long a test waits for a frame that must come. Generous: it bounds a
 /// hang, it is not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(10);
