@@ -119,7 +119,7 @@ async fn behind_nginx_rooms_span_instances_and_losing_one_loses_no_message() {
         let mut again = person
             .open(&deployment, "lobby", Some(last_seen), socket.number)
             .await;
-        let (history, resumed) = again.resumed().await;
+        let (history, resumed) = again.resumed(last_seen).await;
         assert_eq!(history, missed, "catch-up of {}", socket.label);
         assert_eq!(
             resumed,
@@ -566,17 +566,20 @@ impl Socket {
         }
     }
 
-    /// Reads the burst of a resumed socket: the texts of the missed
-    /// messages (all marked history), then the `resumed` frame, then
-    /// `user_list`.
-    async fn resumed(&mut self) -> (Vec<String>, Value) {
+    /// Reads the burst of a resumed socket: the texts of the messages after
+    /// `after` (all marked history; the catch-up also repeats a few seen
+    /// ones just before it, which a client skips by id), then the `resumed`
+    /// frame, then `user_list`.
+    async fn resumed(&mut self, after: i64) -> (Vec<String>, Value) {
         let mut history = Vec::new();
         loop {
             let frame = self.next_frame().await;
             match frame["type"].as_str() {
                 Some("chat_message") => {
                     assert_eq!(frame["history"], true, "{}: {frame}", self.label);
-                    history.push(frame["message"].as_str().unwrap().to_owned());
+                    if frame["id"].as_i64().unwrap() > after {
+                        history.push(frame["message"].as_str().unwrap().to_owned());
+                    }
                 }
                 Some("resumed") => {
                     let list = self.next_frame().await;

@@ -140,7 +140,14 @@ async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
             other => panic!("unexpected {other} before the catch-up ended"),
         }
     }
-    assert_eq!(caught_up, missed, "everything after {seen}, in order, once");
+    // The catch-up starts a little before `seen` (whatever was stored in
+    // the two seconds before it), then everything after it, in order.
+    assert_eq!(caught_up[0], seen, "the overlap repeats the last one seen");
+    assert_eq!(
+        caught_up[1..],
+        missed,
+        "everything after {seen}, in order, once"
+    );
     assert_eq!(
         a.expect("user_list").await["users"],
         json!(["alice", "bob"])
@@ -158,4 +165,32 @@ async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
     .await;
     assert_eq!(ids(&page_), missed[..10]);
     assert!(more);
+}
+
+#[actix_web::test]
+async fn a_resume_also_covers_messages_stored_just_before_the_last_one_seen() {
+    // With several instances, a message stored on one just before another's
+    // can reach a client after it. A client that saw only the later one
+    // before dropping must still get the earlier one on resuming.
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("stored first, delivered late").await;
+    let early = a.expect("chat_message").await["id"].as_i64().unwrap();
+    a.say("stored second, seen").await;
+    let seen = a.expect("chat_message").await["id"].as_i64().unwrap();
+    a.close().await;
+
+    let mut a = app.resume(&alice, "lobby", seen).await;
+    let mut ids = Vec::new();
+    loop {
+        let frame = a.recv().await;
+        match frame["type"].as_str().unwrap() {
+            "chat_message" => ids.push(frame["id"].as_i64().unwrap()),
+            "resumed" => break,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(ids, [early, seen]);
 }

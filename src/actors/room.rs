@@ -33,6 +33,11 @@ pub const HISTORY_ON_JOIN: i64 = 10;
 /// burst; it asks for the rest with `history` requests.
 pub const RESUME_LIMIT: i64 = 500;
 
+/// How far before the client's last message its catch-up starts, to cover
+/// messages from other instances delivered out of id order (see
+/// [`messages::resume_floor`]).
+const RESUME_OVERLAP_MS: i64 = 2_000;
+
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
 
@@ -208,14 +213,18 @@ impl Handler<Join> for Room {
     fn handle(&mut self, join: Join, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room_id = self.info.id.0;
-        let (window, limit) = match join.resume_after {
-            Some(after) => (Window::After(after.0), RESUME_LIMIT),
-            None => (Window::Latest, HISTORY_ON_JOIN),
-        };
+        let resume_after = join.resume_after;
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let load = async move {
             let history = db
-                .run(move |c| messages::page(c, room_id, window, limit))
+                .run(move |c| match resume_after {
+                    Some(after) => {
+                        let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+                        let floor = messages::resume_floor(c, room_id, after.0, overlap)?;
+                        messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
+                    }
+                    None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
+                })
                 .await;
             (history, presence.await)
         };

@@ -104,6 +104,46 @@ pub fn page(
     Ok((rows, has_more))
 }
 
+/// Most stored messages [`resume_floor`] looks back over.
+const RESUME_LOOKBACK_ROWS: i64 = 200;
+
+/// Where a reconnecting client's catch-up starts: just after `after`, moved
+/// back over the messages stored less than `overlap` before it.
+///
+/// Ids follow the order messages were stored; with several instances,
+/// delivery follows the order Redis received them, and the two can differ
+/// by a few milliseconds. A message stored on one instance just before
+/// `after` was stored on another may reach a client after `after`; if the
+/// client dropped in between, "everything after `after`" would miss it.
+/// Starting a little earlier costs a few messages the client already has
+/// (it skips them by id) and loses none.
+pub fn resume_floor(
+    conn: &mut DbConnection,
+    room_id: i32,
+    after: i32,
+    overlap: chrono::Duration,
+) -> Result<i32, DbError> {
+    let recent: Vec<(i32, NaiveDateTime)> = messages::table
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::id.le(after))
+        .order(messages::id.desc())
+        .limit(RESUME_LOOKBACK_ROWS)
+        .select((messages::id, messages::created_at))
+        .load(conn)?;
+    let Some(newest) = recent.iter().map(|(_, at)| *at).max() else {
+        return Ok(after);
+    };
+    let since = newest - overlap;
+    let mut floor = after;
+    for (id, at) in recent {
+        if at < since {
+            break;
+        }
+        floor = id - 1;
+    }
+    Ok(floor)
+}
+
 fn window_is_backwards(window: Window) -> bool {
     !matches!(window, Window::After(_))
 }
