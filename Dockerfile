@@ -6,16 +6,20 @@
 
 FROM rust:1-slim-bookworm AS build
 WORKDIR /src
-# Dependencies first, so code changes do not rebuild them.
+# Dependencies first, so code changes do not rebuild them. The workspace
+# names bench/ (the load generator), so its manifest comes too; only the
+# server is built.
 COPY Cargo.toml Cargo.lock ./
-RUN mkdir src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
-    && cargo build --release --locked \
-    && rm -rf src
+COPY bench/Cargo.toml bench/Cargo.toml
+RUN mkdir -p src bench/src && echo 'fn main() {}' > src/main.rs && touch src/lib.rs \
+    && echo 'fn main() {}' > bench/src/main.rs \
+    && cargo build --release --locked -p confab \
+    && rm -rf src bench/src
 COPY src src
 COPY migrations migrations
 COPY templates templates
 COPY static static
-RUN touch src/main.rs src/lib.rs && cargo build --release --locked \
+RUN touch src/main.rs src/lib.rs && cargo build --release --locked -p confab \
     && strip target/release/confab
 
 FROM debian:bookworm-slim
