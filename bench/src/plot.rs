@@ -4,7 +4,8 @@
 //! Hand-written SVG: a logarithmic latency axis (the curve spans
 //! milliseconds to seconds), a linear load axis, one line per percentile,
 //! the 50 ms target, and the saturation throughput of a window-mode run
-//! as a vertical line when the input has one.
+//! as a vertical line when the input has one. A second series (`--compare`,
+//! e.g. an experimental server build) is drawn dashed: its p50 and p99.
 
 use anyhow::{Context, bail};
 use clap::Args;
@@ -15,15 +16,25 @@ use std::path::PathBuf;
 /// Options of `plot`.
 #[derive(Debug, Args)]
 pub struct PlotArgs {
-    /// JSON lines written by `fanout --json-out`.
-    #[arg(long)]
-    pub input: PathBuf,
+    /// JSON lines written by `fanout --json-out` (repeatable).
+    #[arg(long, required = true)]
+    pub input: Vec<PathBuf>,
     /// The SVG to write.
     #[arg(long, default_value = "bench/latency.svg")]
     pub output: PathBuf,
-    /// Only lines with this label.
+    /// Lines with this label make the chart (repeatable; default: all).
+    /// Rate-mode lines are the points, window-mode lines the saturation.
     #[arg(long)]
-    pub label: Option<String>,
+    pub label: Vec<String>,
+    /// The measured series' name in the legend.
+    #[arg(long, default_value = "measured")]
+    pub name: String,
+    /// Lines with this label make a dashed comparison series (repeatable).
+    #[arg(long)]
+    pub compare: Vec<String>,
+    /// The comparison series' name in the legend.
+    #[arg(long, default_value = "compared")]
+    pub compare_name: String,
     /// The chart's title.
     #[arg(long, default_value = "confab: one room of 1,000 members, one sender")]
     pub title: String,
@@ -60,38 +71,57 @@ pub struct Point {
     ms: [f64; 4],
 }
 
+/// A curve: its points by load, and the best saturation throughput.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Series {
+    points: Vec<Point>,
+    saturation: Option<f64>,
+}
+
 /// Runs `plot`.
 pub fn run(args: PlotArgs) -> anyhow::Result<()> {
-    let text = std::fs::read_to_string(&args.input)
-        .with_context(|| format!("reading {}", args.input.display()))?;
-    let (points, saturation) = points_of(&text, args.label.as_deref())?;
-    if points.is_empty() {
-        bail!(
-            "no fanout rate-mode lines in {}{}",
-            args.input.display(),
-            args.label
-                .as_deref()
-                .map_or(String::new(), |l| format!(" with label {l:?}"))
-        );
+    let mut text = String::new();
+    for input in &args.input {
+        text += &std::fs::read_to_string(input)
+            .with_context(|| format!("reading {}", input.display()))?;
+        text.push('\n');
     }
-    std::fs::write(&args.output, svg(&points, saturation, &args.title))
+    let main = series_of(&text, &args.label)?;
+    if main.points.is_empty() {
+        bail!("no fanout rate-mode lines with label(s) {:?}", args.label);
+    }
+    let compare = if args.compare.is_empty() {
+        None
+    } else {
+        Some((series_of(&text, &args.compare)?, args.compare_name.as_str()))
+    };
+    let compare = compare.as_ref().map(|(series, name)| (series, *name));
+    std::fs::write(&args.output, svg((&main, &args.name), compare, &args.title))
         .with_context(|| format!("writing {}", args.output.display()))?;
-    println!("wrote {} ({} points)", args.output.display(), points.len());
+    println!(
+        "wrote {} ({} points)",
+        args.output.display(),
+        main.points.len()
+    );
     Ok(())
 }
 
-/// The rate-mode points (sorted by load) and the best window-mode
-/// throughput of the lines that match `label`.
-fn points_of(text: &str, label: Option<&str>) -> anyhow::Result<(Vec<Point>, Option<f64>)> {
-    let mut points = Vec::new();
-    let mut saturation: Option<f64> = None;
+/// The fanout lines whose label is one of `labels` (all if empty): the
+/// rate-mode points sorted by load, and the best window-mode throughput.
+fn series_of(text: &str, labels: &[String]) -> anyhow::Result<Series> {
+    let mut series = Series::default();
     for (n, raw) in text.lines().enumerate() {
         if raw.trim().is_empty() {
             continue;
         }
         let line: Line =
             serde_json::from_str(raw).with_context(|| format!("line {} is not JSON", n + 1))?;
-        if line.scenario != "fanout" || label.is_some_and(|l| line.label.as_deref() != Some(l)) {
+        let wanted = labels.is_empty()
+            || line
+                .label
+                .as_ref()
+                .is_some_and(|l| labels.iter().any(|w| w == l));
+        if line.scenario != "fanout" || !wanted {
             continue;
         }
         match (
@@ -99,26 +129,27 @@ fn points_of(text: &str, label: Option<&str>) -> anyhow::Result<(Vec<Point>, Opt
             line.offered_deliveries_per_sec,
             line.latency,
         ) {
-            ("rate", Some(offered), Some(l)) => points.push(Point {
+            ("rate", Some(offered), Some(l)) => series.points.push(Point {
                 offered,
                 ms: [l.p50_ms, l.p90_ms, l.p99_ms, l.p999_ms],
             }),
             ("window", _, _) => {
-                saturation = Some(saturation.map_or(line.delivered_per_sec, |s: f64| {
-                    s.max(line.delivered_per_sec)
-                }))
+                let best = series.saturation.unwrap_or(0.0).max(line.delivered_per_sec);
+                series.saturation = Some(best);
             }
             _ => {}
         }
     }
-    points.sort_by(|a, b| a.offered.total_cmp(&b.offered));
-    Ok((points, saturation))
+    series
+        .points
+        .sort_by(|a, b| a.offered.total_cmp(&b.offered));
+    Ok(series)
 }
 
-const WIDTH: f64 = 760.0;
+const WIDTH: f64 = 820.0;
 const HEIGHT: f64 = 440.0;
 const LEFT: f64 = 70.0;
-const RIGHT: f64 = 150.0;
+const RIGHT: f64 = 200.0;
 const TOP: f64 = 50.0;
 const BOTTOM: f64 = 60.0;
 const SERIES: [(&str, &str); 4] = [
@@ -153,17 +184,25 @@ fn kilo(v: f64) -> String {
 }
 
 /// Draws the chart.
-pub fn svg(points: &[Point], saturation: Option<f64>, title: &str) -> String {
+pub fn svg((main, name): (&Series, &str), compare: Option<(&Series, &str)>, title: &str) -> String {
+    let points = &main.points;
+    let extra: &[Point] = compare.map_or(&[], |(c, _)| &c.points);
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let x_max_data = points
         .iter()
+        .chain(extra)
         .map(|p| p.offered)
-        .chain(saturation)
+        .chain(main.saturation)
+        .chain(compare.and_then(|(c, _)| c.saturation))
         .fold(1.0, f64::max);
     let x_step = nice_step(x_max_data, 6.0);
     let x_max = (x_max_data / x_step).ceil() * x_step;
-    let all_ms = points.iter().flat_map(|p| p.ms).chain([TARGET_MS]);
+    let all_ms = points
+        .iter()
+        .chain(extra)
+        .flat_map(|p| p.ms)
+        .chain([TARGET_MS]);
     let (lo, hi) = all_ms.fold((f64::MAX, f64::MIN), |(lo, hi), v| {
         (lo.min(v.max(0.001)), hi.max(v))
     });
@@ -238,20 +277,32 @@ pub fn svg(points: &[Point], saturation: Option<f64>, title: &str) -> String {
         s,
         r##"<line x1="{LEFT}" x2="{:.1}" y1="{ty:.1}" y2="{ty:.1}" stroke="#c00" stroke-dasharray="6 4"/><text x="{:.1}" y="{:.1}" fill="#c00">p99 target 50 ms</text>"##,
         LEFT + plot_w,
-        LEFT + plot_w + 6.0,
-        ty + 4.0
+        LEFT + 6.0,
+        ty - 5.0
     );
-    if let Some(sat) = saturation {
+    let saturations = [(main.saturation, "saturation", "#555")]
+        .into_iter()
+        .chain(compare.map(|(c, name)| (c.saturation, name, "#999")));
+    for (k, (sat, name, colour)) in saturations.enumerate() {
+        let Some(sat) = sat else { continue };
         let sx = x(sat);
         let _ = writeln!(
             s,
-            r##"<line x1="{sx:.1}" x2="{sx:.1}" y1="{TOP}" y2="{:.1}" stroke="#555" stroke-dasharray="2 3"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="#555">saturation {}/s</text>"##,
+            r##"<line x1="{sx:.1}" x2="{sx:.1}" y1="{TOP}" y2="{:.1}" stroke="{colour}" stroke-dasharray="2 3"/><text x="{:.1}" y="{:.1}" text-anchor="end" fill="{colour}">{} {}/s</text>"##,
             TOP + plot_h,
             sx - 4.0,
-            TOP + 14.0,
+            TOP + 14.0 + 16.0 * k as f64,
+            escape(if k == 0 { name } else { "saturation" }),
             kilo(sat)
         );
     }
+    let _ = writeln!(
+        s,
+        r#"<text x="{:.1}" y="{:.1}" font-weight="600">{}</text>"#,
+        LEFT + plot_w + 10.0,
+        TOP + 24.0,
+        escape(name)
+    );
     // One line per percentile, with a dot per measured stage.
     for (i, (name, colour)) in SERIES.iter().enumerate() {
         let path: Vec<String> = points
@@ -283,6 +334,38 @@ pub fn svg(points: &[Point], saturation: Option<f64>, title: &str) -> String {
             ly + 4.0
         );
     }
+    if let Some((c, name)) = compare {
+        // Dashed p50 and p99 of the comparison series.
+        for (i, dash) in [(0, "2 3"), (2, "7 4")] {
+            let (label, colour) = SERIES[i];
+            let path: Vec<String> = c
+                .points
+                .iter()
+                .map(|p| format!("{:.1},{:.1}", x(p.offered), y(p.ms[i])))
+                .collect();
+            let _ = writeln!(
+                s,
+                r#"<polyline fill="none" stroke="{colour}" stroke-width="1.5" stroke-dasharray="{dash}" points="{}"/>"#,
+                path.join(" ")
+            );
+            let ly = TOP + 40.0 + 20.0 * (SERIES.len() + 1 + usize::from(i > 0)) as f64;
+            let _ = writeln!(
+                s,
+                r#"<line x1="{:.1}" x2="{:.1}" y1="{ly:.1}" y2="{ly:.1}" stroke="{colour}" stroke-width="2" stroke-dasharray="{dash}"/><text x="{:.1}" y="{:.1}">{label}</text>"#,
+                LEFT + plot_w + 10.0,
+                LEFT + plot_w + 34.0,
+                LEFT + plot_w + 40.0,
+                ly + 4.0
+            );
+        }
+        let _ = writeln!(
+            s,
+            r#"<text x="{:.1}" y="{:.1}" font-weight="600">{}</text>"#,
+            LEFT + plot_w + 10.0,
+            TOP + 40.0 + 20.0 * SERIES.len() as f64 + 4.0,
+            escape(name)
+        );
+    }
     s.push_str("</svg>\n");
     s
 }
@@ -309,30 +392,42 @@ mod tests {
 {"scenario":"fanout","mode":"rate","offered_deliveries_per_sec":100000.0,"delivered_per_sec":99000.0,"latency":{"p50_ms":2.0,"p90_ms":3.0,"p99_ms":5.0,"p999_ms":9.0}}
 {"scenario":"fanout","mode":"window","delivered_per_sec":250000.0,"latency":{"p50_ms":20.0,"p90_ms":30.0,"p99_ms":50.0,"p999_ms":90.0}}
 {"scenario":"idle","connections":10}
-{"scenario":"fanout","mode":"rate","offered_deliveries_per_sec":50000.0,"delivered_per_sec":50000.0,"latency":{"p50_ms":1.0,"p90_ms":1.5,"p99_ms":2.0,"p999_ms":4.0}}
+{"scenario":"fanout","label":"a","mode":"rate","offered_deliveries_per_sec":50000.0,"delivered_per_sec":50000.0,"latency":{"p50_ms":1.0,"p90_ms":1.5,"p99_ms":2.0,"p999_ms":4.0}}
 "#;
 
     #[test]
     fn reads_rate_points_sorted_and_the_saturation() {
-        let (points, saturation) = points_of(LINES, None).unwrap();
-        assert_eq!(points.len(), 2);
-        assert_eq!(points[0].offered, 50000.0);
-        assert_eq!(points[1].ms, [2.0, 3.0, 5.0, 9.0]);
-        assert_eq!(saturation, Some(250000.0));
-        let (none, _) = points_of(LINES, Some("other")).unwrap();
-        assert!(none.is_empty());
+        let all = series_of(LINES, &[]).unwrap();
+        assert_eq!(all.points.len(), 2);
+        assert_eq!(all.points[0].offered, 50000.0);
+        assert_eq!(all.points[1].ms, [2.0, 3.0, 5.0, 9.0]);
+        assert_eq!(all.saturation, Some(250000.0));
+        let none = series_of(LINES, &["other".to_owned()]).unwrap();
+        assert_eq!(none, Series::default());
+        let labelled = series_of(LINES, &["a".to_owned()]).unwrap();
+        assert_eq!(labelled.points.len(), 1);
+        assert_eq!(labelled.saturation, None);
     }
 
     #[test]
     fn draws_one_line_per_percentile() {
-        let (points, saturation) = points_of(LINES, None).unwrap();
-        let chart = svg(&points, saturation, "a <test>");
+        let main = series_of(LINES, &[]).unwrap();
+        let chart = svg((&main, "m"), None, "a <test>");
         assert!(chart.starts_with("<svg"));
         assert!(chart.trim_end().ends_with("</svg>"));
         assert_eq!(chart.matches("<polyline").count(), 4);
         assert_eq!(chart.matches("<circle").count(), 8);
         assert!(chart.contains("a &lt;test&gt;"));
         assert!(chart.contains("saturation 250k/s"));
+    }
+
+    #[test]
+    fn a_comparison_adds_dashed_p50_and_p99() {
+        let main = series_of(LINES, &[]).unwrap();
+        let other = series_of(LINES, &["a".to_owned()]).unwrap();
+        let chart = svg((&main, "m"), Some((&other, "patched")), "t");
+        assert_eq!(chart.matches("<polyline").count(), 6);
+        assert!(chart.contains(">patched<"));
     }
 
     #[test]

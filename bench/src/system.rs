@@ -192,13 +192,47 @@ pub struct Machine {
     pub mem_total_kib: u64,
     /// 1, 5 and 15 minute load averages when the run started.
     pub loadavg: [f64; 3],
+    /// How busy all CPUs were (percent) in the second before the run:
+    /// other work on the machine skews every figure.
+    pub busy_percent: Option<f64>,
     /// Seconds since the Unix epoch when the run started.
     pub unix_time: u64,
 }
 
+/// Busy and total jiffies of all CPUs, from the first line of `/proc/stat`.
+fn cpu_jiffies() -> Option<(u64, u64)> {
+    let stat = fs::read_to_string("/proc/stat").ok()?;
+    cpu_line_jiffies(stat.lines().next()?)
+}
+
+fn cpu_line_jiffies(line: &str) -> Option<(u64, u64)> {
+    let fields: Vec<u64> = line
+        .strip_prefix("cpu ")?
+        .split_whitespace()
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    let total: u64 = fields.iter().take(8).sum();
+    // idle and iowait are the 4th and 5th fields.
+    let idle = fields.get(3)? + fields.get(4).unwrap_or(&0);
+    Some((total - idle, total))
+}
+
 impl Machine {
+    /// Describes the machine, watching its CPUs for a second first.
+    pub async fn measure() -> Self {
+        let before = cpu_jiffies();
+        tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+        let mut machine = Machine::now();
+        if let (Some((b0, t0)), Some((b1, t1))) = (before, cpu_jiffies())
+            && t1 > t0
+        {
+            machine.busy_percent = Some(100.0 * (b1 - b0) as f64 / (t1 - t0) as f64);
+        }
+        machine
+    }
+
     /// Reads the machine's description now.
-    pub fn now() -> Self {
+    fn now() -> Self {
         let mem_total_kib = fs::read_to_string("/proc/meminfo")
             .ok()
             .and_then(|m| status_field_kib(&m, "MemTotal:"))
@@ -213,6 +247,7 @@ impl Machine {
             cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
             mem_total_kib,
             loadavg,
+            busy_percent: None,
             unix_time: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .map_or(0, |d| d.as_secs()),
@@ -242,6 +277,14 @@ mod tests {
         let table = "  sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode\n   0: 0100007F:1F40 00000000:0000 0A 00000000:00000000 00:00000000 00000000     0        0 5555 1 0000000000000000 100 0 0 10 0\n   1: 0100007F:1F40 0100007F:9C40 01 00000000:00000000 00:00000000 00000000     0        0 6666 1 0000000000000000 100 0 0 10 0\n";
         assert_eq!(listening_inodes(table, 8000), vec![5555]);
         assert!(listening_inodes(table, 8001).is_empty());
+    }
+
+    #[test]
+    fn reads_busy_jiffies() {
+        let line = "cpu  100 5 50 800 20 3 2 0 0 0";
+        // Busy: user + nice + system + irq + softirq + steal.
+        assert_eq!(cpu_line_jiffies(line), Some((160, 980)));
+        assert_eq!(cpu_line_jiffies("cpu0 1 2 3 4"), None);
     }
 
     #[test]

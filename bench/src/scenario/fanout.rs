@@ -18,7 +18,7 @@
 //! share Redis: a message is posted on one and must reach members on both.
 
 use super::RunOptions;
-use crate::accounts::{self, Site};
+use crate::accounts::{self, Account, Site};
 use crate::clock;
 use crate::connect::{self, Dialer, Server, Socket};
 use crate::frames::{self, Incoming, Stamp};
@@ -358,7 +358,11 @@ async fn send_stage(mut s: SenderState, plan: Plan, offset_nanos: u64) -> (Sende
             }
             tokio::time::sleep_until(at).await;
         }
-        while s.sent_ever - s.gate.answered.load(Ordering::Acquire) >= plan.window {
+        while s
+            .sent_ever
+            .saturating_sub(s.gate.answered.load(Ordering::Acquire))
+            >= plan.window
+        {
             if tokio::time::timeout_at(deadline, s.gate.wake.notified())
                 .await
                 .is_err()
@@ -414,7 +418,7 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
     if args.rate.iter().any(|&r| !(r > 0.0 && r.is_finite())) {
         bail!("--rate values must be positive");
     }
-    let machine = Machine::now();
+    let machine = Machine::measure().await;
     let servers: Vec<Server> = args
         .urls
         .iter()
@@ -450,46 +454,8 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
         last_delivery: AtomicU64::new(0),
         frames: AtomicU64::new(0),
     });
-    let dialer = Dialer::new(args.read_buffer, 0);
     let started = Instant::now();
-    let members: Vec<Member> = stream::iter(0..total)
-        .map(|i| {
-            let (room, position) = (i / args.clients, i % args.clients);
-            let server = &servers[i % servers.len()];
-            let account = &accounts[i % accounts.len()];
-            let room_name = &room_names[room];
-            let (dialer, shared, senders) = (&dialer, &shared, args.senders);
-            async move {
-                let mut socket = dialer.open(server, room_name, &account.cookie, i).await?;
-                connect::until_joined(&mut socket, Duration::from_secs(60)).await?;
-                let (sink, source) = socket.split();
-                let (control, commands) = mpsc::channel(1);
-                let sender = (position < senders).then(|| {
-                    (
-                        (room * senders + position) as u32,
-                        Arc::new(Gate::default()),
-                    )
-                });
-                let reader = Reader {
-                    room,
-                    me: sender.clone(),
-                    shared: shared.clone(),
-                    stage: 0,
-                    report: ReaderReport::new(senders),
-                    batch: LatencyBatch::default(),
-                    closed: false,
-                };
-                tokio::spawn(read(source, commands, reader));
-                anyhow::Ok(Member {
-                    sink,
-                    control,
-                    sender,
-                })
-            }
-        })
-        .buffer_unordered(args.connect_concurrency.max(1))
-        .try_collect()
-        .await?;
+    let members = connect_members(&args, &servers, &accounts, &room_names, &shared).await?;
     let connect_secs = started.elapsed().as_secs_f64();
     eprintln!(
         "{total} sockets joined in {connect_secs:.1} s ({:.0}/s)",
@@ -513,27 +479,12 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
     }
     senders.sort_by_key(|s| s.id);
 
-    // Stage 0 is the warm-up; then one stage per rate, or one saturating.
-    let mut stages: Vec<(Option<f64>, u32, bool)> = Vec::new();
-    if args.warmup > 0 {
-        stages.push((None, args.warmup, false));
-    } else {
-        // Keep stage numbers aligned with the readers: an empty warm-up.
-        stages.push((None, 0, false));
-    }
-    if args.rate.is_empty() {
-        stages.push((None, args.messages, true));
-    } else {
-        for &rate in &args.rate {
-            let messages = match args.stage_secs {
-                Some(secs) => (rate * secs).ceil() as u32,
-                None => args.messages,
-            };
-            stages.push((Some(rate), messages, true));
-        }
-    }
-
-    for (stage, &(rate, messages, reported)) in stages.iter().enumerate() {
+    for (stage, spec) in stage_specs(&args).into_iter().enumerate() {
+        let StageSpec {
+            rate,
+            messages,
+            reported,
+        } = spec;
         if Instant::now() >= options.deadline {
             bail!("--timeout-secs reached before stage {stage}");
         }
@@ -595,23 +546,13 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
             continue;
         }
 
-        let mut integrity = Integrity::default();
-        let mut errors = BTreeMap::new();
-        let (mut disconnected, mut stale, mut misrouted) = (0, 0, 0);
-        for report in &reports {
-            let room = report.room;
-            integrity.delivered += report.delivered;
-            for (k, tracker) in report.trackers.iter().enumerate() {
-                let id = (room * args.senders + k) as u32;
-                integrity.add_tracker(tracker, sent_by.get(&id).copied().unwrap_or(0));
-            }
-            for (code, n) in &report.errors {
-                *errors.entry(code.clone()).or_insert(0) += n;
-            }
-            disconnected += u64::from(report.closed);
-            stale += report.stale;
-            misrouted += report.misrouted;
-        }
+        let Tally {
+            integrity,
+            errors,
+            disconnected,
+            stale,
+            misrouted,
+        } = tally(&reports, &sent_by, args.senders);
         let messages_sent: u64 = sent_by.values().map(|&n| u64::from(n)).sum();
         let last_delivery = shared.last_delivery.load(Ordering::Relaxed);
         let duration = clock::secs_between(plan.start_nanos, last_delivery.max(last_send));
@@ -664,6 +605,127 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
     futures_util::future::join_all(closes).await;
     drop(controls);
     Ok(())
+}
+
+/// Opens every member's socket, waits out its join burst and starts its
+/// reader; `connect_concurrency` at a time.
+async fn connect_members(
+    args: &FanoutArgs,
+    servers: &[Server],
+    accounts: &[Account],
+    room_names: &[String],
+    shared: &Arc<Shared>,
+) -> anyhow::Result<Vec<Member>> {
+    let dialer = Dialer::new(args.read_buffer, 0);
+    stream::iter(0..args.rooms * args.clients)
+        .map(|i| {
+            let (room, position) = (i / args.clients, i % args.clients);
+            let server = &servers[i % servers.len()];
+            let account = &accounts[i % accounts.len()];
+            let room_name = &room_names[room];
+            let (dialer, senders) = (&dialer, args.senders);
+            async move {
+                let mut socket = dialer.open(server, room_name, &account.cookie, i).await?;
+                connect::until_joined(&mut socket, Duration::from_secs(60)).await?;
+                let (sink, source) = socket.split();
+                let (control, commands) = mpsc::channel(1);
+                let sender = (position < senders).then(|| {
+                    (
+                        (room * senders + position) as u32,
+                        Arc::new(Gate::default()),
+                    )
+                });
+                let reader = Reader {
+                    room,
+                    me: sender.clone(),
+                    shared: shared.clone(),
+                    stage: 0,
+                    report: ReaderReport::new(senders),
+                    batch: LatencyBatch::default(),
+                    closed: false,
+                };
+                tokio::spawn(read(source, commands, reader));
+                anyhow::Ok(Member {
+                    sink,
+                    control,
+                    sender,
+                })
+            }
+        })
+        .buffer_unordered(args.connect_concurrency.max(1))
+        .try_collect()
+        .await
+}
+
+/// One stage of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct StageSpec {
+    /// Messages/s per sender; `None`: as fast as the window allows.
+    rate: Option<f64>,
+    /// Messages per sender.
+    messages: u32,
+    /// False for the warm-up.
+    reported: bool,
+}
+
+/// Stage 0 is the warm-up (empty without one, so that stage numbers stay
+/// aligned with the readers'); then one stage per rate, or one saturating.
+fn stage_specs(args: &FanoutArgs) -> Vec<StageSpec> {
+    let mut stages = vec![StageSpec {
+        rate: None,
+        messages: args.warmup,
+        reported: false,
+    }];
+    if args.rate.is_empty() {
+        stages.push(StageSpec {
+            rate: None,
+            messages: args.messages,
+            reported: true,
+        });
+    }
+    for &rate in &args.rate {
+        let messages = match args.stage_secs {
+            Some(secs) => (rate * secs).ceil() as u32,
+            None => args.messages,
+        };
+        stages.push(StageSpec {
+            rate: Some(rate),
+            messages,
+            reported: true,
+        });
+    }
+    stages
+}
+
+/// The readers' reports of one stage, summed.
+#[derive(Debug, Default, PartialEq)]
+struct Tally {
+    integrity: Integrity,
+    errors: BTreeMap<String, u64>,
+    disconnected: u64,
+    stale: u64,
+    misrouted: u64,
+}
+
+/// Sums the readers' reports; `sent_by` says how many each sender sent,
+/// which is what every member of its room should have received.
+fn tally(reports: &[ReaderReport], sent_by: &BTreeMap<u32, u32>, senders_per_room: usize) -> Tally {
+    let mut t = Tally::default();
+    for report in reports {
+        t.integrity.delivered += report.delivered;
+        for (k, tracker) in report.trackers.iter().enumerate() {
+            let id = (report.room * senders_per_room + k) as u32;
+            t.integrity
+                .add_tracker(tracker, sent_by.get(&id).copied().unwrap_or(0));
+        }
+        for (code, n) in &report.errors {
+            *t.errors.entry(code.clone()).or_insert(0) += n;
+        }
+        t.disconnected += u64::from(report.closed);
+        t.stale += report.stale;
+        t.misrouted += report.misrouted;
+    }
+    t
 }
 
 /// Asks every reader for its stage report.
@@ -765,4 +827,141 @@ fn print_stage(r: &StageResult) {
             ("send lag max", format!("{:.2} ms", r.max_send_lag_ms)),
         ],
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::Parser;
+
+    #[derive(Parser)]
+    struct Cli {
+        #[command(flatten)]
+        args: FanoutArgs,
+    }
+
+    fn args(line: &[&str]) -> FanoutArgs {
+        Cli::parse_from(std::iter::once("fanout").chain(line.iter().copied())).args
+    }
+
+    fn shared(senders_per_room: usize) -> Arc<Shared> {
+        Arc::new(Shared {
+            run: 7,
+            senders_per_room,
+            latency: LatencySink::default(),
+            deliveries: AtomicU64::new(0),
+            last_delivery: AtomicU64::new(0),
+            frames: AtomicU64::new(0),
+        })
+    }
+
+    fn reader(room: usize, me: Option<(u32, Arc<Gate>)>, shared: &Arc<Shared>) -> Reader {
+        Reader {
+            room,
+            me,
+            shared: shared.clone(),
+            stage: 0,
+            report: ReaderReport::new(shared.senders_per_room),
+            batch: LatencyBatch::default(),
+            closed: false,
+        }
+    }
+
+    fn chat(run: u32, stage: u32, sender: u32, seq: u32) -> String {
+        let stamp = Stamp {
+            run,
+            stage,
+            sender,
+            seq,
+            sent_nanos: 0,
+        };
+        serde_json::json!({"type": "chat_message", "id": 1, "user": "u",
+            "message": stamp.encode(0), "created_at": "x"})
+        .to_string()
+    }
+
+    #[test]
+    fn a_warm_up_then_one_stage_per_rate() {
+        let specs = stage_specs(&args(&["--rate", "10,20", "--stage-secs", "2.5"]));
+        let rates: Vec<_> = specs
+            .iter()
+            .map(|s| (s.rate, s.messages, s.reported))
+            .collect();
+        assert_eq!(
+            rates,
+            [
+                (None, 50, false),
+                (Some(10.0), 25, true),
+                (Some(20.0), 50, true)
+            ]
+        );
+        let specs = stage_specs(&args(&["--warmup", "0", "--messages", "9"]));
+        assert_eq!(specs.len(), 2);
+        assert_eq!((specs[0].messages, specs[0].reported), (0, false));
+        assert_eq!((specs[1].rate, specs[1].messages), (None, 9));
+    }
+
+    #[test]
+    fn readers_account_for_what_they_receive() {
+        let shared = shared(2);
+        let gate = Arc::new(Gate::default());
+        // Member of room 1 (senders 2 and 3), itself sender 2.
+        let mut r = reader(1, Some((2, gate.clone())), &shared);
+        for frame in [
+            chat(7, 0, 2, 0),
+            chat(7, 0, 2, 1),
+            chat(7, 0, 2, 1), // duplicate
+            chat(7, 0, 3, 1),
+            chat(7, 0, 3, 0), // reordered
+            chat(7, 0, 0, 0), // room 0's sender: misrouted
+            chat(7, 1, 3, 0), // a later stage: stale
+            chat(6, 0, 3, 5), // an earlier run: ignored
+        ] {
+            r.on_text(&frame);
+        }
+        r.on_text(r#"{"type":"error","code":"rate_limited","message":"slow"}"#);
+        r.on_text(r#"{"type":"user_join","user":"x"}"#);
+        // Own copies (3) and the error frame reopen the window.
+        assert_eq!(gate.answered.load(Ordering::Relaxed), 4);
+        assert_eq!(shared.deliveries.load(Ordering::Relaxed), 5);
+        let report = r.collect();
+        assert_eq!(r.stage, 1);
+        assert_eq!(
+            (report.delivered, report.stale, report.misrouted),
+            (5, 1, 1)
+        );
+        assert_eq!(report.errors.get("rate_limited"), Some(&1));
+        assert_eq!(shared.latency.take().len(), 4);
+
+        let sent_by = BTreeMap::from([(2, 3), (3, 2)]);
+        let t = tally(&[report], &sent_by, 2);
+        // Sender 2 sent 0..3 and seq 2 never came.
+        assert_eq!(
+            t.integrity,
+            Integrity {
+                delivered: 5,
+                lost: 1,
+                duplicated: 1,
+                reordered: 1,
+                unexpected: 0
+            }
+        );
+        assert_eq!((t.disconnected, t.stale, t.misrouted), (0, 1, 1));
+    }
+
+    #[test]
+    fn tally_adds_every_room_against_its_own_senders() {
+        let shared = shared(1);
+        let mut rooms: Vec<Reader> = (0..2).map(|room| reader(room, None, &shared)).collect();
+        rooms[0].on_text(&chat(7, 0, 0, 0));
+        rooms[0].on_text(&chat(7, 0, 0, 1));
+        rooms[1].on_text(&chat(7, 0, 1, 0));
+        rooms[1].closed = true;
+        let reports: Vec<_> = rooms.iter_mut().map(Reader::collect).collect();
+        let t = tally(&reports, &BTreeMap::from([(0, 2), (1, 2)]), 1);
+        assert_eq!(t.integrity.delivered, 3);
+        assert_eq!(t.integrity.lost, 1);
+        assert_eq!(t.disconnected, 1);
+        assert!(!t.integrity.is_clean());
+    }
 }

@@ -101,7 +101,7 @@ pub async fn run(args: IdleArgs, options: RunOptions<'_>) -> anyhow::Result<()> 
     if args.connections == 0 || args.users == 0 || args.rooms == 0 {
         bail!("--connections, --users and --rooms must be at least 1");
     }
-    let machine = Machine::now();
+    let machine = Machine::measure().await;
     let server = Server::parse(&args.url)?;
     let pid = match args.server_pid {
         Some(pid) => pid,

@@ -82,7 +82,7 @@ pub async fn run(args: JoinArgs, options: RunOptions<'_>) -> anyhow::Result<()> 
     if args.joins == 0 || args.users == 0 {
         bail!("--joins and --users must be at least 1");
     }
-    let machine = Machine::now();
+    let machine = Machine::measure().await;
     let server = Server::parse(&args.url)?;
     let pids = super::server_pids(std::slice::from_ref(&server), &[]);
     let pids = args.server_pid.map_or(pids, |p| vec![p]);
