@@ -165,6 +165,34 @@ impl<K: std::hash::Hash + Eq + Clone, M: Message<Result = ()> + Send> Routes<K, 
     }
 }
 
+impl Routes<RoomName, Published> {
+    /// Hands `event` to this instance's room, if it has one here.
+    pub(crate) fn deliver(&self, room: &RoomName, event: RoomEvent) -> bool {
+        let Some(to) = self.get(room) else {
+            return false;
+        };
+        to.do_send(Published {
+            event: Arc::new(event),
+        });
+        true
+    }
+}
+
+impl Routes<Username, UserDelivery> {
+    /// Hands `frame` to this instance's connections of `user`; false when
+    /// there are none here.
+    pub(crate) fn deliver(&self, user: &Username, frame: ByteString) -> bool {
+        let Some(to) = self.get(user) else {
+            return false;
+        };
+        to.do_send(UserDelivery {
+            user: user.clone(),
+            frame,
+        });
+        true
+    }
+}
+
 /// The in-process bus: one process, events handed straight to the room.
 pub struct LocalBus {
     rooms: Routes<RoomName, Published>,
@@ -183,11 +211,8 @@ impl LocalBus {
 
 impl RoomBus for LocalBus {
     fn publish(&self, room: &RoomName, event: RoomEvent) {
-        match self.rooms.get(room) {
-            Some(to) => to.do_send(Published {
-                event: Arc::new(event),
-            }),
-            None => log::debug!("event for room {room} with no subscriber dropped"),
+        if !self.rooms.deliver(room, event) {
+            log::debug!("event for room {room} with no subscriber dropped");
         }
     }
 
@@ -203,17 +228,7 @@ impl RoomBus for LocalBus {
     }
 
     fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
-        let delivered = match self.users.get(user) {
-            Some(to) => {
-                to.do_send(UserDelivery {
-                    user: user.clone(),
-                    frame,
-                });
-                true
-            }
-            None => false,
-        };
-        Box::pin(future::ready(delivered))
+        Box::pin(future::ready(self.users.deliver(user, frame)))
     }
 
     fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscription {

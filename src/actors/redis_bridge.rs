@@ -125,6 +125,20 @@ redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
 return {others, redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')}
 ";
 
+/// The heartbeat's half of [`ARRIVE`]: renews this instance's entry and
+/// returns only how many instances had the user (ourselves included while
+/// our entry is live), not the room's whole list, which a refresh of every
+/// room and user would otherwise fetch over and over.
+/// KEYS: user key, room key. ARGV: instance, expiry ms, now ms, user, ttl ms.
+const REFRESH: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
+local present = redis.call('ZCARD', KEYS[1])
+redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+return present
+";
+
 /// Removes this instance from a user's entry in a room; returns 1 when no
 /// instance has them any more.
 /// KEYS: user key, room key. ARGV: instance, now ms, user.
@@ -263,14 +277,6 @@ impl RedisBus {
             healthy,
         }))
     }
-
-    fn deliver_locally(&self, room: &RoomName, event: RoomEvent) {
-        if let Some(to) = self.rooms.get(room) {
-            to.do_send(Published {
-                event: Arc::new(event),
-            });
-        }
-    }
 }
 
 impl RoomBus for RedisBus {
@@ -278,7 +284,8 @@ impl RoomBus for RedisBus {
         if !self.is_healthy() {
             // Alone until Redis is back: at least this instance's members
             // hear it (and it is stored for everyone).
-            return self.deliver_locally(room, event);
+            self.rooms.deliver(room, event);
+            return;
         }
         self.bridge.do_send(Publish {
             channel: self.channels.room(room),
@@ -312,16 +319,7 @@ impl RoomBus for RedisBus {
 
     fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
         if !self.is_healthy() {
-            let delivered = match self.users.get(user) {
-                Some(to) => {
-                    to.do_send(UserDelivery {
-                        user: user.clone(),
-                        frame,
-                    });
-                    true
-                }
-                None => false,
-            };
+            let delivered = self.users.deliver(user, frame);
             return Box::pin(futures_util::future::ready(delivered));
         }
         let (done, receivers) = oneshot::channel();
@@ -474,8 +472,17 @@ impl RedisBridge {
             .collect();
         channels.extend(self.users.keys().iter().map(|u| self.channels.user(u)));
         self.sink = Some(sink.clone());
-        self.publisher = Some(publisher);
+        self.publisher = Some(publisher.clone());
         let resubscribe = async move {
+            // Pipelined script calls (heartbeat, sweep) run by hash and do
+            // not load a missing script themselves; a new connection may be
+            // to a restarted Redis with an empty script cache.
+            let mut publisher = publisher;
+            for script in [ARRIVE, REFRESH, DEPART, REAP] {
+                redis::Script::new(script)
+                    .load_async(&mut publisher)
+                    .await?;
+            }
             if !channels.is_empty() {
                 sink.subscribe(&channels).await?;
             }
@@ -498,7 +505,7 @@ impl RedisBridge {
                     }
                     act.flush(ctx);
                 }
-                Err(e) => act.lost(&format!("resubscribing failed: {e}"), ctx),
+                Err(e) => act.lost(&format!("setting up the connection failed: {e}"), ctx),
             }
         }));
     }
@@ -530,21 +537,10 @@ impl RedisBridge {
     fn fall_back(&self, fallback: Fallback) {
         match fallback {
             Fallback::Room(room, event) => {
-                if let Some(to) = self.rooms.get(&room) {
-                    to.do_send(Published {
-                        event: Arc::new(event),
-                    });
-                }
+                self.rooms.deliver(&room, event);
             }
             Fallback::User(user, frame, done) => {
-                let delivered = match self.users.get(&user) {
-                    Some(to) => {
-                        to.do_send(UserDelivery { user, frame });
-                        true
-                    }
-                    None => false,
-                };
-                let _ = done.send(delivered);
+                let _ = done.send(self.users.deliver(&user, frame));
             }
         }
     }
@@ -771,7 +767,7 @@ impl RedisBridge {
             return;
         }
         let pairs: Vec<(RoomName, Username)> = self.presence.iter().cloned().collect();
-        let script = redis::Script::new(ARRIVE);
+        let script = redis::Script::new(REFRESH);
         let mut pipe = redis::pipe();
         let (expiry, now, ttl) = (
             self.expiry_ms(),
@@ -792,16 +788,12 @@ impl RedisBridge {
             );
         }
         let refresh = async move {
-            tokio::time::timeout(
-                REDIS_TIMEOUT,
-                pipe.query_async::<Vec<(u64, Vec<String>)>>(&mut conn),
-            )
-            .await
+            tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<Vec<u64>>(&mut conn)).await
         };
         ctx.spawn(refresh.into_actor(self).map(move |result, act, ctx| {
             match result {
                 Ok(Ok(answers)) => {
-                    for ((room, user), (others, _)) in pairs.into_iter().zip(answers) {
+                    for ((room, user), others) in pairs.into_iter().zip(answers) {
                         // Refreshing our own live entry finds ourselves; 0
                         // means the entry had expired: announce again.
                         if others == 0 && act.presence.contains(&(room.clone(), user.clone())) {
