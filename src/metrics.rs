@@ -22,24 +22,34 @@ pub struct Metrics {
     messages_in: AtomicU64,
     frames_out: AtomicU64,
     slow_clients_dropped: AtomicU64,
+    caught_up: AtomicU64,
+    bus_local_only: AtomicU64,
+    bus_queue: AtomicI64,
     lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
     lag_count: AtomicU64,
     lag_sum_micros: AtomicU64,
 }
 
 /// The process's counters.
-pub static METRICS: Metrics = Metrics {
-    connections: AtomicI64::new(0),
-    rooms: AtomicI64::new(0),
-    messages_in: AtomicU64::new(0),
-    frames_out: AtomicU64::new(0),
-    slow_clients_dropped: AtomicU64::new(0),
-    lag_buckets: [const { AtomicU64::new(0) }; LAG_BUCKETS.len()],
-    lag_count: AtomicU64::new(0),
-    lag_sum_micros: AtomicU64::new(0),
-};
+pub static METRICS: Metrics = Metrics::new();
 
 impl Metrics {
+    const fn new() -> Self {
+        Metrics {
+            connections: AtomicI64::new(0),
+            rooms: AtomicI64::new(0),
+            messages_in: AtomicU64::new(0),
+            frames_out: AtomicU64::new(0),
+            slow_clients_dropped: AtomicU64::new(0),
+            caught_up: AtomicU64::new(0),
+            bus_local_only: AtomicU64::new(0),
+            bus_queue: AtomicI64::new(0),
+            lag_buckets: [const { AtomicU64::new(0) }; LAG_BUCKETS.len()],
+            lag_count: AtomicU64::new(0),
+            lag_sum_micros: AtomicU64::new(0),
+        }
+    }
+
     /// A WebSocket opened (`+1`) or closed (`-1`).
     pub fn connections(&self, delta: i64) {
         self.connections.fetch_add(delta, Ordering::Relaxed);
@@ -63,6 +73,24 @@ impl Metrics {
     /// A client that stopped reading was disconnected.
     pub fn slow_client_dropped(&self) {
         self.slow_clients_dropped.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A room delivered `n` messages that it found in the database rather
+    /// than on the bus (catching up after an outage or overflow).
+    pub fn caught_up(&self, n: u64) {
+        self.caught_up.fetch_add(n, Ordering::Relaxed);
+    }
+
+    /// An event reached this instance's members only: Redis was down or
+    /// could not take it, or a room could not keep up with the bus.
+    pub fn bus_local_only(&self) {
+        self.bus_local_only.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Events waiting to be published to Redis right now.
+    pub fn bus_queue(&self, len: usize) {
+        self.bus_queue
+            .store(i64::try_from(len).unwrap_or(i64::MAX), Ordering::Relaxed);
     }
 
     /// An event took `lag` from publication to its room's fan-out.
@@ -118,12 +146,30 @@ impl Metrics {
             "Connections closed because the client stopped reading.",
             get(&self.slow_clients_dropped),
         );
+        metric(
+            "confab_messages_caught_up_total",
+            "counter",
+            "Messages a room delivered from the database because the bus had not carried them.",
+            get(&self.caught_up),
+        );
         if let Some(up) = redis_up {
             metric(
                 "confab_redis_up",
                 "gauge",
                 "1 when the Redis bridge is connected.",
                 u8::from(up).to_string(),
+            );
+            metric(
+                "confab_bus_local_only_total",
+                "counter",
+                "Room events that reached only this instance's members (Redis down or behind); rooms catch up from the database.",
+                get(&self.bus_local_only),
+            );
+            metric(
+                "confab_bus_queue",
+                "gauge",
+                "Events waiting to be published to Redis.",
+                self.bus_queue.load(Ordering::Relaxed).to_string(),
             );
         }
         let name = "confab_bus_lag_seconds";
@@ -148,16 +194,7 @@ mod tests {
 
     #[test]
     fn lag_lands_in_cumulative_buckets() {
-        let m = Metrics {
-            connections: AtomicI64::new(0),
-            rooms: AtomicI64::new(0),
-            messages_in: AtomicU64::new(0),
-            frames_out: AtomicU64::new(0),
-            slow_clients_dropped: AtomicU64::new(0),
-            lag_buckets: [const { AtomicU64::new(0) }; LAG_BUCKETS.len()],
-            lag_count: AtomicU64::new(0),
-            lag_sum_micros: AtomicU64::new(0),
-        };
+        let m = Metrics::new();
         m.bus_lag(Duration::from_millis(3));
         let text = m.render(None);
         assert!(

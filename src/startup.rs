@@ -80,8 +80,10 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
-    /// Closes every socket, then stops accepting and finishes requests.
+    /// Stops accepting, closes every socket, then finishes requests.
     pub async fn stop(&self) {
+        // First no new connections, so none opens after the goodbyes.
+        self.server.pause().await;
         if let Err(e) = self.registry.send(CloseAll).await {
             log::warn!("could not close the sockets: {e}");
         }
@@ -184,6 +186,7 @@ fn serve(
 ) -> Result<Server, StartupError> {
     let addr = settings.bind;
     let workers = settings.workers;
+    let send_timeout = settings.client_timeout;
     let db = web::Data::new(db);
     let registry = web::Data::new(registry);
     let bus = web::Data::new(bus);
@@ -220,6 +223,11 @@ fn serve(
                 ))
             }))
     })
+    // Chat frames are small and latency matters: write each at once
+    // instead of waiting (Nagle) for the previous one's acknowledgement,
+    // which costs a delayed ACK (40 ms on Linux) per frame.
+    .tcp_nodelay(true)
+    .on_connect(move |conn, _| limit_unread_sends(conn, send_timeout))
     .shutdown_timeout(10)
     // Signals are ours (see `shutdown_signal`): sockets close before the
     // server stops.
@@ -232,6 +240,23 @@ fn serve(
         .map_err(|source| StartupError::Bind { addr, source })?
         .run();
     Ok(server)
+}
+
+/// A client that stops reading fills its socket's buffers, and then the
+/// server's writes (and that connection's heartbeat, which runs in the same
+/// task) wait forever: no timer of the HTTP layer covers a stalled write.
+/// The kernel's TCP user timeout does: data left unacknowledged (or unsent
+/// behind a zero window) for `timeout` resets the connection, which ends
+/// its session.
+fn limit_unread_sends(conn: &dyn std::any::Any, timeout: std::time::Duration) {
+    #[cfg(any(target_os = "linux", target_os = "android", target_os = "fuchsia"))]
+    if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>()
+        && let Err(e) = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(timeout))
+    {
+        log::debug!("cannot set TCP_USER_TIMEOUT: {e}");
+    }
+    #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
+    let _ = (conn, timeout);
 }
 
 /// Where a generated key is kept: next to the SQLite file. A database

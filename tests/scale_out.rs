@@ -12,6 +12,8 @@ mod common;
 
 use common::{Browser, TestApp, Ws, free_port};
 use serde_json::json;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// The Redis to test against, or `None` (with a note) when there is none.
@@ -288,8 +290,24 @@ impl Drop for OwnRedis {
     }
 }
 
+/// The texts of the chat messages `ws` receives until (and with) `last`.
+async fn messages_until(ws: &mut Ws, last: &str) -> Vec<String> {
+    let mut texts = Vec::new();
+    loop {
+        let text = ws.next_of("chat_message").await["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        let done = text == last;
+        texts.push(text);
+        if done {
+            return texts;
+        }
+    }
+}
+
 #[actix_web::test]
-async fn a_redis_outage_loses_nothing_stored_and_heals_by_itself() {
+async fn a_redis_outage_loses_nothing_and_heals_by_itself() {
     if redis_url().is_none() {
         return;
     }
@@ -307,36 +325,167 @@ async fn a_redis_outage_loses_nothing_stored_and_heals_by_itself() {
     a.joined().await;
     let mut b = two.join(&bob, "lobby").await;
     b.joined().await;
+    a.next_of("user_join").await;
 
     redis.stop();
     wait_for_redis(&one, "unreachable").await;
-    // Pages still work, and messages are still taken and stored.
+    wait_for_redis(&two, "unreachable").await;
+    // Pages still work, messages are still taken and stored, and each
+    // instance's members get the other's messages from the database.
     assert_eq!(alice.get("/chat/").await.status(), 200);
-    a.say("during the outage").await;
-    assert_eq!(
-        a.next_of("chat_message").await["message"],
-        "during the outage"
-    );
+    a.say("from one, during the outage").await;
+    b.say("from two, during the outage").await;
+    let during = ["from one, during the outage", "from two, during the outage"];
+    for ws in [&mut a, &mut b] {
+        let mut seen = vec![
+            ws.next_of("chat_message").await["message"].clone(),
+            ws.next_of("chat_message").await["message"].clone(),
+        ];
+        seen.sort_by_key(|m| m.to_string());
+        assert_eq!(seen, during);
+    }
 
     let _redis = OwnRedis::start_on(port).unwrap();
     wait_for_redis(&one, "ok").await;
     wait_for_redis(&two, "ok").await;
     a.say("after the outage").await;
+    // Live again through Redis, and nothing delivered twice when the rooms
+    // catch up after the outage.
     assert_eq!(
-        b.next_of("chat_message").await["message"],
-        "after the outage"
+        messages_until(&mut b, "after the outage").await,
+        ["after the outage"]
     );
-    a.next_of("chat_message").await;
+    assert_eq!(
+        messages_until(&mut a, "after the outage").await,
+        ["after the outage"]
+    );
+    a.expect_nothing_for(Duration::from_millis(1500)).await;
+    b.expect_nothing_for(Duration::from_millis(500)).await;
 
-    // Nothing stored was lost: a newcomer on the other instance has both.
+    // Nothing stored was lost: a newcomer on either instance has it all.
     let carol = two.user("carol").await;
-    let mut c = two.join(&carol, "lobby").await;
+    let mut c = one.join(&carol, "lobby").await;
     let (history, _) = c.joined().await;
-    let texts: Vec<&str> = history
+    let mut texts: Vec<&str> = history
         .iter()
         .map(|m| m["message"].as_str().unwrap())
         .collect();
-    assert_eq!(texts, ["during the outage", "after the outage"]);
+    texts[..2].sort();
+    assert_eq!(texts, [during[0], during[1], "after the outage"]);
+}
+
+/// A TCP relay to Redis that the test can cut, as a network partition
+/// between one instance and Redis would: open connections are dropped and
+/// new ones refused until it heals.
+struct Partition {
+    port: u16,
+    cut: Arc<AtomicBool>,
+    relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
+}
+
+impl Partition {
+    async fn to(target: u16) -> Partition {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let cut = Arc::new(AtomicBool::new(false));
+        let relays = Arc::new(Mutex::new(Vec::new()));
+        let (is_cut, tasks) = (cut.clone(), relays.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_cut.load(Ordering::SeqCst) {
+                    continue; // dropped: refused
+                }
+                let relay = tokio::spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                tasks.lock().unwrap().push(relay);
+            }
+        });
+        Partition { port, cut, relays }
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, Ordering::SeqCst);
+        for relay in self.relays.lock().unwrap().drain(..) {
+            relay.abort();
+        }
+    }
+
+    fn heal(&self) {
+        self.cut.store(false, Ordering::SeqCst);
+    }
+}
+
+#[actix_web::test]
+async fn members_stay_whole_when_one_instance_is_cut_off_from_redis() {
+    if redis_url().is_none() {
+        return;
+    }
+    let port = free_port();
+    let Some(_redis) = OwnRedis::start_on(port) else {
+        return;
+    };
+    // Instance one reaches Redis through a relay the test cuts; instance
+    // two reaches it directly and never sees an outage.
+    let partition = Partition::to(port).await;
+    let prefix = fresh_prefix();
+    let one = TestApp::spawn_with(|s| {
+        s.redis_url = Some(partition.url());
+        s.redis_prefix = prefix.clone();
+    })
+    .await;
+    let two = one
+        .sibling(|s| s.redis_url = Some(format!("redis://127.0.0.1:{port}/")))
+        .await;
+    wait_for_redis(&one, "ok").await;
+    wait_for_redis(&two, "ok").await;
+    let alice = one.user("alice").await;
+    let bob = two.user("bob").await;
+    let mut a = one.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = two.join(&bob, "lobby").await;
+    b.joined().await;
+    a.next_of("user_join").await;
+
+    partition.cut();
+    wait_for_redis(&one, "unreachable").await;
+    assert_eq!(ready(&two).await["redis"], "ok");
+    // Cut off, one still gets two's messages (from the database)...
+    b.say("from two, while one is cut off").await;
+    assert_eq!(
+        messages_until(&mut a, "from two, while one is cut off").await,
+        ["from two, while one is cut off"]
+    );
+    // ...and what one stores reaches two once one is back.
+    a.say("from one, while cut off").await;
+    assert_eq!(
+        messages_until(&mut a, "from one, while cut off").await,
+        ["from one, while cut off"]
+    );
+    partition.heal();
+    wait_for_redis(&one, "ok").await;
+    assert_eq!(
+        messages_until(&mut b, "from one, while cut off").await,
+        ["from two, while one is cut off", "from one, while cut off"]
+    );
+
+    // Together again, each message exactly once on both sides.
+    a.say("together again").await;
+    for ws in [&mut a, &mut b] {
+        assert_eq!(
+            messages_until(ws, "together again").await,
+            ["together again"]
+        );
+        ws.expect_nothing_for(Duration::from_millis(500)).await;
+    }
 }
 
 #[actix_web::test]

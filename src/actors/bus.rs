@@ -89,7 +89,7 @@ pub trait RoomBus: Send + Sync + 'static {
     /// resolves to whether any instance had one.
     fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool>;
     /// Routes frames for `user` on this instance to `to`.
-    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscription;
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed;
     /// Ends a subscription made by [`watch_user`](RoomBus::watch_user).
     fn unwatch_user(&self, user: &Username, subscription: Subscription);
     /// Whether the bus can reach every instance right now.
@@ -171,9 +171,7 @@ impl Routes<RoomName, Published> {
         let Some(to) = self.get(room) else {
             return false;
         };
-        to.do_send(Published {
-            event: Arc::new(event),
-        });
+        to.do_send(Published::Event(Arc::new(event)));
         true
     }
 }
@@ -231,8 +229,11 @@ impl RoomBus for LocalBus {
         Box::pin(future::ready(self.users.deliver(user, frame)))
     }
 
-    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscription {
-        self.users.insert(user.clone(), to)
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed {
+        Subscribed {
+            token: self.users.insert(user.clone(), to),
+            ready: Box::pin(future::ready(())),
+        }
     }
 
     fn unwatch_user(&self, user: &Username, subscription: Subscription) {

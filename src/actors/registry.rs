@@ -9,7 +9,7 @@
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, Subscription, UserDelivery};
 use crate::actors::room::{Close, Join, Leave, Room};
-use crate::actors::session::{Deliver, GoingAway, WsSession};
+use crate::actors::session::{Deliver, Hangup, WsSession};
 use crate::db::Database;
 use crate::domain::{RoomInfo, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
@@ -35,6 +35,8 @@ pub struct Registry {
     rooms: HashMap<RoomName, RoomEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
     users: HashMap<Username, UserEntry>,
+    /// The server is shutting down: no new connection is let in.
+    closing: bool,
 }
 
 /// A user with connections on this instance.
@@ -53,6 +55,7 @@ impl Registry {
             rooms: HashMap::new(),
             sessions: HashMap::new(),
             users: HashMap::new(),
+            closing: false,
         }
     }
 }
@@ -61,9 +64,10 @@ impl Actor for Registry {
     type Context = Context<Self>;
 }
 
-/// A session wants to enter a room; answers with the room to post to.
+/// A session wants to enter a room; answers with the room to post to, or
+/// `None` when the server is shutting down.
 #[derive(Message)]
-#[rtype(result = "Addr<Room>")]
+#[rtype(result = "Option<Addr<Room>>")]
 pub struct Connect {
     /// The connection.
     pub session: SessionId,
@@ -81,6 +85,25 @@ impl Handler<Connect> for Registry {
     type Result = MessageResult<Connect>;
 
     fn handle(&mut self, msg: Connect, ctx: &mut Self::Context) -> Self::Result {
+        if self.closing {
+            return MessageResult(None);
+        }
+        // The user's private messages are routed here from their first
+        // connection on; that connection's join waits until they are.
+        let bus = &self.bus;
+        let mut user_ready = None;
+        self.users
+            .entry(msg.user.clone())
+            .or_insert_with(|| {
+                let watch = bus.watch_user(&msg.user, ctx.address().recipient());
+                user_ready = Some(watch.ready);
+                UserEntry {
+                    sessions: HashSet::new(),
+                    watch: watch.token,
+                }
+            })
+            .sessions
+            .insert(msg.session);
         let entry = self.rooms.entry(msg.room.name.clone()).or_insert_with(|| {
             let room = Room::new(
                 msg.room.clone(),
@@ -103,16 +126,8 @@ impl Handler<Connect> for Registry {
             first,
             online: entry.online.keys().cloned().collect(),
             resume_after: msg.resume_after,
+            user_ready,
         });
-        let bus = &self.bus;
-        self.users
-            .entry(msg.user.clone())
-            .or_insert_with(|| UserEntry {
-                sessions: HashSet::new(),
-                watch: bus.watch_user(&msg.user, ctx.address().recipient()),
-            })
-            .sessions
-            .insert(msg.session);
         self.sessions.insert(
             msg.session,
             SessionEntry {
@@ -121,7 +136,7 @@ impl Handler<Connect> for Registry {
                 addr: msg.addr,
             },
         );
-        MessageResult(entry.addr.clone())
+        MessageResult(Some(entry.addr.clone()))
     }
 }
 
@@ -216,7 +231,7 @@ impl Handler<SendPrivate> for Registry {
 impl Handler<UserDelivery> for Registry {
     type Result = ();
 
-    fn handle(&mut self, msg: UserDelivery, _ctx: &mut Self::Context) {
+    fn handle(&mut self, msg: UserDelivery, ctx: &mut Self::Context) {
         let Some(entry) = self.users.get(&msg.user) else {
             return;
         };
@@ -224,11 +239,22 @@ impl Handler<UserDelivery> for Registry {
             frame: msg.frame,
             message_id: None,
         };
-        for session in &entry.sessions {
-            if let Some(session) = self.sessions.get(session) {
-                // A full mailbox means a slow client, which its room kicks.
-                let _ = session.addr.try_send(deliver.clone());
+        let mut slow = Vec::new();
+        for id in &entry.sessions {
+            let Some(session) = self.sessions.get(id) else {
+                continue;
+            };
+            // The same rule as a room's: a client that lets its queue fill
+            // is not waited for, it is disconnected.
+            if let Err(SendError::Full(_)) = session.addr.try_send(deliver.clone()) {
+                log::warn!("{} is not reading; disconnecting that connection", msg.user);
+                crate::metrics::METRICS.slow_client_dropped();
+                session.addr.do_send(Hangup::TooSlow);
+                slow.push(*id);
             }
+        }
+        for session in slow {
+            ctx.notify(Disconnect { session });
         }
     }
 }
@@ -265,8 +291,9 @@ impl Handler<CloseAll> for Registry {
     type Result = ();
 
     fn handle(&mut self, _: CloseAll, _ctx: &mut Self::Context) {
+        self.closing = true;
         for session in self.sessions.values() {
-            session.addr.do_send(GoingAway);
+            session.addr.do_send(Hangup::GoingAway);
         }
     }
 }

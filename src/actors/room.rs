@@ -10,21 +10,31 @@
 //! Delivery is the other half: every [`Published`] event from the bus is
 //! handed to each member's mailbox with `try_send`. A member whose mailbox
 //! is full is not waited for: it is reported to the registry and kicked.
+//!
+//! Nothing stored is lost to the members of a room, even when the bus is
+//! not there to carry it: the room remembers which messages it delivered,
+//! and catches up from the database (delivering what it has not) while the
+//! bus is down, and whenever the bus says events may have been missed (an
+//! instance that was cut off from Redis comes back, a queue overflowed).
 
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, RoomEvent, Subscription};
 use crate::actors::registry::{Disconnect, Registry};
-use crate::actors::session::{Deliver, JoinBurst, Kick, WsSession};
+use crate::actors::session::{Deliver, Hangup, JoinBurst, WsSession};
 use crate::db::queries::messages::{self, MessageWithAuthor, Window};
 use crate::db::queries::reactions::{self, ReactionGroup};
+use crate::db::queries::users;
 use crate::db::{Database, DbConnection, DbError};
 use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId, Username};
 use crate::metrics::METRICS;
 use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};
 use actix::prelude::*;
+use bytestring::ByteString;
 use chrono::Utc;
-use std::collections::HashMap;
+use futures_util::future::BoxFuture;
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Messages a newcomer receives on joining.
 pub const HISTORY_ON_JOIN: i64 = 10;
@@ -41,6 +51,17 @@ const RESUME_OVERLAP_MS: i64 = 2_000;
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
 
+/// Ids of delivered messages a room remembers, to deliver each once when
+/// it catches up from the database (or gets an event twice from the bus).
+const REMEMBERED: usize = 2048;
+
+/// While the bus is down, how often a room looks in the database for
+/// messages that other instances stored.
+const OUTAGE_POLL: Duration = Duration::from_secs(1);
+
+/// Most messages one catch-up delivers ([`RESUME_LIMIT`] per page).
+const CATCH_UP_PAGES: usize = 20;
+
 /// Why the room refused or failed a request.
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
@@ -53,6 +74,9 @@ pub enum RoomError {
     /// The user may not do that to that message.
     #[error("{0}")]
     Forbidden(&'static str),
+    /// The room is admin-only and the user is no longer staff.
+    #[error("this room is for staff only")]
+    NotAdmitted,
 }
 
 impl RoomError {
@@ -61,7 +85,7 @@ impl RoomError {
         match self {
             RoomError::Storage(_) => ErrorCode::Internal,
             RoomError::NotFound(_) => ErrorCode::NotFound,
-            RoomError::Forbidden(_) => ErrorCode::Forbidden,
+            RoomError::Forbidden(_) | RoomError::NotAdmitted => ErrorCode::Forbidden,
         }
     }
 }
@@ -72,10 +96,43 @@ fn find_message(
     room_id: i32,
     id: MessageId,
 ) -> Result<crate::db::models::Message, RoomError> {
-    messages::find_live(conn, room_id, id.0).map_err(|e| match e {
+    messages::find_live(conn, room_id, id.0).map_err(|e| not_found_as(e, id))
+}
+
+/// A database error about message `id`, as the room reports it.
+fn not_found_as(error: DbError, id: MessageId) -> RoomError {
+    match error {
         DbError::NotFound => RoomError::NotFound(id),
         other => RoomError::Storage(other),
+    }
+}
+
+/// `who` with their staff rights as they are now. Rights are read per
+/// request, so a user demoted while connected loses them at once.
+fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomError> {
+    let is_staff = users::is_staff(conn, who.id.0)?;
+    Ok(Identity {
+        is_staff,
+        ..who.clone()
     })
+}
+
+/// Checks that `who` may still act in the room: always in an open room;
+/// in an admin-only one only while staff.
+fn still_admitted(
+    conn: &mut DbConnection,
+    room: &RoomInfo,
+    who: &Identity,
+) -> Result<Identity, RoomError> {
+    if !room.admin_only {
+        return Ok(who.clone());
+    }
+    let now = as_of_now(conn, who)?;
+    if room.admits(&now) {
+        Ok(now)
+    } else {
+        Err(RoomError::NotAdmitted)
+    }
 }
 
 struct Member {
@@ -93,6 +150,13 @@ pub struct Room {
     registry: Addr<Registry>,
     members: HashMap<SessionId, Member>,
     subscription: Option<Subscription>,
+    /// The newest messages members have had (delivered, or in a join
+    /// burst), at most [`REMEMBERED`].
+    delivered: BTreeSet<MessageId>,
+    /// The newest message id the room knows of.
+    newest: MessageId,
+    /// A catch-up is under way; another would only repeat it.
+    catching_up: bool,
 }
 
 impl Room {
@@ -105,7 +169,22 @@ impl Room {
             registry,
             members: HashMap::new(),
             subscription: None,
+            delivered: BTreeSet::new(),
+            newest: MessageId(0),
+            catching_up: false,
         }
+    }
+
+    /// Notes that members have had message `id`; false if they already had.
+    fn remember(&mut self, id: MessageId) -> bool {
+        if !self.delivered.insert(id) {
+            return false;
+        }
+        if self.delivered.len() > REMEMBERED {
+            self.delivered.pop_first();
+        }
+        self.newest = self.newest.max(id);
+        true
     }
 
     fn publish(&self, frame: &ServerFrame, skip_user: Option<Username>, id: Option<MessageId>) {
@@ -159,7 +238,7 @@ impl Room {
             self.info.name,
             member.user
         );
-        member.addr.do_send(Kick);
+        member.addr.do_send(Hangup::TooSlow);
         self.registry.do_send(Disconnect { session });
     }
 }
@@ -170,6 +249,13 @@ impl Actor for Room {
     fn started(&mut self, ctx: &mut Self::Context) {
         METRICS.rooms(1);
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
+        ctx.run_interval(OUTAGE_POLL, |room, ctx| {
+            // Cut off from the other instances: their messages reach the
+            // database, not the bus. Fetch them from there.
+            if !room.bus.is_healthy() {
+                ctx.notify(CatchUp { from: room.newest });
+            }
+        });
         let subscribed = self
             .bus
             .subscribe(&self.info.name, ctx.address().recipient());
@@ -205,17 +291,24 @@ pub struct Join {
     pub online: Vec<Username>,
     /// The client reconnects and has seen every message up to this id.
     pub resume_after: Option<MessageId>,
+    /// Completes when the user's private messages are routed to this
+    /// instance (their first connection here); the join waits for it.
+    pub user_ready: Option<BoxFuture<'static, ()>>,
 }
 
 impl Handler<Join> for Room {
     type Result = AtomicResponse<Self, ()>;
 
-    fn handle(&mut self, join: Join, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, mut join: Join, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room_id = self.info.id.0;
         let resume_after = join.resume_after;
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
+        let user_ready = join.user_ready.take();
         let load = async move {
+            if let Some(ready) = user_ready {
+                ready.await;
+            }
             let history = db
                 .run(move |c| match resume_after {
                     Some(after) => {
@@ -243,6 +336,7 @@ impl Handler<Join> for Room {
                     Ok((rows, has_more)) => {
                         for row in rows {
                             let id = MessageId(row.message.id);
+                            room.remember(id);
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
                             burst.history.push((id, encode(&frame)));
                         }
@@ -334,14 +428,16 @@ impl Handler<Post> for Room {
 
     fn handle(&mut self, post: Post, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let room_id = self.info.id.0;
-        let user_id = post.author.id.0;
+        let info = self.info.clone();
         let created_at = Utc::now();
         let text = post.text.into_string();
+        let author = post.author.clone();
         let store = async move {
             db.run(move |c| {
-                messages::insert(c, room_id, user_id, &text, created_at.naive_utc())
-                    .map(|row| (row.id, text))
+                still_admitted(c, &info, &author)?;
+                let row =
+                    messages::insert(c, info.id.0, author.id.0, &text, created_at.naive_utc())?;
+                Ok::<_, RoomError>((row.id, text))
             })
             .await
         };
@@ -387,14 +483,17 @@ impl Handler<Edit> for Room {
         let room_id = self.info.id.0;
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
+        let info = self.info.clone();
         let store = async move {
             db.run(move |c| {
+                still_admitted(c, &info, &editor)?;
                 let message = find_message(c, room_id, id)?;
                 if !editor.may_edit(UserId(message.user_id)) {
                     return Err(RoomError::Forbidden("only its author may edit a message"));
                 }
                 let text = text.into_string();
-                messages::edit(c, id.0, &text, edited_at.naive_utc())?;
+                messages::edit(c, id.0, &text, edited_at.naive_utc())
+                    .map_err(|e| not_found_as(e, id))?;
                 Ok(text)
             })
             .await
@@ -424,15 +523,26 @@ impl Handler<Delete> for Room {
         let db = self.db.clone();
         let room_id = self.info.id.0;
         let Delete { by, id } = delete;
+        let info = self.info.clone();
         let store = async move {
             db.run(move |c| {
+                let by = still_admitted(c, &info, &by)?;
                 let message = find_message(c, room_id, id)?;
-                if !by.may_delete(UserId(message.user_id)) {
+                let author = UserId(message.user_id);
+                // Staff rights as they are now, not as they were when the
+                // socket opened.
+                let by = if by.id == author {
+                    by
+                } else {
+                    as_of_now(c, &by)?
+                };
+                if !by.may_delete(author) {
                     return Err(RoomError::Forbidden(
                         "only its author or staff may delete a message",
                     ));
                 }
-                messages::delete(c, id.0, Utc::now().naive_utc())?;
+                messages::delete(c, id.0, Utc::now().naive_utc())
+                    .map_err(|e| not_found_as(e, id))?;
                 Ok(())
             })
             .await
@@ -460,12 +570,13 @@ impl Handler<React> for Room {
         let db = self.db.clone();
         let room_id = self.info.id.0;
         let React { user, id, emoji } = react;
+        let info = self.info.clone();
         let store = async move {
             db.run(move |c| {
+                still_admitted(c, &info, &user)?;
                 find_message(c, room_id, id)?;
-                let groups =
-                    reactions::toggle(c, id.0, user.id.0, emoji.as_str(), Utc::now().naive_utc())?;
-                Ok(groups)
+                reactions::toggle(c, id.0, user.id.0, emoji.as_str(), Utc::now().naive_utc())
+                    .map_err(|e| not_found_as(e, id))
             })
             .await
         };
@@ -537,31 +648,63 @@ impl Handler<LoadHistory> for Room {
     }
 }
 
-/// An event from the bus, to be delivered to every member.
+/// What the bus hands a room.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub struct Published {
-    /// The event, shared by every delivery.
-    pub event: Arc<RoomEvent>,
+pub enum Published {
+    /// An event, to be delivered to every member (shared by every delivery).
+    Event(Arc<RoomEvent>),
+    /// Events may have been missed since message `after` (an instance was
+    /// cut off from the bus, or a queue overflowed): catch up from the
+    /// database. `None`: since before anything the room remembers.
+    Missed {
+        /// The newest message known to have been delivered before.
+        after: Option<MessageId>,
+    },
 }
 
 impl Handler<Published> for Room {
     type Result = ();
 
-    fn handle(&mut self, msg: Published, _ctx: &mut Self::Context) {
-        let event = msg.event;
-        if let Ok(lag) = event.published_at.elapsed() {
-            METRICS.bus_lag(lag);
+    fn handle(&mut self, msg: Published, ctx: &mut Self::Context) {
+        match msg {
+            Published::Event(event) => {
+                if let Ok(lag) = event.published_at.elapsed() {
+                    METRICS.bus_lag(lag);
+                }
+                // A message is delivered once, however many ways it came.
+                if let Some(id) = event.message_id
+                    && !self.remember(id)
+                {
+                    return;
+                }
+                self.deliver(&event.frame, event.skip_user.as_ref(), event.message_id);
+            }
+            Published::Missed { after } => {
+                let from = [after, self.delivered.first().copied(), Some(self.newest)]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .unwrap_or(self.newest);
+                ctx.notify(CatchUp { from });
+            }
         }
+    }
+}
+
+impl Room {
+    /// Hands one encoded frame to every member (but those named
+    /// `skip_user`), kicking any that cannot take it.
+    fn deliver(&mut self, frame: &ByteString, skip_user: Option<&Username>, id: Option<MessageId>) {
         let mut slow = Vec::new();
         let mut delivered = 0;
         for (session, member) in &self.members {
-            if member.kicked || event.skip_user.as_ref() == Some(&member.user) {
+            if member.kicked || skip_user == Some(&member.user) {
                 continue;
             }
             let deliver = Deliver {
-                frame: event.frame.clone(),
-                message_id: event.message_id,
+                frame: frame.clone(),
+                message_id: id,
             };
             if Room::deliver_to(&member.addr, deliver) {
                 delivered += 1;
@@ -573,6 +716,71 @@ impl Handler<Published> for Room {
         for session in slow {
             self.kick(session);
         }
+    }
+}
+
+/// Deliver the stored messages after `from` (and a little before it: see
+/// [`messages::resume_floor`]) that members have not had.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct CatchUp {
+    from: MessageId,
+}
+
+impl Handler<CatchUp> for Room {
+    // Atomic: a catch-up takes its place in the room's order like a post.
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: CatchUp, _ctx: &mut Self::Context) -> Self::Result {
+        if self.catching_up || self.members.is_empty() {
+            return AtomicResponse::new(Box::pin(fut::ready(())));
+        }
+        self.catching_up = true;
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        let load = async move {
+            db.run(move |c| {
+                let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+                let mut after = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
+                let mut rows = Vec::new();
+                for _ in 0..CATCH_UP_PAGES {
+                    let (page, more) =
+                        messages::page(c, room_id, Window::After(after), RESUME_LIMIT)?;
+                    if let Some(last) = page.last() {
+                        after = last.message.id;
+                    }
+                    rows.extend(page);
+                    if !more {
+                        break;
+                    }
+                }
+                Ok::<_, DbError>(rows)
+            })
+            .await
+        };
+        AtomicResponse::new(Box::pin(load.into_actor(self).map(|loaded, room, _ctx| {
+            room.catching_up = false;
+            let rows = match loaded {
+                Ok(rows) => rows,
+                Err(e) => return log::warn!("room {}: catching up failed: {e}", room.info.name),
+            };
+            let mut caught = 0;
+            for row in rows {
+                let id = MessageId(row.message.id);
+                if room.remember(id) {
+                    let frame = encode(&ServerFrame::ChatMessage(view_of(row, false)));
+                    room.deliver(&frame, None, Some(id));
+                    caught += 1;
+                }
+            }
+            if caught > 0 {
+                METRICS.caught_up(caught);
+                log::info!(
+                    "room {}: caught up {caught} messages from the database",
+                    room.info.name
+                );
+            }
+        })))
     }
 }
 

@@ -20,18 +20,34 @@ use actix_web_actors::ws;
 use bytestring::ByteString;
 use std::time::{Duration, Instant};
 
-/// Largest WebSocket frame accepted, in bytes. Comfortably above the
-/// longest allowed message (4,000 characters of up to 4 UTF-8 bytes, JSON
-/// escaped); a bigger frame closes the connection with code 1009.
-pub const MAX_FRAME_BYTES: usize = 64 * 1024;
+/// Smallest limit on one WebSocket frame, in bytes; a bigger frame closes
+/// the connection with code 1009. See [`SessionLimits::max_frame_bytes`].
+const MIN_FRAME_BYTES: usize = 64 * 1024;
 
-/// Requests (posts, edits, reactions, history) one session may have waiting
-/// in its room before it is told to slow down.
+/// Requests (posts, edits, reactions, private messages) one session may
+/// have waiting before it is told to slow down.
 const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 
 /// A client repeating "still typing" more often than this is not passed
-/// on: the browser sends it every 2 s, and it must not flood the room.
+/// on: the browser sends it every 2 s.
 const TYPING_REPEAT: Duration = Duration::from_secs(1);
+
+/// Typing changes passed on at once, and how fast the allowance returns:
+/// plenty for a person (a change every 2 s, plus one per send or clear),
+/// far too little to flood a room by alternating true and false.
+const TYPING_BURST: u32 = 4;
+const TYPING_REFILL: Duration = Duration::from_millis(500);
+
+/// Private messages sent at once, and how fast the allowance returns, so
+/// that one user cannot bury another's connections.
+const PRIVATE_BURST: u32 = 10;
+const PRIVATE_REFILL: Duration = Duration::from_millis(200);
+
+/// How long the ids of a join burst are remembered to skip live copies of
+/// them: long enough for any message stored before the join to have been
+/// delivered (the bus's lag is milliseconds), short enough that a resumed
+/// session does not keep 500 ids for its whole life.
+const BURST_MEMORY: Duration = Duration::from_secs(30);
 
 /// The limits a session enforces, from [`Settings`].
 #[derive(Debug, Clone)]
@@ -46,6 +62,15 @@ pub struct SessionLimits {
     pub max_message_chars: usize,
 }
 
+impl SessionLimits {
+    /// Largest frame accepted: room for the longest allowed message even
+    /// if every character is JSON-escaped (`\u0001` is six bytes), plus the
+    /// frame's other fields, so a valid message never closes the socket.
+    pub fn max_frame_bytes(&self) -> usize {
+        (self.max_message_chars.saturating_mul(6) + 4096).max(MIN_FRAME_BYTES)
+    }
+}
+
 impl From<&Settings> for SessionLimits {
     fn from(s: &Settings) -> Self {
         SessionLimits {
@@ -54,6 +79,46 @@ impl From<&Settings> for SessionLimits {
             queue: s.session_queue,
             max_message_chars: s.max_message_chars,
         }
+    }
+}
+
+/// A token bucket: up to `burst` actions at once, then one per `refill`.
+#[derive(Debug)]
+struct Budget {
+    burst: u32,
+    refill: Duration,
+    tokens: u32,
+    /// When the last token was earned (or the bucket was last full).
+    since: Instant,
+}
+
+impl Budget {
+    fn new(burst: u32, refill: Duration) -> Self {
+        Budget {
+            burst,
+            refill,
+            tokens: burst,
+            since: Instant::now(),
+        }
+    }
+
+    /// Spends one token if there is one.
+    fn try_take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.since).as_nanos();
+        let earned = (elapsed / self.refill.as_nanos().max(1)).min(u128::from(self.burst)) as u32;
+        if earned > 0 {
+            self.tokens = (self.tokens + earned).min(self.burst);
+            self.since = if self.tokens == self.burst {
+                now
+            } else {
+                self.since + self.refill * earned
+            };
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
     }
 }
 
@@ -66,15 +131,20 @@ pub struct WsSession {
     room: Option<Addr<Room>>,
     limits: SessionLimits,
     last_heard: Instant,
-    /// Ids of the messages sent in the join burst: a live copy of one of
-    /// them (stored just before the join, delivered just after) is not
-    /// written twice. At most one burst's worth, so small and bounded.
+    /// Ids of the messages sent in the join burst, ascending: a live copy
+    /// of one of them (stored just before the join, delivered just after)
+    /// is not written twice. Forgotten after [`BURST_MEMORY`].
     sent_in_history: Vec<MessageId>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
     requests_in_flight: usize,
+    /// A `history` request is being answered; the next waits for it, so
+    /// one client cannot pile up pages in its own output buffer.
+    history_in_flight: bool,
     /// Last typing state passed on to the room, and when.
     typing: Option<(bool, Instant)>,
+    typing_budget: Budget,
+    private_budget: Budget,
 }
 
 impl WsSession {
@@ -96,7 +166,10 @@ impl WsSession {
             sent_in_history: Vec::new(),
             resume_after: None,
             requests_in_flight: 0,
+            history_in_flight: false,
             typing: None,
+            typing_budget: Budget::new(TYPING_BURST, TYPING_REFILL),
+            private_budget: Budget::new(PRIVATE_BURST, PRIVATE_REFILL),
         }
     }
 
@@ -113,8 +186,9 @@ impl WsSession {
         req: &HttpRequest,
         stream: web::Payload,
     ) -> Result<HttpResponse, actix_web::Error> {
+        let frame_size = self.limits.max_frame_bytes();
         ws::WsResponseBuilder::new(self, req, stream)
-            .frame_size(MAX_FRAME_BYTES)
+            .frame_size(frame_size)
             .start()
     }
 
@@ -146,12 +220,7 @@ impl WsSession {
                     (None, Some(after)) => Window::After(after.0),
                     (None, None) => Window::Latest,
                 };
-                self.ask_room(LoadHistory { window, limit }, ctx, |page, _act, ctx| {
-                    ctx.text(encode(&ServerFrame::History {
-                        messages: page.messages,
-                        has_more: page.has_more,
-                    }))
-                })
+                self.load_history(LoadHistory { window, limit }, ctx);
             }
             ClientFrame::EditMessage { id, message } => {
                 if let Some(text) = self.check_text(message, ctx) {
@@ -188,20 +257,48 @@ impl WsSession {
     }
 
     /// Passes a typing state on, unless it only repeats the last one within
-    /// [`TYPING_REPEAT`].
+    /// [`TYPING_REPEAT`] or the client has spent its typing budget. Never
+    /// waits: a room too busy to take it simply misses a typing hint.
     fn on_typing(&mut self, typing: bool) {
         let Some(room) = &self.room else { return };
-        let repeat = self
-            .typing
-            .is_some_and(|(last, at)| last == typing && (!typing || at.elapsed() < TYPING_REPEAT));
-        if repeat {
+        let now = Instant::now();
+        let repeat = self.typing.is_some_and(|(last, at)| {
+            last == typing && (!typing || now.duration_since(at) < TYPING_REPEAT)
+        });
+        if repeat || !self.typing_budget.try_take(now) {
             return;
         }
-        self.typing = Some((typing, Instant::now()));
-        room.do_send(Typing {
+        self.typing = Some((typing, now));
+        let _ = room.try_send(Typing {
             user: self.user.username.clone(),
             typing,
         });
+    }
+
+    /// Asks the room for a page of its log, one request at a time.
+    fn load_history(&mut self, request: LoadHistory, ctx: &mut ws::WebsocketContext<Self>) {
+        let Some(room) = self.room.clone() else {
+            return Self::send_error(ctx, ErrorCode::NotReady, "not connected to the room yet");
+        };
+        if self.history_in_flight {
+            return Self::send_error(
+                ctx,
+                ErrorCode::RateLimited,
+                "wait for the previous history page before asking for the next",
+            );
+        }
+        self.history_in_flight = true;
+        ctx.spawn(room.send(request).into_actor(self).map(|result, act, ctx| {
+            act.history_in_flight = false;
+            match result {
+                Ok(Ok(page)) => ctx.text(encode(&ServerFrame::History {
+                    messages: page.messages,
+                    has_more: page.has_more,
+                })),
+                Ok(Err(e)) => act.room_failed(e, ctx),
+                Err(e) => act.room_unavailable(e, ctx),
+            }
+        }));
     }
 
     fn check_text(
@@ -260,45 +357,81 @@ impl WsSession {
         Room: Handler<M>,
     {
         let Some(room) = self.room.clone() else {
-            return Self::send_error(ctx, ErrorCode::Internal, "not connected to the room yet");
+            return Self::send_error(ctx, ErrorCode::NotReady, "not connected to the room yet");
         };
-        if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT {
-            return Self::send_error(
-                ctx,
-                ErrorCode::RateLimited,
-                "you are sending faster than the room can keep up; this was not done",
-            );
+        if !self.take_request_slot(ctx) {
+            return;
         }
-        self.requests_in_flight += 1;
         ctx.spawn(room.send(request).into_actor(self).map(|result, act, ctx| {
             act.requests_in_flight -= 1;
             match result {
                 Ok(Ok(answer)) => done(answer, act, ctx),
-                Ok(Err(RoomError::Storage(e))) => {
-                    log::error!("room request for {} failed: {e}", act.user.username);
-                    Self::send_error(
-                        ctx,
-                        ErrorCode::Internal,
-                        "the server could not store that; please try again",
-                    );
-                }
-                Ok(Err(refused)) => Self::send_error(ctx, refused.code(), refused.to_string()),
-                Err(e) => {
-                    log::error!("room unavailable for {}: {e}", act.user.username);
-                    Self::send_error(
-                        ctx,
-                        ErrorCode::Internal,
-                        "the room is unavailable; try again",
-                    );
-                }
+                Ok(Err(e)) => act.room_failed(e, ctx),
+                Err(e) => act.room_unavailable(e, ctx),
             }
         }));
+    }
+
+    /// Counts one more request in flight, or tells the client to slow down.
+    fn take_request_slot(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT {
+            Self::send_error(
+                ctx,
+                ErrorCode::RateLimited,
+                "you are sending faster than the server can keep up; this was not done",
+            );
+            return false;
+        }
+        self.requests_in_flight += 1;
+        true
+    }
+
+    /// A refusal or failure of the room, as the client sees it.
+    fn room_failed(&self, error: RoomError, ctx: &mut ws::WebsocketContext<Self>) {
+        match error {
+            RoomError::Storage(e) => {
+                log::error!("room request for {} failed: {e}", self.user.username);
+                Self::send_error(
+                    ctx,
+                    ErrorCode::Internal,
+                    "the server could not store that; please try again",
+                );
+            }
+            RoomError::NotAdmitted => {
+                Self::send_error(
+                    ctx,
+                    ErrorCode::Forbidden,
+                    RoomError::NotAdmitted.to_string(),
+                );
+                ctx.notify(Hangup::NotAdmitted);
+            }
+            refused => Self::send_error(ctx, refused.code(), refused.to_string()),
+        }
+    }
+
+    fn room_unavailable(&self, error: MailboxError, ctx: &mut ws::WebsocketContext<Self>) {
+        log::error!("room unavailable for {}: {error}", self.user.username);
+        Self::send_error(
+            ctx,
+            ErrorCode::Internal,
+            "the room is unavailable; try again",
+        );
     }
 
     fn send_private(&mut self, command: PrivateCommand, ctx: &mut ws::WebsocketContext<Self>) {
         let Some(text) = self.check_text(command.text, ctx) else {
             return;
         };
+        if !self.private_budget.try_take(Instant::now()) {
+            return Self::send_error(
+                ctx,
+                ErrorCode::RateLimited,
+                "too many private messages at once; this one was not sent",
+            );
+        }
+        if !self.take_request_slot(ctx) {
+            return;
+        }
         let echo = text.as_str().to_owned();
         let request = SendPrivate {
             from: self.user.username.clone(),
@@ -307,22 +440,28 @@ impl WsSession {
         };
         let target = command.target;
         ctx.spawn(
-            self.registry.send(request).into_actor(self).map(
-                move |result, _act, ctx| match result {
-                    Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
-                        target,
-                        message: echo,
-                    })),
-                    Ok(Err(PrivateMessageError::NotOnline(who))) => Self::send_error(
-                        ctx,
-                        ErrorCode::UserNotOnline,
-                        format!("{who} is not online (or there is no such user)"),
-                    ),
-                    Err(e) => {
-                        Self::send_error(ctx, ErrorCode::Internal, format!("not delivered: {e}"))
+            self.registry
+                .send(request)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.requests_in_flight -= 1;
+                    match result {
+                        Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
+                            target,
+                            message: echo,
+                        })),
+                        Ok(Err(PrivateMessageError::NotOnline(who))) => Self::send_error(
+                            ctx,
+                            ErrorCode::UserNotOnline,
+                            format!("{who} is not online (or there is no such user)"),
+                        ),
+                        Err(e) => Self::send_error(
+                            ctx,
+                            ErrorCode::Internal,
+                            format!("not delivered: {e}"),
+                        ),
                     }
-                },
-            ),
+                }),
         );
     }
 }
@@ -361,7 +500,9 @@ impl Actor for WsSession {
             .send(connect)
             .into_actor(self)
             .map(|result, act, ctx| match result {
-                Ok(room) => act.room = Some(room),
+                Ok(Some(room)) => act.room = Some(room),
+                // Shutting down: come back (to another instance) later.
+                Ok(None) => Handler::<Hangup>::handle(act, Hangup::GoingAway, ctx),
                 Err(e) => {
                     log::error!("registry unavailable: {e}");
                     ctx.close(Some(ws::CloseCode::Error.into()));
@@ -400,7 +541,10 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
             Err(ws::ProtocolError::Overflow) => {
                 ctx.close(Some(ws::CloseReason {
                     code: ws::CloseCode::Size,
-                    description: Some(format!("frames are limited to {MAX_FRAME_BYTES} bytes")),
+                    description: Some(format!(
+                        "frames are limited to {} bytes",
+                        self.limits.max_frame_bytes()
+                    )),
                 }));
                 ctx.stop();
             }
@@ -429,7 +573,7 @@ impl Handler<Deliver> for WsSession {
     fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
         if msg
             .message_id
-            .is_some_and(|id| self.sent_in_history.contains(&id))
+            .is_some_and(|id| self.sent_in_history.binary_search(&id).is_ok())
         {
             return;
         }
@@ -452,7 +596,11 @@ impl Handler<JoinBurst> for WsSession {
     type Result = ();
 
     fn handle(&mut self, burst: JoinBurst, ctx: &mut Self::Context) {
+        // Pages come oldest first, so the ids are ascending already.
         self.sent_in_history = burst.history.iter().map(|(id, _)| *id).collect();
+        if !self.sent_in_history.is_empty() {
+            ctx.run_later(BURST_MEMORY, |act, _| act.sent_in_history = Vec::new());
+        }
         for (_, frame) in burst.history {
             ctx.text(frame);
         }
@@ -462,37 +610,71 @@ impl Handler<JoinBurst> for WsSession {
     }
 }
 
-/// The client fell too far behind; close its connection.
-#[derive(Message)]
+/// Why the server ends a connection, with the close code each one sends.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "()")]
-pub struct Kick;
+pub enum Hangup {
+    /// The client fell too far behind (1013, try again later).
+    TooSlow,
+    /// The server is shutting down (1001): the client reconnects (to
+    /// another instance, behind a load balancer) and resumes.
+    GoingAway,
+    /// The user may no longer be in this room (1008, policy).
+    NotAdmitted,
+}
 
-impl Handler<Kick> for WsSession {
+impl Handler<Hangup> for WsSession {
     type Result = ();
 
-    fn handle(&mut self, _: Kick, ctx: &mut Self::Context) {
+    fn handle(&mut self, why: Hangup, ctx: &mut Self::Context) {
+        let (code, description) = match why {
+            Hangup::TooSlow => (ws::CloseCode::Again, "too slow: events were not being read"),
+            Hangup::GoingAway => (ws::CloseCode::Away, "server going away"),
+            Hangup::NotAdmitted => (ws::CloseCode::Policy, "this room is for staff only"),
+        };
         ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Again,
-            description: Some("too slow: events were not being read".to_owned()),
+            code,
+            description: Some(description.to_owned()),
         }));
         ctx.stop();
     }
 }
 
-/// The server is shutting down; close with 1001 so the client reconnects
-/// (to another instance, behind a load balancer) and resumes.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct GoingAway;
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-impl Handler<GoingAway> for WsSession {
-    type Result = ();
+    #[test]
+    fn a_budget_allows_a_burst_then_one_per_refill() {
+        let mut budget = Budget::new(3, Duration::from_millis(100));
+        let t0 = budget.since;
+        assert!((0..3).all(|_| budget.try_take(t0)));
+        assert!(!budget.try_take(t0), "the burst is spent");
+        assert!(!budget.try_take(t0 + Duration::from_millis(99)));
+        assert!(budget.try_take(t0 + Duration::from_millis(100)));
+        assert!(!budget.try_take(t0 + Duration::from_millis(150)));
+        assert!(budget.try_take(t0 + Duration::from_millis(200)));
+    }
 
-    fn handle(&mut self, _: GoingAway, ctx: &mut Self::Context) {
-        ctx.close(Some(ws::CloseReason {
-            code: ws::CloseCode::Away,
-            description: Some("server going away".to_owned()),
-        }));
-        ctx.stop();
+    #[test]
+    fn a_budget_refills_to_its_burst_and_no_more() {
+        let mut budget = Budget::new(2, Duration::from_millis(10));
+        let t0 = budget.since;
+        assert!(budget.try_take(t0) && budget.try_take(t0));
+        let later = t0 + Duration::from_secs(60);
+        assert!(budget.try_take(later) && budget.try_take(later));
+        assert!(!budget.try_take(later), "a long pause earns only the burst");
+    }
+
+    #[test]
+    fn frames_fit_the_longest_message() {
+        let limits = |max_message_chars| SessionLimits {
+            heartbeat_interval: Duration::from_secs(1),
+            client_timeout: Duration::from_secs(2),
+            queue: 1,
+            max_message_chars,
+        };
+        assert_eq!(limits(4000).max_frame_bytes(), MIN_FRAME_BYTES);
+        assert!(limits(20_000).max_frame_bytes() >= 20_000 * 6);
     }
 }

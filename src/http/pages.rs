@@ -87,7 +87,11 @@ async fn index(
 
 #[derive(Deserialize)]
 struct CreateRoomForm {
+    // Defaults, so a form without a token is refused as a CSRF failure
+    // (403), not as an unparsable form.
+    #[serde(default)]
     csrf_token: String,
+    #[serde(default)]
     name: String,
     /// A checkbox: present ("on") when ticked.
     admin_only: Option<String>,

@@ -68,8 +68,11 @@ pub enum ErrorCode {
     Forbidden,
     /// A reaction that is not a single emoji.
     InvalidEmoji,
-    /// The client sent faster than the room could store.
+    /// The client sent faster than it may (too many requests waiting, or
+    /// too many typing changes or private messages at once).
     RateLimited,
+    /// The connection is still joining its room; try again in a moment.
+    NotReady,
     /// Something went wrong on the server; the message was not stored.
     Internal,
 }

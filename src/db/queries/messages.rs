@@ -51,15 +51,6 @@ pub enum Window {
     After(i32),
 }
 
-/// The newest `limit` messages of a room that are not deleted, oldest first.
-pub fn latest(
-    conn: &mut DbConnection,
-    room_id: i32,
-    limit: i64,
-) -> Result<Vec<MessageWithAuthor>, DbError> {
-    page(conn, room_id, Window::Latest, limit).map(|(rows, _)| rows)
-}
-
 /// Up to `limit` messages of a room in `window`, oldest first, and whether
 /// the log goes on past the page (older ones for `Latest`/`Before`, newer
 /// ones for `After`). Deleted messages are left out.
@@ -160,27 +151,44 @@ pub fn find_live(conn: &mut DbConnection, room_id: i32, id: i32) -> Result<Messa
         .map_err(DbError::from)
 }
 
-/// Replaces a message's text and marks it edited at `at`.
+/// Replaces a message's text and marks it edited at `at`, if it is still
+/// live; [`DbError::NotFound`] if it was deleted meanwhile (by another
+/// instance, say), so an edit never writes into a deleted message.
 pub fn edit(
     conn: &mut DbConnection,
     id: i32,
     content: &str,
     at: NaiveDateTime,
 ) -> Result<(), DbError> {
-    diesel::update(messages::table.filter(messages::id.eq(id)))
-        .set((messages::content.eq(content), messages::edited_at.eq(at)))
-        .execute(conn)?;
+    let changed = diesel::update(
+        messages::table
+            .filter(messages::id.eq(id))
+            .filter(messages::deleted_at.is_null()),
+    )
+    .set((messages::content.eq(content), messages::edited_at.eq(at)))
+    .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
     Ok(())
 }
 
 /// Deletes a message for everyone: its text and reactions are erased; the
 /// row stays as a marker so that its id is never reused.
+/// [`DbError::NotFound`] if it was deleted already.
 pub fn delete(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Result<(), DbError> {
     conn.transaction(|conn| {
+        let changed = diesel::update(
+            messages::table
+                .filter(messages::id.eq(id))
+                .filter(messages::deleted_at.is_null()),
+        )
+        .set((messages::content.eq(""), messages::deleted_at.eq(at)))
+        .execute(conn)?;
+        if changed == 0 {
+            return Err(DbError::NotFound);
+        }
         diesel::delete(reactions_table::table.filter(reactions_table::message_id.eq(id)))
-            .execute(conn)?;
-        diesel::update(messages::table.filter(messages::id.eq(id)))
-            .set((messages::content.eq(""), messages::deleted_at.eq(at)))
             .execute(conn)?;
         Ok(())
     })

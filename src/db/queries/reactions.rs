@@ -1,7 +1,7 @@
 //! Reactions: one row per user, message and emoji.
 
 use crate::db::models::NewReaction;
-use crate::db::schema::{reactions, users};
+use crate::db::schema::{messages, reactions, users};
 use crate::db::{DbConnection, DbError};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -46,7 +46,8 @@ pub fn for_messages(
 }
 
 /// Adds `user_id`'s `emoji` to a message, or takes it away if it was there,
-/// and returns the message's reactions afterwards.
+/// and returns the message's reactions afterwards; [`DbError::NotFound`]
+/// if the message is not live (deleted meanwhile, by another instance say).
 pub fn toggle(
     conn: &mut DbConnection,
     message_id: i32,
@@ -55,6 +56,9 @@ pub fn toggle(
     at: NaiveDateTime,
 ) -> Result<Vec<ReactionGroup>, DbError> {
     conn.transaction(|conn| {
+        // A write first, so that SQLite takes its write lock before this
+        // transaction reads anything (a read first could find its snapshot
+        // stale at the insert and fail with SQLITE_BUSY).
         let removed = diesel::delete(
             reactions::table
                 .filter(reactions::message_id.eq(message_id))
@@ -63,6 +67,17 @@ pub fn toggle(
         )
         .execute(conn)?;
         if removed == 0 {
+            // Checked inside the transaction, so a delete (which erases a
+            // message's reactions in its own) cannot slip in before the
+            // insert.
+            let live: i64 = messages::table
+                .filter(messages::id.eq(message_id))
+                .filter(messages::deleted_at.is_null())
+                .count()
+                .get_result(conn)?;
+            if live == 0 {
+                return Err(DbError::NotFound);
+            }
             diesel::insert_into(reactions::table)
                 .values(&NewReaction {
                     message_id,

@@ -42,6 +42,16 @@ pub fn by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> 
         .optional()?)
 }
 
+/// Whether the account `id` is staff now ([`DbError::NotFound`] if it is
+/// gone): rights are read per request, so a demotion takes effect at once.
+pub fn is_staff(conn: &mut DbConnection, id: i32) -> Result<bool, DbError> {
+    users::table
+        .find(id)
+        .select(users::is_staff)
+        .first(conn)
+        .map_err(DbError::from)
+}
+
 /// Grants or revokes staff; [`DbError::NotFound`] for an unknown name.
 pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Result<(), DbError> {
     let changed = diesel::update(users::table.filter(users::username.eq(username)))

@@ -1,0 +1,727 @@
+//! The Redis bridge: the bus that joins several confab instances, as
+//! channels_redis joins Django Channels workers.
+//!
+//! Every room event goes through Redis, the publishing instance's own
+//! members included: Redis delivers a channel's messages to every
+//! subscriber in the order it received them, so all members of a room, on
+//! every instance, see that room's events in one order.
+//!
+//! - [`RedisBus`] is what the actors hold (the [`RoomBus`] trait). Routing
+//!   tables are shared with the bridge, so delivering an incoming event is a
+//!   lookup and a `try_send`, not a round trip through another mailbox.
+//! - [`RedisBridge`] is the actor that owns the two Redis connections: one
+//!   subscribed to the channels this instance has listeners for (a room's
+//!   channel while the room has local members, a user's while the user has
+//!   local connections), one that publishes, in batches, one batch in
+//!   flight at a time so that order is kept.
+//! - [`wire`] is what travels (channel names, events as bytes);
+//!   [`presence`] is who is online, shared through Redis.
+//!
+//! When Redis is unreachable the server carries on alone: events are
+//! delivered to this instance's members only (messages are stored either
+//! way), rooms fetch other instances' messages from the database, the
+//! outage is logged and reported by `/readyz`, and the bridge reconnects
+//! with backoff and resubscribes by itself. Once back, it tells every
+//! instance's rooms that events may have been missed ([`Wire::Missed`]), so
+//! members who stayed connected anywhere get every message stored in
+//! between. The same notice follows any event that only reached this
+//! instance because a queue was full.
+
+mod presence;
+mod wire;
+
+use crate::actors::bus::{
+    Arrival, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
+};
+use crate::actors::room::Published;
+use crate::domain::{MessageId, RoomName, Username};
+use crate::metrics::METRICS;
+use crate::protocol::{ServerFrame, encode};
+use actix::prelude::*;
+use bytestring::ByteString;
+use futures_util::StreamExt;
+use futures_util::future::BoxFuture;
+use presence::{Arrive, Counts, Depart, SCRIPTS};
+use redis::aio::{MultiplexedConnection, PubSubSink};
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::sync::oneshot;
+use wire::{Channels, Topic, Wire};
+
+/// Events waiting to be published beyond which Redis is considered stalled
+/// and events are delivered locally instead of queued without end.
+const MAX_QUEUED: usize = 16_384;
+
+/// Most events sent to Redis in one pipeline.
+const MAX_BATCH: usize = 512;
+
+/// How long a room waits for its subscription before it serves anyway.
+const SUBSCRIBE_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Connecting (or any one Redis request) longer than this counts as down.
+const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Reconnection backoff: first and longest wait.
+const BACKOFF_MIN: Duration = Duration::from_millis(250);
+const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// A room that cannot keep up with incoming events is told to catch up at
+/// most this often.
+const MISSED_NOTICE_EVERY: Duration = Duration::from_millis(500);
+
+/// Why the bridge could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum BridgeError {
+    /// `REDIS_URL` does not parse.
+    #[error("REDIS_URL is not a valid Redis URL: {0}")]
+    Url(#[from] redis::RedisError),
+}
+
+/// The bus the actors use when `REDIS_URL` is set.
+pub struct RedisBus {
+    bridge: Addr<RedisBridge>,
+    channels: Channels,
+    rooms: Arc<Routes<RoomName, Published>>,
+    users: Arc<Routes<Username, UserDelivery>>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl RedisBus {
+    /// Starts the bridge actor for `url` and returns the bus in front of it.
+    /// Connecting happens in the background: the server starts even while
+    /// Redis is down.
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        presence_ttl: Duration,
+    ) -> Result<Arc<RedisBus>, BridgeError> {
+        let client = redis::Client::open(url)?;
+        let channels = Channels::new(prefix);
+        let rooms = Arc::new(Routes::new());
+        let users = Arc::new(Routes::new());
+        let healthy = Arc::new(AtomicBool::new(false));
+        let bridge = RedisBridge {
+            client,
+            channels: channels.clone(),
+            rooms: rooms.clone(),
+            users: users.clone(),
+            healthy: healthy.clone(),
+            generation: 0,
+            sink: None,
+            publisher: None,
+            queue: VecDeque::new(),
+            flushing: false,
+            backoff: BACKOFF_MIN,
+            down_since: None,
+            last_seen: HashMap::new(),
+            missed: HashMap::new(),
+            lagging: HashMap::new(),
+            instance: format!("{:016x}", rand::random::<u64>()),
+            presence: HashSet::new(),
+            presence_ttl,
+        }
+        .start();
+        Ok(Arc::new(RedisBus {
+            bridge,
+            channels,
+            rooms,
+            users,
+            healthy,
+        }))
+    }
+
+    /// Asks the bridge something it answers through `reply`; `None` if the
+    /// bridge is gone.
+    fn ask<T: Send + 'static>(
+        &self,
+        message: impl FnOnce(oneshot::Sender<Option<T>>) -> BridgeRequest,
+    ) -> BoxFuture<'static, Option<T>> {
+        let (reply, answer) = oneshot::channel();
+        match message(reply) {
+            BridgeRequest::Arrive(m) => self.bridge.do_send(m),
+            BridgeRequest::Depart(m) => self.bridge.do_send(m),
+            BridgeRequest::Counts(m) => self.bridge.do_send(m),
+        }
+        Box::pin(async move { answer.await.ok().flatten() })
+    }
+}
+
+/// The questions [`RedisBus::ask`] puts to the bridge.
+enum BridgeRequest {
+    Arrive(Arrive),
+    Depart(Depart),
+    Counts(Counts),
+}
+
+impl RoomBus for RedisBus {
+    fn publish(&self, room: &RoomName, event: RoomEvent) {
+        if !self.is_healthy() {
+            // Alone until Redis is back: at least this instance's members
+            // hear it (and it is stored for everyone; the other instances'
+            // rooms catch up when the bridge is back).
+            METRICS.bus_local_only();
+            self.rooms.deliver(room, event);
+            return;
+        }
+        self.bridge.do_send(Publish {
+            channel: self.channels.room(room),
+            payload: wire::encode_event(&event),
+            fallback: Fallback::Room(room.clone(), event),
+        });
+    }
+
+    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed {
+        let token = self.rooms.insert(room.clone(), to);
+        self.listen(self.channels.room(room), token)
+    }
+
+    fn unsubscribe(&self, room: &RoomName, subscription: Subscription) {
+        if self.rooms.remove(room, subscription) {
+            self.bridge.do_send(Unlisten {
+                channel: self.channels.room(room),
+            });
+        }
+    }
+
+    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
+        if !self.is_healthy() {
+            let delivered = self.users.deliver(user, frame);
+            return Box::pin(futures_util::future::ready(delivered));
+        }
+        let (done, receivers) = oneshot::channel();
+        self.bridge.do_send(Publish {
+            channel: self.channels.user(user),
+            payload: frame.as_bytes().to_vec(),
+            fallback: Fallback::User(user.clone(), frame, done),
+        });
+        Box::pin(async move { receivers.await.unwrap_or(false) })
+    }
+
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed {
+        let token = self.users.insert(user.clone(), to);
+        self.listen(self.channels.user(user), token)
+    }
+
+    fn unwatch_user(&self, user: &Username, subscription: Subscription) {
+        if self.users.remove(user, subscription) {
+            self.bridge.do_send(Unlisten {
+                channel: self.channels.user(user),
+            });
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    fn arrive(
+        &self,
+        room: &RoomName,
+        user: &Username,
+        local_first: bool,
+    ) -> BoxFuture<'static, Option<Arrival>> {
+        let (room, user) = (room.clone(), user.clone());
+        self.ask(|reply| {
+            BridgeRequest::Arrive(Arrive {
+                room,
+                user,
+                local_first,
+                reply,
+            })
+        })
+    }
+
+    fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>> {
+        let (room, user) = (room.clone(), user.clone());
+        self.ask(|reply| BridgeRequest::Depart(Depart { room, user, reply }))
+    }
+
+    fn online_counts(
+        &self,
+        rooms: Vec<RoomName>,
+    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
+        self.ask(|reply| BridgeRequest::Counts(Counts { rooms, reply }))
+    }
+}
+
+impl RedisBus {
+    /// Subscribes this instance to `channel`; ready once Redis confirms
+    /// (or at once while Redis is down: the reconnection subscribes).
+    fn listen(&self, channel: String, token: Subscription) -> Subscribed {
+        let (done, ready) = oneshot::channel();
+        self.bridge.do_send(Listen { channel, done });
+        Subscribed {
+            token,
+            ready: Box::pin(async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, ready).await;
+            }),
+        }
+    }
+}
+
+/// What to do with an event if Redis cannot take it.
+enum Fallback {
+    /// Deliver to this instance's room.
+    Room(RoomName, RoomEvent),
+    /// Deliver to this instance's connections of the user; answer whether
+    /// any instance received it.
+    User(Username, ByteString, oneshot::Sender<bool>),
+    /// A notice for the other instances only; nothing to do here.
+    Nothing,
+}
+
+/// The actor that owns the Redis connections.
+pub struct RedisBridge {
+    client: redis::Client,
+    channels: Channels,
+    rooms: Arc<Routes<RoomName, Published>>,
+    users: Arc<Routes<Username, UserDelivery>>,
+    healthy: Arc<AtomicBool>,
+    /// Counts connections, so a stale stream's end is told from the
+    /// current one's.
+    generation: u64,
+    sink: Option<PubSubSink>,
+    publisher: Option<MultiplexedConnection>,
+    queue: VecDeque<Publish>,
+    /// A batch is in flight; the next waits for it, which keeps order.
+    flushing: bool,
+    backoff: Duration,
+    down_since: Option<SystemTime>,
+    /// Per local room, the newest message that came in through Redis: what
+    /// a "missed" notice says was surely delivered before.
+    last_seen: HashMap<RoomName, MessageId>,
+    /// Rooms whose events reached only this instance (Redis was down, or
+    /// the queue full), with what was last seen before: the other
+    /// instances are told once Redis takes events again.
+    missed: HashMap<RoomName, Option<MessageId>>,
+    /// Rooms too busy to take an incoming event, and when they were last
+    /// told to catch up.
+    lagging: HashMap<RoomName, Instant>,
+    /// This process's name in presence entries.
+    instance: String,
+    /// Users with a connection to a room on this instance, refreshed by the
+    /// heartbeat.
+    presence: HashSet<(RoomName, Username)>,
+    /// How long a presence entry lives without a refresh.
+    presence_ttl: Duration,
+}
+
+impl RedisBridge {
+    fn connect(&mut self, ctx: &mut Context<Self>) {
+        let client = self.client.clone();
+        let connecting = async move {
+            let pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await;
+            let publisher =
+                tokio::time::timeout(REDIS_TIMEOUT, client.get_multiplexed_async_connection())
+                    .await;
+            match (pubsub, publisher) {
+                (Ok(Ok(pubsub)), Ok(Ok(publisher))) => Ok((pubsub, publisher)),
+                (Ok(Err(e)), _) | (_, Ok(Err(e))) => Err(e.to_string()),
+                _ => Err("timed out".to_owned()),
+            }
+        };
+        ctx.spawn(
+            connecting
+                .into_actor(self)
+                .map(|result, act, ctx| match result {
+                    Ok((pubsub, publisher)) => act.connected(pubsub, publisher, ctx),
+                    Err(e) => act.lost(&format!("cannot connect: {e}"), ctx),
+                }),
+        );
+    }
+
+    fn connected(
+        &mut self,
+        pubsub: redis::aio::PubSub,
+        publisher: MultiplexedConnection,
+        ctx: &mut Context<Self>,
+    ) {
+        self.generation += 1;
+        let generation = self.generation;
+        let (mut sink, stream) = pubsub.split();
+        ctx.add_stream(
+            stream
+                .map(move |msg| Incoming::Message(generation, msg))
+                .chain(futures_util::stream::once(async move {
+                    Incoming::Ended(generation)
+                })),
+        );
+        // Everything this instance listens to, again.
+        let mut channels: Vec<String> = self
+            .rooms
+            .keys()
+            .iter()
+            .map(|r| self.channels.room(r))
+            .collect();
+        channels.extend(self.users.keys().iter().map(|u| self.channels.user(u)));
+        self.sink = Some(sink.clone());
+        self.publisher = Some(publisher.clone());
+        let resubscribe = async move {
+            // A new connection may be to a restarted Redis with an empty
+            // script cache, and pipelined script calls do not load them.
+            let mut publisher = publisher;
+            for script in SCRIPTS {
+                redis::Script::new(script)
+                    .load_async(&mut publisher)
+                    .await?;
+            }
+            if !channels.is_empty() {
+                sink.subscribe(&channels).await?;
+            }
+            Ok::<_, redis::RedisError>(())
+        };
+        ctx.spawn(resubscribe.into_actor(self).map(move |result, act, ctx| {
+            if act.generation != generation {
+                return;
+            }
+            match result {
+                Ok(()) => {
+                    act.healthy.store(true, Ordering::Release);
+                    act.backoff = BACKOFF_MIN;
+                    match act.down_since.take() {
+                        Some(since) => {
+                            log::warn!(
+                                "Redis is back after {:.1}s; rooms are shared again",
+                                since.elapsed().unwrap_or_default().as_secs_f64()
+                            );
+                            // Every room this instance has members in may
+                            // have missed events, here and elsewhere.
+                            for room in act.rooms.keys() {
+                                let after = act.last_seen.get(&room).copied();
+                                act.missed.entry(room).or_insert(after);
+                            }
+                        }
+                        None => log::info!("connected to Redis"),
+                    }
+                    act.flush(ctx);
+                }
+                Err(e) => act.lost(&format!("setting up the connection failed: {e}"), ctx),
+            }
+        }));
+    }
+
+    /// The connection is gone: serve alone and try again later.
+    fn lost(&mut self, why: &str, ctx: &mut Context<Self>) {
+        self.generation += 1;
+        self.healthy.store(false, Ordering::Release);
+        self.sink = None;
+        self.publisher = None;
+        if self.down_since.is_none() {
+            self.down_since = Some(SystemTime::now());
+            log::error!(
+                "Redis unavailable ({why}); serving this instance's members only and \
+                 reconnecting in the background"
+            );
+        } else {
+            log::debug!("Redis still unavailable: {why}");
+        }
+        // Whatever waits to be published is delivered here instead.
+        while let Some(publish) = self.queue.pop_front() {
+            self.fall_back(publish.fallback);
+        }
+        METRICS.bus_queue(0);
+        let wait = self.backoff;
+        self.backoff = (self.backoff * 2).min(BACKOFF_MAX);
+        ctx.run_later(wait, |act, ctx| act.connect(ctx));
+    }
+
+    /// Delivers an event Redis could not take to this instance only, and
+    /// remembers that the others must catch up.
+    fn fall_back(&mut self, fallback: Fallback) {
+        match fallback {
+            Fallback::Room(room, event) => {
+                METRICS.bus_local_only();
+                let after = self.last_seen.get(&room).copied();
+                self.missed.entry(room.clone()).or_insert(after);
+                self.rooms.deliver(&room, event);
+            }
+            Fallback::User(user, frame, done) => {
+                let _ = done.send(self.users.deliver(&user, frame));
+            }
+            Fallback::Nothing => {}
+        }
+    }
+
+    /// Queues an event for Redis (without sending yet: see [`flush`]).
+    fn enqueue(&mut self, publish: Publish) {
+        self.queue.push_back(publish);
+        METRICS.bus_queue(self.queue.len());
+    }
+
+    /// Tells every instance's rooms in `missed` to catch up (once the
+    /// queue has room again, so the notices travel behind what is queued).
+    fn send_missed_notices(&mut self) {
+        if self.missed.is_empty() || self.queue.len() > MAX_QUEUED / 2 {
+            return;
+        }
+        for (room, after) in std::mem::take(&mut self.missed) {
+            log::info!("telling every instance's #{room} to catch up");
+            self.enqueue(Publish {
+                channel: self.channels.room(&room),
+                payload: wire::encode_missed(after),
+                fallback: Fallback::Nothing,
+            });
+        }
+    }
+
+    /// Sends the queued events as one pipeline, unless a batch is already
+    /// in flight (it calls again when it lands).
+    fn flush(&mut self, ctx: &mut Context<Self>) {
+        if self.flushing {
+            return;
+        }
+        let Some(mut conn) = self.publisher.clone() else {
+            return;
+        };
+        self.send_missed_notices();
+        if self.queue.is_empty() {
+            return;
+        }
+        let take = self.queue.len().min(MAX_BATCH);
+        let batch: Vec<Publish> = self.queue.drain(..take).collect();
+        METRICS.bus_queue(self.queue.len());
+        let mut pipe = redis::pipe();
+        for publish in &batch {
+            pipe.cmd("PUBLISH")
+                .arg(&publish.channel)
+                .arg(&publish.payload);
+        }
+        self.flushing = true;
+        let generation = self.generation;
+        let send = async move {
+            tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<Vec<i64>>(&mut conn)).await
+        };
+        ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
+            act.flushing = false;
+            let failure = match result {
+                Ok(Ok(receivers)) => {
+                    for (publish, count) in batch.into_iter().zip(receivers) {
+                        if let Fallback::User(_, _, done) = publish.fallback {
+                            let _ = done.send(count > 0);
+                        }
+                    }
+                    act.flush(ctx);
+                    return;
+                }
+                Ok(Err(e)) => e.to_string(),
+                Err(_) => "publishing timed out".to_owned(),
+            };
+            // Redis may have published part of it: rooms deliver each
+            // message once, so a second copy here is harmless.
+            for publish in batch {
+                act.fall_back(publish.fallback);
+            }
+            if act.generation == generation {
+                act.lost(&failure, ctx);
+            }
+        }));
+    }
+
+    /// Publishes a presence frame to a room, like a room would.
+    fn announce(&mut self, room: &RoomName, frame: &ServerFrame) {
+        let event = RoomEvent {
+            frame: encode(frame),
+            skip_user: None,
+            message_id: None,
+            published_at: SystemTime::now(),
+        };
+        self.enqueue(Publish {
+            channel: self.channels.room(room),
+            payload: wire::encode_event(&event),
+            fallback: Fallback::Room(room.clone(), event),
+        });
+    }
+
+    fn dispatch(&mut self, msg: &redis::Msg) {
+        let channel = msg.get_channel_name();
+        match self.channels.parse(channel) {
+            Some(Topic::Room(room)) => match wire::decode(msg.get_payload_bytes()) {
+                Some(Wire::Event(event)) => self.dispatch_event(room, event),
+                Some(Wire::Missed(after)) => {
+                    if let Some(to) = self.rooms.get(&room) {
+                        to.do_send(Published::Missed { after });
+                    }
+                }
+                None => log::warn!("undecodable event on {channel}"),
+            },
+            Some(Topic::User(user)) => {
+                let Some(to) = self.users.get(&user) else {
+                    return;
+                };
+                match std::str::from_utf8(msg.get_payload_bytes()) {
+                    Ok(frame) => to.do_send(UserDelivery {
+                        user,
+                        frame: ByteString::from(frame),
+                    }),
+                    Err(_) => log::warn!("undecodable frame on {channel}"),
+                }
+            }
+            None => log::debug!("message on unexpected channel {channel}"),
+        }
+    }
+
+    /// Hands an incoming event to its room without waiting: a room whose
+    /// mailbox is full misses it, and is told to catch up instead.
+    fn dispatch_event(&mut self, room: RoomName, event: RoomEvent) {
+        let Some(to) = self.rooms.get(&room) else {
+            return;
+        };
+        let before = self.last_seen.get(&room).copied();
+        if let Some(id) = event.message_id {
+            let newest = self.last_seen.entry(room.clone()).or_insert(id);
+            *newest = (*newest).max(id);
+        }
+        if to.try_send(Published::Event(Arc::new(event))).is_ok() {
+            return;
+        }
+        METRICS.bus_local_only();
+        let now = Instant::now();
+        let due = self
+            .lagging
+            .get(&room)
+            .is_none_or(|at| now.duration_since(*at) >= MISSED_NOTICE_EVERY);
+        if due {
+            log::warn!("room {room} is not keeping up with the bus; it will catch up");
+            self.lagging.insert(room, now);
+            // Past the mailbox's limit, so the room surely hears it.
+            to.do_send(Published::Missed { after: before });
+        }
+    }
+}
+
+impl Actor for RedisBridge {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.connect(ctx);
+        ctx.run_interval(presence::refresh_interval(self.presence_ttl), |act, ctx| {
+            act.heartbeat(ctx)
+        });
+        ctx.run_interval(presence::sweep_interval(self.presence_ttl), |act, ctx| {
+            act.reap(ctx);
+            act.forget_departed_rooms();
+        });
+    }
+}
+
+impl RedisBridge {
+    /// Drops what is kept per room for rooms no longer here.
+    fn forget_departed_rooms(&mut self) {
+        let here: HashSet<RoomName> = self.rooms.keys().into_iter().collect();
+        self.last_seen.retain(|room, _| here.contains(room));
+        self.lagging.retain(|room, _| here.contains(room));
+    }
+}
+
+/// An event to publish.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Publish {
+    channel: String,
+    payload: Vec<u8>,
+    fallback: Fallback,
+}
+
+impl Handler<Publish> for RedisBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: Publish, ctx: &mut Self::Context) {
+        if self.publisher.is_none() || self.queue.len() >= MAX_QUEUED {
+            if self.publisher.is_some() {
+                log::warn!("Redis is not keeping up; delivering an event locally only");
+            }
+            return self.fall_back(msg.fallback);
+        }
+        self.enqueue(msg);
+        self.flush(ctx);
+    }
+}
+
+/// Subscribe this instance to a channel.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Listen {
+    channel: String,
+    /// Told when the subscription is in effect (or Redis is down).
+    done: oneshot::Sender<()>,
+}
+
+impl Handler<Listen> for RedisBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: Listen, ctx: &mut Self::Context) {
+        let Some(mut sink) = self.sink.clone() else {
+            // Down: the reconnection subscribes to it; meanwhile the room
+            // serves this instance alone.
+            let _ = msg.done.send(());
+            return;
+        };
+        let Listen { channel, done } = msg;
+        ctx.spawn(
+            async move {
+                let result = sink.subscribe(&channel).await;
+                let _ = done.send(());
+                result.map_err(|e| (channel, e))
+            }
+            .into_actor(self)
+            .map(|result, _act, _ctx| {
+                if let Err((channel, e)) = result {
+                    log::warn!("subscribing to {channel} failed: {e}");
+                }
+            }),
+        );
+    }
+}
+
+/// Unsubscribe this instance from a channel.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Unlisten {
+    channel: String,
+}
+
+impl Handler<Unlisten> for RedisBridge {
+    type Result = ();
+
+    fn handle(&mut self, msg: Unlisten, ctx: &mut Self::Context) {
+        let Some(mut sink) = self.sink.clone() else {
+            return;
+        };
+        ctx.spawn(
+            async move {
+                if let Err(e) = sink.unsubscribe(&msg.channel).await {
+                    log::debug!("unsubscribing from {} failed: {e}", msg.channel);
+                }
+            }
+            .into_actor(self),
+        );
+    }
+}
+
+/// What the subscription connection produces.
+enum Incoming {
+    Message(u64, redis::Msg),
+    Ended(u64),
+}
+
+impl StreamHandler<Incoming> for RedisBridge {
+    fn handle(&mut self, item: Incoming, ctx: &mut Self::Context) {
+        match item {
+            Incoming::Message(generation, msg) if generation == self.generation => {
+                self.dispatch(&msg);
+            }
+            Incoming::Ended(generation) if generation == self.generation => {
+                self.lost("the subscription connection closed", ctx);
+            }
+            // From a connection already given up on.
+            _ => {}
+        }
+    }
+
+    fn finished(&mut self, _ctx: &mut Self::Context) {
+        // One connection's stream ended; `Incoming::Ended` has dealt with
+        // it. The bridge lives on.
+    }
+}
