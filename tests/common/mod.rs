@@ -421,6 +421,17 @@ impl Ws {
         self.send_text(&frame.to_string()).await;
     }
 
+    /// Sends several frames in one write, so the server reads them together.
+    pub async fn send_together(&mut self, frames: &[Value]) {
+        for frame in frames {
+            self.inner
+                .feed(Message::text(frame.to_string()))
+                .await
+                .expect("queue frame");
+        }
+        self.inner.flush().await.expect("send frames");
+    }
+
     pub async fn send_raw(&mut self, message: Message) {
         self.inner.send(message).await.expect("send frame");
     }

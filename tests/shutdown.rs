@@ -1,0 +1,94 @@
+//! Stopping a server: SIGTERM closes every socket with 1001 "going away"
+//! (so clients reconnect, to another instance, and resume), and the process
+//! exits cleanly.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod common;
+
+use common::{PATIENCE, TestApp, free_port};
+use futures_util::StreamExt;
+use std::time::Duration;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+#[actix_web::test]
+async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    assert_eq!(
+        alice.get("/chat/lobby/").await.status(),
+        200,
+        "the room exists"
+    );
+    // The real binary, on the same database, as a deployment runs it.
+    let port = free_port();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+        .arg("serve")
+        .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env(
+            "CONFAB_SECRET_KEY",
+            app.settings.secret_key.clone().unwrap(),
+        )
+        .env("RUST_LOG", "warn")
+        .spawn()
+        .expect("confab starts");
+    let base = format!("http://127.0.0.1:{port}");
+    let mut up = false;
+    for _ in 0..200 {
+        if reqwest::get(format!("{base}/readyz"))
+            .await
+            .is_ok_and(|res| res.status() == 200)
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(up, "the process answers /readyz");
+    let mut request = format!("ws://127.0.0.1:{port}/ws/chat/lobby/")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Cookie", alice.cookie_header().unwrap());
+    headers.insert("Origin", base.parse().unwrap());
+    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    // The join burst: the socket is in its room.
+    loop {
+        let Some(Ok(Message::Text(text))) = ws.next().await else {
+            panic!("socket closed before joining");
+        };
+        if text.contains("\"user_list\"") {
+            break;
+        }
+    }
+
+    let pid = child.id().to_string();
+    let kill = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let close = loop {
+        match tokio::time::timeout(PATIENCE, ws.next())
+            .await
+            .expect("a close in time")
+        {
+            Some(Ok(Message::Close(frame))) => break frame.map(|f| u16::from(f.code)),
+            Some(Ok(_)) => continue,
+            other => panic!("no close frame: {other:?}"),
+        }
+    };
+    assert_eq!(close, Some(1001));
+    let mut status = None;
+    for _ in 0..200 {
+        status = child.try_wait().unwrap();
+        if status.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let status = status.expect("the process exits after SIGTERM");
+    assert!(status.success(), "exit status {status}");
+}
