@@ -114,6 +114,7 @@ fn healthcheck(settings: &Settings) -> anyhow::Result<()> {
 }
 
 fn serve(settings: Settings) -> anyhow::Result<()> {
+    crate::startup::return_large_blocks_to_the_os();
     actix_web::rt::System::new().block_on(async move {
         let bind = settings.bind;
         let app = Application::build(settings).await?;

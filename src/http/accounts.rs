@@ -1,6 +1,6 @@
 //! `/accounts/`: sign up, log in, log out.
 
-use super::auth::{self, check_csrf, csrf_token, safe_next};
+use super::auth::{self, PasswordHashing, check_csrf, csrf_token, safe_next};
 use super::error::sentence;
 use super::{AppError, Templates};
 use crate::db::queries::users;
@@ -107,6 +107,7 @@ async fn signup_form(
 async fn signup(
     templates: web::Data<Templates>,
     db: web::Data<Database>,
+    passwords: web::Data<PasswordHashing>,
     session: Session,
     form: web::Form<CredentialsForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -133,7 +134,7 @@ async fn signup(
     if form.password != form.password2 {
         return retry("The two passwords do not match.");
     }
-    let hash = auth::hash_password(password).await?;
+    let hash = passwords.hash(password).await?;
     let name = username.as_str().to_owned();
     let created = db.run(move |c| users::create(c, &name, &hash, false)).await;
     let user = match created {
@@ -167,6 +168,7 @@ async fn login_form(
 async fn login(
     templates: web::Data<Templates>,
     db: web::Data<Database>,
+    passwords: web::Data<PasswordHashing>,
     session: Session,
     form: web::Form<CredentialsForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -174,7 +176,7 @@ async fn login(
     let name = form.username.trim().to_owned();
     let user = db.run(move |c| users::by_username(c, &name)).await?;
     let stored = user.as_ref().map(|u| u.password_hash.clone());
-    let ok = auth::verify_password(stored, form.password.clone()).await?;
+    let ok = passwords.verify(stored, form.password.clone()).await?;
     match user {
         Some(user) if ok => {
             auth::log_in(&session, UserId(user.id))?;

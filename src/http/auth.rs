@@ -17,6 +17,8 @@ use argon2::password_hash::{
 };
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
+use std::sync::Arc;
+use tokio::sync::Semaphore;
 
 const USER_ID: &str = "uid";
 const CSRF: &str = "csrf";
@@ -29,35 +31,74 @@ pub fn hash_password_here(password: &Password) -> Result<String, argon2::passwor
         .map(|hash| hash.to_string())
 }
 
-/// Hashes a new password on the blocking pool.
-pub async fn hash_password(password: Password) -> Result<String, AppError> {
-    web::block(move || hash_password_here(&password))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
+/// Where passwords are hashed and checked: on the blocking pool, at most a
+/// few at a time. Each Argon2 run takes tens of milliseconds of one core and
+/// 19 MiB; a burst of sign-ins queues here instead of taking every core (and
+/// the memory of one hash per blocking thread) from the chat.
+#[derive(Clone)]
+pub struct PasswordHashing {
+    permits: Arc<Semaphore>,
 }
 
-/// Checks `candidate` against a stored hash; `None` (no such user) still
-/// spends the same effort, so timing does not reveal which names exist.
-pub async fn verify_password(stored: Option<String>, candidate: String) -> Result<bool, AppError> {
-    web::block(move || match stored {
-        Some(stored) => match PasswordHash::new(&stored) {
-            Ok(parsed) => Argon2::default()
-                .verify_password(candidate.as_bytes(), &parsed)
-                .is_ok(),
-            Err(e) => {
-                log::error!("unreadable password hash in the database: {e}");
+impl PasswordHashing {
+    /// At most `concurrent` (at least one) hashes at a time.
+    pub fn new(concurrent: usize) -> Self {
+        PasswordHashing {
+            permits: Arc::new(Semaphore::new(concurrent.max(1))),
+        }
+    }
+
+    /// One per CPU core.
+    pub fn per_core() -> Self {
+        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    async fn run<T: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> T + Send + 'static,
+    ) -> Result<T, AppError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))?;
+        web::block(work)
+            .await
+            .map_err(|e| AppError::Internal(e.to_string()))
+    }
+
+    /// Hashes a new password.
+    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
+        self.run(move || hash_password_here(&password))
+            .await?
+            .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
+    }
+
+    /// Checks `candidate` against a stored hash; `None` (no such user) still
+    /// spends the same effort, so timing does not reveal which names exist.
+    pub async fn verify(
+        &self,
+        stored: Option<String>,
+        candidate: String,
+    ) -> Result<bool, AppError> {
+        self.run(move || match stored {
+            Some(stored) => match PasswordHash::new(&stored) {
+                Ok(parsed) => Argon2::default()
+                    .verify_password(candidate.as_bytes(), &parsed)
+                    .is_ok(),
+                Err(e) => {
+                    log::error!("unreadable password hash in the database: {e}");
+                    false
+                }
+            },
+            None => {
+                let salt = SaltString::generate(&mut OsRng);
+                let _ = Argon2::default().hash_password(candidate.as_bytes(), &salt);
                 false
             }
-        },
-        None => {
-            let salt = SaltString::generate(&mut OsRng);
-            let _ = Argon2::default().hash_password(candidate.as_bytes(), &salt);
-            false
-        }
-    })
-    .await
-    .map_err(|e| AppError::Internal(e.to_string()))
+        })
+        .await
+    }
 }
 
 fn session_error(e: impl std::fmt::Display) -> AppError {
