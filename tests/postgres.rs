@@ -26,7 +26,7 @@ use std::process::{Child, Command, Stdio};
 /// database.
 async fn spawn() -> Option<(TestApp, ScratchPostgres)> {
     let db = ScratchPostgres::create()?;
-    let app = TestApp::spawn_on(&db.url).await;
+    let app = TestApp::spawn_with(|s| s.database_url = db.url.clone()).await;
     Some((app, db))
 }
 
@@ -343,7 +343,7 @@ async fn migrations_go_down_and_up_again() {
     drop(conn);
 
     // The server starts on the result, finds nothing to do, and works.
-    let app = TestApp::spawn_on(&db.url).await;
+    let app = TestApp::spawn_with(|s| s.database_url = db.url.clone()).await;
     let mut a = app.join(&app.user("alice").await, "lobby").await;
     a.joined().await;
     post(&mut a, "still works").await;
@@ -502,7 +502,7 @@ async fn three_instances_starting_at_once_on_a_fresh_database_all_come_up() {
         tables(&mut conn),
         ["messages", "reactions", "rooms", "users"]
     );
-    let app = TestApp::spawn_on(&db.url).await;
+    let app = TestApp::spawn_with(|s| s.database_url = db.url.clone()).await;
     let mut a = app.join(&app.user("alice").await, "lobby").await;
     a.joined().await;
     post(&mut a, "after a crowded start").await;

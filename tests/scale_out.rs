@@ -4,57 +4,37 @@
 //!
 //! Needs `CONFAB_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`); without
 //! it these tests say why they skip, except under `CI=true`, where a missing
-//! Redis is a failure. The outage test runs its own `redis-server`.
+//! Redis is a failure. The outage test runs its own `redis-server`. The
+//! instances share a scratch PostgreSQL database when
+//! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::{Browser, TestApp, Ws, free_port};
+use common::{
+    Browser, TestApp, Ws, backend_for_several_instances, free_port, missing, redis_url,
+    unique_suffix,
+};
 use serde_json::json;
 use std::time::Duration;
 
-/// The Redis to test against, or `None` (with a note) when there is none.
-fn redis_url() -> Option<String> {
-    match std::env::var("CONFAB_TEST_REDIS_URL") {
-        Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
-            panic!("CI=true but CONFAB_TEST_REDIS_URL is not set: the Redis tests must run in CI")
-        }
-        _ => {
-            eprintln!("skipping Redis tests: CONFAB_TEST_REDIS_URL is not set");
-            None
-        }
-    }
-}
-
-/// A prefix no other test (or run) uses, so tests share one Redis safely.
+/// A Redis prefix no other test (or run) uses, so tests share one Redis.
 fn fresh_prefix() -> String {
-    format!("confabtest{}", rand_suffix())
+    format!("confabtest{}", unique_suffix())
 }
 
-fn rand_suffix() -> u64 {
-    use std::hash::{BuildHasher, Hasher};
-    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
-    h.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos(),
-    );
-    h.finish()
-}
-
-/// Two instances on one database and one Redis.
+/// Two instances on one database and one Redis, both connected to it.
 async fn pair(url: &str) -> (TestApp, TestApp) {
     let prefix = fresh_prefix();
-    let p = prefix.clone();
-    let a = TestApp::spawn_with(|s| {
+    let a = TestApp::spawn_on(backend_for_several_instances(), |s| {
         s.redis_url = Some(url.to_owned());
-        s.redis_prefix = p;
+        s.redis_prefix = prefix;
     })
     .await;
     let b = a.sibling(|_| {}).await;
+    wait_for_redis(&a, "ok").await;
+    wait_for_redis(&b, "ok").await;
     (a, b)
 }
 
@@ -82,18 +62,20 @@ async fn wait_for_redis(app: &TestApp, want: &str) {
     panic!("/readyz never said redis={want}: {}", ready(app).await);
 }
 
+/// Alice's socket on `one` and bob's on `two`, both in the lobby.
+async fn alice_on_one_and_bob_on_two(one: &TestApp, two: &TestApp) -> (Ws, Ws) {
+    let mut a = one.join(&one.user("alice").await, "lobby").await;
+    a.joined().await;
+    let mut b = two.join(&two.user("bob").await, "lobby").await;
+    b.joined().await;
+    (a, b)
+}
+
 #[actix_web::test]
 async fn a_room_spans_instances() {
     let Some(url) = redis_url() else { return };
     let (one, two) = pair(&url).await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
-    let alice = one.user("alice").await;
-    let bob = two.user("bob").await;
-    let mut a = one.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = two.join(&bob, "lobby").await;
-    b.joined().await;
+    let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
 
     a.say("hello from one").await;
     let seen_a = a.next_of("chat_message").await;
@@ -145,8 +127,6 @@ async fn a_room_spans_instances() {
 async fn private_messages_find_users_on_any_instance() {
     let Some(url) = redis_url() else { return };
     let (one, two) = pair(&url).await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
     let alice = one.user("alice").await;
     let bob = two.user("bob").await;
     let mut a = one.join(&alice, "lobby").await;
@@ -188,8 +168,6 @@ async fn ids(ws: &mut Ws, n: usize) -> Vec<i64> {
 async fn every_member_sees_one_order_with_senders_on_both_instances() {
     let Some(url) = redis_url() else { return };
     let (one, two) = pair(&url).await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
     const EACH: usize = 60;
     let mut listeners = Vec::new();
     for (i, app) in [&one, &two, &one, &two].into_iter().enumerate() {
@@ -259,12 +237,11 @@ impl OwnRedis {
             .spawn()
         {
             Ok(child) => child,
-            Err(e) if std::env::var("CI").is_ok_and(|v| v == "true") => {
-                panic!("CI=true but redis-server cannot be started: {e}")
-            }
             Err(e) => {
-                eprintln!("skipping the Redis outage test: redis-server cannot be started: {e}");
-                return None;
+                return missing(
+                    &format!("redis-server cannot be started ({e})"),
+                    "skipping the Redis outage test",
+                );
             }
         };
         for _ in 0..100 {
@@ -343,8 +320,6 @@ async fn a_redis_outage_loses_nothing_stored_and_heals_by_itself() {
 async fn presence_is_the_union_over_instances() {
     let Some(url) = redis_url() else { return };
     let (one, two) = pair(&url).await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
     let alice = one.user("alice").await;
     let bob = two.user("bob").await;
     let mut a1 = one.join(&alice, "lobby").await;
@@ -395,7 +370,7 @@ async fn users_of_a_killed_instance_leave_every_list() {
     let prefix = fresh_prefix();
     let p = prefix.clone();
     let u = url.clone();
-    let survivor = TestApp::spawn_with(|s| {
+    let survivor = TestApp::spawn_on(backend_for_several_instances(), |s| {
         s.redis_url = Some(u);
         s.redis_prefix = p;
         s.presence_ttl = Duration::from_secs(3);
