@@ -13,7 +13,7 @@ fn location(res: &reqwest::Response) -> &str {
         .unwrap_or("")
 }
 
-#[actix_web::test]
+on_every_backend!(anonymous_visitors_are_sent_to_login_with_next);
 async fn anonymous_visitors_are_sent_to_login_with_next() {
     let app = TestApp::spawn().await;
     let res = app.browser().get("/chat/lobby/").await;
@@ -21,7 +21,7 @@ async fn anonymous_visitors_are_sent_to_login_with_next() {
     assert_eq!(location(&res), "/accounts/login/?next=%2Fchat%2Flobby%2F");
 }
 
-#[actix_web::test]
+on_every_backend!(signup_signs_in_and_follows_next);
 async fn signup_signs_in_and_follows_next() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -47,7 +47,7 @@ async fn signup_signs_in_and_follows_next() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(next_never_leaves_the_site);
 async fn next_never_leaves_the_site() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -59,7 +59,7 @@ async fn next_never_leaves_the_site() {
     assert_eq!(location(&res), "/chat/");
 }
 
-#[actix_web::test]
+on_every_backend!(taken_username_gives_the_form_back_with_a_message);
 async fn taken_username_gives_the_form_back_with_a_message() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -73,7 +73,7 @@ async fn taken_username_gives_the_form_back_with_a_message() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(signup_rules_are_explained);
 async fn signup_rules_are_explained() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -97,7 +97,7 @@ async fn signup_rules_are_explained() {
     assert!(res.text().await.unwrap().contains("do not match"));
 }
 
-#[actix_web::test]
+on_every_backend!(wrong_password_gives_the_form_back);
 async fn wrong_password_gives_the_form_back() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -126,7 +126,7 @@ async fn wrong_password_gives_the_form_back() {
     assert_eq!(browser.get("/chat/").await.status(), 200);
 }
 
-#[actix_web::test]
+on_every_backend!(logout_ends_the_session);
 async fn logout_ends_the_session() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -139,7 +139,7 @@ async fn logout_ends_the_session() {
     assert_eq!(alice.get("/chat/").await.status(), 302);
 }
 
-#[actix_web::test]
+on_every_backend!(forms_without_the_csrf_token_are_refused);
 async fn forms_without_the_csrf_token_are_refused() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -177,7 +177,7 @@ async fn forms_without_the_csrf_token_are_refused() {
     assert_eq!(res.status(), 303, "a fresh token works");
 }
 
-#[actix_web::test]
+on_every_backend!(the_session_cookie_is_http_only_and_lax);
 async fn the_session_cookie_is_http_only_and_lax() {
     let app = TestApp::spawn().await;
     let res = app.browser().get("/accounts/login/").await;

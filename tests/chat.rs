@@ -7,7 +7,7 @@ mod common;
 use common::TestApp;
 use serde_json::json;
 
-#[actix_web::test]
+on_every_backend!(two_users_converse);
 async fn two_users_converse() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -47,7 +47,7 @@ async fn two_users_converse() {
     b.expect("chat_message").await;
 }
 
-#[actix_web::test]
+on_every_backend!(the_tutorial_clients_untyped_frame_still_works);
 async fn the_tutorial_clients_untyped_frame_still_works() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -59,7 +59,7 @@ async fn the_tutorial_clients_untyped_frame_still_works() {
     assert_eq!(frame["message"], "from the 2018 tutorial");
 }
 
-#[actix_web::test]
+on_every_backend!(rooms_are_separate);
 async fn rooms_are_separate() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -74,7 +74,7 @@ async fn rooms_are_separate() {
         .await;
 }
 
-#[actix_web::test]
+on_every_backend!(newcomers_get_exactly_the_last_ten_messages_oldest_first);
 async fn newcomers_get_exactly_the_last_ten_messages_oldest_first() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -100,7 +100,7 @@ async fn newcomers_get_exactly_the_last_ten_messages_oldest_first() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(history_survives_a_restart);
 async fn history_survives_a_restart() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -131,7 +131,7 @@ async fn history_survives_a_restart() {
     assert_eq!(texts, expected);
 }
 
-#[actix_web::test]
+on_every_backend!(markup_is_stored_and_sent_as_plain_text);
 async fn markup_is_stored_and_sent_as_plain_text() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -151,7 +151,7 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-#[actix_web::test]
+on_every_backend!(metrics_count_connections_messages_and_bus_lag);
 async fn metrics_count_connections_messages_and_bus_lag() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -179,7 +179,7 @@ async fn metrics_count_connections_messages_and_bus_lag() {
     assert!(!text.contains("confab_redis_up"), "no Redis configured");
 }
 
-#[actix_web::test]
+on_every_backend!(shutting_down_closes_sockets_with_going_away);
 async fn shutting_down_closes_sockets_with_going_away() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;

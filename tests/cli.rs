@@ -25,7 +25,7 @@ fn stderr(out: &std::process::Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
-#[actix_web::test]
+on_every_backend!(createsuperuser_makes_a_staff_account_that_can_log_in);
 async fn createsuperuser_makes_a_staff_account_that_can_log_in() {
     let app = TestApp::spawn().await;
     let out = createsuperuser(&app, "admin", "admin password");
@@ -50,7 +50,7 @@ async fn createsuperuser_makes_a_staff_account_that_can_log_in() {
     assert!(stderr(&weak).contains("at least 8"), "{}", stderr(&weak));
 }
 
-#[actix_web::test]
+on_every_backend!(admin_only_rooms_from_the_cli_keep_non_staff_out);
 async fn admin_only_rooms_from_the_cli_keep_non_staff_out() {
     let app = TestApp::spawn().await;
     let out = app.cli(&["room", "create", "staff-room", "--admin-only"]);
@@ -78,7 +78,7 @@ async fn admin_only_rooms_from_the_cli_keep_non_staff_out() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(cli_errors_are_clear_and_exit_non_zero);
 async fn cli_errors_are_clear_and_exit_non_zero() {
     let app = TestApp::spawn().await;
     let cases: &[(&[&str], &str)] = &[
@@ -101,7 +101,27 @@ async fn cli_errors_are_clear_and_exit_non_zero() {
     assert!(String::from_utf8_lossy(&listed.stdout).contains("dup"));
 }
 
-#[actix_web::test]
+on_every_backend!(room_list_sorts_byte_by_byte_and_marks_admin_only_rooms);
+async fn room_list_sorts_byte_by_byte_and_marks_admin_only_rooms() {
+    let app = TestApp::spawn().await;
+    for args in [
+        &["room", "create", "staff-room", "--admin-only"][..],
+        &["room", "create", "alpha"],
+        &["room", "create", "Zed"],
+    ] {
+        let out = app.cli(args);
+        assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    }
+    let listed = app.cli(&["room", "list"]);
+    assert!(listed.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&listed.stdout),
+        "Zed\nalpha\nstaff-room  (admin only)\n",
+        "byte order (uppercase first) on every backend, whatever PostgreSQL's collation"
+    );
+}
+
+on_every_backend!(healthcheck_reports_whether_the_server_answers);
 async fn healthcheck_reports_whether_the_server_answers() {
     let app = TestApp::spawn().await;
     // Async, so this test's runtime keeps serving while the check runs.

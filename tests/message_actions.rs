@@ -27,16 +27,10 @@ async fn error_code(ws: &mut Ws) -> String {
     frame["code"].as_str().unwrap().to_owned()
 }
 
-#[actix_web::test]
+on_every_backend!(only_the_author_edits_and_everyone_sees_it);
 async fn only_the_author_edits_and_everyone_sees_it() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let id = post(&mut a, &mut [&mut b], "helo").await;
 
     b.send_json(json!({"type": "edit_message", "id": id, "message": "hacked"}))
@@ -83,18 +77,12 @@ async fn only_the_author_edits_and_everyone_sees_it() {
     assert_eq!(history[0]["edited_at"], edited_at);
 }
 
-#[actix_web::test]
+on_every_backend!(the_author_or_staff_delete_and_the_message_is_gone_for_everyone);
 async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let moderator = app.user("mod").await;
     assert!(app.cli(&["user", "promote", "mod"]).status.success());
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
     let first = post(&mut a, &mut [&mut b], "keep me").await;
     let second = post(&mut a, &mut [&mut b], "oops").await;
     let third = post(&mut a, &mut [&mut b], "rude").await;
@@ -143,24 +131,23 @@ async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
     assert_eq!(stored_content(&app, second), "");
 }
 
-/// The stored content of message `id`, read straight from the database file.
+/// The stored content of message `id`, read through the library (as the
+/// server reads it) whatever the backend.
 fn stored_content(app: &TestApp, id: i64) -> String {
+    use confab::db::schema::messages;
     use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
-        .expect("open the test database");
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        content: String,
-    }
-    let rows: Vec<Row> = diesel::sql_query("SELECT content FROM messages WHERE id = ?")
-        .bind::<diesel::sql_types::BigInt, _>(id)
-        .load(&mut conn)
-        .expect("query the test database");
-    rows.into_iter().next().expect("the row stays").content
+    let id = i32::try_from(id).unwrap();
+    app.database()
+        .run_here(|conn| {
+            Ok(messages::table
+                .find(id)
+                .select(messages::content)
+                .first::<String>(conn)?)
+        })
+        .expect("the row stays")
 }
 
-#[actix_web::test]
+on_every_backend!(messages_from_another_room_cannot_be_touched);
 async fn messages_from_another_room_cannot_be_touched() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -214,16 +201,10 @@ fn r(emoji: &str, users: &[&str]) -> (String, i64, Vec<String>) {
     )
 }
 
-#[actix_web::test]
+on_every_backend!(reactions_toggle_and_everyone_gets_the_full_state);
 async fn reactions_toggle_and_everyone_gets_the_full_state() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let id = post(&mut a, &mut [&mut b], "react to me").await;
 
     let react = |emoji: &str| json!({"type": "react", "id": id, "emoji": emoji});

@@ -7,7 +7,7 @@ mod common;
 use common::TestApp;
 use std::time::Duration;
 
-#[actix_web::test]
+on_every_backend!(a_private_message_reaches_every_connection_of_its_target_and_nobody_else);
 async fn a_private_message_reaches_every_connection_of_its_target_and_nobody_else() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -37,7 +37,7 @@ async fn a_private_message_reaches_every_connection_of_its_target_and_nobody_els
     c.expect_nothing_for(Duration::from_millis(300)).await;
 }
 
-#[actix_web::test]
+on_every_backend!(private_messages_to_absent_users_and_malformed_commands_get_errors);
 async fn private_messages_to_absent_users_and_malformed_commands_get_errors() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
