@@ -5,6 +5,8 @@
 mod common;
 
 use common::TestApp;
+use confab::db::schema::users;
+use diesel::prelude::*;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
@@ -17,7 +19,9 @@ fn createsuperuser(app: &TestApp, username: &str, password: &str) -> std::proces
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    // A refused username ends the command before it reads the password, so
+    // the pipe may be closed already.
+    let _ = writeln!(child.stdin.take().unwrap(), "{password}");
     child.wait_with_output().unwrap()
 }
 
@@ -81,24 +85,51 @@ async fn admin_only_rooms_from_the_cli_keep_non_staff_out() {
 on_every_backend!(cli_errors_are_clear_and_exit_non_zero);
 async fn cli_errors_are_clear_and_exit_non_zero() {
     let app = TestApp::spawn().await;
+    assert!(app.cli(&["room", "create", "dup"]).status.success());
+    let too_long = "x".repeat(65);
     let cases: &[(&[&str], &str)] = &[
         (&["room", "create", "bad name"], "may only contain"),
+        (&["room", "create", &too_long], "at most 64 characters"),
+        (
+            &["room", "create", "dup"],
+            "a room called dup already exists",
+        ),
         (&["user", "promote", "ghost"], "no user called ghost"),
     ];
     for (args, expected) in cases {
         let out = app.cli(args);
-        assert!(!out.status.success(), "{args:?}");
+        assert!(!out.status.success(), "{args:?} exits non-zero");
         assert!(
             stderr(&out).contains(expected),
             "{args:?}: {}",
             stderr(&out)
         );
     }
-    assert!(app.cli(&["room", "create", "dup"]).status.success());
-    let out = app.cli(&["room", "create", "dup"]);
-    assert!(stderr(&out).contains("already exists"));
     let listed = app.cli(&["room", "list"]);
-    assert!(String::from_utf8_lossy(&listed.stdout).contains("dup"));
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "dup\n", "one dup");
+}
+
+on_every_backend!(createsuperuser_refuses_an_invalid_or_empty_username);
+async fn createsuperuser_refuses_an_invalid_or_empty_username() {
+    let app = TestApp::spawn().await;
+    for (username, expected) in [
+        ("bad name", "may only contain"),
+        ("", "cannot be empty"),
+        ("   ", "cannot be empty"),
+    ] {
+        let out = createsuperuser(&app, username, "admin password");
+        assert!(!out.status.success(), "{username:?} exits non-zero");
+        assert!(
+            stderr(&out).contains(expected),
+            "{username:?}: {}",
+            stderr(&out)
+        );
+    }
+    let accounts: i64 = app
+        .database()
+        .run_here(|conn| Ok(users::table.count().get_result(conn)?))
+        .unwrap();
+    assert_eq!(accounts, 0, "no account was made");
 }
 
 on_every_backend!(room_list_sorts_byte_by_byte_and_marks_admin_only_rooms);
