@@ -5,6 +5,7 @@
 mod common;
 
 use common::TestApp;
+use confab::db::queries::rooms;
 
 on_every_backend!(visiting_a_room_creates_it_and_the_selector_lists_it);
 async fn visiting_a_room_creates_it_and_the_selector_lists_it() {
@@ -17,6 +18,24 @@ async fn visiting_a_room_creates_it_and_the_selector_lists_it() {
     let page = res.text().await.unwrap();
     assert!(page.contains("data-room=\"lobby\""), "{page}");
     assert!(alice.text("/chat/").await.contains("/chat/lobby/"));
+}
+
+on_every_backend!(a_non_staff_visit_creates_an_open_room);
+async fn a_non_staff_visit_creates_an_open_room() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    assert_eq!(alice.get("/chat/new-room/").await.status(), 200);
+    let room = app
+        .database()
+        .run_here(|conn| rooms::by_name(conn, "new-room"))
+        .unwrap()
+        .expect("the visit stored the room");
+    assert!(!room.admin_only, "open to everyone");
+    let listed = app.cli(&["room", "list"]);
+    assert_eq!(String::from_utf8_lossy(&listed.stdout), "new-room\n");
+    let bob = app.user("bob").await;
+    let mut b = app.join(&bob, "new-room").await;
+    assert_eq!(b.joined().await.1, ["bob"]);
 }
 
 on_every_backend!(first_visits_racing_to_a_new_room_make_one_room);
@@ -64,8 +83,14 @@ async fn the_selector_shows_how_many_are_online() {
     let quiet = page.find("/chat/quiet/").unwrap();
     let busy_part = &page[busy..quiet];
     assert!(
-        busy_part.contains('2'),
+        busy_part.contains(">2 online</span>"),
         "two people (alice once) in busy: {busy_part}"
+    );
+    let quiet_part = &page[quiet..];
+    let quiet_part = &quiet_part[..quiet_part.find("</li>").unwrap()];
+    assert!(
+        quiet_part.contains(">nobody online</span>"),
+        "nobody in quiet: {quiet_part}"
     );
 }
 
