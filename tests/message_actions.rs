@@ -131,6 +131,69 @@ async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
     assert_eq!(stored_content(&app, second), "");
 }
 
+on_every_backend!(staff_may_delete_but_not_edit_someone_elses_message);
+async fn staff_may_delete_but_not_edit_someone_elses_message() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let moderator = app.user("mod").await;
+    assert!(app.cli(&["user", "promote", "mod"]).status.success());
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut m = app.join(&moderator, "lobby").await;
+    m.joined().await;
+    a.expect("user_join").await;
+    let id = post(&mut a, &mut [&mut m], "my words").await;
+
+    m.send_json(json!({"type": "edit_message", "id": id, "message": "put in my mouth"}))
+        .await;
+    assert_eq!(error_code(&mut m).await, "forbidden");
+    a.expect_nothing_for(std::time::Duration::from_millis(300))
+        .await;
+    assert_eq!(stored_content(&app, id), "my words");
+
+    m.send_json(json!({"type": "delete_message", "id": id}))
+        .await;
+    for ws in [&mut a, &mut m] {
+        assert_eq!(ws.expect("message_deleted").await["id"], id);
+    }
+    assert_eq!(stored_content(&app, id), "");
+}
+
+on_every_backend!(a_history_answer_after_a_restart_carries_edits_and_reactions);
+async fn a_history_answer_after_a_restart_carries_edits_and_reactions() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let id = post(&mut a, &mut [], "helo").await;
+    let plain = post(&mut a, &mut [], "untouched").await;
+    a.send_json(json!({"type": "edit_message", "id": id, "message": "hello"}))
+        .await;
+    let edited_at = a.expect("message_edited").await["edited_at"].clone();
+    a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
+        .await;
+    a.expect("reactions").await;
+
+    drop(a);
+    let app = app.restart().await;
+    let mut b = app.join(&app.user("bob").await, "lobby").await;
+    b.joined().await;
+    b.send_json(json!({"type": "history", "limit": 10})).await;
+    let answer = b.expect("history").await;
+    let messages = answer["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{answer}");
+    assert_eq!(messages[0]["id"], id);
+    assert_eq!(messages[0]["message"], "hello");
+    assert_eq!(messages[0]["edited_at"], edited_at);
+    assert_eq!(reactions(&messages[0]), [r("👍", &["alice"])]);
+    assert_eq!(messages[1]["id"], plain);
+    assert!(
+        messages[1].get("edited_at").is_none() && messages[1].get("reactions").is_none(),
+        "only what happened is carried: {}",
+        messages[1]
+    );
+}
+
 /// The stored content of message `id`, read through the library (as the
 /// server reads it) whatever the backend.
 fn stored_content(app: &TestApp, id: i64) -> String {
