@@ -5,7 +5,7 @@
 mod common;
 
 use common::TestApp;
-use serde_json::json;
+use serde_json::{Value, json};
 
 on_every_backend!(two_users_converse);
 async fn two_users_converse() {
@@ -57,6 +57,78 @@ async fn the_tutorial_clients_untyped_frame_still_works() {
         .await;
     let frame = a.expect("chat_message").await;
     assert_eq!(frame["message"], "from the 2018 tutorial");
+}
+
+/// Checks that `frame` carries what the 2018 tutorial's client (and the
+/// clients written after it) read from a frame of its type.
+fn assert_tutorial_keys(frame: &Value) {
+    let is_str = |key: &str| frame[key].is_string();
+    let ok = match frame["type"].as_str() {
+        Some("chat_message") => is_str("message") && is_str("user") && frame["id"].is_i64(),
+        Some("user_list") => frame["users"]
+            .as_array()
+            .is_some_and(|users| users.iter().all(Value::is_string)),
+        Some("user_join" | "user_leave") => is_str("user"),
+        Some("private_message") => is_str("user") && is_str("message"),
+        Some("private_message_delivered") => is_str("target") && is_str("message"),
+        Some(_) => true, // newer frames, which such clients ignore
+        None => false,
+    };
+    assert!(ok, "a frame the tutorial client cannot read: {frame}");
+}
+
+on_every_backend!(the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions);
+async fn the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("before bob").await;
+    let id = a.expect("chat_message").await["id"].clone();
+    a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
+        .await;
+    a.expect("reactions").await;
+
+    // Bob's client is the tutorial's: it only ever sends {"message": ...}.
+    let mut t = app.join(&bob, "lobby").await;
+    a.expect("user_join").await;
+    a.send_json(json!({"type": "typing", "typing": true})).await;
+    t.send_json(json!({"message": "hi from the tutorial"}))
+        .await;
+    a.send_json(json!({"type": "react", "id": id, "emoji": "🎉"}))
+        .await;
+    let mut c = app.join(&carol, "lobby").await;
+    c.joined().await;
+    a.say("/pm bob psst").await;
+    a.next_of("private_message_delivered").await;
+    t.send_json(json!({"message": "/pm alice yo"})).await;
+    a.send_json(json!({"type": "typing", "typing": false}))
+        .await;
+    c.close().await;
+    a.next_of("user_leave").await;
+    a.say("done").await;
+
+    let legacy = [
+        "chat_message",
+        "user_list",
+        "user_join",
+        "user_leave",
+        "private_message",
+        "private_message_delivered",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut done = false;
+    while !done || !legacy.iter().all(|kind| seen.contains(*kind)) {
+        let frame = t.recv().await;
+        assert_tutorial_keys(&frame);
+        done |= frame["type"] == "chat_message" && frame["message"] == "done";
+        seen.insert(frame["type"].as_str().unwrap().to_owned());
+    }
+    for newer in ["typing", "reactions"] {
+        assert!(seen.contains(newer), "{newer} traffic went on: {seen:?}");
+    }
 }
 
 on_every_backend!(rooms_are_separate);
