@@ -395,8 +395,9 @@ pub fn unique_suffix() -> String {
 pub struct TestDatabase {
     /// What `DATABASE_URL` is set to.
     pub url: String,
-    /// Where a SQLite database's file (and its `.secret` key) live.
-    pub dir: tempfile::TempDir,
+    /// Holds a SQLite database's file (and any `.secret` key beside it)
+    /// for as long as this value lives.
+    _dir: tempfile::TempDir,
     #[cfg(feature = "postgres")]
     _postgres: Option<ScratchPostgres>,
 }
@@ -409,7 +410,7 @@ impl TestDatabase {
         match backend {
             Backend::Sqlite => TestDatabase {
                 url: dir.path().join("confab.db").display().to_string(),
-                dir,
+                _dir: dir,
                 #[cfg(feature = "postgres")]
                 _postgres: None,
             },
@@ -419,7 +420,7 @@ impl TestDatabase {
                     .expect("a test on PostgreSQL runs only when CONFAB_TEST_POSTGRES_URL is set");
                 TestDatabase {
                     url: postgres.url.clone(),
-                    dir,
+                    _dir: dir,
                     _postgres: Some(postgres),
                 }
             }
