@@ -1,10 +1,14 @@
-//! Sign up, log in, log out, and the CSRF guard on every form.
+//! Sign up, log in, log out, the CSRF guard on every form, and the cookie
+//! key that signs sessions.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
-use common::TestApp;
+use common::{TestApp, TestDatabase, test_settings};
+use confab::db::Backend;
+use confab::startup::Application;
+use std::path::PathBuf;
 
 fn location(res: &reqwest::Response) -> &str {
     res.headers()
@@ -13,7 +17,7 @@ fn location(res: &reqwest::Response) -> &str {
         .unwrap_or("")
 }
 
-#[actix_web::test]
+on_every_backend!(anonymous_visitors_are_sent_to_login_with_next);
 async fn anonymous_visitors_are_sent_to_login_with_next() {
     let app = TestApp::spawn().await;
     let res = app.browser().get("/chat/lobby/").await;
@@ -21,7 +25,7 @@ async fn anonymous_visitors_are_sent_to_login_with_next() {
     assert_eq!(location(&res), "/accounts/login/?next=%2Fchat%2Flobby%2F");
 }
 
-#[actix_web::test]
+on_every_backend!(signup_signs_in_and_follows_next);
 async fn signup_signs_in_and_follows_next() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -47,7 +51,7 @@ async fn signup_signs_in_and_follows_next() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(next_never_leaves_the_site);
 async fn next_never_leaves_the_site() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -59,7 +63,7 @@ async fn next_never_leaves_the_site() {
     assert_eq!(location(&res), "/chat/");
 }
 
-#[actix_web::test]
+on_every_backend!(taken_username_gives_the_form_back_with_a_message);
 async fn taken_username_gives_the_form_back_with_a_message() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -73,7 +77,7 @@ async fn taken_username_gives_the_form_back_with_a_message() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(signup_rules_are_explained);
 async fn signup_rules_are_explained() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -97,7 +101,7 @@ async fn signup_rules_are_explained() {
     assert!(res.text().await.unwrap().contains("do not match"));
 }
 
-#[actix_web::test]
+on_every_backend!(wrong_password_gives_the_form_back);
 async fn wrong_password_gives_the_form_back() {
     let app = TestApp::spawn().await;
     app.user("alice").await;
@@ -126,7 +130,7 @@ async fn wrong_password_gives_the_form_back() {
     assert_eq!(browser.get("/chat/").await.status(), 200);
 }
 
-#[actix_web::test]
+on_every_backend!(logout_ends_the_session);
 async fn logout_ends_the_session() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -139,7 +143,7 @@ async fn logout_ends_the_session() {
     assert_eq!(alice.get("/chat/").await.status(), 302);
 }
 
-#[actix_web::test]
+on_every_backend!(forms_without_the_csrf_token_are_refused);
 async fn forms_without_the_csrf_token_are_refused() {
     let app = TestApp::spawn().await;
     let browser = app.browser();
@@ -177,7 +181,7 @@ async fn forms_without_the_csrf_token_are_refused() {
     assert_eq!(res.status(), 303, "a fresh token works");
 }
 
-#[actix_web::test]
+on_every_backend!(the_session_cookie_is_http_only_and_lax);
 async fn the_session_cookie_is_http_only_and_lax() {
     let app = TestApp::spawn().await;
     let res = app.browser().get("/accounts/login/").await;
@@ -190,4 +194,67 @@ async fn the_session_cookie_is_http_only_and_lax() {
     assert!(cookie.starts_with("confab_session="), "{cookie}");
     assert!(cookie.contains("HttpOnly"), "{cookie}");
     assert!(cookie.contains("SameSite=Lax"), "{cookie}");
+}
+
+/// Where a server without `CONFAB_SECRET_KEY` keeps its generated cookie
+/// key: beside its SQLite file (PostgreSQL has no such place, so these
+/// tests are SQLite's alone).
+fn key_file(database_url: &str) -> PathBuf {
+    PathBuf::from(format!("{database_url}.secret"))
+}
+
+#[actix_web::test]
+async fn without_a_configured_key_one_is_generated_and_logins_survive_a_restart() {
+    let app = TestApp::spawn_on(Backend::Sqlite, |s| s.secret_key = None).await;
+    let file = key_file(&app.settings.database_url);
+    let saved = std::fs::read_to_string(&file).expect("the key file was written");
+    let key = hex::decode(saved.trim()).expect("the key is hex");
+    assert!(key.len() >= 32, "{} bytes", key.len());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "only the owner may read it");
+    }
+    let alice = app.user("alice").await;
+    assert_eq!(alice.get("/chat/").await.status(), 200);
+
+    app.stop().await;
+    let app = app.start_again().await;
+    assert_eq!(
+        alice.get("/chat/").await.status(),
+        200,
+        "the cookie is still valid"
+    );
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), saved, "kept");
+
+    // The key really comes from the file: another one signs alice out.
+    app.stop().await;
+    std::fs::write(&file, hex::encode([7u8; 32])).unwrap();
+    let _app = app.start_again().await;
+    assert_eq!(alice.get("/chat/").await.status(), 302, "signed out");
+}
+
+#[actix_web::test]
+async fn a_key_file_too_short_or_not_hex_stops_start_up_naming_the_file() {
+    for (contents, says) in [
+        (hex::encode([1u8; 31]), "shorter than 32 bytes"),
+        ("not a hex key at all".to_owned(), "Invalid character"),
+    ] {
+        let database = TestDatabase::create(Backend::Sqlite);
+        let file = key_file(&database.url);
+        std::fs::write(&file, &contents).unwrap();
+        let mut settings = test_settings(&database.url);
+        settings.secret_key = None;
+        let error = Application::build(settings)
+            .await
+            .err()
+            .unwrap_or_else(|| panic!("started with the key file {contents:?}"))
+            .to_string();
+        assert!(
+            error.contains(&file.display().to_string()) && error.contains(says),
+            "{contents:?}: {error}"
+        );
+        assert_eq!(std::fs::read_to_string(&file).unwrap(), contents, "kept");
+    }
 }

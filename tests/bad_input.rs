@@ -18,16 +18,10 @@ fn status_of(result: Result<common::Ws, WsError>) -> u16 {
     }
 }
 
-#[actix_web::test]
+on_every_backend!(every_kind_of_bad_frame_gets_a_typed_error_and_the_connection_carries_on);
 async fn every_kind_of_bad_frame_gets_a_typed_error_and_the_connection_carries_on() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
 
     let too_long = "x".repeat(4001);
     let cases: Vec<(Message, &str)> = vec![
@@ -73,7 +67,7 @@ async fn every_kind_of_bad_frame_gets_a_typed_error_and_the_connection_carries_o
     );
 }
 
-#[actix_web::test]
+on_every_backend!(the_length_limit_is_configurable);
 async fn the_length_limit_is_configurable() {
     let app = TestApp::spawn_with(|s| s.max_message_chars = 5).await;
     let alice = app.user("alice").await;
@@ -87,16 +81,10 @@ async fn the_length_limit_is_configurable() {
     assert!(err["message"].as_str().unwrap().contains("limit is 5"));
 }
 
-#[actix_web::test]
+on_every_backend!(an_oversized_frame_closes_only_that_connection);
 async fn an_oversized_frame_closes_only_that_connection() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
 
     let huge = json!({"message": "z".repeat(100 * 1024)}).to_string();
     b.send_text(&huge).await;
@@ -112,7 +100,7 @@ async fn an_oversized_frame_closes_only_that_connection() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(handshakes_are_refused_without_login_from_foreign_origins_and_for_unknown_rooms);
 async fn handshakes_are_refused_without_login_from_foreign_origins_and_for_unknown_rooms() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -135,7 +123,7 @@ async fn handshakes_are_refused_without_login_from_foreign_origins_and_for_unkno
     ok.joined().await;
 }
 
-#[actix_web::test]
+on_every_backend!(configured_origins_are_allowed);
 async fn configured_origins_are_allowed() {
     let app = TestApp::spawn_with(|s| {
         s.allowed_origins = vec!["https://chat.example".into()];
@@ -152,7 +140,7 @@ async fn configured_origins_are_allowed() {
     assert_eq!(status_of(same_host), 403, "the list replaces the default");
 }
 
-#[actix_web::test]
+on_every_backend!(a_client_that_stops_reading_is_disconnected_without_harming_the_others);
 async fn a_client_that_stops_reading_is_disconnected_without_harming_the_others() {
     let app = TestApp::spawn_with(|s| s.session_queue = 16).await;
     let alice = app.user("alice").await;

@@ -5,9 +5,9 @@
 mod common;
 
 use common::TestApp;
-use serde_json::json;
+use serde_json::{Value, json};
 
-#[actix_web::test]
+on_every_backend!(two_users_converse);
 async fn two_users_converse() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -47,7 +47,7 @@ async fn two_users_converse() {
     b.expect("chat_message").await;
 }
 
-#[actix_web::test]
+on_every_backend!(the_tutorial_clients_untyped_frame_still_works);
 async fn the_tutorial_clients_untyped_frame_still_works() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -59,7 +59,79 @@ async fn the_tutorial_clients_untyped_frame_still_works() {
     assert_eq!(frame["message"], "from the 2018 tutorial");
 }
 
-#[actix_web::test]
+/// Checks that `frame` carries what the 2018 tutorial's client (and the
+/// clients written after it) read from a frame of its type.
+fn assert_tutorial_keys(frame: &Value) {
+    let is_str = |key: &str| frame[key].is_string();
+    let ok = match frame["type"].as_str() {
+        Some("chat_message") => is_str("message") && is_str("user") && frame["id"].is_i64(),
+        Some("user_list") => frame["users"]
+            .as_array()
+            .is_some_and(|users| users.iter().all(Value::is_string)),
+        Some("user_join" | "user_leave") => is_str("user"),
+        Some("private_message") => is_str("user") && is_str("message"),
+        Some("private_message_delivered") => is_str("target") && is_str("message"),
+        Some(_) => true, // newer frames, which such clients ignore
+        None => false,
+    };
+    assert!(ok, "a frame the tutorial client cannot read: {frame}");
+}
+
+on_every_backend!(the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions);
+async fn the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let carol = app.user("carol").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    a.say("before bob").await;
+    let id = a.expect("chat_message").await["id"].clone();
+    a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
+        .await;
+    a.expect("reactions").await;
+
+    // Bob's client is the tutorial's: it only ever sends {"message": ...}.
+    let mut t = app.join(&bob, "lobby").await;
+    a.expect("user_join").await;
+    a.send_json(json!({"type": "typing", "typing": true})).await;
+    t.send_json(json!({"message": "hi from the tutorial"}))
+        .await;
+    a.send_json(json!({"type": "react", "id": id, "emoji": "🎉"}))
+        .await;
+    let mut c = app.join(&carol, "lobby").await;
+    c.joined().await;
+    a.say("/pm bob psst").await;
+    a.next_of("private_message_delivered").await;
+    t.send_json(json!({"message": "/pm alice yo"})).await;
+    a.send_json(json!({"type": "typing", "typing": false}))
+        .await;
+    c.close().await;
+    a.next_of("user_leave").await;
+    a.say("done").await;
+
+    let legacy = [
+        "chat_message",
+        "user_list",
+        "user_join",
+        "user_leave",
+        "private_message",
+        "private_message_delivered",
+    ];
+    let mut seen = std::collections::BTreeSet::new();
+    let mut done = false;
+    while !done || !legacy.iter().all(|kind| seen.contains(*kind)) {
+        let frame = t.recv().await;
+        assert_tutorial_keys(&frame);
+        done |= frame["type"] == "chat_message" && frame["message"] == "done";
+        seen.insert(frame["type"].as_str().unwrap().to_owned());
+    }
+    for newer in ["typing", "reactions"] {
+        assert!(seen.contains(newer), "{newer} traffic went on: {seen:?}");
+    }
+}
+
+on_every_backend!(rooms_are_separate);
 async fn rooms_are_separate() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -74,7 +146,7 @@ async fn rooms_are_separate() {
         .await;
 }
 
-#[actix_web::test]
+on_every_backend!(newcomers_get_exactly_the_last_ten_messages_oldest_first);
 async fn newcomers_get_exactly_the_last_ten_messages_oldest_first() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -100,7 +172,7 @@ async fn newcomers_get_exactly_the_last_ten_messages_oldest_first() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(history_survives_a_restart);
 async fn history_survives_a_restart() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -131,7 +203,7 @@ async fn history_survives_a_restart() {
     assert_eq!(texts, expected);
 }
 
-#[actix_web::test]
+on_every_backend!(markup_is_stored_and_sent_as_plain_text);
 async fn markup_is_stored_and_sent_as_plain_text() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -151,7 +223,7 @@ fn metric(text: &str, name: &str) -> f64 {
         .unwrap()
 }
 
-#[actix_web::test]
+on_every_backend!(metrics_count_connections_messages_and_bus_lag);
 async fn metrics_count_connections_messages_and_bus_lag() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -179,7 +251,7 @@ async fn metrics_count_connections_messages_and_bus_lag() {
     assert!(!text.contains("confab_redis_up"), "no Redis configured");
 }
 
-#[actix_web::test]
+on_every_backend!(shutting_down_closes_sockets_with_going_away);
 async fn shutting_down_closes_sockets_with_going_away() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;

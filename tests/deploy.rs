@@ -1,6 +1,7 @@
 //! The shipped scale-out deployment, with real processes only: two `confab`
-//! processes (the built binary) on one database, one Redis and one cookie
-//! key, behind a real nginx running `deploy/nginx.conf`. The test talks to
+//! processes (the built binary) on one database (a scratch PostgreSQL one
+//! when `CONFAB_TEST_POSTGRES_URL` is set, always in CI; else a SQLite
+//! file), one Redis and one cookie key, behind a real nginx running `deploy/nginx.conf`. The test talks to
 //! nginx alone, as browsers would: accounts, pages and sockets go through
 //! plain round robin, a room spans both instances, and when one instance is
 //! killed its clients reconnect through nginx with `?after=ID` and get every
@@ -18,7 +19,10 @@
 
 mod common;
 
-use common::{Event, PATIENCE, csrf_from, free_port};
+use common::{
+    Event, PATIENCE, TestDatabase, backend_for_several_instances, csrf_from, free_port, missing,
+    redis_url, unique_suffix,
+};
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
@@ -147,22 +151,23 @@ async fn behind_nginx_rooms_span_instances_and_losing_one_loses_no_message() {
 /// Two confab instances and nginx in front, each a child process that dies
 /// with this value.
 struct Deployment {
-    // Fields drop in order: nginx first, the temporary directory last.
+    // Fields drop in order: nginx first, the database last.
     nginx: Process,
     instances: Vec<Process>,
     port: u16,
     _dir: tempfile::TempDir,
+    _database: TestDatabase,
 }
 
 impl Deployment {
     /// Starts everything, or says why it cannot and returns `None`.
     async fn start() -> Option<Deployment> {
-        let redis_url = match std::env::var("CONFAB_TEST_REDIS_URL") {
-            Ok(url) if !url.is_empty() => url,
-            _ => return skip("CONFAB_TEST_REDIS_URL is not set"),
-        };
+        let redis_url = redis_url()?;
         let Some(nginx) = nginx_binary() else {
-            return skip("nginx is not installed (Debian package `nginx`)");
+            return missing(
+                "nginx is not installed (Debian package `nginx`)",
+                "skipping the deploy test",
+            );
         };
         let dir = tempfile::tempdir().expect("temp dir");
         // When the test runs as root, nginx's workers run as an unprivileged
@@ -173,7 +178,7 @@ impl Deployment {
             std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755))
                 .expect("chmod temp dir");
         }
-        let database = dir.path().join("confab.db");
+        let database = TestDatabase::create(backend_for_several_instances());
         let prefix = format!("confabdeploy{}", unique_suffix());
 
         // One after the other: each applies pending migrations as it starts.
@@ -184,7 +189,7 @@ impl Deployment {
             command
                 .arg("serve")
                 .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
-                .env("DATABASE_URL", &database)
+                .env("DATABASE_URL", &database.url)
                 .env("REDIS_URL", &redis_url)
                 .env("CONFAB_REDIS_PREFIX", &prefix)
                 .env(
@@ -227,6 +232,7 @@ impl Deployment {
             instances,
             port,
             _dir: dir,
+            _database: database,
         })
     }
 
@@ -612,16 +618,6 @@ impl Socket {
     }
 }
 
-/// Says why the test cannot run here and returns `None`; under `CI=true`
-/// that is a failure instead.
-fn skip<T>(why: &str) -> Option<T> {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI=true but {why}: the deployment test must run in CI");
-    }
-    eprintln!("skipping deploy test: {why}");
-    None
-}
-
 /// `nginx` from `PATH`, or Debian's, which is in `/usr/sbin`.
 fn nginx_binary() -> Option<PathBuf> {
     ["nginx", "/usr/sbin/nginx"]
@@ -635,13 +631,4 @@ fn nginx_binary() -> Option<PathBuf> {
                 .status()
                 .is_ok_and(|s| s.success())
         })
-}
-
-/// Different for every run, so runs can share one Redis.
-fn unique_suffix() -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    format!("{}x{nanos}", std::process::id())
 }

@@ -20,7 +20,7 @@ async fn page(ws: &mut Ws, request: Value) -> (Vec<Value>, bool) {
     )
 }
 
-#[actix_web::test]
+on_every_backend!(older_messages_come_in_pages_oldest_first);
 async fn older_messages_come_in_pages_oldest_first() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -82,7 +82,7 @@ async fn older_messages_come_in_pages_oldest_first() {
     assert_eq!(ids(&page_), expected);
 }
 
-#[actix_web::test]
+on_every_backend!(bad_history_requests_get_an_error_and_change_nothing);
 async fn bad_history_requests_get_an_error_and_change_nothing() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -103,7 +103,7 @@ async fn bad_history_requests_get_an_error_and_change_nothing() {
     a.expect("chat_message").await;
 }
 
-#[actix_web::test]
+on_every_backend!(a_reconnecting_client_catches_up_on_everything_it_missed);
 async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -167,7 +167,7 @@ async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
     assert!(more);
 }
 
-#[actix_web::test]
+on_every_backend!(a_resume_also_covers_messages_stored_just_before_the_last_one_seen);
 async fn a_resume_also_covers_messages_stored_just_before_the_last_one_seen() {
     // With several instances, a message stored on one just before another's
     // can reach a client after it. A client that saw only the later one

@@ -27,16 +27,10 @@ async fn error_code(ws: &mut Ws) -> String {
     frame["code"].as_str().unwrap().to_owned()
 }
 
-#[actix_web::test]
+on_every_backend!(only_the_author_edits_and_everyone_sees_it);
 async fn only_the_author_edits_and_everyone_sees_it() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let id = post(&mut a, &mut [&mut b], "helo").await;
 
     b.send_json(json!({"type": "edit_message", "id": id, "message": "hacked"}))
@@ -83,18 +77,12 @@ async fn only_the_author_edits_and_everyone_sees_it() {
     assert_eq!(history[0]["edited_at"], edited_at);
 }
 
-#[actix_web::test]
+on_every_backend!(the_author_or_staff_delete_and_the_message_is_gone_for_everyone);
 async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let moderator = app.user("mod").await;
     assert!(app.cli(&["user", "promote", "mod"]).status.success());
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
     let first = post(&mut a, &mut [&mut b], "keep me").await;
     let second = post(&mut a, &mut [&mut b], "oops").await;
     let third = post(&mut a, &mut [&mut b], "rude").await;
@@ -143,24 +131,86 @@ async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
     assert_eq!(stored_content(&app, second), "");
 }
 
-/// The stored content of message `id`, read straight from the database file.
-fn stored_content(app: &TestApp, id: i64) -> String {
-    use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
-        .expect("open the test database");
-    #[derive(QueryableByName)]
-    struct Row {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        content: String,
+on_every_backend!(staff_may_delete_but_not_edit_someone_elses_message);
+async fn staff_may_delete_but_not_edit_someone_elses_message() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let moderator = app.user("mod").await;
+    assert!(app.cli(&["user", "promote", "mod"]).status.success());
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut m = app.join(&moderator, "lobby").await;
+    m.joined().await;
+    a.expect("user_join").await;
+    let id = post(&mut a, &mut [&mut m], "my words").await;
+
+    m.send_json(json!({"type": "edit_message", "id": id, "message": "put in my mouth"}))
+        .await;
+    assert_eq!(error_code(&mut m).await, "forbidden");
+    a.expect_nothing_for(std::time::Duration::from_millis(300))
+        .await;
+    assert_eq!(stored_content(&app, id), "my words");
+
+    m.send_json(json!({"type": "delete_message", "id": id}))
+        .await;
+    for ws in [&mut a, &mut m] {
+        assert_eq!(ws.expect("message_deleted").await["id"], id);
     }
-    let rows: Vec<Row> = diesel::sql_query("SELECT content FROM messages WHERE id = ?")
-        .bind::<diesel::sql_types::BigInt, _>(id)
-        .load(&mut conn)
-        .expect("query the test database");
-    rows.into_iter().next().expect("the row stays").content
+    assert_eq!(stored_content(&app, id), "");
 }
 
-#[actix_web::test]
+on_every_backend!(a_history_answer_after_a_restart_carries_edits_and_reactions);
+async fn a_history_answer_after_a_restart_carries_edits_and_reactions() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let id = post(&mut a, &mut [], "helo").await;
+    let plain = post(&mut a, &mut [], "untouched").await;
+    a.send_json(json!({"type": "edit_message", "id": id, "message": "hello"}))
+        .await;
+    let edited_at = a.expect("message_edited").await["edited_at"].clone();
+    a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
+        .await;
+    a.expect("reactions").await;
+
+    drop(a);
+    let app = app.restart().await;
+    let mut b = app.join(&app.user("bob").await, "lobby").await;
+    b.joined().await;
+    b.send_json(json!({"type": "history", "limit": 10})).await;
+    let answer = b.expect("history").await;
+    let messages = answer["messages"].as_array().unwrap();
+    assert_eq!(messages.len(), 2, "{answer}");
+    assert_eq!(messages[0]["id"], id);
+    assert_eq!(messages[0]["message"], "hello");
+    assert_eq!(messages[0]["edited_at"], edited_at);
+    assert_eq!(reactions(&messages[0]), [r("👍", &["alice"])]);
+    assert_eq!(messages[1]["id"], plain);
+    assert!(
+        messages[1].get("edited_at").is_none() && messages[1].get("reactions").is_none(),
+        "only what happened is carried: {}",
+        messages[1]
+    );
+}
+
+/// The stored content of message `id`, read through the library (as the
+/// server reads it) whatever the backend.
+fn stored_content(app: &TestApp, id: i64) -> String {
+    use confab::db::schema::messages;
+    use diesel::prelude::*;
+    let id = i32::try_from(id).unwrap();
+    app.database()
+        .run_here(|conn| {
+            Ok(messages::table
+                .find(id)
+                .select(messages::content)
+                .first::<String>(conn)?)
+        })
+        .expect("the row stays")
+}
+
+on_every_backend!(messages_from_another_room_cannot_be_touched);
 async fn messages_from_another_room_cannot_be_touched() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -214,16 +264,10 @@ fn r(emoji: &str, users: &[&str]) -> (String, i64, Vec<String>) {
     )
 }
 
-#[actix_web::test]
+on_every_backend!(reactions_toggle_and_everyone_gets_the_full_state);
 async fn reactions_toggle_and_everyone_gets_the_full_state() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     let id = post(&mut a, &mut [&mut b], "react to me").await;
 
     let react = |emoji: &str| json!({"type": "react", "id": id, "emoji": emoji});

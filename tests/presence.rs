@@ -7,7 +7,7 @@ mod common;
 use common::TestApp;
 use std::time::Duration;
 
-#[actix_web::test]
+on_every_backend!(a_user_with_two_tabs_is_online_once_until_the_last_tab_closes);
 async fn a_user_with_two_tabs_is_online_once_until_the_last_tab_closes() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -30,21 +30,15 @@ async fn a_user_with_two_tabs_is_online_once_until_the_last_tab_closes() {
     assert_eq!(a.expect("user_leave").await["user"], "bob");
 }
 
-#[actix_web::test]
+on_every_backend!(a_dropped_connection_counts_as_leaving);
 async fn a_dropped_connection_counts_as_leaving() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, b] = app.members("lobby", ["alice", "bob"]).await;
     drop(b); // no close frame: the TCP connection just goes away
     assert_eq!(a.expect("user_leave").await["user"], "bob");
 }
 
-#[actix_web::test]
+on_every_backend!(presence_is_per_room);
 async fn presence_is_per_room() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;

@@ -8,7 +8,7 @@ use common::TestApp;
 use serde_json::json;
 use std::time::Duration;
 
-#[actix_web::test]
+on_every_backend!(typing_reaches_the_others_but_not_the_typist);
 async fn typing_reaches_the_others_but_not_the_typist() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;

@@ -1,14 +1,25 @@
 //! What the integration tests share: a real confab server on a random port
 //! with its own database, HTTP clients with cookie jars that sign up and log
 //! in through the real forms, and real WebSocket clients.
+//!
+//! Each test's database is its own: a SQLite file in a temporary directory,
+//! or a scratch PostgreSQL database. [`on_every_backend!`] runs a test on
+//! both; [`TestApp::spawn`] starts a server on the backend of the test it is
+//! called from (SQLite unless that is the PostgreSQL variant).
+//!
+//! Tests that need a service (PostgreSQL, Redis, nginx, a browser) find it
+//! through the environment and skip with a note when it is missing, except
+//! under `CI=true`, where CI must run everything: see [`missing`].
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
 use confab::config::Settings;
+use confab::db::{Backend, Database};
 use confab::startup::Application;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
+use std::cell::Cell;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,12 +43,95 @@ pub fn free_port() -> u16 {
 /// hang, it is not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(10);
 
-/// A running server and the directory holding its database.
+/// Runs the test `async fn`s named on every database backend.
+///
+/// Written just above the test, as an attribute would be:
+///
+/// ```ignore
+/// on_every_backend!(two_users_converse);
+/// async fn two_users_converse() { ... }
+/// ```
+///
+/// makes a module `two_users_converse` with two tests, `sqlite` and
+/// `postgres`, that run the function. In the second, [`TestApp::spawn`]
+/// starts its servers on a scratch PostgreSQL database; it skips as
+/// [`postgres_url`] says, and does not exist in a build without the
+/// `postgres` feature. (A test function left unnamed is dead code, which
+/// the lints refuse.)
+#[macro_export]
+macro_rules! on_every_backend {
+    ($($test:ident),+ $(,)?) => {$(
+        mod $test {
+            #[actix_web::test]
+            async fn sqlite() {
+                super::$test().await;
+            }
+
+            #[cfg(feature = "postgres")]
+            #[actix_web::test]
+            async fn postgres() {
+                $crate::common::on_postgres(super::$test).await;
+            }
+        }
+    )+};
+}
+
+thread_local! {
+    /// The backend [`TestApp::spawn`] uses in the test running on this
+    /// thread (libtest runs each test on a thread of its own, and an actix
+    /// test runs all its tasks on that thread).
+    static BACKEND: Cell<Backend> = const { Cell::new(Backend::Sqlite) };
+}
+
+/// Runs `test` with its servers on PostgreSQL, or skips it as
+/// [`postgres_url`] says.
+#[cfg(feature = "postgres")]
+pub async fn on_postgres<F: std::future::Future<Output = ()>>(test: impl FnOnce() -> F) {
+    if postgres_url().is_none() {
+        return;
+    }
+    BACKEND.with(|backend| backend.set(Backend::Postgres));
+    test().await;
+}
+
+/// The backend for tests of several instances sharing one database:
+/// PostgreSQL when the tests have one (always in CI), else a SQLite file.
+pub fn backend_for_several_instances() -> Backend {
+    #[cfg(feature = "postgres")]
+    if service_url(
+        "CONFAB_TEST_POSTGRES_URL",
+        "the instances share a SQLite file instead",
+    )
+    .is_some()
+    {
+        return Backend::Postgres;
+    }
+    Backend::Sqlite
+}
+
+/// Settings for a test server on `database_url`: any free port, a fixed
+/// cookie key, few threads and connections (tests run side by side on a
+/// small machine, and PostgreSQL's connections are limited).
+pub fn test_settings(database_url: &str) -> Settings {
+    Settings {
+        bind: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
+        workers: 2,
+        db_pool_size: 4,
+        ..Settings::default()
+    }
+}
+
+/// A running server and the database it serves.
 pub struct TestApp {
     pub port: u16,
     pub settings: Settings,
     handle: confab::startup::StopHandle,
-    dir: Arc<tempfile::TempDir>,
+    /// Shared with the servers [`restart`](Self::restart),
+    /// [`sibling`](Self::sibling) and [`start_again`](Self::start_again)
+    /// start on it; removed with the last of them.
+    database: Arc<TestDatabase>,
 }
 
 impl TestApp {
@@ -46,28 +140,21 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
-    /// A fresh server with default settings on the database at
-    /// `database_url` (a [`ScratchPostgres`]'s, say) instead of a new
-    /// SQLite file.
-    pub async fn spawn_on(database_url: &str) -> TestApp {
-        Self::spawn_with(|s| s.database_url = database_url.to_owned()).await
-    }
-
-    /// A fresh server whose settings `tweak` adjusts.
+    /// A fresh server whose settings `tweak` adjusts, on the backend of the
+    /// running test.
     pub async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> TestApp {
-        let dir = Arc::new(tempfile::tempdir().expect("temp dir"));
-        let mut settings = Settings {
-            bind: "127.0.0.1:0".parse().unwrap(),
-            database_url: dir.path().join("confab.db").display().to_string(),
-            secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
-            workers: 2,
-            ..Settings::default()
-        };
-        tweak(&mut settings);
-        Self::start(settings, dir).await
+        Self::spawn_on(BACKEND.with(Cell::get), tweak).await
     }
 
-    async fn start(settings: Settings, dir: Arc<tempfile::TempDir>) -> TestApp {
+    /// A fresh server on a new database on `backend`, with `tweak`ed settings.
+    pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let database = Arc::new(TestDatabase::create(backend));
+        let mut settings = test_settings(&database.url);
+        tweak(&mut settings);
+        Self::start(settings, database).await
+    }
+
+    async fn start(settings: Settings, database: Arc<TestDatabase>) -> TestApp {
         // RUST_LOG=confab=debug shows the servers' logs in a failing test.
         let _ = env_logger::builder().is_test(true).try_init();
         let app = Application::build(settings.clone())
@@ -80,7 +167,7 @@ impl TestApp {
             port,
             settings,
             handle,
-            dir,
+            database,
         }
     }
 
@@ -89,7 +176,7 @@ impl TestApp {
         self.handle.stop().await;
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().unwrap();
-        Self::start(settings, self.dir.clone()).await
+        Self::start(settings, self.database.clone()).await
     }
 
     /// Another server on the same database (another instance behind the
@@ -98,7 +185,7 @@ impl TestApp {
         let mut settings = self.settings.clone();
         settings.bind = "127.0.0.1:0".parse().unwrap();
         tweak(&mut settings);
-        Self::start(settings, self.dir.clone()).await
+        Self::start(settings, self.database.clone()).await
     }
 
     /// Starts this (stopped) server again on the same port and database, as
@@ -106,7 +193,7 @@ impl TestApp {
     pub async fn start_again(self) -> TestApp {
         let mut settings = self.settings.clone();
         settings.bind = format!("127.0.0.1:{}", self.port).parse().unwrap();
-        Self::start(settings, self.dir.clone()).await
+        Self::start(settings, self.database.clone()).await
     }
 
     /// Stops the server.
@@ -122,8 +209,15 @@ impl TestApp {
         format!("http://127.0.0.1:{}", self.port)
     }
 
+    /// The SQLite file of a server on SQLite.
     pub fn database_path(&self) -> PathBuf {
         PathBuf::from(&self.settings.database_url)
+    }
+
+    /// The server's database through the library, for checks of what is
+    /// stored that work on every backend.
+    pub fn database(&self) -> Database {
+        Database::connect(&self.settings.database_url, 1).expect("open the test database")
     }
 
     /// A browser-like client with a cookie jar that does not follow redirects.
@@ -149,6 +243,24 @@ impl TestApp {
         assert_eq!(res.status(), 303, "signup of {username} redirects");
         browser.username = username.to_owned();
         browser
+    }
+
+    /// New accounts `names`, each with a socket in `room`, joined in that
+    /// order; every socket has read its join burst and the `user_join` of
+    /// each one after it.
+    pub async fn members<const N: usize>(&self, room: &str, names: [&str; N]) -> [Ws; N] {
+        let mut sockets: Vec<Ws> = Vec::with_capacity(N);
+        for name in names {
+            let mut ws = self.join(&self.user(name).await, room).await;
+            ws.joined().await;
+            for earlier in &mut sockets {
+                assert_eq!(earlier.expect("user_join").await["user"], name);
+            }
+            sockets.push(ws);
+        }
+        sockets
+            .try_into()
+            .unwrap_or_else(|_| unreachable!("one socket per name"))
     }
 
     /// Runs the real `confab` binary against this server's database.
@@ -239,18 +351,81 @@ impl TestApp {
     }
 }
 
-/// The PostgreSQL server the tests may use, from `CONFAB_TEST_POSTGRES_URL`
-/// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), or `None` with a
-/// note when it is not set; under `CI=true` that is a failure instead.
-pub fn postgres_url() -> Option<String> {
-    match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+/// What a test does when something it needs is missing: a note saying
+/// `what` is missing and the `consequence` (a skip, a fallback), and `None`.
+/// Under `CI=true` it panics instead: CI must run every test.
+pub fn missing<T>(what: &str, consequence: &str) -> Option<T> {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI=true but {what}: every test must run in CI");
+    }
+    eprintln!("{what}: {consequence}");
+    None
+}
+
+/// The URL of a test service in the environment variable `name`, or
+/// [`missing`]'s answer.
+pub fn service_url(name: &str, consequence: &str) -> Option<String> {
+    match std::env::var(name) {
         Ok(url) if !url.is_empty() => Some(url),
-        _ if std::env::var("CI").is_ok_and(|v| v == "true") => panic!(
-            "CI=true but CONFAB_TEST_POSTGRES_URL is not set: the PostgreSQL tests must run in CI"
-        ),
-        _ => {
-            eprintln!("skipping PostgreSQL tests: CONFAB_TEST_POSTGRES_URL is not set");
-            None
+        _ => missing(&format!("{name} is not set"), consequence),
+    }
+}
+
+/// The PostgreSQL server the tests may use, from `CONFAB_TEST_POSTGRES_URL`
+/// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), or [`missing`]'s
+/// answer.
+pub fn postgres_url() -> Option<String> {
+    service_url("CONFAB_TEST_POSTGRES_URL", "skipping a PostgreSQL test")
+}
+
+/// The Redis the tests may use, from `CONFAB_TEST_REDIS_URL` (e.g.
+/// `redis://127.0.0.1:6379/`), or [`missing`]'s answer.
+pub fn redis_url() -> Option<String> {
+    service_url("CONFAB_TEST_REDIS_URL", "skipping a Redis test")
+}
+
+/// Different in every call, run and process: for names that tests sharing
+/// one server (Redis prefixes, PostgreSQL databases) must not share.
+pub fn unique_suffix() -> String {
+    format!("{:016x}", rand::random::<u64>())
+}
+
+/// A test's own database, removed when dropped (even if the test failed):
+/// a SQLite file in a temporary directory, or a scratch PostgreSQL one.
+pub struct TestDatabase {
+    /// What `DATABASE_URL` is set to.
+    pub url: String,
+    /// Holds a SQLite database's file (and any `.secret` key beside it)
+    /// for as long as this value lives.
+    _dir: tempfile::TempDir,
+    #[cfg(feature = "postgres")]
+    _postgres: Option<ScratchPostgres>,
+}
+
+impl TestDatabase {
+    /// A new, empty database on `backend`. PostgreSQL needs
+    /// `CONFAB_TEST_POSTGRES_URL`: callers check [`postgres_url`] first.
+    pub fn create(backend: Backend) -> TestDatabase {
+        let dir = tempfile::tempdir().expect("temp dir");
+        match backend {
+            Backend::Sqlite => TestDatabase {
+                url: dir.path().join("confab.db").display().to_string(),
+                _dir: dir,
+                #[cfg(feature = "postgres")]
+                _postgres: None,
+            },
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let postgres = ScratchPostgres::create()
+                    .expect("a test on PostgreSQL runs only when CONFAB_TEST_POSTGRES_URL is set");
+                TestDatabase {
+                    url: postgres.url.clone(),
+                    _dir: dir,
+                    _postgres: Some(postgres),
+                }
+            }
+            #[cfg(not(feature = "postgres"))]
+            Backend::Postgres => panic!("this build has no PostgreSQL (the `postgres` feature)"),
         }
     }
 }
@@ -276,7 +451,7 @@ impl ScratchPostgres {
         let mut conn = diesel::PgConnection::establish(&server_url).unwrap_or_else(|e| {
             panic!("cannot reach the PostgreSQL at CONFAB_TEST_POSTGRES_URL={server_url}: {e}")
         });
-        let name = format!("confab_test_{:016x}", rand::random::<u64>());
+        let name = format!("confab_test_{}", unique_suffix());
         diesel::sql_query(format!("CREATE DATABASE {name}"))
             .execute(&mut conn)
             .unwrap_or_else(|e| panic!("cannot create the test database {name}: {e}"));
