@@ -155,11 +155,13 @@ impl Driver {
             "timeouts": { "pageLoad": 30_000, "script": 15_000 },
             "goog:chromeOptions": {
                 "binary": CHROMIUM,
+                // The flags the issue names, and nothing else: `--headless`
+                // is the new headless mode since Chromium 132 (the old one
+                // is gone), so it no longer needs `=new`.
                 "args": [
-                    "--headless=new",
+                    "--headless",
                     "--no-sandbox",
                     "--disable-gpu",
-                    "--disable-dev-shm-usage",
                     "--disable-background-networking",
                     "--disable-component-update",
                     "--disable-sync",
