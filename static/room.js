@@ -15,8 +15,12 @@
 //   - a reconnect resumes: the socket URL carries `?after=<highest id seen>`,
 //     the server replays everything newer (paged with `history` + `after`
 //     when more than its burst was missed), and nothing is lost or doubled.
-//     Edits and deletions of older messages made while away are not
-//     replayed by the server, so those few may be stale until a reload.
+//     The server does not replay edits, deletions and reactions of messages
+//     we already had, so the page then re-reads the messages it shows
+//     (`history` + `before`, newest first) and brings them up to date;
+//   - `history` answers do not say which request they answer, so there is
+//     never more than one request out (`requestHistory`): catching up,
+//     reconciling and scroll-back take turns.
 "use strict";
 
 (() => {
@@ -58,6 +62,18 @@
   const HISTORY_PAGE = 50;
   /** Ask for older messages once the reader is this close to the top, in pixels. */
   const HISTORY_TRIGGER_PX = 40;
+  /** Messages per catch-up or reconcile request (the protocol's maximum). */
+  const HISTORY_PAGE_MAX = 100;
+  /** After a reconnect, re-read at most this many of the newest messages on screen… */
+  const RECONCILE_MAX_MESSAGES = 300;
+  /** …in at most this many requests (deleted messages make pages reach further back). */
+  const RECONCILE_MAX_PAGES = 5;
+  /**
+   * A `history` request unanswered this long means the socket is stuck; a
+   * new one resumes without losing anything. (Giving up on the request and
+   * sending another could hand the late answer to the wrong request.)
+   */
+  const HISTORY_STUCK_MS = 20000;
 
   /** Protocol: while typing, say so at most every 2 s… */
   const TYPING_REFRESH_MS = 2000;
@@ -131,8 +147,14 @@
   let highestId = 0;
   /** The current socket catches up after `highestId` instead of starting fresh. */
   let resuming = false;
-  /** Waiting for a `history` page of missed messages (after a long absence). */
-  let catchingUp = false;
+  /** `highestId` when the current socket opened: what was on screen before it. */
+  let resumedAfter = 0;
+  /** The one `history` request out, if any: see `requestHistory`. */
+  let historyRequest = null;
+  /** The resume burst was capped: more missed messages to fetch with `history` + `after`. */
+  let catchUpWanted = false;
+  /** After a reconnect: the re-reading of the messages on screen, while it lasts (`reconcileStep`). */
+  let reconcile = null;
   /** From a socket's open until its join replay ends (the user_list frame). */
   let joining = false;
   /** History messages received in the current join replay. */
@@ -559,29 +581,89 @@
     addToLog(() => log.append(renderSystem(text)), { notify: false });
   }
 
-  /** The first entry (not the status line) at least partly in view. */
-  function firstVisibleEntry() {
+  /** The first entry (not the status line, not one of `leaving`) at least partly in view. */
+  function firstVisibleEntry(leaving) {
     const top = log.getBoundingClientRect().top;
     for (let node = historyStatus.nextElementSibling; node; node = node.nextElementSibling) {
+      if (leaving && leaving.has(node)) continue;
       if (node.getBoundingClientRect().bottom > top) return node;
     }
     return null;
   }
 
   /**
-   * Runs `mutate` (which adds above the view) so that the entry the reader
-   * is looking at stays where it is on screen. Measured on an element rather
-   * than by scrollHeight, so it is right whether or not the browser's own
-   * scroll anchoring already moved things. On a message it is the bubble that
-   * must stay put: the message itself may lose its author line when older
-   * messages by the same author arrive above it.
+   * Runs `mutate` (which adds or removes entries above the view, or changes
+   * their height) so that the entry the reader is looking at stays where it
+   * is on screen; `leaving` are entries `mutate` removes, never the anchor.
+   * Measured on an element rather than by scrollHeight, so it is right
+   * whether or not the browser's own scroll anchoring already moved things.
+   * On a message it is the bubble that must stay put: the message itself may
+   * lose its author line when older messages by the same author arrive above it.
    */
-  function keepAnchored(mutate) {
-    const entry = firstVisibleEntry();
+  function keepAnchored(mutate, leaving) {
+    const entry = firstVisibleEntry(leaving);
     const anchor = entry && (entry.querySelector(".message-bubble") || entry);
     const before = anchor ? anchor.getBoundingClientRect().top : 0;
     mutate();
     if (anchor && anchor.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
+  }
+
+  /** Runs `mutate` (which changes messages anywhere in the log) without moving the reader's view. */
+  function keepView(mutate, leaving) {
+    if (isNearBottom()) keepPinned(mutate);
+    else keepAnchored(mutate, leaving);
+  }
+
+  // ---------------------------------------------------------------------
+  // History requests: one at a time
+  //
+  // An answer does not say which request it answers, and a server may
+  // refuse a second request while one is out. So whoever sends a request
+  // owns the next answer, and the others wait for their turn: catching up
+  // on missed messages first, then scroll-back (the reader is waiting),
+  // then reconciling what is on screen.
+  // ---------------------------------------------------------------------
+
+  /**
+   * Sends `{"type":"history", ...query}` unless a request is already out;
+   * `onAnswer(frame)` gets its answer, `onLost()` runs if the socket closes
+   * first. False if nothing was sent.
+   */
+  function requestHistory(query, onAnswer, onLost) {
+    if (historyRequest !== null || !send({ type: "history", ...query })) return false;
+    const ws = socket;
+    const stuck = setTimeout(() => {
+      if (socket === ws && historyRequest !== null) ws.close(4000, "history request unanswered");
+    }, HISTORY_STUCK_MS);
+    historyRequest = { onAnswer, onLost, stuck };
+    return true;
+  }
+
+  function receiveHistoryAnswer(frame) {
+    const request = historyRequest;
+    if (request === null) return; // nothing asked on this socket: not ours
+    historyRequest = null;
+    clearTimeout(request.stuck);
+    request.onAnswer(frame);
+    nextHistoryRequest();
+  }
+
+  /** The socket closed: the request out will never be answered. */
+  function dropHistoryRequest() {
+    const request = historyRequest;
+    historyRequest = null;
+    catchUpWanted = false;
+    reconcile = null;
+    if (request === null) return;
+    clearTimeout(request.stuck);
+    request.onLost();
+  }
+
+  /** Whoever waits for the history slot gets it, in order of priority. */
+  function nextHistoryRequest() {
+    if (historyRequest !== null) return;
+    if (catchUpWanted) requestMissed();
+    else if (!maybeLoadOlder() && reconcile !== null) reconcileStep();
   }
 
   // ---------------------------------------------------------------------
@@ -596,17 +678,21 @@
       : "";
   }
 
-  /** Asks for the page of messages before the oldest one shown; one request at a time. */
+  /** Asks for the page of messages before the oldest one shown; true if it did. */
   function requestOlder() {
-    if (historyState !== "idle" || joining) return;
+    if (historyState !== "idle" || joining) return false;
     const before = oldestLoadedId();
-    if (before === null) return;
-    if (send({ type: "history", before, limit: HISTORY_PAGE })) setHistoryState("loading");
+    if (before === null) return false;
+    const sent = requestHistory({ before, limit: HISTORY_PAGE }, receiveHistory, () => {
+      if (historyState === "loading") setHistoryState("idle");
+    });
+    if (sent) setHistoryState("loading");
+    return sent;
   }
 
   /** Loads more if the reader is at the top (or the log does not even fill the screen yet). */
   function maybeLoadOlder() {
-    if (log.scrollTop <= HISTORY_TRIGGER_PX) requestOlder();
+    return log.scrollTop <= HISTORY_TRIGGER_PX && requestOlder();
   }
 
   /** The join replay is over: a short replay means the room has nothing older. */
@@ -614,27 +700,11 @@
     joining = false;
     if (resuming) {
       resuming = false; // the scroll-back state of the kept view still holds
+      nextHistoryRequest(); // the reader may have scrolled up while we were away
       return;
     }
     setHistoryState(joinHistoryCount < JOIN_HISTORY ? "done" : "idle");
     maybeLoadOlder();
-  }
-
-  /** Asks for the next page of messages missed while disconnected. */
-  function requestMissed() {
-    catchingUp = send({ type: "history", after: highestId, limit: 100 });
-  }
-
-  /** A page of missed messages: add them like live ones, then ask for more. */
-  function receiveMissed(frame) {
-    catchingUp = false;
-    const entries = Array.isArray(frame.messages) ? frame.messages : [];
-    const before = highestId;
-    for (const msg of entries) {
-      if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
-    }
-    // Chain only while pages bring newer messages, so it can never loop.
-    if (frame.has_more === true && highestId > before) requestMissed();
   }
 
   function receiveHistory(frame) {
@@ -649,14 +719,129 @@
     }
     fresh.sort((a, b) => a[0] - b[0]);
 
-    const done = entries.length === 0 || frame.has_more !== true;
+    // A page that brought nothing new would only be asked for again: stop there.
+    const done = fresh.length === 0 || frame.has_more !== true;
     keepAnchored(() => {
       prependMessages(fresh.map(([, item]) => item));
       setHistoryState(done ? "done" : "idle");
     });
-    // Only chain another request if this one brought something new, so a
-    // confused answer can never loop.
-    if (!done && fresh.length > 0) maybeLoadOlder();
+    // If the reader is still at the top, nextHistoryRequest asks for the next page.
+  }
+
+  // ---------------------------------------------------------------------
+  // After a reconnect: catching up, then reconciling
+  // ---------------------------------------------------------------------
+
+  /** Asks for the next page of messages missed while disconnected. */
+  function requestMissed() {
+    const after = highestId;
+    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after), () => {});
+  }
+
+  /** A page of missed messages: add them like live ones; more to fetch if it says so. */
+  function receiveMissed(frame, after) {
+    catchUpWanted = false;
+    const entries = Array.isArray(frame.messages) ? frame.messages : [];
+    for (const msg of entries) {
+      if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
+    }
+    // Go on only while pages bring newer messages, so it can never loop.
+    catchUpWanted = frame.has_more === true && highestId > after;
+  }
+
+  /**
+   * Plans the re-reading of the messages that were on screen before this
+   * socket opened (at most the newest RECONCILE_MAX_MESSAGES): edits,
+   * deletions and reactions made while we were away are not replayed.
+   */
+  function planReconcile() {
+    const ids = [...messagesById.keys()].filter((id) => id <= resumedAfter).sort((a, b) => b - a);
+    if (ids.length === 0) return null;
+    return {
+      before: ids[0] + 1, // the next request asks for messages older than this
+      floor: ids[Math.min(ids.length, RECONCILE_MAX_MESSAGES) - 1], // done once a page reaches it
+      pages: 0,
+      // While a request is out: the messages it may judge, and those whose
+      // text or reactions a live frame has set since (newer than the answer, maybe).
+      asked: new Set(),
+      editedLive: new Set(),
+      reactedLive: new Set(),
+    };
+  }
+
+  /** Asks for the next (older) page of the range being reconciled. */
+  function reconcileStep() {
+    const run = reconcile;
+    const asked = [...messagesById.keys()].filter((id) => id < run.before);
+    if (asked.length === 0) {
+      reconcile = null;
+      return;
+    }
+    const sent = requestHistory(
+      { before: run.before, limit: HISTORY_PAGE_MAX },
+      (frame) => { if (reconcile === run) receiveReconcile(frame); },
+      () => {},
+    );
+    if (!sent) return; // nextHistoryRequest tries again when the slot is free
+    run.asked = new Set(asked);
+    run.editedLive.clear();
+    run.reactedLive.clear();
+  }
+
+  /**
+   * An answer for the range being reconciled. It holds every message older
+   * than `before` that still exists, down to its oldest (or all of them if it
+   * says `has_more: false`): the messages that were on screen when it was
+   * asked for and are missing from it were deleted, and the others get their
+   * current text, edit mark and reactions.
+   */
+  function receiveReconcile(frame) {
+    const run = reconcile;
+    const answer = new Map();
+    for (const msg of Array.isArray(frame.messages) ? frame.messages : []) {
+      const id = msg && typeof msg === "object" ? messageId(msg.id) : null;
+      if (id !== null && id < run.before) answer.set(id, msg);
+    }
+    const complete = frame.has_more !== true;
+    if (!complete && answer.size === 0) {
+      reconcile = null; // "more" but nothing in it: nothing can be judged
+      return;
+    }
+    const oldest = complete ? -Infinity : Math.min(...answer.keys());
+
+    const deleted = [];
+    const changed = [];
+    for (const id of run.asked) {
+      const item = messagesById.get(id);
+      if (item === undefined || id < oldest) continue;
+      const msg = answer.get(id);
+      if (msg === undefined) deleted.push(id);
+      else changed.push([item, msg, id]);
+    }
+    keepView(() => {
+      for (const [item, msg, id] of changed) {
+        refreshMessage(item, msg, { text: !run.editedLive.has(id), reactions: !run.reactedLive.has(id) });
+      }
+      for (const id of deleted) removeMessage(id);
+    }, new Set(deleted.map((id) => messagesById.get(id))));
+
+    run.pages += 1;
+    if (complete || oldest <= run.floor || run.pages >= RECONCILE_MAX_PAGES) reconcile = null;
+    else run.before = oldest;
+  }
+
+  /** Brings a message on screen up to date with `msg`, a message object from the server. */
+  function refreshMessage(item, msg, { text = true, reactions = true } = {}) {
+    if (text && typeof msg.message === "string") {
+      setMessageText(item, msg.message);
+      if (msg.edited_at) markEdited(item, msg.edited_at);
+    }
+    if (reactions) renderReactions(item, msg.reactions);
+  }
+
+  function setMessageText(item, text) {
+    const node = item.querySelector(".message-text");
+    if (node.textContent !== text) node.textContent = text;
   }
 
   // ---------------------------------------------------------------------
@@ -1064,7 +1249,12 @@
       if (id === null) return;
       highestId = Math.max(highestId, id);
       if (frame.history && joining) joinHistoryCount += 1;
-      if (messagesById.has(id)) return;
+      if (messagesById.has(id)) {
+        // A resume starts a little before the last id seen: what comes again
+        // comes in its current state.
+        if (frame.history) keepPinned(() => refreshMessage(messagesById.get(id), frame));
+        return;
+      }
       const user = str(frame.user);
       const mine = user === ME;
       if (!frame.history) {
@@ -1077,20 +1267,24 @@
     },
 
     history(frame) {
-      if (catchingUp) receiveMissed(frame);
-      else receiveHistory(frame);
+      receiveHistoryAnswer(frame);
     },
 
     resumed(frame) {
-      // The catch-up burst is over; if it was capped, fetch the rest.
-      if (frame.has_more === true) requestMissed();
+      // The catch-up burst is over. If it was capped, fetch the rest; then
+      // re-read what was already on screen, for what changed while away.
+      catchUpWanted = frame.has_more === true;
+      reconcile = planReconcile();
+      nextHistoryRequest();
     },
 
     message_edited(frame) {
-      const item = messagesById.get(messageId(frame.id));
+      const id = messageId(frame.id);
+      const item = messagesById.get(id);
       if (!item) return;
+      if (reconcile !== null) reconcile.editedLive.add(id);
       keepPinned(() => {
-        item.querySelector(".message-text").textContent = str(frame.message);
+        setMessageText(item, str(frame.message));
         markEdited(item, frame.edited_at);
         item.classList.remove("is-pending");
       });
@@ -1101,8 +1295,11 @@
     },
 
     reactions(frame) {
-      const item = messagesById.get(messageId(frame.id));
-      if (item) keepPinned(() => renderReactions(item, frame.reactions));
+      const id = messageId(frame.id);
+      const item = messagesById.get(id);
+      if (!item) return;
+      if (reconcile !== null) reconcile.reactedLive.add(id);
+      keepPinned(() => renderReactions(item, frame.reactions));
     },
 
     typing(frame) {
@@ -1162,10 +1359,10 @@
         if (input.value.trim() === "") setComposerText(pendingText);
         pendingText = null;
       }
-      // Errors don't say which frame they answer: un-dim everything waiting,
-      // and let scroll-back be tried again rather than stay stuck "loading".
+      // Errors don't say which frame they answer: un-dim everything waiting.
+      // A history request out keeps its slot: its answer may still come, and
+      // a second request must not go out before it (see HISTORY_STUCK_MS).
       clearPending();
-      if (historyState === "loading") setHistoryState("idle");
     },
   };
 
@@ -1261,8 +1458,8 @@
       // With messages on screen, the server sends only what we missed
       // (socketUrl asked for it): keep the view. Otherwise start afresh.
       resuming = highestId > 0;
+      resumedAfter = highestId;
       resetOnNextFrame = !resuming;
-      catchingUp = false;
       joining = true;
       setStatus("online");
       wasConnected = true;
@@ -1278,7 +1475,7 @@
       typingSentAt = 0;
       clearTimeout(typingIdleTimer);
       clearPending();
-      if (historyState === "loading") setHistoryState("idle");
+      dropHistoryRequest();
       if (!leaving) scheduleReconnect();
     });
     // "error" is always followed by "close", which does the work.
@@ -1318,6 +1515,7 @@
       const ws = socket;
       socket = null;
       ws.close(1000, "leaving");
+      dropHistoryRequest(); // its close event no longer reaches us
     }
   }
 

@@ -24,6 +24,7 @@ mod common;
 
 use browser_support::Driver;
 use common::TestApp;
+use serde_json::json;
 
 const THUMBS_UP: &str = "👍";
 
@@ -256,6 +257,137 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     alice.close().await;
     app.stop().await;
 }
+
+#[actix_web::test]
+async fn a_page_back_from_an_outage_shows_the_edits_deletions_and_reactions_it_missed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let bob = driver.open("bob").await;
+    bob.sign_up(&app, "bob").await;
+    bob.open_room(&app, "lobby", "bob").await;
+    let alice = app.user("alice").await;
+    let mut ws = app.join(&alice, "lobby").await;
+    ws.joined().await;
+    let mut ids = Vec::new();
+    for text in [
+        "stays as it was",
+        "to be edited",
+        "to be deleted",
+        "to be liked",
+    ] {
+        ws.say(text).await;
+        let id = ws.next_of("chat_message").await["id"].clone();
+        assert_eq!(bob.wait_for_message(text).await, id.to_string());
+        ids.push(id);
+    }
+    let on_bobs_page = |n: usize| ids[n].to_string();
+    bob.js(HISTORY_SPY, vec![]).await;
+
+    // Bob's server goes away; alice carries on through another instance on
+    // the same database while bob's page waits to reconnect.
+    let other = app.sibling(|_| {}).await;
+    ws.close().await;
+    app.stop().await;
+    bob.wait_js(
+        "bob's page to notice it lost its server",
+        "return document.getElementById('conn-status').dataset.state !== 'online';",
+        vec![],
+    )
+    .await;
+    let mut ws = other
+        .connect(&alice, "lobby")
+        .await
+        .expect("alice's socket to the other instance");
+    ws.joined().await;
+    ws.send_json(
+        json!({"type": "edit_message", "id": ids[1], "message": "edited while bob was away"}),
+    )
+    .await;
+    ws.next_of("message_edited").await;
+    ws.send_json(json!({"type": "delete_message", "id": ids[2]}))
+        .await;
+    ws.next_of("message_deleted").await;
+    ws.send_json(json!({"type": "react", "id": ids[3], "emoji": THUMBS_UP}))
+        .await;
+    ws.next_of("reactions").await;
+
+    // Bob's server is back: his page reconnects by itself and, without a
+    // reload, shows the log as it is now.
+    let app = app.start_again().await;
+    bob.wait_connected("lobby", "bob").await;
+    bob.wait_for_message_text(&on_bobs_page(1), "edited while bob was away")
+        .await;
+    bob.wait_for_edited_mark(&on_bobs_page(1)).await;
+    bob.wait_for_message_gone(&on_bobs_page(2)).await;
+    bob.wait_for_reaction(&on_bobs_page(3), THUMBS_UP, 1).await;
+    let now: Vec<String> = [
+        "stays as it was",
+        "edited while bob was away",
+        "to be liked",
+    ]
+    .map(String::from)
+    .into();
+    bob.wait_for_messages("the three messages left, in order", &now)
+        .await;
+    assert!(
+        !bob.has_edited_mark(&on_bobs_page(0)).await,
+        "the untouched message is not marked edited"
+    );
+    let spy = bob
+        .js(
+            "const spy = window.__historySpy;\
+             return spy && [spy.maxOut, spy.sent.filter((f) => f.before !== undefined).length];",
+            vec![],
+        )
+        .await;
+    assert!(
+        spy.is_array(),
+        "the page was not reloaded (the spy is still there)"
+    );
+    assert_eq!(spy[0], 1, "never more than one history request out");
+    assert!(
+        spy[1].as_u64() >= Some(1),
+        "the page asked for the messages it shows: {spy}"
+    );
+    bob.screenshot("room-after-reconnect-reconciled").await;
+
+    ws.close().await;
+    bob.close().await;
+    other.stop().await;
+    app.stop().await;
+}
+
+/// Installed in a page, counts the `history` requests its sockets send
+/// and the answers they get (only sockets opened afterwards are seen
+/// answering): `window.__historySpy.maxOut` is the most ever out at once.
+const HISTORY_SPY: &str = "\
+    const spy = window.__historySpy = { out: 0, maxOut: 0, sent: [] };\
+    const proto = WebSocket.prototype;\
+    const send = proto.send;\
+    proto.send = function (data) {\
+      const frame = JSON.parse(data);\
+      if (frame.type === 'history') {\
+        spy.out += 1;\
+        spy.maxOut = Math.max(spy.maxOut, spy.out);\
+        spy.sent.push(frame);\
+      }\
+      return send.call(this, data);\
+    };\
+    const listen = proto.addEventListener;\
+    proto.addEventListener = function (type, listener, options) {\
+      let wrapped = listener;\
+      if (type === 'message') wrapped = function (event) {\
+        if (JSON.parse(event.data).type === 'history') spy.out -= 1;\
+        return listener.call(this, event);\
+      };\
+      if (type === 'close') wrapped = function (event) {\
+        spy.out = 0;\
+        return listener.call(this, event);\
+      };\
+      return listen.call(this, type, wrapped, options);\
+    };";
 
 /// Writes messages straight into the (stopped) server's database, as if
 /// another instance had stored them.
