@@ -85,8 +85,20 @@
   /** The phone layout of style.css (section 15). */
   const narrowScreen = window.matchMedia("(max-width: 699px)");
 
-  /** The quick-reaction picker. Any single emoji is valid on the wire. */
-  const REACTION_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+  /**
+   * The reaction picker, a grid of common emoji, each with the name screen
+   * readers and tooltips give it. Any single emoji is valid on the wire.
+   */
+  const REACTION_EMOJI = [
+    ["👍", "thumbs up"], ["❤️", "heart"], ["😂", "tears of joy"], ["🎉", "party popper"],
+    ["😮", "open mouth"], ["😢", "crying"], ["🙏", "folded hands"], ["👀", "eyes"],
+    ["😊", "smiling eyes"], ["😍", "heart eyes"], ["🤣", "rolling on the floor laughing"], ["😅", "sweat smile"],
+    ["😎", "sunglasses"], ["🤔", "thinking"], ["😬", "grimacing"], ["😡", "angry"],
+    ["👎", "thumbs down"], ["👏", "clapping"], ["🙌", "raised hands"], ["💪", "flexed biceps"],
+    ["👋", "waving hand"], ["🤝", "handshake"], ["👌", "OK hand"], ["✌️", "victory hand"],
+    ["🔥", "fire"], ["✨", "sparkles"], ["💯", "hundred points"], ["✅", "check mark"],
+    ["❌", "cross mark"], ["🚀", "rocket"], ["🥳", "partying face"], ["🤯", "mind blown"],
+  ];
 
   const NOT_CONNECTED = "Not connected. Try again once you are back online.";
   /** Used only when an error frame comes without a human message. */
@@ -168,6 +180,8 @@
 
   /** The message whose actions are shown after a tap (phones have no hover). */
   let activeItem = null;
+  /** The button that opened the reaction picker; focus goes back to it. */
+  let pickerOpener = null;
 
   // ---------------------------------------------------------------------
   // Small helpers
@@ -350,6 +364,7 @@
     bar.setAttribute("aria-label", "Message actions");
 
     const react = button("message-tool action-react", undefined, "Add reaction");
+    react.setAttribute("aria-haspopup", "dialog");
     react.setAttribute("aria-expanded", "false");
     react.append(icon("react"));
     bar.append(react);
@@ -377,19 +392,34 @@
     mark.title = `Edited ${fmtFull.format(parseDate(editedAt))}`;
   }
 
-  /** Replaces a message's reaction chips with `reactions` (the full current set). */
+  /**
+   * Replaces a message's reaction chips with `reactions` (the full current
+   * set), followed by a small "add" button that opens the picker without
+   * the hover toolbar.
+   */
   function renderReactions(item, reactions) {
     const row = item.querySelector(".message-reactions");
     // Re-rendering drops the focused chip; put focus back on its successor.
-    const focused = row.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+    const had = row.contains(document.activeElement) ? document.activeElement : null;
 
     const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
-    row.replaceChildren(...chips);
+    const add = button("reaction-add", undefined, "Add reaction");
+    add.setAttribute("aria-haspopup", "dialog");
+    add.setAttribute("aria-expanded", "false");
+    add.append(icon("react"));
+    if (pickerOpener !== null && row.contains(pickerOpener)) {
+      // The picker stays open across the update; it now belongs to the new button.
+      add.setAttribute("aria-expanded", "true");
+      pickerOpener = add;
+    }
+    row.replaceChildren(...chips, add);
     row.hidden = chips.length === 0;
 
-    if (focused !== null) {
-      const again = chips.find((chip) => chip.dataset.emoji === focused);
-      (again || item.querySelector(".action-react")).focus({ preventScroll: true });
+    if (had !== null) {
+      const again = had.classList.contains("reaction-add")
+        ? add
+        : chips.find((chip) => chip.dataset.emoji === had.dataset.emoji);
+      (again && !row.hidden ? again : item.querySelector(".action-react")).focus({ preventScroll: true });
     }
   }
 
@@ -863,17 +893,21 @@
     if (bar && narrowScreen.matches) bar.scrollIntoView({ block: "nearest" });
   }
 
-  /** Closes the reaction picker and any delete confirmation; returns the message that had one. */
+  /**
+   * Closes the reaction picker and any delete confirmation; returns the
+   * button that opened the popup (for focus to go back to), if there was one.
+   */
   function closePopups() {
-    let owner = null;
+    let opener = null;
     for (const popup of log.querySelectorAll(".reaction-picker, .delete-confirm")) {
-      owner = popup.closest(".message");
+      opener = popup.classList.contains("reaction-picker")
+        ? pickerOpener
+        : popup.closest(".message").querySelector(".action-delete");
       popup.remove();
     }
-    for (const b of log.querySelectorAll('.action-react[aria-expanded="true"]')) {
-      b.setAttribute("aria-expanded", "false");
-    }
-    return owner;
+    if (pickerOpener !== null) pickerOpener.setAttribute("aria-expanded", "false");
+    pickerOpener = null;
+    return opener !== null && opener.isConnected ? opener : null;
   }
 
   /** Shows a freshly opened popup inside a message, scrolled into view, focused. */
@@ -993,32 +1027,90 @@
   }
 
   function cancelPopup(item) {
-    closePopups();
+    const opener = closePopups();
     setActive(null);
     // Focus goes back for keyboard users; style.css shows the toolbar only
     // when that focus is keyboard focus (:focus-visible), not after a tap.
-    const back = item.querySelector(".action-delete") || item.querySelector(".action-react");
+    const back = opener || item.querySelector(".action-react");
     if (back) back.focus({ preventScroll: true });
   }
 
   // Reactions: every click is a toggle on the server; chips change only when
   // its `reactions` frame (the full state) arrives.
 
+  /**
+   * Opens the picker (a popover over the log; a bottom sheet on phones),
+   * or closes it if `opener` had opened it. One tab stop: the arrow keys,
+   * Home and End move inside it, Enter picks, Escape, a click outside or
+   * Tab away close it.
+   */
   function togglePicker(item, opener) {
-    const wasOpen = item.querySelector(".reaction-picker") !== null;
+    const wasOpen = opener === pickerOpener;
     closePopups();
     if (wasOpen) return;
 
     const picker = el("div", "reaction-picker");
-    picker.setAttribute("role", "group");
-    picker.setAttribute("aria-label", "Choose a reaction");
-    for (const emoji of REACTION_EMOJI) {
-      const option = button("reaction-option", emoji, `React with ${emoji}`);
+    picker.setAttribute("role", "dialog");
+    picker.setAttribute("aria-label", "Add a reaction");
+    const grid = el("div", "reaction-grid");
+    for (const [emoji, name] of REACTION_EMOJI) {
+      const option = button("reaction-option", emoji, name);
       option.dataset.emoji = emoji;
-      picker.append(option);
+      option.tabIndex = -1;
+      grid.append(option);
     }
+    const first = grid.firstElementChild;
+    first.tabIndex = 0;
+    picker.append(grid);
+    picker.addEventListener("focusout", (event) => {
+      // Focus moving elsewhere (not to nowhere, as on a click on the page:
+      // the click handlers decide then) closes it.
+      const to = event.relatedTarget;
+      if (to !== null && !picker.contains(to) && to !== pickerOpener && picker.isConnected) closePopups();
+    });
+
+    pickerOpener = opener;
     opener.setAttribute("aria-expanded", "true");
-    openPopup(item, picker, picker.firstElementChild);
+    item.append(picker);
+    placePicker(item, picker);
+    first.focus({ preventScroll: true });
+  }
+
+  /** Below the message if it fits in the visible log, else above if there is more room there. */
+  function placePicker(item, picker) {
+    if (narrowScreen.matches) return; // a bottom sheet (style.css, section 15)
+    const view = log.getBoundingClientRect();
+    const box = item.getBoundingClientRect();
+    const below = view.bottom - box.bottom;
+    const above = box.top - view.top;
+    if (picker.offsetHeight > below && above > below) picker.classList.add("is-above");
+    picker.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Moves focus in the picker's grid for arrow keys, Home and End; true if the key was one. */
+  function onPickerKey(event, option) {
+    const grid = option.parentElement;
+    const options = [...grid.children];
+    const columns = getComputedStyle(grid).gridTemplateColumns.split(" ").length || 1;
+    const at = options.indexOf(option);
+    let to;
+    switch (event.key) {
+      case "ArrowLeft": to = at - 1; break;
+      case "ArrowRight": to = at + 1; break;
+      case "ArrowUp": to = at - columns; break;
+      case "ArrowDown": to = at + columns; break;
+      case "Home": to = 0; break;
+      case "End": to = options.length - 1; break;
+      default: return false;
+    }
+    event.preventDefault();
+    const next = options[to];
+    if (next) {
+      option.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+    }
+    return true;
   }
 
   function react(item, emoji) {
@@ -1027,16 +1119,16 @@
   }
 
   function pickReaction(item, emoji) {
-    closePopups();
+    const opener = closePopups();
     setActive(null);
     react(item, emoji);
-    item.querySelector(".action-react").focus({ preventScroll: true });
+    (opener || item.querySelector(".action-react")).focus({ preventScroll: true });
   }
 
   /** Clicks inside the log, by the first selector the clicked element matches. */
   const LOG_ACTIONS = [
     ["[data-pm-to]", (target) => startPrivateMessage(target.dataset.pmTo)],
-    [".action-react", (target, item) => togglePicker(item, target)],
+    [".action-react, .reaction-add", (target, item) => togglePicker(item, target)],
     [".reaction-option", (target, item) => pickReaction(item, target.dataset.emoji)],
     [".reaction-chip", (target, item) => react(item, target.dataset.emoji)],
     [".action-edit", (_, item) => startEdit(item)],
@@ -1048,6 +1140,8 @@
   ];
 
   function onLogClick(event) {
+    // A click outside an open popup closes it; its opener toggles it instead.
+    if (!event.target.closest(".reaction-picker, .delete-confirm, .action-react, .reaction-add")) closePopups();
     for (const [selector, action] of LOG_ACTIONS) {
       const target = event.target.closest(selector);
       if (target && log.contains(target)) {
@@ -1068,9 +1162,11 @@
       onEditorKey(event, editor.closest(".message"));
       return;
     }
+    const option = event.target.closest(".reaction-option");
+    if (option && onPickerKey(event, option)) return;
     if (event.key !== "Escape") return;
-    const owner = closePopups();
-    if (owner) owner.querySelector(".action-react").focus({ preventScroll: true });
+    const opener = closePopups();
+    if (opener) opener.focus({ preventScroll: true });
     setActive(null);
   }
 

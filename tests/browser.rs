@@ -9,7 +9,8 @@
 //!   `textarea.edit-input`: Enter saves, Escape cancels; an edited message
 //!   shows `.message-edited`) and `button.action-delete` (then
 //!   `button.confirm-delete`);
-//! - `button.action-react` opens a picker of `button.reaction-option[data-emoji]`;
+//! - `button.action-react` (and `button.reaction-add` after the chips)
+//!   opens a `.reaction-picker` of `button.reaction-option[data-emoji]`;
 //!   reactions show as `button.reaction-chip[data-emoji]` with a `.reaction-count`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them these
@@ -24,6 +25,7 @@ mod common;
 
 use browser_support::Driver;
 use common::TestApp;
+use fantoccini::key::Key;
 use serde_json::json;
 
 const THUMBS_UP: &str = "👍";
@@ -388,6 +390,85 @@ const HISTORY_SPY: &str = "\
       };\
       return listen.call(this, type, wrapped, options);\
     };";
+
+#[actix_web::test]
+async fn the_reaction_picker_is_a_grid_that_works_from_the_keyboard_and_closes_when_left() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    alice.sign_up(&app, "alice").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    let id = alice.send("react to me").await;
+
+    alice.click_message_action(&id, "button.action-react").await;
+    let focused =
+        |emoji: &str| format!("the {emoji} option to have the focus in the open picker, of 32",);
+    let focus_on = "const picker = document.querySelector('#chat-log .reaction-picker');\
+                    if (!picker) return { waiting: 'no picker' };\
+                    const n = picker.querySelectorAll('button.reaction-option').length;\
+                    const now = document.activeElement.dataset.emoji;\
+                    return (n === 32 && now === arguments[0]) || { waiting: [n, now] };";
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    alice.screenshot("room-reaction-picker").await;
+    // One step right and one row down, then to the end, and pick.
+    alice.press(&format!("{}{}", Key::Right, Key::Down)).await;
+    alice
+        .wait_js(&focused("😍"), focus_on, vec![json!("😍")])
+        .await;
+    alice.press(&Key::End.to_string()).await;
+    alice
+        .wait_js(&focused("🤯"), focus_on, vec![json!("🤯")])
+        .await;
+    alice.press(&Key::Enter.to_string()).await;
+    alice.wait_for_reaction(&id, "🤯", 1).await;
+    assert!(
+        !alice.exists(".reaction-picker").await,
+        "picking closes the picker"
+    );
+
+    // The button after the chips opens it too; Escape closes it and gives
+    // the focus back.
+    let add = alice
+        .wait_displayed(
+            "the add-reaction button after the chips",
+            "#chat-log .message-reactions button.reaction-add",
+        )
+        .await;
+    alice.real_click(&add, "the add-reaction button").await;
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    alice.press(&Key::Escape.to_string()).await;
+    alice
+        .wait_js(
+            "Escape to close the picker and focus its button",
+            "return document.querySelector('.reaction-picker') === null\
+               && document.activeElement.classList.contains('reaction-add');",
+            vec![],
+        )
+        .await;
+
+    // A click anywhere else closes it as well.
+    alice.real_click(&add, "the add-reaction button").await;
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    let header = alice.wait_displayed("the room header", ".room-title").await;
+    alice.real_click(&header, "the room title").await;
+    alice
+        .wait_js(
+            "a click outside to close the picker",
+            "return document.querySelector('.reaction-picker') === null;",
+            vec![],
+        )
+        .await;
+
+    alice.close().await;
+}
 
 /// Writes messages straight into the (stopped) server's database, as if
 /// another instance had stored them.

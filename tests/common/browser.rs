@@ -338,6 +338,15 @@ impl Chrome {
         }
     }
 
+    /// Clicks `element` with the real mouse, failing the test if the page
+    /// does not let the click through (unlike [`Chrome::click`]).
+    pub async fn real_click(&self, element: &Element, what: &str) {
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{} clicks {what}: {e}", self.name));
+    }
+
     /// Moves the mouse over `element`, revealing hover-only controls.
     pub async fn hover(&self, element: &Element) {
         let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
@@ -688,6 +697,19 @@ impl Chrome {
             vec![],
         )
         .await;
+    }
+
+    /// Presses `keys` in whatever has the focus.
+    pub async fn press(&self, keys: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .unwrap_or_else(|e| panic!("{} finds the focused element: {e}", self.name));
+        focused
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("{} presses keys: {e}", self.name));
     }
 }
 
