@@ -84,6 +84,8 @@
 
   /** The phone layout of style.css (section 15). */
   const narrowScreen = window.matchMedia("(max-width: 699px)");
+  /** A finger rather than a mouse. */
+  const coarsePointer = window.matchMedia("(pointer: coarse)");
 
   /**
    * The reaction picker, a grid of common emoji, each with the name screen
@@ -961,7 +963,12 @@
     item.querySelector(".message-text").hidden = false;
     item.classList.remove("is-editing");
     setActive(null);
-    if (hadFocus) item.querySelector(".action-edit").focus({ preventScroll: true });
+    // Back to the edit button for keyboard users. Not on touch screens: after
+    // Enter on an on-screen keyboard that focus counts as keyboard focus and
+    // shows the toolbar (opening a gap under the bubble, style.css section
+    // 15), and the next tap, which takes the focus away, would close that gap
+    // under the finger and land on whatever moved there.
+    if (hadFocus && !coarsePointer.matches) item.querySelector(".action-edit").focus({ preventScroll: true });
   }
 
   function saveEdit(item) {

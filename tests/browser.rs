@@ -23,7 +23,7 @@
 mod browser_support;
 mod common;
 
-use browser_support::Driver;
+use browser_support::{Driver, Screen};
 use common::TestApp;
 use fantoccini::key::Key;
 use serde_json::json;
@@ -467,6 +467,130 @@ async fn the_reaction_picker_is_a_grid_that_works_from_the_keyboard_and_closes_w
         )
         .await;
 
+    alice.close().await;
+}
+
+#[actix_web::test]
+async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work_from_there() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open_on("alice", Screen::Phone).await;
+    alice.sign_up(&app, "alice").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    let phone = alice
+        .js(
+            "return [innerWidth, matchMedia('(pointer: coarse)').matches, matchMedia('(hover: none)').matches];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        phone,
+        json!([390, true, true]),
+        "a phone-sized touch screen"
+    );
+
+    // Someone to talk to, on a plain socket.
+    let bob = app.user("bob").await;
+    let mut bob_ws = app.join(&bob, "lobby").await;
+    bob_ws.joined().await;
+    alice.wait_for_online("bob").await;
+    bob_ws.say("are you on your phone?").await;
+    alice.wait_for_message("are you on your phone?").await;
+    let id = alice.send("yes, typing with my thumbs").await;
+    bob_ws
+        .say("then tap your message to fix the typo, if there is one")
+        .await;
+    alice
+        .wait_for_message("then tap your message to fix the typo, if there is one")
+        .await;
+
+    // A tap on the bubble reveals the actions…
+    let bubble_css = format!("#chat-log .message[data-id=\"{id}\"] .message-bubble");
+    let bubble = alice.wait_displayed("alice's bubble", &bubble_css).await;
+    assert_eq!(
+        alice.toolbar_opacity(&id).await,
+        "0",
+        "no toolbar before a tap"
+    );
+    alice.tap(&bubble, "alice's bubble").await;
+    alice
+        .wait_js(
+            "the tapped message to show its actions",
+            "const m = document.querySelector(`#chat-log .message[data-id=\"${arguments[0]}\"]`);\
+             const bar = m.querySelector('.message-actions');\
+             const style = getComputedStyle(bar);\
+             return (m.classList.contains('is-active') && style.opacity === '1'\
+               && style.pointerEvents !== 'none') || { waiting: [m.className, style.opacity] };",
+            vec![json!(id)],
+        )
+        .await;
+    // …and editing works from there.
+    let edit = alice
+        .wait_displayed(
+            "the edit button",
+            &format!("#chat-log .message[data-id=\"{id}\"] button.action-edit"),
+        )
+        .await;
+    alice.tap(&edit, "the edit button").await;
+    let editor = alice
+        .wait_displayed("the editor", "textarea.edit-input")
+        .await;
+    editor
+        .send_keys(&format!(
+            "{}a{}yes, typing with my thumbs!{}",
+            Key::Control,
+            Key::Null,
+            Key::Enter
+        ))
+        .await
+        .unwrap();
+    alice
+        .wait_for_message_text(&id, "yes, typing with my thumbs!")
+        .await;
+    alice.wait_for_edited_mark(&id).await;
+
+    // Reactions come up as a sheet along the bottom of the screen.
+    alice.tap(&bubble, "alice's bubble").await;
+    let react = alice
+        .wait_displayed(
+            "the react button",
+            &format!("#chat-log .message[data-id=\"{id}\"] button.action-react"),
+        )
+        .await;
+    alice.tap(&react, "the react button").await;
+    alice
+        .wait_js(
+            "the picker as a sheet along the bottom",
+            "const p = document.querySelector('.reaction-picker');\
+             if (!p) return { waiting: 'no picker' };\
+             const r = p.getBoundingClientRect();\
+             return (r.left === 0 && r.right === innerWidth && Math.abs(r.bottom - innerHeight) < 1)\
+               || { waiting: [r.left, r.right, r.bottom, innerWidth, innerHeight] };",
+            vec![],
+        )
+        .await;
+    alice.screenshot("room-phone-reaction-picker").await;
+    let party = alice
+        .wait_displayed("the 🎉 option", "button.reaction-option[data-emoji=\"🎉\"]")
+        .await;
+    alice.tap(&party, "the 🎉 option").await;
+    alice.wait_for_reaction(&id, "🎉", 1).await;
+    bob_ws.say("nice 🎉").await;
+    alice.wait_for_message("nice 🎉").await;
+
+    let overflow = alice
+        .js(
+            "const log = document.getElementById('chat-log');\
+             return [document.documentElement.scrollWidth - innerWidth, log.scrollWidth - log.clientWidth];",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, json!([0, 0]), "nothing sticks out sideways");
+    alice.screenshot("room-phone").await;
+
+    bob_ws.close().await;
     alice.close().await;
 }
 

@@ -9,7 +9,10 @@
 //! under `CI=true`, where a missing browser is a failure.
 
 use crate::common::TestApp;
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, WheelAction, WheelActions};
+use fantoccini::actions::{
+    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions, WheelAction,
+    WheelActions,
+};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -72,6 +75,16 @@ impl Drop for DriverProcess {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// The screen a browser gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// A desktop window, 1280×900, with a mouse.
+    Desktop,
+    /// A phone: a 390×844 viewport with touch input (chromedriver's mobile
+    /// emulation), so `(pointer: coarse)` and `(hover: none)` hold.
+    Phone,
 }
 
 /// One chromedriver for one test; [`Driver::open`] starts a browser in it.
@@ -146,30 +159,45 @@ impl Driver {
         }
     }
 
-    /// A new headless Chromium with its own empty profile, for `name`
-    /// (used in failure messages and screenshot names).
+    /// A new headless Chromium with its own empty profile and a desktop
+    /// window, for `name` (used in failure messages and screenshot names).
     pub async fn open(&self, name: &str) -> Chrome {
+        self.open_on(name, Screen::Desktop).await
+    }
+
+    /// A new headless Chromium as [`Driver::open`], on `screen`.
+    pub async fn open_on(&self, name: &str, screen: Screen) -> Chrome {
         let profile = tempfile::tempdir().expect("temp dir for a browser profile");
+        let window = match screen {
+            Screen::Desktop => "--window-size=1280,900",
+            Screen::Phone => "--window-size=390,844",
+        };
+        // The flags the issue names, and nothing else: `--headless` is the
+        // new headless mode since Chromium 132 (the old one is gone), so it
+        // no longer needs `=new`.
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                window,
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        });
+        if screen == Screen::Phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true },
+            });
+        }
         let capabilities = json!({
             "browserName": "chrome",
             "timeouts": { "pageLoad": 30_000, "script": 15_000 },
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                // The flags the issue names, and nothing else: `--headless`
-                // is the new headless mode since Chromium 132 (the old one
-                // is gone), so it no longer needs `=new`.
-                "args": [
-                    "--headless",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            },
+            "goog:chromeOptions": options,
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!("json! of an object literal is an object")
@@ -345,6 +373,27 @@ impl Chrome {
             .click()
             .await
             .unwrap_or_else(|e| panic!("{} clicks {what}: {e}", self.name));
+    }
+
+    /// Taps `element` with a finger (a touch pointer: down and up at its centre).
+    pub async fn tap(&self, element: &Element, what: &str) {
+        let finger = TouchActions::new("finger".into())
+            .then(PointerAction::MoveToElement {
+                element: element.clone(),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(finger)
+            .await
+            .unwrap_or_else(|e| panic!("{} taps {what}: {e}", self.name));
     }
 
     /// Moves the mouse over `element`, revealing hover-only controls.
@@ -697,6 +746,19 @@ impl Chrome {
             vec![],
         )
         .await;
+    }
+
+    /// The computed opacity of message `id`'s action toolbar, as CSS says it ("0", "1", …).
+    pub async fn toolbar_opacity(&self, id: &str) -> String {
+        let opacity = self
+            .js(
+                "const bar = document.querySelector(\
+                   `#chat-log .message[data-id=\"${arguments[0]}\"] .message-actions`);\
+                 return bar && getComputedStyle(bar).opacity;",
+                vec![json!(id)],
+            )
+            .await;
+        opacity.as_str().unwrap_or_default().to_owned()
     }
 
     /// Presses `keys` in whatever has the focus.
