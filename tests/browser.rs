@@ -5,7 +5,9 @@
 //! - `#chat-message-input` (Enter sends), `#chat-message-submit`,
 //!   `#user-list`, `#conn-status[data-state]`, `#typing-indicator`,
 //!   `#history-status`;
-//! - on one's own messages, hover actions `button.action-edit` (opens
+//! - each message's `.message-bubble` holds its toolbar `.message-actions`,
+//!   shown on hover, or after a tap (the message gets `.is-active`);
+//! - on one's own messages, the toolbar's `button.action-edit` (opens
 //!   `textarea.edit-input`: Enter saves, Escape cancels; an edited message
 //!   shows `.message-edited`) and `button.action-delete` (then
 //!   `button.confirm-delete`);
@@ -15,7 +17,8 @@
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them these
 //! tests print "skipping browser tests" and pass, except under `CI=true`.
-//! Screenshots land in `test-output/screenshots/`.
+//! Screenshots land in `test-output/screenshots/`: `room.png` and
+//! `room-phone.png` show the room as people see it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -27,6 +30,8 @@ use browser_support::{Driver, Screen};
 use common::TestApp;
 use fantoccini::key::Key;
 use serde_json::json;
+use std::time::Duration;
+use tokio::time::Instant;
 
 const THUMBS_UP: &str = "👍";
 
@@ -73,6 +78,12 @@ async fn two_people_type_send_edit_react_and_delete_live() {
         .await;
     bob.screenshot("room-with-edited-message-and-reactions-bob")
         .await;
+    // The room as people see it: a reply, and alice typing again.
+    bob.send("thanks alice, see you at the meeting").await;
+    alice.type_message("sure").await;
+    bob.wait_for_typing("alice is typing").await;
+    bob.screenshot("room").await;
+    alice.clear_composer().await;
 
     alice.delete_message(&id).await;
     for person in [&alice, &bob] {
@@ -84,7 +95,8 @@ async fn two_people_type_send_edit_react_and_delete_live() {
 }
 
 #[actix_web::test]
-async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_loads_more() {
+async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_loads_more_in_place()
+{
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -143,11 +155,39 @@ async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_l
         ("idle".to_owned(), String::new()),
         "nothing loading before scrolling up"
     );
-    // …until alice scrolls to the top.
-    alice.wheel("#chat-log", -5000).await;
+    // …until alice scrolls to the top. Where the message then at the top
+    // is on screen is noted in the same script, before the scroll event
+    // can ask for anything. (Its bubble: the message itself loses its
+    // author line once older ones by alice arrive above it.)
+    alice
+        .js(
+            "const log = document.getElementById('chat-log');\
+             log.scrollTop = 0;\
+             const first = log.querySelector('.message[data-id]');\
+             window.__topMessage = {\
+               id: first.dataset.id,\
+               top: first.querySelector('.message-bubble').getBoundingClientRect().top,\
+             };",
+            vec![],
+        )
+        .await;
     alice
         .wait_for_messages("all twelve messages after scrolling up", &expected)
         .await;
+    let shift = alice
+        .js(
+            "const m = document.querySelector(\
+               `#chat-log .message[data-id=\"${window.__topMessage.id}\"] .message-bubble`);\
+             return m.getBoundingClientRect().top - window.__topMessage.top;",
+            vec![],
+        )
+        .await
+        .as_f64()
+        .expect("a distance in pixels");
+    assert!(
+        shift.abs() < 2.0,
+        "the message alice was looking at stays put while older ones load above it; it moved {shift}px"
+    );
     alice
         .wait_js(
             "#history-status to say the beginning is reached",
@@ -390,6 +430,144 @@ const HISTORY_SPY: &str = "\
       };\
       return listen.call(this, type, wrapped, options);\
     };";
+
+#[actix_web::test]
+async fn the_typing_line_names_several_people_and_clears_on_send_or_by_itself() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    let bob = driver.open("bob").await;
+    alice.sign_up(&app, "alice").await;
+    bob.sign_up(&app, "bob").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    bob.open_room(&app, "lobby", "bob").await;
+    // Two more people, on plain sockets.
+    let mut others = Vec::new();
+    for name in ["carol", "dave"] {
+        let user = app.user(name).await;
+        let mut ws = app.join(&user, "lobby").await;
+        ws.joined().await;
+        bob.wait_for_online(name).await;
+        others.push(ws);
+    }
+    bob.record_typing_line_on_arrival().await;
+
+    alice.type_message("hel").await;
+    bob.wait_for_typing("alice is typing…").await;
+    for ws in &mut others {
+        ws.send_json(json!({"type": "typing", "typing": true}))
+            .await;
+    }
+    let their_last_word = Instant::now();
+    bob.wait_for_typing("several people are typing…").await;
+    bob.screenshot("room-typing-several").await;
+
+    // When alice's message reaches bob, his line no longer names her…
+    alice.type_message(&format!("lo{}", Key::Enter)).await;
+    bob.wait_for_message("hello").await;
+    let line = bob.typing_line_when("hello").await;
+    assert!(
+        line.contains("carol") && line.contains("dave") && !line.contains("alice"),
+        "bob's line as alice's message arrives: {line:?}"
+    );
+    // …and carol and dave, who never say they stopped, drop out by
+    // themselves about five seconds after their last word.
+    bob.wait_for_no_typing_until(their_last_word + Duration::from_secs(8))
+        .await;
+    let cleared = their_last_word.elapsed();
+    assert!(
+        cleared >= Duration::from_secs(4),
+        "a fresh \"typing\" must not lapse early; it did after {cleared:?}"
+    );
+
+    // Alone again: alice's send clears the line at once, not by lapsing.
+    alice.type_message("agai").await;
+    bob.wait_for_typing("alice is typing…").await;
+    alice.type_message(&format!("n{}", Key::Enter)).await;
+    bob.wait_for_message("again").await;
+    assert_eq!(
+        bob.typing_line_when("again").await,
+        "",
+        "bob's line is clear as alice's message arrives"
+    );
+    bob.wait_for_no_typing().await;
+
+    drop(others); // only now: leaving would take them off the line too
+    alice.close().await;
+    bob.close().await;
+}
+
+#[actix_web::test]
+async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.open("alice").await;
+    alice.sign_up(&app, "alice").await;
+    alice.open_room(&app, "lobby", "alice").await;
+    let id = alice.send("hover over me").await;
+
+    let header = alice
+        .wait_displayed("the room header", ".room-header")
+        .await;
+    alice.hover(&header).await;
+    assert_eq!(
+        alice.toolbar_opacity(&id).await,
+        "0",
+        "no toolbar before the mouse comes"
+    );
+    let message = alice.message(&id).await;
+    alice.hover(&message).await;
+    alice
+        .wait_js(
+            "the toolbar to show on hover",
+            "const bar = document.querySelector(\
+               `#chat-log .message[data-id=\"${arguments[0]}\"] .message-actions`);\
+             return getComputedStyle(bar).opacity === '1' || { waiting: getComputedStyle(bar).opacity };",
+            vec![json!(id)],
+        )
+        .await;
+    // Really there: nothing covers the edit button, and a real click on it works.
+    let on_top = alice
+        .js(
+            "const edit = document.querySelector(\
+               `#chat-log .message[data-id=\"${arguments[0]}\"] button.action-edit`);\
+             const r = edit.getBoundingClientRect();\
+             return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)\
+               ?.closest('button') === edit;",
+            vec![json!(id)],
+        )
+        .await;
+    assert_eq!(
+        on_top,
+        json!(true),
+        "the edit button is what the mouse is over"
+    );
+    let edit = message
+        .find(fantoccini::Locator::Css("button.action-edit"))
+        .await
+        .unwrap();
+    alice.real_click(&edit, "the edit button").await;
+    let editor = alice
+        .wait_displayed("the editor", "textarea.edit-input")
+        .await;
+    editor
+        .send_keys(&format!(
+            "{}a{}edited by mouse{}",
+            Key::Control,
+            Key::Null,
+            Key::Enter
+        ))
+        .await
+        .unwrap();
+    alice.wait_for_message_text(&id, "edited by mouse").await;
+    alice.wait_for_edited_mark(&id).await;
+
+    alice.close().await;
+}
 
 #[actix_web::test]
 async fn the_reaction_picker_is_a_grid_that_works_from_the_keyboard_and_closes_when_left() {

@@ -10,8 +10,7 @@
 
 use crate::common::TestApp;
 use fantoccini::actions::{
-    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions, WheelAction,
-    WheelActions,
+    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions,
 };
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
@@ -276,7 +275,19 @@ impl Chrome {
     /// Gives up after [`PATIENCE`], naming `what` it waited for and what the
     /// script last returned, with a screenshot of the page.
     pub async fn wait_js(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_js_until(Instant::now() + PATIENCE, what, script, args)
+            .await
+    }
+
+    /// [`Chrome::wait_js`], giving up at `deadline` instead.
+    pub async fn wait_js_until(
+        &self,
+        deadline: Instant,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+    ) -> Value {
+        let started = Instant::now();
         loop {
             // A script can fail while a page is loading: that is "not yet".
             let last = match self.client.execute(script, args.clone()).await {
@@ -288,8 +299,9 @@ impl Chrome {
             if Instant::now() >= deadline {
                 let shot = self.failure_screenshot().await;
                 panic!(
-                    "{} waited {PATIENCE:?} for {what}; last seen: {last}; screenshot: {shot}",
-                    self.name
+                    "{} waited {:?} for {what}; last seen: {last}; screenshot: {shot}",
+                    self.name,
+                    started.elapsed()
                 );
             }
             tokio::time::sleep(POLL).await;
@@ -408,33 +420,6 @@ impl Chrome {
             .perform_actions(mouse)
             .await
             .unwrap_or_else(|e| panic!("{} moves the mouse: {e}", self.name));
-    }
-
-    /// Turns the mouse wheel over the middle of `css` by `delta_y` pixels
-    /// (negative scrolls up).
-    pub async fn wheel(&self, css: &str, delta_y: i64) {
-        let centre = self
-            .js(
-                "const r = document.querySelector(arguments[0]).getBoundingClientRect();\
-                 return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];",
-                vec![json!(css)],
-            )
-            .await;
-        let (x, y) = (
-            centre[0].as_i64().unwrap_or(0),
-            centre[1].as_i64().unwrap_or(0),
-        );
-        let wheel = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
-            duration: None,
-            x,
-            y,
-            delta_x: 0,
-            delta_y,
-        });
-        self.client
-            .perform_actions(wheel)
-            .await
-            .unwrap_or_else(|e| panic!("{} turns the mouse wheel: {e}", self.name));
     }
 
     // -----------------------------------------------------------------
@@ -738,14 +723,54 @@ impl Chrome {
 
     /// Waits until `#typing-indicator` is hidden or empty.
     pub async fn wait_for_no_typing(&self) {
-        self.wait_js(
+        self.wait_for_no_typing_until(Instant::now() + PATIENCE)
+            .await;
+    }
+
+    /// [`Chrome::wait_for_no_typing`], giving up at `deadline`.
+    pub async fn wait_for_no_typing_until(&self, deadline: Instant) {
+        self.wait_js_until(
+            deadline,
             "#typing-indicator to clear",
             "const t = document.getElementById('typing-indicator');\
              return t === null || t.hidden || t.getClientRects().length === 0\
-               || getComputedStyle(t).visibility === 'hidden' || t.textContent.trim() === '';",
+               || getComputedStyle(t).visibility === 'hidden' || t.textContent.trim() === ''\
+               || { waiting: t.textContent.trim() };",
             vec![],
         )
         .await;
+    }
+
+    /// From now on, notes what `#typing-indicator` says at the moment each
+    /// new message enters the log (read back with [`Chrome::typing_line_when`]).
+    pub async fn record_typing_line_on_arrival(&self) {
+        self.js(
+            "window.__typingOnArrival = {};\
+             const line = document.getElementById('typing-indicator');\
+             new MutationObserver((records) => {\
+               for (const record of records) for (const node of record.addedNodes) {\
+                 if (node.nodeType === 1 && node.matches('.message[data-id]')) {\
+                   const text = node.querySelector('.message-text').textContent;\
+                   window.__typingOnArrival[text] = line.textContent.trim();\
+                 }\
+               }\
+             }).observe(document.getElementById('chat-log'), { childList: true });",
+            vec![],
+        )
+        .await;
+    }
+
+    /// What `#typing-indicator` said when the message reading `text` arrived.
+    pub async fn typing_line_when(&self, text: &str) -> String {
+        let line = self
+            .js(
+                "return (window.__typingOnArrival || {})[arguments[0]] ?? null;",
+                vec![json!(text)],
+            )
+            .await;
+        line.as_str()
+            .unwrap_or_else(|| panic!("{}: no arrival of {text:?} was recorded", self.name))
+            .to_owned()
     }
 
     /// The computed opacity of message `id`'s action toolbar, as CSS says it ("0", "1", …).
