@@ -41,12 +41,8 @@ async fn two_people_type_send_edit_react_and_delete_live() {
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    let bob = driver.open("bob").await;
-    alice.sign_up(&app, "alice").await;
-    bob.sign_up(&app, "bob").await;
-    alice.open_room(&app, "lobby", "alice").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
     alice.wait_for_online("bob").await;
 
     // Typing, not sending: bob sees it; clearing the input takes it back.
@@ -233,12 +229,8 @@ async fn markup_in_a_message_shows_as_text_and_never_runs() {
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    let bob = driver.open("bob").await;
-    alice.sign_up(&app, "alice").await;
-    bob.sign_up(&app, "bob").await;
-    alice.open_room(&app, "lobby", "alice").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
 
     let attack = "<script>window.__pwned=1</script><b>bold</b>";
     let id = alice.send(attack).await;
@@ -270,9 +262,7 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     };
     let app = TestApp::spawn().await;
     let bob = app.user("bob").await;
-    let alice = driver.open("alice").await;
-    alice.sign_up(&app, "alice").await;
-    alice.open_room(&app, "lobby", "alice").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
     let mut expected = Vec::new();
     for i in 0..3 {
         let text = format!("before {i}");
@@ -306,9 +296,7 @@ async fn a_page_back_from_an_outage_shows_the_edits_deletions_and_reactions_it_m
         return;
     };
     let app = TestApp::spawn().await;
-    let bob = driver.open("bob").await;
-    bob.sign_up(&app, "bob").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
     let alice = app.user("alice").await;
     let mut ws = app.join(&alice, "lobby").await;
     ws.joined().await;
@@ -437,12 +425,8 @@ async fn the_typing_line_names_several_people_and_clears_on_send_or_by_itself() 
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    let bob = driver.open("bob").await;
-    alice.sign_up(&app, "alice").await;
-    bob.sign_up(&app, "bob").await;
-    alice.open_room(&app, "lobby", "alice").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
     // Two more people, on plain sockets.
     let mut others = Vec::new();
     for name in ["carol", "dave"] {
@@ -505,9 +489,7 @@ async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    alice.sign_up(&app, "alice").await;
-    alice.open_room(&app, "lobby", "alice").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
     let id = alice.send("hover over me").await;
 
     let header = alice
@@ -554,15 +536,7 @@ async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
     let editor = alice
         .wait_displayed("the editor", "textarea.edit-input")
         .await;
-    editor
-        .send_keys(&format!(
-            "{}a{}edited by mouse{}",
-            Key::Control,
-            Key::Null,
-            Key::Enter
-        ))
-        .await
-        .unwrap();
+    alice.save_edit(&editor, "edited by mouse").await;
     alice.wait_for_message_text(&id, "edited by mouse").await;
     alice.wait_for_edited_mark(&id).await;
 
@@ -575,9 +549,7 @@ async fn the_reaction_picker_is_a_grid_that_works_from_the_keyboard_and_closes_w
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    alice.sign_up(&app, "alice").await;
-    alice.open_room(&app, "lobby", "alice").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
     let id = alice.send("react to me").await;
 
     alice.click_message_action(&id, "button.action-react").await;
@@ -654,9 +626,9 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open_on("alice", Screen::Phone).await;
-    alice.sign_up(&app, "alice").await;
-    alice.open_room(&app, "lobby", "alice").await;
+    let alice = driver
+        .in_room_on(&app, "alice", "lobby", Screen::Phone)
+        .await;
     let phone = alice
         .js(
             "return [innerWidth, matchMedia('(pointer: coarse)').matches, matchMedia('(hover: none)').matches];",
@@ -715,15 +687,9 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
     let editor = alice
         .wait_displayed("the editor", "textarea.edit-input")
         .await;
-    editor
-        .send_keys(&format!(
-            "{}a{}yes, typing with my thumbs!{}",
-            Key::Control,
-            Key::Null,
-            Key::Enter
-        ))
-        .await
-        .unwrap();
+    alice
+        .save_edit(&editor, "yes, typing with my thumbs!")
+        .await;
     alice
         .wait_for_message_text(&id, "yes, typing with my thumbs!")
         .await;

@@ -164,6 +164,25 @@ impl Driver {
         self.open_on(name, Screen::Desktop).await
     }
 
+    /// A browser for `name`, who signs up through the form and opens `room`.
+    pub async fn in_room(&self, app: &TestApp, name: &str, room: &str) -> Chrome {
+        self.in_room_on(app, name, room, Screen::Desktop).await
+    }
+
+    /// [`Driver::in_room`] on `screen`.
+    pub async fn in_room_on(
+        &self,
+        app: &TestApp,
+        name: &str,
+        room: &str,
+        screen: Screen,
+    ) -> Chrome {
+        let person = self.open_on(name, screen).await;
+        person.sign_up(app, name).await;
+        person.open_room(app, room, name).await;
+        person
+    }
+
     /// A new headless Chromium as [`Driver::open`], on `screen`.
     pub async fn open_on(&self, name: &str, screen: Screen) -> Chrome {
         let profile = tempfile::tempdir().expect("temp dir for a browser profile");
@@ -635,9 +654,14 @@ impl Chrome {
         self.click(&button, &what).await;
     }
 
-    /// Edits message `id` to `text`: the edit action, select all, type, Enter.
+    /// Edits message `id` to `text`: the edit action, then [`Chrome::save_edit`].
     pub async fn edit_message(&self, id: &str, text: &str) {
         let editor = self.open_editor(id).await;
+        self.save_edit(&editor, text).await;
+    }
+
+    /// In an open editor: select all, type `text`, Enter.
+    pub async fn save_edit(&self, editor: &Element, text: &str) {
         editor
             .send_keys(&format!(
                 "{}a{}{text}{}",
@@ -646,7 +670,7 @@ impl Chrome {
                 Key::Enter
             ))
             .await
-            .unwrap_or_else(|e| panic!("{} edits message {id}: {e}", self.name));
+            .unwrap_or_else(|e| panic!("{} edits a message: {e}", self.name));
     }
 
     /// Opens the inline editor on message `id` and returns its textarea.
