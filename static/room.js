@@ -163,6 +163,8 @@
   let resuming = false;
   /** `highestId` when the current socket opened: what was on screen before it. */
   let resumedAfter = 0;
+  /** The current socket's `resumed` frame has come. */
+  let resumedSeen = false;
   /** The one `history` request out, if any: see `requestHistory`. */
   let historyRequest = null;
   /** The resume burst was capped: more missed messages to fetch with `history` + `after`. */
@@ -732,7 +734,13 @@
     joining = false;
     if (resuming) {
       resuming = false; // the scroll-back state of the kept view still holds
-      nextHistoryRequest(); // the reader may have scrolled up while we were away
+      if (!resumedSeen) {
+        // The server could not load what we missed (an error frame said so):
+        // ask for it page by page instead, then re-read the rest.
+        catchUpWanted = true;
+        reconcile = planReconcile();
+      }
+      nextHistoryRequest(); // also: the reader may have scrolled up while we were away
       return;
     }
     setHistoryState(joinHistoryCount < JOIN_HISTORY ? "done" : "idle");
@@ -1376,6 +1384,7 @@
     resumed(frame) {
       // The catch-up burst is over. If it was capped, fetch the rest; then
       // re-read what was already on screen, for what changed while away.
+      resumedSeen = true;
       catchUpWanted = frame.has_more === true;
       reconcile = planReconcile();
       nextHistoryRequest();
@@ -1562,6 +1571,7 @@
       // (socketUrl asked for it): keep the view. Otherwise start afresh.
       resuming = highestId > 0;
       resumedAfter = highestId;
+      resumedSeen = false;
       resetOnNextFrame = !resuming;
       joining = true;
       setStatus("online");
