@@ -15,8 +15,12 @@
 //   - a reconnect resumes: the socket URL carries `?after=<highest id seen>`,
 //     the server replays everything newer (paged with `history` + `after`
 //     when more than its burst was missed), and nothing is lost or doubled.
-//     Edits and deletions of older messages made while away are not
-//     replayed by the server, so those few may be stale until a reload.
+//     The server does not replay edits, deletions and reactions of messages
+//     we already had, so the page then re-reads the messages it shows
+//     (`history` + `before`, newest first) and brings them up to date;
+//   - `history` answers do not say which request they answer, so there is
+//     never more than one request out (`requestHistory`): catching up,
+//     reconciling and scroll-back take turns.
 "use strict";
 
 (() => {
@@ -58,6 +62,18 @@
   const HISTORY_PAGE = 50;
   /** Ask for older messages once the reader is this close to the top, in pixels. */
   const HISTORY_TRIGGER_PX = 40;
+  /** Messages per catch-up or reconcile request (the protocol's maximum). */
+  const HISTORY_PAGE_MAX = 100;
+  /** After a reconnect, re-read at most this many of the newest messages on screen… */
+  const RECONCILE_MAX_MESSAGES = 300;
+  /** …in at most this many requests (deleted messages make pages reach further back). */
+  const RECONCILE_MAX_PAGES = 5;
+  /**
+   * A `history` request unanswered this long means the socket is stuck; a
+   * new one resumes without losing anything. (Giving up on the request and
+   * sending another could hand the late answer to the wrong request.)
+   */
+  const HISTORY_STUCK_MS = 20000;
 
   /** Protocol: while typing, say so at most every 2 s… */
   const TYPING_REFRESH_MS = 2000;
@@ -68,9 +84,23 @@
 
   /** The phone layout of style.css (section 15). */
   const narrowScreen = window.matchMedia("(max-width: 699px)");
+  /** A finger rather than a mouse. */
+  const coarsePointer = window.matchMedia("(pointer: coarse)");
 
-  /** The quick-reaction picker. Any single emoji is valid on the wire. */
-  const REACTION_EMOJI = ["👍", "❤️", "😂", "🎉", "😮", "😢", "🙏", "👀"];
+  /**
+   * The reaction picker, a grid of common emoji, each with the name screen
+   * readers and tooltips give it. Any single emoji is valid on the wire.
+   */
+  const REACTION_EMOJI = [
+    ["👍", "thumbs up"], ["❤️", "heart"], ["😂", "tears of joy"], ["🎉", "party popper"],
+    ["😮", "open mouth"], ["😢", "crying"], ["🙏", "folded hands"], ["👀", "eyes"],
+    ["😊", "smiling eyes"], ["😍", "heart eyes"], ["🤣", "rolling on the floor laughing"], ["😅", "sweat smile"],
+    ["😎", "sunglasses"], ["🤔", "thinking"], ["😬", "grimacing"], ["😡", "angry"],
+    ["👎", "thumbs down"], ["👏", "clapping"], ["🙌", "raised hands"], ["💪", "flexed biceps"],
+    ["👋", "waving hand"], ["🤝", "handshake"], ["👌", "OK hand"], ["✌️", "victory hand"],
+    ["🔥", "fire"], ["✨", "sparkles"], ["💯", "hundred points"], ["✅", "check mark"],
+    ["❌", "cross mark"], ["🚀", "rocket"], ["🥳", "partying face"], ["🤯", "mind blown"],
+  ];
 
   const NOT_CONNECTED = "Not connected. Try again once you are back online.";
   /** Used only when an error frame comes without a human message. */
@@ -131,8 +161,16 @@
   let highestId = 0;
   /** The current socket catches up after `highestId` instead of starting fresh. */
   let resuming = false;
-  /** Waiting for a `history` page of missed messages (after a long absence). */
-  let catchingUp = false;
+  /** `highestId` when the current socket opened: what was on screen before it. */
+  let resumedAfter = 0;
+  /** The current socket's `resumed` frame has come. */
+  let resumedSeen = false;
+  /** The one `history` request out, if any: see `requestHistory`. */
+  let historyRequest = null;
+  /** The resume burst was capped: more missed messages to fetch with `history` + `after`. */
+  let catchUpWanted = false;
+  /** After a reconnect: the re-reading of the messages on screen, while it lasts (`reconcileStep`). */
+  let reconcile = null;
   /** From a socket's open until its join replay ends (the user_list frame). */
   let joining = false;
   /** History messages received in the current join replay. */
@@ -146,6 +184,8 @@
 
   /** The message whose actions are shown after a tap (phones have no hover). */
   let activeItem = null;
+  /** The button that opened the reaction picker; focus goes back to it. */
+  let pickerOpener = null;
 
   // ---------------------------------------------------------------------
   // Small helpers
@@ -328,6 +368,7 @@
     bar.setAttribute("aria-label", "Message actions");
 
     const react = button("message-tool action-react", undefined, "Add reaction");
+    react.setAttribute("aria-haspopup", "dialog");
     react.setAttribute("aria-expanded", "false");
     react.append(icon("react"));
     bar.append(react);
@@ -355,19 +396,34 @@
     mark.title = `Edited ${fmtFull.format(parseDate(editedAt))}`;
   }
 
-  /** Replaces a message's reaction chips with `reactions` (the full current set). */
+  /**
+   * Replaces a message's reaction chips with `reactions` (the full current
+   * set), followed by a small "add" button that opens the picker without
+   * the hover toolbar.
+   */
   function renderReactions(item, reactions) {
     const row = item.querySelector(".message-reactions");
     // Re-rendering drops the focused chip; put focus back on its successor.
-    const focused = row.contains(document.activeElement) ? document.activeElement.dataset.emoji : null;
+    const had = row.contains(document.activeElement) ? document.activeElement : null;
 
     const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
-    row.replaceChildren(...chips);
+    const add = button("reaction-add", undefined, "Add reaction");
+    add.setAttribute("aria-haspopup", "dialog");
+    add.setAttribute("aria-expanded", "false");
+    add.append(icon("react"));
+    if (pickerOpener !== null && row.contains(pickerOpener)) {
+      // The picker stays open across the update; it now belongs to the new button.
+      add.setAttribute("aria-expanded", "true");
+      pickerOpener = add;
+    }
+    row.replaceChildren(...chips, add);
     row.hidden = chips.length === 0;
 
-    if (focused !== null) {
-      const again = chips.find((chip) => chip.dataset.emoji === focused);
-      (again || item.querySelector(".action-react")).focus({ preventScroll: true });
+    if (had !== null) {
+      const again = had.classList.contains("reaction-add")
+        ? add
+        : chips.find((chip) => chip.dataset.emoji === had.dataset.emoji);
+      (again && !row.hidden ? again : item.querySelector(".action-react")).focus({ preventScroll: true });
     }
   }
 
@@ -559,29 +615,89 @@
     addToLog(() => log.append(renderSystem(text)), { notify: false });
   }
 
-  /** The first entry (not the status line) at least partly in view. */
-  function firstVisibleEntry() {
+  /** The first entry (not the status line, not one of `leaving`) at least partly in view. */
+  function firstVisibleEntry(leaving) {
     const top = log.getBoundingClientRect().top;
     for (let node = historyStatus.nextElementSibling; node; node = node.nextElementSibling) {
+      if (leaving && leaving.has(node)) continue;
       if (node.getBoundingClientRect().bottom > top) return node;
     }
     return null;
   }
 
   /**
-   * Runs `mutate` (which adds above the view) so that the entry the reader
-   * is looking at stays where it is on screen. Measured on an element rather
-   * than by scrollHeight, so it is right whether or not the browser's own
-   * scroll anchoring already moved things. On a message it is the bubble that
-   * must stay put: the message itself may lose its author line when older
-   * messages by the same author arrive above it.
+   * Runs `mutate` (which adds or removes entries above the view, or changes
+   * their height) so that the entry the reader is looking at stays where it
+   * is on screen; `leaving` are entries `mutate` removes, never the anchor.
+   * Measured on an element rather than by scrollHeight, so it is right
+   * whether or not the browser's own scroll anchoring already moved things.
+   * On a message it is the bubble that must stay put: the message itself may
+   * lose its author line when older messages by the same author arrive above it.
    */
-  function keepAnchored(mutate) {
-    const entry = firstVisibleEntry();
+  function keepAnchored(mutate, leaving) {
+    const entry = firstVisibleEntry(leaving);
     const anchor = entry && (entry.querySelector(".message-bubble") || entry);
     const before = anchor ? anchor.getBoundingClientRect().top : 0;
     mutate();
     if (anchor && anchor.isConnected) log.scrollTop += anchor.getBoundingClientRect().top - before;
+  }
+
+  /** Runs `mutate` (which changes messages anywhere in the log) without moving the reader's view. */
+  function keepView(mutate, leaving) {
+    if (isNearBottom()) keepPinned(mutate);
+    else keepAnchored(mutate, leaving);
+  }
+
+  // ---------------------------------------------------------------------
+  // History requests: one at a time
+  //
+  // An answer does not say which request it answers, and a server may
+  // refuse a second request while one is out. So whoever sends a request
+  // owns the next answer, and the others wait for their turn: catching up
+  // on missed messages first, then scroll-back (the reader is waiting),
+  // then reconciling what is on screen.
+  // ---------------------------------------------------------------------
+
+  /**
+   * Sends `{"type":"history", ...query}` unless a request is already out;
+   * `onAnswer(frame)` gets its answer, `onLost()` runs if the socket closes
+   * first. False if nothing was sent.
+   */
+  function requestHistory(query, onAnswer, onLost) {
+    if (historyRequest !== null || !send({ type: "history", ...query })) return false;
+    const ws = socket;
+    const stuck = setTimeout(() => {
+      if (socket === ws && historyRequest !== null) ws.close(4000, "history request unanswered");
+    }, HISTORY_STUCK_MS);
+    historyRequest = { onAnswer, onLost, stuck };
+    return true;
+  }
+
+  function receiveHistoryAnswer(frame) {
+    const request = historyRequest;
+    if (request === null) return; // nothing asked on this socket: not ours
+    historyRequest = null;
+    clearTimeout(request.stuck);
+    request.onAnswer(frame);
+    nextHistoryRequest();
+  }
+
+  /** The socket closed: the request out will never be answered. */
+  function dropHistoryRequest() {
+    const request = historyRequest;
+    historyRequest = null;
+    catchUpWanted = false;
+    reconcile = null;
+    if (request === null) return;
+    clearTimeout(request.stuck);
+    request.onLost();
+  }
+
+  /** Whoever waits for the history slot gets it, in order of priority. */
+  function nextHistoryRequest() {
+    if (historyRequest !== null) return;
+    if (catchUpWanted) requestMissed();
+    else if (!maybeLoadOlder() && reconcile !== null) reconcileStep();
   }
 
   // ---------------------------------------------------------------------
@@ -596,17 +712,21 @@
       : "";
   }
 
-  /** Asks for the page of messages before the oldest one shown; one request at a time. */
+  /** Asks for the page of messages before the oldest one shown; true if it did. */
   function requestOlder() {
-    if (historyState !== "idle" || joining) return;
+    if (historyState !== "idle" || joining) return false;
     const before = oldestLoadedId();
-    if (before === null) return;
-    if (send({ type: "history", before, limit: HISTORY_PAGE })) setHistoryState("loading");
+    if (before === null) return false;
+    const sent = requestHistory({ before, limit: HISTORY_PAGE }, receiveHistory, () => {
+      if (historyState === "loading") setHistoryState("idle");
+    });
+    if (sent) setHistoryState("loading");
+    return sent;
   }
 
   /** Loads more if the reader is at the top (or the log does not even fill the screen yet). */
   function maybeLoadOlder() {
-    if (log.scrollTop <= HISTORY_TRIGGER_PX) requestOlder();
+    return log.scrollTop <= HISTORY_TRIGGER_PX && requestOlder();
   }
 
   /** The join replay is over: a short replay means the room has nothing older. */
@@ -614,27 +734,17 @@
     joining = false;
     if (resuming) {
       resuming = false; // the scroll-back state of the kept view still holds
+      if (!resumedSeen) {
+        // The server could not load what we missed (an error frame said so):
+        // ask for it page by page instead, then re-read the rest.
+        catchUpWanted = true;
+        reconcile = planReconcile();
+      }
+      nextHistoryRequest(); // also: the reader may have scrolled up while we were away
       return;
     }
     setHistoryState(joinHistoryCount < JOIN_HISTORY ? "done" : "idle");
     maybeLoadOlder();
-  }
-
-  /** Asks for the next page of messages missed while disconnected. */
-  function requestMissed() {
-    catchingUp = send({ type: "history", after: highestId, limit: 100 });
-  }
-
-  /** A page of missed messages: add them like live ones, then ask for more. */
-  function receiveMissed(frame) {
-    catchingUp = false;
-    const entries = Array.isArray(frame.messages) ? frame.messages : [];
-    const before = highestId;
-    for (const msg of entries) {
-      if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
-    }
-    // Chain only while pages bring newer messages, so it can never loop.
-    if (frame.has_more === true && highestId > before) requestMissed();
   }
 
   function receiveHistory(frame) {
@@ -649,14 +759,129 @@
     }
     fresh.sort((a, b) => a[0] - b[0]);
 
-    const done = entries.length === 0 || frame.has_more !== true;
+    // A page that brought nothing new would only be asked for again: stop there.
+    const done = fresh.length === 0 || frame.has_more !== true;
     keepAnchored(() => {
       prependMessages(fresh.map(([, item]) => item));
       setHistoryState(done ? "done" : "idle");
     });
-    // Only chain another request if this one brought something new, so a
-    // confused answer can never loop.
-    if (!done && fresh.length > 0) maybeLoadOlder();
+    // If the reader is still at the top, nextHistoryRequest asks for the next page.
+  }
+
+  // ---------------------------------------------------------------------
+  // After a reconnect: catching up, then reconciling
+  // ---------------------------------------------------------------------
+
+  /** Asks for the next page of messages missed while disconnected. */
+  function requestMissed() {
+    const after = highestId;
+    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after), () => {});
+  }
+
+  /** A page of missed messages: add them like live ones; more to fetch if it says so. */
+  function receiveMissed(frame, after) {
+    catchUpWanted = false;
+    const entries = Array.isArray(frame.messages) ? frame.messages : [];
+    for (const msg of entries) {
+      if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
+    }
+    // Go on only while pages bring newer messages, so it can never loop.
+    catchUpWanted = frame.has_more === true && highestId > after;
+  }
+
+  /**
+   * Plans the re-reading of the messages that were on screen before this
+   * socket opened (at most the newest RECONCILE_MAX_MESSAGES): edits,
+   * deletions and reactions made while we were away are not replayed.
+   */
+  function planReconcile() {
+    const ids = [...messagesById.keys()].filter((id) => id <= resumedAfter).sort((a, b) => b - a);
+    if (ids.length === 0) return null;
+    return {
+      before: ids[0] + 1, // the next request asks for messages older than this
+      floor: ids[Math.min(ids.length, RECONCILE_MAX_MESSAGES) - 1], // done once a page reaches it
+      pages: 0,
+      // While a request is out: the messages it may judge, and those whose
+      // text or reactions a live frame has set since (newer than the answer, maybe).
+      asked: new Set(),
+      editedLive: new Set(),
+      reactedLive: new Set(),
+    };
+  }
+
+  /** Asks for the next (older) page of the range being reconciled. */
+  function reconcileStep() {
+    const run = reconcile;
+    const asked = [...messagesById.keys()].filter((id) => id < run.before);
+    if (asked.length === 0) {
+      reconcile = null;
+      return;
+    }
+    const sent = requestHistory(
+      { before: run.before, limit: HISTORY_PAGE_MAX },
+      (frame) => { if (reconcile === run) receiveReconcile(frame); },
+      () => {},
+    );
+    if (!sent) return; // nextHistoryRequest tries again when the slot is free
+    run.asked = new Set(asked);
+    run.editedLive.clear();
+    run.reactedLive.clear();
+  }
+
+  /**
+   * An answer for the range being reconciled. It holds every message older
+   * than `before` that still exists, down to its oldest (or all of them if it
+   * says `has_more: false`): the messages that were on screen when it was
+   * asked for and are missing from it were deleted, and the others get their
+   * current text, edit mark and reactions.
+   */
+  function receiveReconcile(frame) {
+    const run = reconcile;
+    const answer = new Map();
+    for (const msg of Array.isArray(frame.messages) ? frame.messages : []) {
+      const id = msg && typeof msg === "object" ? messageId(msg.id) : null;
+      if (id !== null && id < run.before) answer.set(id, msg);
+    }
+    const complete = frame.has_more !== true;
+    if (!complete && answer.size === 0) {
+      reconcile = null; // "more" but nothing in it: nothing can be judged
+      return;
+    }
+    const oldest = complete ? -Infinity : Math.min(...answer.keys());
+
+    const deleted = [];
+    const changed = [];
+    for (const id of run.asked) {
+      const item = messagesById.get(id);
+      if (item === undefined || id < oldest) continue;
+      const msg = answer.get(id);
+      if (msg === undefined) deleted.push(id);
+      else changed.push([item, msg, id]);
+    }
+    keepView(() => {
+      for (const [item, msg, id] of changed) {
+        refreshMessage(item, msg, { text: !run.editedLive.has(id), reactions: !run.reactedLive.has(id) });
+      }
+      for (const id of deleted) removeMessage(id);
+    }, new Set(deleted.map((id) => messagesById.get(id))));
+
+    run.pages += 1;
+    if (complete || oldest <= run.floor || run.pages >= RECONCILE_MAX_PAGES) reconcile = null;
+    else run.before = oldest;
+  }
+
+  /** Brings a message on screen up to date with `msg`, a message object from the server. */
+  function refreshMessage(item, msg, { text = true, reactions = true } = {}) {
+    if (text && typeof msg.message === "string") {
+      setMessageText(item, msg.message);
+      if (msg.edited_at) markEdited(item, msg.edited_at);
+    }
+    if (reactions) renderReactions(item, msg.reactions);
+  }
+
+  function setMessageText(item, text) {
+    const node = item.querySelector(".message-text");
+    if (node.textContent !== text) node.textContent = text;
   }
 
   // ---------------------------------------------------------------------
@@ -678,17 +903,21 @@
     if (bar && narrowScreen.matches) bar.scrollIntoView({ block: "nearest" });
   }
 
-  /** Closes the reaction picker and any delete confirmation; returns the message that had one. */
+  /**
+   * Closes the reaction picker and any delete confirmation; returns the
+   * button that opened the popup (for focus to go back to), if there was one.
+   */
   function closePopups() {
-    let owner = null;
+    let opener = null;
     for (const popup of log.querySelectorAll(".reaction-picker, .delete-confirm")) {
-      owner = popup.closest(".message");
+      opener = popup.classList.contains("reaction-picker")
+        ? pickerOpener
+        : popup.closest(".message").querySelector(".action-delete");
       popup.remove();
     }
-    for (const b of log.querySelectorAll('.action-react[aria-expanded="true"]')) {
-      b.setAttribute("aria-expanded", "false");
-    }
-    return owner;
+    if (pickerOpener !== null) pickerOpener.setAttribute("aria-expanded", "false");
+    pickerOpener = null;
+    return opener !== null && opener.isConnected ? opener : null;
   }
 
   /** Shows a freshly opened popup inside a message, scrolled into view, focused. */
@@ -742,7 +971,12 @@
     item.querySelector(".message-text").hidden = false;
     item.classList.remove("is-editing");
     setActive(null);
-    if (hadFocus) item.querySelector(".action-edit").focus({ preventScroll: true });
+    // Back to the edit button for keyboard users. Not on touch screens: after
+    // Enter on an on-screen keyboard that focus counts as keyboard focus and
+    // shows the toolbar (opening a gap under the bubble, style.css section
+    // 15), and the next tap, which takes the focus away, would close that gap
+    // under the finger and land on whatever moved there.
+    if (hadFocus && !coarsePointer.matches) item.querySelector(".action-edit").focus({ preventScroll: true });
   }
 
   function saveEdit(item) {
@@ -808,32 +1042,90 @@
   }
 
   function cancelPopup(item) {
-    closePopups();
+    const opener = closePopups();
     setActive(null);
     // Focus goes back for keyboard users; style.css shows the toolbar only
     // when that focus is keyboard focus (:focus-visible), not after a tap.
-    const back = item.querySelector(".action-delete") || item.querySelector(".action-react");
+    const back = opener || item.querySelector(".action-react");
     if (back) back.focus({ preventScroll: true });
   }
 
   // Reactions: every click is a toggle on the server; chips change only when
   // its `reactions` frame (the full state) arrives.
 
+  /**
+   * Opens the picker (a popover over the log; a bottom sheet on phones),
+   * or closes it if `opener` had opened it. One tab stop: the arrow keys,
+   * Home and End move inside it, Enter picks, Escape, a click outside or
+   * Tab away close it.
+   */
   function togglePicker(item, opener) {
-    const wasOpen = item.querySelector(".reaction-picker") !== null;
+    const wasOpen = opener === pickerOpener;
     closePopups();
     if (wasOpen) return;
 
     const picker = el("div", "reaction-picker");
-    picker.setAttribute("role", "group");
-    picker.setAttribute("aria-label", "Choose a reaction");
-    for (const emoji of REACTION_EMOJI) {
-      const option = button("reaction-option", emoji, `React with ${emoji}`);
+    picker.setAttribute("role", "dialog");
+    picker.setAttribute("aria-label", "Add a reaction");
+    const grid = el("div", "reaction-grid");
+    for (const [emoji, name] of REACTION_EMOJI) {
+      const option = button("reaction-option", emoji, name);
       option.dataset.emoji = emoji;
-      picker.append(option);
+      option.tabIndex = -1;
+      grid.append(option);
     }
+    const first = grid.firstElementChild;
+    first.tabIndex = 0;
+    picker.append(grid);
+    picker.addEventListener("focusout", (event) => {
+      // Focus moving elsewhere (not to nowhere, as on a click on the page:
+      // the click handlers decide then) closes it.
+      const to = event.relatedTarget;
+      if (to !== null && !picker.contains(to) && to !== pickerOpener && picker.isConnected) closePopups();
+    });
+
+    pickerOpener = opener;
     opener.setAttribute("aria-expanded", "true");
-    openPopup(item, picker, picker.firstElementChild);
+    item.append(picker);
+    placePicker(item, picker);
+    first.focus({ preventScroll: true });
+  }
+
+  /** Below the message if it fits in the visible log, else above if there is more room there. */
+  function placePicker(item, picker) {
+    if (narrowScreen.matches) return; // a bottom sheet (style.css, section 15)
+    const view = log.getBoundingClientRect();
+    const box = item.getBoundingClientRect();
+    const below = view.bottom - box.bottom;
+    const above = box.top - view.top;
+    if (picker.offsetHeight > below && above > below) picker.classList.add("is-above");
+    picker.scrollIntoView({ block: "nearest" });
+  }
+
+  /** Moves focus in the picker's grid for arrow keys, Home and End; true if the key was one. */
+  function onPickerKey(event, option) {
+    const grid = option.parentElement;
+    const options = [...grid.children];
+    const columns = getComputedStyle(grid).gridTemplateColumns.split(" ").length || 1;
+    const at = options.indexOf(option);
+    let to;
+    switch (event.key) {
+      case "ArrowLeft": to = at - 1; break;
+      case "ArrowRight": to = at + 1; break;
+      case "ArrowUp": to = at - columns; break;
+      case "ArrowDown": to = at + columns; break;
+      case "Home": to = 0; break;
+      case "End": to = options.length - 1; break;
+      default: return false;
+    }
+    event.preventDefault();
+    const next = options[to];
+    if (next) {
+      option.tabIndex = -1;
+      next.tabIndex = 0;
+      next.focus();
+    }
+    return true;
   }
 
   function react(item, emoji) {
@@ -842,16 +1134,16 @@
   }
 
   function pickReaction(item, emoji) {
-    closePopups();
+    const opener = closePopups();
     setActive(null);
     react(item, emoji);
-    item.querySelector(".action-react").focus({ preventScroll: true });
+    (opener || item.querySelector(".action-react")).focus({ preventScroll: true });
   }
 
   /** Clicks inside the log, by the first selector the clicked element matches. */
   const LOG_ACTIONS = [
     ["[data-pm-to]", (target) => startPrivateMessage(target.dataset.pmTo)],
-    [".action-react", (target, item) => togglePicker(item, target)],
+    [".action-react, .reaction-add", (target, item) => togglePicker(item, target)],
     [".reaction-option", (target, item) => pickReaction(item, target.dataset.emoji)],
     [".reaction-chip", (target, item) => react(item, target.dataset.emoji)],
     [".action-edit", (_, item) => startEdit(item)],
@@ -863,6 +1155,8 @@
   ];
 
   function onLogClick(event) {
+    // A click outside an open popup closes it; its opener toggles it instead.
+    if (!event.target.closest(".reaction-picker, .delete-confirm, .action-react, .reaction-add")) closePopups();
     for (const [selector, action] of LOG_ACTIONS) {
       const target = event.target.closest(selector);
       if (target && log.contains(target)) {
@@ -883,9 +1177,11 @@
       onEditorKey(event, editor.closest(".message"));
       return;
     }
+    const option = event.target.closest(".reaction-option");
+    if (option && onPickerKey(event, option)) return;
     if (event.key !== "Escape") return;
-    const owner = closePopups();
-    if (owner) owner.querySelector(".action-react").focus({ preventScroll: true });
+    const opener = closePopups();
+    if (opener) opener.focus({ preventScroll: true });
     setActive(null);
   }
 
@@ -1064,7 +1360,12 @@
       if (id === null) return;
       highestId = Math.max(highestId, id);
       if (frame.history && joining) joinHistoryCount += 1;
-      if (messagesById.has(id)) return;
+      if (messagesById.has(id)) {
+        // A resume starts a little before the last id seen: what comes again
+        // comes in its current state.
+        if (frame.history) keepPinned(() => refreshMessage(messagesById.get(id), frame));
+        return;
+      }
       const user = str(frame.user);
       const mine = user === ME;
       if (!frame.history) {
@@ -1077,20 +1378,25 @@
     },
 
     history(frame) {
-      if (catchingUp) receiveMissed(frame);
-      else receiveHistory(frame);
+      receiveHistoryAnswer(frame);
     },
 
     resumed(frame) {
-      // The catch-up burst is over; if it was capped, fetch the rest.
-      if (frame.has_more === true) requestMissed();
+      // The catch-up burst is over. If it was capped, fetch the rest; then
+      // re-read what was already on screen, for what changed while away.
+      resumedSeen = true;
+      catchUpWanted = frame.has_more === true;
+      reconcile = planReconcile();
+      nextHistoryRequest();
     },
 
     message_edited(frame) {
-      const item = messagesById.get(messageId(frame.id));
+      const id = messageId(frame.id);
+      const item = messagesById.get(id);
       if (!item) return;
+      if (reconcile !== null) reconcile.editedLive.add(id);
       keepPinned(() => {
-        item.querySelector(".message-text").textContent = str(frame.message);
+        setMessageText(item, str(frame.message));
         markEdited(item, frame.edited_at);
         item.classList.remove("is-pending");
       });
@@ -1101,8 +1407,11 @@
     },
 
     reactions(frame) {
-      const item = messagesById.get(messageId(frame.id));
-      if (item) keepPinned(() => renderReactions(item, frame.reactions));
+      const id = messageId(frame.id);
+      const item = messagesById.get(id);
+      if (!item) return;
+      if (reconcile !== null) reconcile.reactedLive.add(id);
+      keepPinned(() => renderReactions(item, frame.reactions));
     },
 
     typing(frame) {
@@ -1162,10 +1471,10 @@
         if (input.value.trim() === "") setComposerText(pendingText);
         pendingText = null;
       }
-      // Errors don't say which frame they answer: un-dim everything waiting,
-      // and let scroll-back be tried again rather than stay stuck "loading".
+      // Errors don't say which frame they answer: un-dim everything waiting.
+      // A history request out keeps its slot: its answer may still come, and
+      // a second request must not go out before it (see HISTORY_STUCK_MS).
       clearPending();
-      if (historyState === "loading") setHistoryState("idle");
     },
   };
 
@@ -1261,8 +1570,9 @@
       // With messages on screen, the server sends only what we missed
       // (socketUrl asked for it): keep the view. Otherwise start afresh.
       resuming = highestId > 0;
+      resumedAfter = highestId;
+      resumedSeen = false;
       resetOnNextFrame = !resuming;
-      catchingUp = false;
       joining = true;
       setStatus("online");
       wasConnected = true;
@@ -1278,7 +1588,7 @@
       typingSentAt = 0;
       clearTimeout(typingIdleTimer);
       clearPending();
-      if (historyState === "loading") setHistoryState("idle");
+      dropHistoryRequest();
       if (!leaving) scheduleReconnect();
     });
     // "error" is always followed by "close", which does the work.
@@ -1318,6 +1628,7 @@
       const ws = socket;
       socket = null;
       ws.close(1000, "leaving");
+      dropHistoryRequest(); // its close event no longer reaches us
     }
   }
 

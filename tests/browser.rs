@@ -5,16 +5,20 @@
 //! - `#chat-message-input` (Enter sends), `#chat-message-submit`,
 //!   `#user-list`, `#conn-status[data-state]`, `#typing-indicator`,
 //!   `#history-status`;
-//! - on one's own messages, hover actions `button.action-edit` (opens
+//! - each message's `.message-bubble` holds its toolbar `.message-actions`,
+//!   shown on hover, or after a tap (the message gets `.is-active`);
+//! - on one's own messages, the toolbar's `button.action-edit` (opens
 //!   `textarea.edit-input`: Enter saves, Escape cancels; an edited message
 //!   shows `.message-edited`) and `button.action-delete` (then
 //!   `button.confirm-delete`);
-//! - `button.action-react` opens a picker of `button.reaction-option[data-emoji]`;
+//! - `button.action-react` (and `button.reaction-add` after the chips)
+//!   opens a `.reaction-picker` of `button.reaction-option[data-emoji]`;
 //!   reactions show as `button.reaction-chip[data-emoji]` with a `.reaction-count`.
 //!
 //! Needs `/usr/bin/chromium` and `/usr/bin/chromedriver`; without them these
 //! tests print "skipping browser tests" and pass, except under `CI=true`.
-//! Screenshots land in `test-output/screenshots/`.
+//! Screenshots land in `test-output/screenshots/`: `room.png` and
+//! `room-phone.png` show the room as people see it.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
@@ -22,8 +26,12 @@
 mod browser_support;
 mod common;
 
-use browser_support::Driver;
+use browser_support::{Driver, Screen};
 use common::TestApp;
+use fantoccini::key::Key;
+use serde_json::json;
+use std::time::Duration;
+use tokio::time::Instant;
 
 const THUMBS_UP: &str = "👍";
 
@@ -33,12 +41,8 @@ async fn two_people_type_send_edit_react_and_delete_live() {
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    let bob = driver.open("bob").await;
-    alice.sign_up(&app, "alice").await;
-    bob.sign_up(&app, "bob").await;
-    alice.open_room(&app, "lobby", "alice").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
     alice.wait_for_online("bob").await;
 
     // Typing, not sending: bob sees it; clearing the input takes it back.
@@ -70,6 +74,12 @@ async fn two_people_type_send_edit_react_and_delete_live() {
         .await;
     bob.screenshot("room-with-edited-message-and-reactions-bob")
         .await;
+    // The room as people see it: a reply, and alice typing again.
+    bob.send("thanks alice, see you at the meeting").await;
+    alice.type_message("sure").await;
+    bob.wait_for_typing("alice is typing").await;
+    bob.screenshot("room").await;
+    alice.clear_composer().await;
 
     alice.delete_message(&id).await;
     for person in [&alice, &bob] {
@@ -81,7 +91,8 @@ async fn two_people_type_send_edit_react_and_delete_live() {
 }
 
 #[actix_web::test]
-async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_loads_more() {
+async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_loads_more_in_place()
+{
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -140,11 +151,39 @@ async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_l
         ("idle".to_owned(), String::new()),
         "nothing loading before scrolling up"
     );
-    // …until alice scrolls to the top.
-    alice.wheel("#chat-log", -5000).await;
+    // …until alice scrolls to the top. Where the message then at the top
+    // is on screen is noted in the same script, before the scroll event
+    // can ask for anything. (Its bubble: the message itself loses its
+    // author line once older ones by alice arrive above it.)
+    alice
+        .js(
+            "const log = document.getElementById('chat-log');\
+             log.scrollTop = 0;\
+             const first = log.querySelector('.message[data-id]');\
+             window.__topMessage = {\
+               id: first.dataset.id,\
+               top: first.querySelector('.message-bubble').getBoundingClientRect().top,\
+             };",
+            vec![],
+        )
+        .await;
     alice
         .wait_for_messages("all twelve messages after scrolling up", &expected)
         .await;
+    let shift = alice
+        .js(
+            "const m = document.querySelector(\
+               `#chat-log .message[data-id=\"${window.__topMessage.id}\"] .message-bubble`);\
+             return m.getBoundingClientRect().top - window.__topMessage.top;",
+            vec![],
+        )
+        .await
+        .as_f64()
+        .expect("a distance in pixels");
+    assert!(
+        shift.abs() < 2.0,
+        "the message alice was looking at stays put while older ones load above it; it moved {shift}px"
+    );
     alice
         .wait_js(
             "#history-status to say the beginning is reached",
@@ -190,12 +229,8 @@ async fn markup_in_a_message_shows_as_text_and_never_runs() {
         return;
     };
     let app = TestApp::spawn().await;
-    let alice = driver.open("alice").await;
-    let bob = driver.open("bob").await;
-    alice.sign_up(&app, "alice").await;
-    bob.sign_up(&app, "bob").await;
-    alice.open_room(&app, "lobby", "alice").await;
-    bob.open_room(&app, "lobby", "bob").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
 
     let attack = "<script>window.__pwned=1</script><b>bold</b>";
     let id = alice.send(attack).await;
@@ -227,9 +262,7 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     };
     let app = TestApp::spawn().await;
     let bob = app.user("bob").await;
-    let alice = driver.open("alice").await;
-    alice.sign_up(&app, "alice").await;
-    alice.open_room(&app, "lobby", "alice").await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
     let mut expected = Vec::new();
     for i in 0..3 {
         let text = format!("before {i}");
@@ -255,6 +288,454 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     alice.screenshot("room-after-reconnect").await;
     alice.close().await;
     app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_page_back_from_an_outage_shows_the_edits_deletions_and_reactions_it_missed() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
+    let alice = app.user("alice").await;
+    let mut ws = app.join(&alice, "lobby").await;
+    ws.joined().await;
+    let mut ids = Vec::new();
+    for text in [
+        "stays as it was",
+        "to be edited",
+        "to be deleted",
+        "to be liked",
+    ] {
+        ws.say(text).await;
+        let id = ws.next_of("chat_message").await["id"].clone();
+        assert_eq!(bob.wait_for_message(text).await, id.to_string());
+        ids.push(id);
+    }
+    let on_bobs_page = |n: usize| ids[n].to_string();
+    bob.js(HISTORY_SPY, vec![]).await;
+
+    // Bob's server goes away; alice carries on through another instance on
+    // the same database while bob's page waits to reconnect.
+    let other = app.sibling(|_| {}).await;
+    ws.close().await;
+    app.stop().await;
+    bob.wait_js(
+        "bob's page to notice it lost its server",
+        "return document.getElementById('conn-status').dataset.state !== 'online';",
+        vec![],
+    )
+    .await;
+    let mut ws = other
+        .connect(&alice, "lobby")
+        .await
+        .expect("alice's socket to the other instance");
+    ws.joined().await;
+    ws.send_json(
+        json!({"type": "edit_message", "id": ids[1], "message": "edited while bob was away"}),
+    )
+    .await;
+    ws.next_of("message_edited").await;
+    ws.send_json(json!({"type": "delete_message", "id": ids[2]}))
+        .await;
+    ws.next_of("message_deleted").await;
+    ws.send_json(json!({"type": "react", "id": ids[3], "emoji": THUMBS_UP}))
+        .await;
+    ws.next_of("reactions").await;
+
+    // Bob's server is back: his page reconnects by itself and, without a
+    // reload, shows the log as it is now.
+    let app = app.start_again().await;
+    bob.wait_connected("lobby", "bob").await;
+    bob.wait_for_message_text(&on_bobs_page(1), "edited while bob was away")
+        .await;
+    bob.wait_for_edited_mark(&on_bobs_page(1)).await;
+    bob.wait_for_message_gone(&on_bobs_page(2)).await;
+    bob.wait_for_reaction(&on_bobs_page(3), THUMBS_UP, 1).await;
+    let now: Vec<String> = [
+        "stays as it was",
+        "edited while bob was away",
+        "to be liked",
+    ]
+    .map(String::from)
+    .into();
+    bob.wait_for_messages("the three messages left, in order", &now)
+        .await;
+    assert!(
+        !bob.has_edited_mark(&on_bobs_page(0)).await,
+        "the untouched message is not marked edited"
+    );
+    let spy = bob
+        .js(
+            "const spy = window.__historySpy;\
+             return spy && [spy.maxOut, spy.sent.filter((f) => f.before !== undefined).length];",
+            vec![],
+        )
+        .await;
+    assert!(
+        spy.is_array(),
+        "the page was not reloaded (the spy is still there)"
+    );
+    assert_eq!(spy[0], 1, "never more than one history request out");
+    assert!(
+        spy[1].as_u64() >= Some(1),
+        "the page asked for the messages it shows: {spy}"
+    );
+    bob.screenshot("room-after-reconnect-reconciled").await;
+
+    ws.close().await;
+    bob.close().await;
+    other.stop().await;
+    app.stop().await;
+}
+
+/// Installed in a page, counts the `history` requests its sockets send
+/// and the answers they get (only sockets opened afterwards are seen
+/// answering): `window.__historySpy.maxOut` is the most ever out at once.
+const HISTORY_SPY: &str = "\
+    const spy = window.__historySpy = { out: 0, maxOut: 0, sent: [] };\
+    const proto = WebSocket.prototype;\
+    const send = proto.send;\
+    proto.send = function (data) {\
+      const frame = JSON.parse(data);\
+      if (frame.type === 'history') {\
+        spy.out += 1;\
+        spy.maxOut = Math.max(spy.maxOut, spy.out);\
+        spy.sent.push(frame);\
+      }\
+      return send.call(this, data);\
+    };\
+    const listen = proto.addEventListener;\
+    proto.addEventListener = function (type, listener, options) {\
+      let wrapped = listener;\
+      if (type === 'message') wrapped = function (event) {\
+        if (JSON.parse(event.data).type === 'history') spy.out -= 1;\
+        return listener.call(this, event);\
+      };\
+      if (type === 'close') wrapped = function (event) {\
+        spy.out = 0;\
+        return listener.call(this, event);\
+      };\
+      return listen.call(this, type, wrapped, options);\
+    };";
+
+#[actix_web::test]
+async fn the_typing_line_names_several_people_and_clears_on_send_or_by_itself() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room(&app, "bob", "lobby").await;
+    // Two more people, on plain sockets.
+    let mut others = Vec::new();
+    for name in ["carol", "dave"] {
+        let user = app.user(name).await;
+        let mut ws = app.join(&user, "lobby").await;
+        ws.joined().await;
+        bob.wait_for_online(name).await;
+        others.push(ws);
+    }
+    bob.record_typing_line_on_arrival().await;
+
+    alice.type_message("hel").await;
+    bob.wait_for_typing("alice is typing…").await;
+    for ws in &mut others {
+        ws.send_json(json!({"type": "typing", "typing": true}))
+            .await;
+    }
+    let their_last_word = Instant::now();
+    bob.wait_for_typing("several people are typing…").await;
+    bob.screenshot("room-typing-several").await;
+
+    // When alice's message reaches bob, his line no longer names her…
+    alice.type_message(&format!("lo{}", Key::Enter)).await;
+    bob.wait_for_message("hello").await;
+    let line = bob.typing_line_when("hello").await;
+    assert!(
+        line.contains("carol") && line.contains("dave") && !line.contains("alice"),
+        "bob's line as alice's message arrives: {line:?}"
+    );
+    // …and carol and dave, who never say they stopped, drop out by
+    // themselves about five seconds after their last word.
+    bob.wait_for_no_typing_until(their_last_word + Duration::from_secs(8))
+        .await;
+    let cleared = their_last_word.elapsed();
+    assert!(
+        cleared >= Duration::from_secs(4),
+        "a fresh \"typing\" must not lapse early; it did after {cleared:?}"
+    );
+
+    // Alone again: alice's send clears the line at once, not by lapsing.
+    alice.type_message("agai").await;
+    bob.wait_for_typing("alice is typing…").await;
+    alice.type_message(&format!("n{}", Key::Enter)).await;
+    bob.wait_for_message("again").await;
+    assert_eq!(
+        bob.typing_line_when("again").await,
+        "",
+        "bob's line is clear as alice's message arrives"
+    );
+    bob.wait_for_no_typing().await;
+
+    drop(others); // only now: leaving would take them off the line too
+    alice.close().await;
+    bob.close().await;
+}
+
+#[actix_web::test]
+async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let id = alice.send("hover over me").await;
+
+    let header = alice
+        .wait_displayed("the room header", ".room-header")
+        .await;
+    alice.hover(&header).await;
+    assert_eq!(
+        alice.toolbar_opacity(&id).await,
+        "0",
+        "no toolbar before the mouse comes"
+    );
+    let message = alice.message(&id).await;
+    alice.hover(&message).await;
+    alice
+        .wait_js(
+            "the toolbar to show on hover",
+            "const bar = document.querySelector(\
+               `#chat-log .message[data-id=\"${arguments[0]}\"] .message-actions`);\
+             return getComputedStyle(bar).opacity === '1' || { waiting: getComputedStyle(bar).opacity };",
+            vec![json!(id)],
+        )
+        .await;
+    // Really there: nothing covers the edit button, and a real click on it works.
+    let on_top = alice
+        .js(
+            "const edit = document.querySelector(\
+               `#chat-log .message[data-id=\"${arguments[0]}\"] button.action-edit`);\
+             const r = edit.getBoundingClientRect();\
+             return document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)\
+               ?.closest('button') === edit;",
+            vec![json!(id)],
+        )
+        .await;
+    assert_eq!(
+        on_top,
+        json!(true),
+        "the edit button is what the mouse is over"
+    );
+    let edit = message
+        .find(fantoccini::Locator::Css("button.action-edit"))
+        .await
+        .unwrap();
+    alice.real_click(&edit, "the edit button").await;
+    let editor = alice
+        .wait_displayed("the editor", "textarea.edit-input")
+        .await;
+    alice.save_edit(&editor, "edited by mouse").await;
+    alice.wait_for_message_text(&id, "edited by mouse").await;
+    alice.wait_for_edited_mark(&id).await;
+
+    alice.close().await;
+}
+
+#[actix_web::test]
+async fn the_reaction_picker_is_a_grid_that_works_from_the_keyboard_and_closes_when_left() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let id = alice.send("react to me").await;
+
+    alice.click_message_action(&id, "button.action-react").await;
+    let focused =
+        |emoji: &str| format!("the {emoji} option to have the focus in the open picker, of 32",);
+    let focus_on = "const picker = document.querySelector('#chat-log .reaction-picker');\
+                    if (!picker) return { waiting: 'no picker' };\
+                    const n = picker.querySelectorAll('button.reaction-option').length;\
+                    const now = document.activeElement.dataset.emoji;\
+                    return (n === 32 && now === arguments[0]) || { waiting: [n, now] };";
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    alice.screenshot("room-reaction-picker").await;
+    // One step right and one row down, then to the end, and pick.
+    alice.press(&format!("{}{}", Key::Right, Key::Down)).await;
+    alice
+        .wait_js(&focused("😍"), focus_on, vec![json!("😍")])
+        .await;
+    alice.press(&Key::End.to_string()).await;
+    alice
+        .wait_js(&focused("🤯"), focus_on, vec![json!("🤯")])
+        .await;
+    alice.press(&Key::Enter.to_string()).await;
+    alice.wait_for_reaction(&id, "🤯", 1).await;
+    assert!(
+        !alice.exists(".reaction-picker").await,
+        "picking closes the picker"
+    );
+
+    // The button after the chips opens it too; Escape closes it and gives
+    // the focus back.
+    let add = alice
+        .wait_displayed(
+            "the add-reaction button after the chips",
+            "#chat-log .message-reactions button.reaction-add",
+        )
+        .await;
+    alice.real_click(&add, "the add-reaction button").await;
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    alice.press(&Key::Escape.to_string()).await;
+    alice
+        .wait_js(
+            "Escape to close the picker and focus its button",
+            "return document.querySelector('.reaction-picker') === null\
+               && document.activeElement.classList.contains('reaction-add');",
+            vec![],
+        )
+        .await;
+
+    // A click anywhere else closes it as well.
+    alice.real_click(&add, "the add-reaction button").await;
+    alice
+        .wait_js(&focused(THUMBS_UP), focus_on, vec![json!(THUMBS_UP)])
+        .await;
+    let header = alice.wait_displayed("the room header", ".room-title").await;
+    alice.real_click(&header, "the room title").await;
+    alice
+        .wait_js(
+            "a click outside to close the picker",
+            "return document.querySelector('.reaction-picker') === null;",
+            vec![],
+        )
+        .await;
+
+    alice.close().await;
+}
+
+#[actix_web::test]
+async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work_from_there() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver
+        .in_room_on(&app, "alice", "lobby", Screen::Phone)
+        .await;
+    let phone = alice
+        .js(
+            "return [innerWidth, matchMedia('(pointer: coarse)').matches, matchMedia('(hover: none)').matches];",
+            vec![],
+        )
+        .await;
+    assert_eq!(
+        phone,
+        json!([390, true, true]),
+        "a phone-sized touch screen"
+    );
+
+    // Someone to talk to, on a plain socket.
+    let bob = app.user("bob").await;
+    let mut bob_ws = app.join(&bob, "lobby").await;
+    bob_ws.joined().await;
+    alice.wait_for_online("bob").await;
+    bob_ws.say("are you on your phone?").await;
+    alice.wait_for_message("are you on your phone?").await;
+    let id = alice.send("yes, typing with my thumbs").await;
+    bob_ws
+        .say("then tap your message to fix the typo, if there is one")
+        .await;
+    alice
+        .wait_for_message("then tap your message to fix the typo, if there is one")
+        .await;
+
+    // A tap on the bubble reveals the actions…
+    let bubble_css = format!("#chat-log .message[data-id=\"{id}\"] .message-bubble");
+    let bubble = alice.wait_displayed("alice's bubble", &bubble_css).await;
+    assert_eq!(
+        alice.toolbar_opacity(&id).await,
+        "0",
+        "no toolbar before a tap"
+    );
+    alice.tap(&bubble, "alice's bubble").await;
+    alice
+        .wait_js(
+            "the tapped message to show its actions",
+            "const m = document.querySelector(`#chat-log .message[data-id=\"${arguments[0]}\"]`);\
+             const bar = m.querySelector('.message-actions');\
+             const style = getComputedStyle(bar);\
+             return (m.classList.contains('is-active') && style.opacity === '1'\
+               && style.pointerEvents !== 'none') || { waiting: [m.className, style.opacity] };",
+            vec![json!(id)],
+        )
+        .await;
+    // …and editing works from there.
+    let edit = alice
+        .wait_displayed(
+            "the edit button",
+            &format!("#chat-log .message[data-id=\"{id}\"] button.action-edit"),
+        )
+        .await;
+    alice.tap(&edit, "the edit button").await;
+    let editor = alice
+        .wait_displayed("the editor", "textarea.edit-input")
+        .await;
+    alice
+        .save_edit(&editor, "yes, typing with my thumbs!")
+        .await;
+    alice
+        .wait_for_message_text(&id, "yes, typing with my thumbs!")
+        .await;
+    alice.wait_for_edited_mark(&id).await;
+
+    // Reactions come up as a sheet along the bottom of the screen.
+    alice.tap(&bubble, "alice's bubble").await;
+    let react = alice
+        .wait_displayed(
+            "the react button",
+            &format!("#chat-log .message[data-id=\"{id}\"] button.action-react"),
+        )
+        .await;
+    alice.tap(&react, "the react button").await;
+    alice
+        .wait_js(
+            "the picker as a sheet along the bottom",
+            "const p = document.querySelector('.reaction-picker');\
+             if (!p) return { waiting: 'no picker' };\
+             const r = p.getBoundingClientRect();\
+             return (r.left === 0 && r.right === innerWidth && Math.abs(r.bottom - innerHeight) < 1)\
+               || { waiting: [r.left, r.right, r.bottom, innerWidth, innerHeight] };",
+            vec![],
+        )
+        .await;
+    alice.screenshot("room-phone-reaction-picker").await;
+    let party = alice
+        .wait_displayed("the 🎉 option", "button.reaction-option[data-emoji=\"🎉\"]")
+        .await;
+    alice.tap(&party, "the 🎉 option").await;
+    alice.wait_for_reaction(&id, "🎉", 1).await;
+    bob_ws.say("nice 🎉").await;
+    alice.wait_for_message("nice 🎉").await;
+
+    let overflow = alice
+        .js(
+            "const log = document.getElementById('chat-log');\
+             return [document.documentElement.scrollWidth - innerWidth, log.scrollWidth - log.clientWidth];",
+            vec![],
+        )
+        .await;
+    assert_eq!(overflow, json!([0, 0]), "nothing sticks out sideways");
+    alice.screenshot("room-phone").await;
+
+    bob_ws.close().await;
+    alice.close().await;
 }
 
 /// Writes messages straight into the (stopped) server's database, as if

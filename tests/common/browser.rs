@@ -9,7 +9,9 @@
 //! under `CI=true`, where a missing browser is a failure.
 
 use crate::common::TestApp;
-use fantoccini::actions::{InputSource, MouseActions, PointerAction, WheelAction, WheelActions};
+use fantoccini::actions::{
+    InputSource, MOUSE_BUTTON_LEFT, MouseActions, PointerAction, TouchActions,
+};
 use fantoccini::elements::Element;
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -72,6 +74,16 @@ impl Drop for DriverProcess {
         let _ = child.kill();
         let _ = child.wait();
     }
+}
+
+/// The screen a browser gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Screen {
+    /// A desktop window, 1280×900, with a mouse.
+    Desktop,
+    /// A phone: a 390×844 viewport with touch input (chromedriver's mobile
+    /// emulation), so `(pointer: coarse)` and `(hover: none)` hold.
+    Phone,
 }
 
 /// One chromedriver for one test; [`Driver::open`] starts a browser in it.
@@ -146,28 +158,64 @@ impl Driver {
         }
     }
 
-    /// A new headless Chromium with its own empty profile, for `name`
-    /// (used in failure messages and screenshot names).
+    /// A new headless Chromium with its own empty profile and a desktop
+    /// window, for `name` (used in failure messages and screenshot names).
     pub async fn open(&self, name: &str) -> Chrome {
+        self.open_on(name, Screen::Desktop).await
+    }
+
+    /// A browser for `name`, who signs up through the form and opens `room`.
+    pub async fn in_room(&self, app: &TestApp, name: &str, room: &str) -> Chrome {
+        self.in_room_on(app, name, room, Screen::Desktop).await
+    }
+
+    /// [`Driver::in_room`] on `screen`.
+    pub async fn in_room_on(
+        &self,
+        app: &TestApp,
+        name: &str,
+        room: &str,
+        screen: Screen,
+    ) -> Chrome {
+        let person = self.open_on(name, screen).await;
+        person.sign_up(app, name).await;
+        person.open_room(app, room, name).await;
+        person
+    }
+
+    /// A new headless Chromium as [`Driver::open`], on `screen`.
+    pub async fn open_on(&self, name: &str, screen: Screen) -> Chrome {
         let profile = tempfile::tempdir().expect("temp dir for a browser profile");
+        let window = match screen {
+            Screen::Desktop => "--window-size=1280,900",
+            Screen::Phone => "--window-size=390,844",
+        };
+        // The flags the issue names, and nothing else: `--headless` is the
+        // new headless mode since Chromium 132 (the old one is gone), so it
+        // no longer needs `=new`.
+        let mut options = json!({
+            "binary": CHROMIUM,
+            "args": [
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+                window,
+                format!("--user-data-dir={}", profile.path().display()),
+            ],
+        });
+        if screen == Screen::Phone {
+            options["mobileEmulation"] = json!({
+                "deviceMetrics": { "width": 390, "height": 844, "pixelRatio": 2.0, "touch": true, "mobile": true },
+            });
+        }
         let capabilities = json!({
             "browserName": "chrome",
             "timeouts": { "pageLoad": 30_000, "script": 15_000 },
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless=new",
-                    "--no-sandbox",
-                    "--disable-gpu",
-                    "--disable-dev-shm-usage",
-                    "--disable-background-networking",
-                    "--disable-component-update",
-                    "--disable-sync",
-                    "--no-first-run",
-                    "--window-size=1280,900",
-                    format!("--user-data-dir={}", profile.path().display()),
-                ],
-            },
+            "goog:chromeOptions": options,
         });
         let Value::Object(capabilities) = capabilities else {
             unreachable!("json! of an object literal is an object")
@@ -246,7 +294,19 @@ impl Chrome {
     /// Gives up after [`PATIENCE`], naming `what` it waited for and what the
     /// script last returned, with a screenshot of the page.
     pub async fn wait_js(&self, what: &str, script: &str, args: Vec<Value>) -> Value {
-        let deadline = Instant::now() + PATIENCE;
+        self.wait_js_until(Instant::now() + PATIENCE, what, script, args)
+            .await
+    }
+
+    /// [`Chrome::wait_js`], giving up at `deadline` instead.
+    pub async fn wait_js_until(
+        &self,
+        deadline: Instant,
+        what: &str,
+        script: &str,
+        args: Vec<Value>,
+    ) -> Value {
+        let started = Instant::now();
         loop {
             // A script can fail while a page is loading: that is "not yet".
             let last = match self.client.execute(script, args.clone()).await {
@@ -258,8 +318,9 @@ impl Chrome {
             if Instant::now() >= deadline {
                 let shot = self.failure_screenshot().await;
                 panic!(
-                    "{} waited {PATIENCE:?} for {what}; last seen: {last}; screenshot: {shot}",
-                    self.name
+                    "{} waited {:?} for {what}; last seen: {last}; screenshot: {shot}",
+                    self.name,
+                    started.elapsed()
                 );
             }
             tokio::time::sleep(POLL).await;
@@ -336,6 +397,36 @@ impl Chrome {
         }
     }
 
+    /// Clicks `element` with the real mouse, failing the test if the page
+    /// does not let the click through (unlike [`Chrome::click`]).
+    pub async fn real_click(&self, element: &Element, what: &str) {
+        element
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("{} clicks {what}: {e}", self.name));
+    }
+
+    /// Taps `element` with a finger (a touch pointer: down and up at its centre).
+    pub async fn tap(&self, element: &Element, what: &str) {
+        let finger = TouchActions::new("finger".into())
+            .then(PointerAction::MoveToElement {
+                element: element.clone(),
+                duration: None,
+                x: 0.0,
+                y: 0.0,
+            })
+            .then(PointerAction::Down {
+                button: MOUSE_BUTTON_LEFT,
+            })
+            .then(PointerAction::Up {
+                button: MOUSE_BUTTON_LEFT,
+            });
+        self.client
+            .perform_actions(finger)
+            .await
+            .unwrap_or_else(|e| panic!("{} taps {what}: {e}", self.name));
+    }
+
     /// Moves the mouse over `element`, revealing hover-only controls.
     pub async fn hover(&self, element: &Element) {
         let mouse = MouseActions::new("mouse".into()).then(PointerAction::MoveToElement {
@@ -348,33 +439,6 @@ impl Chrome {
             .perform_actions(mouse)
             .await
             .unwrap_or_else(|e| panic!("{} moves the mouse: {e}", self.name));
-    }
-
-    /// Turns the mouse wheel over the middle of `css` by `delta_y` pixels
-    /// (negative scrolls up).
-    pub async fn wheel(&self, css: &str, delta_y: i64) {
-        let centre = self
-            .js(
-                "const r = document.querySelector(arguments[0]).getBoundingClientRect();\
-                 return [Math.round(r.left + r.width / 2), Math.round(r.top + r.height / 2)];",
-                vec![json!(css)],
-            )
-            .await;
-        let (x, y) = (
-            centre[0].as_i64().unwrap_or(0),
-            centre[1].as_i64().unwrap_or(0),
-        );
-        let wheel = WheelActions::new("wheel".into()).then(WheelAction::Scroll {
-            duration: None,
-            x,
-            y,
-            delta_x: 0,
-            delta_y,
-        });
-        self.client
-            .perform_actions(wheel)
-            .await
-            .unwrap_or_else(|e| panic!("{} turns the mouse wheel: {e}", self.name));
     }
 
     // -----------------------------------------------------------------
@@ -590,9 +654,14 @@ impl Chrome {
         self.click(&button, &what).await;
     }
 
-    /// Edits message `id` to `text`: the edit action, select all, type, Enter.
+    /// Edits message `id` to `text`: the edit action, then [`Chrome::save_edit`].
     pub async fn edit_message(&self, id: &str, text: &str) {
         let editor = self.open_editor(id).await;
+        self.save_edit(&editor, text).await;
+    }
+
+    /// In an open editor: select all, type `text`, Enter.
+    pub async fn save_edit(&self, editor: &Element, text: &str) {
         editor
             .send_keys(&format!(
                 "{}a{}{text}{}",
@@ -601,7 +670,7 @@ impl Chrome {
                 Key::Enter
             ))
             .await
-            .unwrap_or_else(|e| panic!("{} edits message {id}: {e}", self.name));
+            .unwrap_or_else(|e| panic!("{} edits a message: {e}", self.name));
     }
 
     /// Opens the inline editor on message `id` and returns its textarea.
@@ -678,14 +747,80 @@ impl Chrome {
 
     /// Waits until `#typing-indicator` is hidden or empty.
     pub async fn wait_for_no_typing(&self) {
-        self.wait_js(
+        self.wait_for_no_typing_until(Instant::now() + PATIENCE)
+            .await;
+    }
+
+    /// [`Chrome::wait_for_no_typing`], giving up at `deadline`.
+    pub async fn wait_for_no_typing_until(&self, deadline: Instant) {
+        self.wait_js_until(
+            deadline,
             "#typing-indicator to clear",
             "const t = document.getElementById('typing-indicator');\
              return t === null || t.hidden || t.getClientRects().length === 0\
-               || getComputedStyle(t).visibility === 'hidden' || t.textContent.trim() === '';",
+               || getComputedStyle(t).visibility === 'hidden' || t.textContent.trim() === ''\
+               || { waiting: t.textContent.trim() };",
             vec![],
         )
         .await;
+    }
+
+    /// From now on, notes what `#typing-indicator` says at the moment each
+    /// new message enters the log (read back with [`Chrome::typing_line_when`]).
+    pub async fn record_typing_line_on_arrival(&self) {
+        self.js(
+            "window.__typingOnArrival = {};\
+             const line = document.getElementById('typing-indicator');\
+             new MutationObserver((records) => {\
+               for (const record of records) for (const node of record.addedNodes) {\
+                 if (node.nodeType === 1 && node.matches('.message[data-id]')) {\
+                   const text = node.querySelector('.message-text').textContent;\
+                   window.__typingOnArrival[text] = line.textContent.trim();\
+                 }\
+               }\
+             }).observe(document.getElementById('chat-log'), { childList: true });",
+            vec![],
+        )
+        .await;
+    }
+
+    /// What `#typing-indicator` said when the message reading `text` arrived.
+    pub async fn typing_line_when(&self, text: &str) -> String {
+        let line = self
+            .js(
+                "return (window.__typingOnArrival || {})[arguments[0]] ?? null;",
+                vec![json!(text)],
+            )
+            .await;
+        line.as_str()
+            .unwrap_or_else(|| panic!("{}: no arrival of {text:?} was recorded", self.name))
+            .to_owned()
+    }
+
+    /// The computed opacity of message `id`'s action toolbar, as CSS says it ("0", "1", …).
+    pub async fn toolbar_opacity(&self, id: &str) -> String {
+        let opacity = self
+            .js(
+                "const bar = document.querySelector(\
+                   `#chat-log .message[data-id=\"${arguments[0]}\"] .message-actions`);\
+                 return bar && getComputedStyle(bar).opacity;",
+                vec![json!(id)],
+            )
+            .await;
+        opacity.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Presses `keys` in whatever has the focus.
+    pub async fn press(&self, keys: &str) {
+        let focused = self
+            .client
+            .active_element()
+            .await
+            .unwrap_or_else(|e| panic!("{} finds the focused element: {e}", self.name));
+        focused
+            .send_keys(keys)
+            .await
+            .unwrap_or_else(|e| panic!("{} presses keys: {e}", self.name));
     }
 }
 
