@@ -24,7 +24,7 @@ async fn count_until_marker(ws: &mut Ws, kind: &str, marker: &str) -> usize {
     }
 }
 
-#[actix_web::test]
+on_every_backend!(a_typing_flood_reaches_the_others_as_a_trickle);
 async fn a_typing_flood_reaches_the_others_as_a_trickle() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -51,7 +51,7 @@ async fn a_typing_flood_reaches_the_others_as_a_trickle() {
     assert_eq!(b.next_of("chat_message").await["message"], "still here");
 }
 
-#[actix_web::test]
+on_every_backend!(a_private_message_flood_is_refused_past_its_budget);
 async fn a_private_message_flood_is_refused_past_its_budget() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -92,7 +92,7 @@ async fn a_private_message_flood_is_refused_past_its_budget() {
     assert_eq!(b.next_of("chat_message").await["message"], "still here");
 }
 
-#[actix_web::test]
+on_every_backend!(history_pages_are_answered_one_at_a_time);
 async fn history_pages_are_answered_one_at_a_time() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -117,7 +117,7 @@ async fn history_pages_are_answered_one_at_a_time() {
     );
 }
 
-#[actix_web::test]
+on_every_backend!(a_socket_that_never_reads_again_is_reset_and_leaves);
 async fn a_socket_that_never_reads_again_is_reset_and_leaves() {
     let app = TestApp::spawn_with(|s| {
         s.session_queue = 16;
@@ -180,7 +180,7 @@ async fn connections(app: &TestApp) -> usize {
         .expect("confab_connections in /metrics")
 }
 
-#[actix_web::test]
+on_every_backend!(a_client_that_stops_answering_pings_is_closed_with_going_away);
 async fn a_client_that_stops_answering_pings_is_closed_with_going_away() {
     let app = TestApp::spawn_with(|s| {
         s.heartbeat_interval = Duration::from_secs(1);
@@ -203,7 +203,7 @@ async fn a_client_that_stops_answering_pings_is_closed_with_going_away() {
     assert_eq!((code, reason.as_str()), (1001, "no heartbeat"));
 }
 
-#[actix_web::test]
+on_every_backend!(the_frame_limit_follows_the_message_limit);
 async fn the_frame_limit_follows_the_message_limit() {
     let app = TestApp::spawn_with(|s| s.max_message_chars = 20_000).await;
     let alice = app.user("alice").await;

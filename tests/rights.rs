@@ -8,7 +8,7 @@ mod common;
 use common::{Event, TestApp};
 use serde_json::json;
 
-#[actix_web::test]
+on_every_backend!(a_demoted_moderator_can_no_longer_delete_others_messages);
 async fn a_demoted_moderator_can_no_longer_delete_others_messages() {
     let app = TestApp::spawn().await;
     let moderator = app.user("moderator").await;
@@ -44,7 +44,7 @@ async fn a_demoted_moderator_can_no_longer_delete_others_messages() {
     assert_eq!(page["messages"][0]["id"], second);
 }
 
-#[actix_web::test]
+on_every_backend!(a_demoted_member_of_an_admin_only_room_is_shown_the_door);
 async fn a_demoted_member_of_an_admin_only_room_is_shown_the_door() {
     let app = TestApp::spawn().await;
     assert!(

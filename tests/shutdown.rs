@@ -12,7 +12,7 @@ use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-#[actix_web::test]
+on_every_backend!(sigterm_closes_sockets_with_going_away_and_exits_cleanly);
 async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
