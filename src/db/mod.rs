@@ -235,7 +235,6 @@ fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionOpener>,
-    backend: Backend,
 }
 
 impl Database {
@@ -249,12 +248,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(pool_size)
             .build(ConnectionOpener { backend, target })?;
-        Ok(Database { pool, backend })
-    }
-
-    /// Which backend this database runs on.
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Database { pool })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
