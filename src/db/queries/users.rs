@@ -62,3 +62,13 @@ pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Res
     }
     Ok(())
 }
+
+/// The readiness probe: reads one user id, if there is one, which proves
+/// that the database answers and holds confab's tables.
+pub fn probe(conn: &mut DbConnection) -> Result<(), DbError> {
+    users::table
+        .select(users::id)
+        .first::<i32>(conn)
+        .optional()?;
+    Ok(())
+}
