@@ -1,4 +1,5 @@
-//! Accounts.
+//! Accounts: created at sign-up or by `confab createsuperuser`, and read
+//! again on every request, so a change of staff rights takes effect at once.
 
 use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
