@@ -8,7 +8,7 @@ use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
 use crate::config::Settings;
-use crate::db::{Backend, Database, DbError};
+use crate::db::{Backend, Database, DbError, sqlite_file};
 use crate::http::{self, Templates, error::render_error_page};
 use actix::{Actor, Addr};
 use actix_session::SessionMiddleware;
@@ -47,6 +47,13 @@ pub enum StartupError {
          needs the same key (at least 32 bytes; e.g. `openssl rand -hex 32`)"
     )]
     SecretKeyRequired,
+    /// The SQLite database is no file, so a generated key has no place.
+    #[error(
+        "CONFAB_SECRET_KEY must be set (at least 32 bytes; e.g. `openssl rand -hex 32`) \
+         when DATABASE_URL names no SQLite file, as for an in-memory or temporary \
+         database: there is no file to keep a generated key beside"
+    )]
+    NoKeyFile,
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -278,14 +285,21 @@ fn limit_unread_sends(conn: &dyn std::any::Any, timeout: std::time::Duration) {
     let _ = (conn, timeout);
 }
 
-/// Where a generated key is kept: next to the SQLite file. A database
-/// server has no such place (and its instances must share one key), so
-/// there the key must be configured.
-fn key_path(settings: &Settings) -> Option<PathBuf> {
+/// Where a generated key is kept: beside the file SQLite opens, as
+/// `<file>.secret`, whatever form of URL names it ([`sqlite_file`]). A
+/// database server has no such place (and its instances must share one
+/// key), nor has an in-memory database, so there the key must be configured.
+fn key_path(settings: &Settings) -> Result<PathBuf, StartupError> {
     let (backend, target) = Backend::from_url(&settings.database_url);
     match backend {
-        Backend::Sqlite => Some(PathBuf::from(format!("{target}.secret"))),
-        Backend::Postgres => None,
+        Backend::Sqlite => {
+            let mut name = sqlite_file(&target)
+                .ok_or(StartupError::NoKeyFile)?
+                .into_os_string();
+            name.push(".secret");
+            Ok(PathBuf::from(name))
+        }
+        Backend::Postgres => Err(StartupError::SecretKeyRequired),
     }
 }
 
@@ -296,9 +310,7 @@ fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
         // Length checked when the settings were read.
         return Ok(Key::derive_from(secret.as_bytes()));
     }
-    let Some(path) = key_path(settings) else {
-        return Err(StartupError::SecretKeyRequired);
-    };
+    let path = key_path(settings)?;
     let err = |source| StartupError::SecretKey {
         path: path.clone(),
         source,
@@ -339,4 +351,51 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(database_url: &str) -> Settings {
+        Settings {
+            database_url: database_url.to_owned(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_file_sqlite_opens() {
+        for (url, key) in [
+            ("confab.db", "confab.db.secret"),
+            ("/data/confab.db", "/data/confab.db.secret"),
+            ("sqlite:///data/confab.db", "/data/confab.db.secret"),
+            ("file:confab.db", "confab.db.secret"),
+            ("file:/data/confab.db?mode=rwc", "/data/confab.db.secret"),
+            ("file:///data/confab.db?mode=rw#x", "/data/confab.db.secret"),
+        ] {
+            let path = key_path(&settings(url)).map_err(|e| e.to_string());
+            assert_eq!(path, Ok(PathBuf::from(key)), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_database_without_a_file_needs_a_configured_key() {
+        for url in [
+            ":memory:",
+            "file::memory:?cache=shared",
+            "file:x.db?mode=memory",
+        ] {
+            let err = key_path(&settings(url)).err();
+            assert!(
+                matches!(err, Some(StartupError::NoKeyFile)),
+                "{url}: {err:?}"
+            );
+        }
+        let err = key_path(&settings("postgres://db/confab")).err();
+        assert!(
+            matches!(err, Some(StartupError::SecretKeyRequired)),
+            "{err:?}"
+        );
+    }
 }
