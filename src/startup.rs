@@ -41,6 +41,17 @@ pub enum StartupError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The secret key file holds no usable key.
+    #[error(
+        "secret key file {path} must hold a key of at least 32 bytes in hex (64 hex \
+         digits, as `openssl rand -hex 32` prints): {reason}"
+    )]
+    BadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with what it holds.
+        reason: String,
+    },
     /// A database server is configured but no shared cookie key.
     #[error(
         "CONFAB_SECRET_KEY must be set when the database is a server: every instance \
@@ -315,18 +326,8 @@ fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
         path: path.clone(),
         source,
     };
-    match std::fs::read_to_string(&path) {
-        Ok(hex_key) => {
-            let bytes = hex::decode(hex_key.trim())
-                .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-            if bytes.len() < 32 {
-                return Err(err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the key is shorter than 32 bytes",
-                )));
-            }
-            Ok(Key::derive_from(&bytes))
-        }
+    match std::fs::read(&path) {
+        Ok(contents) => key_from_file(&path, &contents),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let key = Key::generate();
             write_private(&path, &hex::encode(key.master())).map_err(err)?;
@@ -339,6 +340,23 @@ fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
         }
         Err(e) => Err(err(e)),
     }
+}
+
+/// The key in a key file's `contents`: hex, at least 32 bytes, white space
+/// around it ignored.
+fn key_from_file(path: &Path, contents: &[u8]) -> Result<Key, StartupError> {
+    let bad = |reason: String| StartupError::BadKeyFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = hex::decode(contents.trim_ascii()).map_err(|e| bad(e.to_string()))?;
+    if bytes.len() < 32 {
+        return Err(bad(format!(
+            "the key is shorter than 32 bytes ({} bytes)",
+            bytes.len()
+        )));
+    }
+    Ok(Key::derive_from(&bytes))
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -376,6 +394,37 @@ mod tests {
         ] {
             let path = key_path(&settings(url)).map_err(|e| e.to_string());
             assert_eq!(path, Ok(PathBuf::from(key)), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_must_hold_at_least_32_bytes_of_hex() {
+        let path = Path::new("/data/confab.db.secret");
+        let key = hex::encode([7u8; 32]);
+        assert!(key_from_file(path, format!("{key}\n").as_bytes()).is_ok());
+        for (contents, says) in [
+            (
+                "not a hex key at all".to_owned(),
+                "Invalid character 'n' at position 0",
+            ),
+            ("abc".to_owned(), "Odd number of digits"),
+            (
+                hex::encode([7u8; 31]),
+                "the key is shorter than 32 bytes (31 bytes)",
+            ),
+            (String::new(), "the key is shorter than 32 bytes (0 bytes)"),
+        ] {
+            let err = key_from_file(path, contents.as_bytes())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.starts_with(
+                    "secret key file /data/confab.db.secret must hold a key of at least \
+                     32 bytes in hex"
+                ) && err.ends_with(says),
+                "{contents:?}: {err}"
+            );
         }
     }
 
