@@ -112,8 +112,12 @@ impl StopHandle {
 impl Application {
     /// Opens the database, starts the actors and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The key first, so that a bad key file stops start-up before a
+        // database is created or migrated; a missing one is generated only
+        // once the database is open, when the directory it goes in exists.
+        let key = CookieKey::find(&settings)?;
         let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
-        let key = load_or_create_key(&settings)?;
+        let key = key.or_generate()?;
         let templates = web::Data::new(Templates::load()?);
         let bus: Bus = match &settings.redis_url {
             Some(url) => {
@@ -314,31 +318,57 @@ fn key_path(settings: &Settings) -> Result<PathBuf, StartupError> {
     }
 }
 
-/// The cookie key: from `CONFAB_SECRET_KEY`, else from the key file, else
-/// freshly generated and saved there so sessions survive restarts.
-fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
-    if let Some(secret) = &settings.secret_key {
-        // Length checked when the settings were read.
-        return Ok(Key::derive_from(secret.as_bytes()));
-    }
-    let path = key_path(settings)?;
-    let err = |source| StartupError::SecretKey {
-        path: path.clone(),
-        source,
-    };
-    match std::fs::read(&path) {
-        Ok(contents) => key_from_file(&path, &contents),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = Key::generate();
-            write_private(&path, &hex::encode(key.master())).map_err(err)?;
-            log::warn!(
-                "CONFAB_SECRET_KEY is not set: generated a key and saved it to {} \
-                 (set CONFAB_SECRET_KEY to share one key between instances)",
-                path.display()
-            );
-            Ok(Key::derive_from(key.master()))
+/// The cookie key as start-up finds it, before the database is opened.
+enum CookieKey {
+    /// From `CONFAB_SECRET_KEY` or the key file.
+    Found(Key),
+    /// There is no key file yet: one is generated and saved here.
+    ToGenerate(PathBuf),
+}
+
+impl CookieKey {
+    /// The key from `CONFAB_SECRET_KEY`, else from the key file; writes
+    /// nothing.
+    fn find(settings: &Settings) -> Result<Self, StartupError> {
+        if let Some(secret) = &settings.secret_key {
+            // Length checked when the settings were read.
+            return Ok(CookieKey::Found(Key::derive_from(secret.as_bytes())));
         }
-        Err(e) => Err(err(e)),
+        let path = key_path(settings)?;
+        match std::fs::read(&path) {
+            Ok(contents) => Ok(CookieKey::Found(key_from_file(&path, &contents)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CookieKey::ToGenerate(path)),
+            Err(source) => Err(StartupError::SecretKey { path, source }),
+        }
+    }
+
+    /// The key, freshly generated and saved if there was none, so sessions
+    /// survive restarts. Called once the database is open: the key file's
+    /// directory exists then, and no key is left beside a database that
+    /// could not be opened.
+    fn or_generate(self) -> Result<Key, StartupError> {
+        let path = match self {
+            CookieKey::Found(key) => return Ok(key),
+            CookieKey::ToGenerate(path) => path,
+        };
+        let key = Key::generate();
+        match write_private(&path, &hex::encode(key.master())) {
+            Ok(()) => {
+                log::warn!(
+                    "CONFAB_SECRET_KEY is not set: generated a key and saved it to {} \
+                     (set CONFAB_SECRET_KEY to share one key between instances)",
+                    path.display()
+                );
+                Ok(Key::derive_from(key.master()))
+            }
+            // Another instance starting on the same new database saved its
+            // key while this one opened the database: take that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(&path) {
+                Ok(contents) => key_from_file(&path, &contents),
+                Err(source) => Err(StartupError::SecretKey { path, source }),
+            },
+            Err(source) => Err(StartupError::SecretKey { path, source }),
+        }
     }
 }
 
@@ -426,6 +456,60 @@ mod tests {
                 "{contents:?}: {err}"
             );
         }
+    }
+
+    #[actix_web::test]
+    async fn a_bad_key_file_stops_start_up_before_the_database_is_created() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = dir.path().join("confab.db");
+        std::fs::write(dir.path().join("confab.db.secret"), "not a hex key at all")
+            .expect("key file written");
+        let err = Application::build(settings(&database.display().to_string()))
+            .await
+            .err();
+        assert!(
+            matches!(err, Some(StartupError::BadKeyFile { .. })),
+            "{err:?}"
+        );
+        assert!(!database.exists(), "no database was created");
+    }
+
+    #[test]
+    fn a_key_saved_meanwhile_by_another_instance_is_the_one_used() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("confab.db.secret");
+        let theirs = [9u8; 64];
+        std::fs::write(&path, hex::encode(theirs)).expect("key file written");
+        let key = CookieKey::ToGenerate(path.clone())
+            .or_generate()
+            .expect("the saved key is taken");
+        assert_eq!(key.master(), Key::derive_from(&theirs).master());
+        assert_eq!(
+            std::fs::read_to_string(&path).ok(),
+            Some(hex::encode(theirs))
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_database_that_cannot_be_opened_gets_no_key_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("missing");
+        let url = missing.join("confab.db").display().to_string();
+        let err = Application::build(settings(&url)).await.err();
+        assert!(matches!(err, Some(StartupError::Database(_))), "{err:?}");
+        assert!(!missing.exists(), "nothing was written");
+    }
+
+    #[actix_web::test]
+    async fn a_database_server_without_a_key_is_refused_before_connecting() {
+        // Nothing listens on port 1: connecting would fail differently.
+        let err = Application::build(settings("postgres://127.0.0.1:1/confab"))
+            .await
+            .err();
+        assert!(
+            matches!(err, Some(StartupError::SecretKeyRequired)),
+            "{err:?}"
+        );
     }
 
     #[test]
