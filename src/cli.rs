@@ -1,5 +1,6 @@
 //! The command line: `confab [serve]`, `confab createsuperuser`,
-//! `confab room create`, `confab user promote|demote`.
+//! `confab room create|list`, `confab user promote|demote` and
+//! `confab healthcheck`.
 //!
 //! Administrative commands open the same database as the server (from
 //! `DATABASE_URL`), apply migrations if needed, do one thing and exit

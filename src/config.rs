@@ -27,7 +27,10 @@ pub enum ConfigError {
 pub struct Settings {
     /// Address the HTTP server listens on (`CONFAB_BIND`).
     pub bind: SocketAddr,
-    /// Where the data lives (`DATABASE_URL`): a SQLite file path.
+    /// Where the data lives (`DATABASE_URL`): a SQLite file (a path, or a
+    /// `sqlite://` or `file:` URL) or a PostgreSQL server (a `postgres://`
+    /// or `postgresql://` URL); [`Backend::from_url`](crate::db::Backend::from_url)
+    /// tells them apart.
     pub database_url: String,
     /// Connections in the database pool (`CONFAB_DB_POOL_SIZE`).
     pub db_pool_size: u32,

@@ -4,13 +4,20 @@
 //! Where things live:
 //! - [`config`]: every setting, read once from the environment.
 //! - [`startup`]: builds the database, the actors and the HTTP server.
-//! - [`cli`]: the binary's commands (`serve`, `createsuperuser`, `room`, `user`).
+//! - [`cli`]: the binary's commands (`serve`, `createsuperuser`, `room`,
+//!   `user`, `healthcheck`).
 //! - [`domain`]: validated values (room names, usernames, message text, ids).
 //! - [`protocol`]: the WebSocket wire format, parsed and encoded at the edge.
 //! - [`actors`]: session (one per socket), room (one per active room),
-//!   registry (rooms and presence) and the bus between rooms and delivery.
-//! - [`http`]: pages, accounts, the WebSocket handshake, health, assets.
-//! - [`db`]: connection pool, generated schema, row structs and queries.
+//!   registry (rooms and presence) and the bus between rooms and delivery:
+//!   in-process ([`actors::bus`]) or, with `REDIS_URL`, the bridge between
+//!   instances ([`actors::redis_bridge`], with its `wire` format and the
+//!   `presence` all instances share).
+//! - [`http`]: pages, accounts and sign-in, the WebSocket handshake, health,
+//!   assets, templates, and the one error type of every handler.
+//! - [`db`]: connection pool (SQLite or PostgreSQL), generated schema, row
+//!   structs and queries.
+//! - [`metrics`]: process-wide counters, served at `/metrics`.
 
 pub mod actors;
 pub mod cli;

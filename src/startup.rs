@@ -8,7 +8,7 @@ use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
 use crate::config::Settings;
-use crate::db::{Backend, Database, DbError};
+use crate::db::{Backend, Database, DbError, sqlite_file};
 use crate::http::{self, Templates, error::render_error_page};
 use actix::{Actor, Addr};
 use actix_session::SessionMiddleware;
@@ -41,12 +41,30 @@ pub enum StartupError {
         /// What went wrong.
         source: std::io::Error,
     },
+    /// The secret key file holds no usable key.
+    #[error(
+        "secret key file {path} must hold a key of at least 32 bytes in hex (64 hex \
+         digits, as `openssl rand -hex 32` prints): {reason}"
+    )]
+    BadKeyFile {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong with what it holds.
+        reason: String,
+    },
     /// A database server is configured but no shared cookie key.
     #[error(
         "CONFAB_SECRET_KEY must be set when the database is a server: every instance \
          needs the same key (at least 32 bytes; e.g. `openssl rand -hex 32`)"
     )]
     SecretKeyRequired,
+    /// The SQLite database is no file, so a generated key has no place.
+    #[error(
+        "CONFAB_SECRET_KEY must be set (at least 32 bytes; e.g. `openssl rand -hex 32`) \
+         when DATABASE_URL names no SQLite file, as for an in-memory or temporary \
+         database: there is no file to keep a generated key beside"
+    )]
+    NoKeyFile,
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -94,8 +112,12 @@ impl StopHandle {
 impl Application {
     /// Opens the database, starts the actors and binds the listener.
     pub async fn build(settings: Settings) -> Result<Self, StartupError> {
+        // The key first, so that a bad key file stops start-up before a
+        // database is created or migrated; a missing one is generated only
+        // once the database is open, when the directory it goes in exists.
+        let key = CookieKey::find(&settings)?;
         let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
-        let key = load_or_create_key(&settings)?;
+        let key = key.or_generate()?;
         let templates = web::Data::new(Templates::load()?);
         let bus: Bus = match &settings.redis_url {
             Some(url) => {
@@ -278,55 +300,93 @@ fn limit_unread_sends(conn: &dyn std::any::Any, timeout: std::time::Duration) {
     let _ = (conn, timeout);
 }
 
-/// Where a generated key is kept: next to the SQLite file. A database
-/// server has no such place (and its instances must share one key), so
-/// there the key must be configured.
-fn key_path(settings: &Settings) -> Option<PathBuf> {
+/// Where a generated key is kept: beside the file SQLite opens, as
+/// `<file>.secret`, whatever form of URL names it ([`sqlite_file`]). A
+/// database server has no such place (and its instances must share one
+/// key), nor has an in-memory database, so there the key must be configured.
+fn key_path(settings: &Settings) -> Result<PathBuf, StartupError> {
     let (backend, target) = Backend::from_url(&settings.database_url);
     match backend {
-        Backend::Sqlite => Some(PathBuf::from(format!("{target}.secret"))),
-        Backend::Postgres => None,
+        Backend::Sqlite => {
+            let mut name = sqlite_file(&target)
+                .ok_or(StartupError::NoKeyFile)?
+                .into_os_string();
+            name.push(".secret");
+            Ok(PathBuf::from(name))
+        }
+        Backend::Postgres => Err(StartupError::SecretKeyRequired),
     }
 }
 
-/// The cookie key: from `CONFAB_SECRET_KEY`, else from the key file, else
-/// freshly generated and saved there so sessions survive restarts.
-fn load_or_create_key(settings: &Settings) -> Result<Key, StartupError> {
-    if let Some(secret) = &settings.secret_key {
-        // Length checked when the settings were read.
-        return Ok(Key::derive_from(secret.as_bytes()));
+/// The cookie key as start-up finds it, before the database is opened.
+enum CookieKey {
+    /// From `CONFAB_SECRET_KEY` or the key file.
+    Found(Key),
+    /// There is no key file yet: one is generated and saved here.
+    ToGenerate(PathBuf),
+}
+
+impl CookieKey {
+    /// The key from `CONFAB_SECRET_KEY`, else from the key file; writes
+    /// nothing.
+    fn find(settings: &Settings) -> Result<Self, StartupError> {
+        if let Some(secret) = &settings.secret_key {
+            // Length checked when the settings were read.
+            return Ok(CookieKey::Found(Key::derive_from(secret.as_bytes())));
+        }
+        let path = key_path(settings)?;
+        match std::fs::read(&path) {
+            Ok(contents) => Ok(CookieKey::Found(key_from_file(&path, &contents)?)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CookieKey::ToGenerate(path)),
+            Err(source) => Err(StartupError::SecretKey { path, source }),
+        }
     }
-    let Some(path) = key_path(settings) else {
-        return Err(StartupError::SecretKeyRequired);
-    };
-    let err = |source| StartupError::SecretKey {
-        path: path.clone(),
-        source,
-    };
-    match std::fs::read_to_string(&path) {
-        Ok(hex_key) => {
-            let bytes = hex::decode(hex_key.trim())
-                .map_err(|e| err(std::io::Error::new(std::io::ErrorKind::InvalidData, e)))?;
-            if bytes.len() < 32 {
-                return Err(err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    "the key is shorter than 32 bytes",
-                )));
+
+    /// The key, freshly generated and saved if there was none, so sessions
+    /// survive restarts. Called once the database is open: the key file's
+    /// directory exists then, and no key is left beside a database that
+    /// could not be opened.
+    fn or_generate(self) -> Result<Key, StartupError> {
+        let path = match self {
+            CookieKey::Found(key) => return Ok(key),
+            CookieKey::ToGenerate(path) => path,
+        };
+        let key = Key::generate();
+        match write_private(&path, &hex::encode(key.master())) {
+            Ok(()) => {
+                log::warn!(
+                    "CONFAB_SECRET_KEY is not set: generated a key and saved it to {} \
+                     (set CONFAB_SECRET_KEY to share one key between instances)",
+                    path.display()
+                );
+                Ok(Key::derive_from(key.master()))
             }
-            Ok(Key::derive_from(&bytes))
+            // Another instance starting on the same new database saved its
+            // key while this one opened the database: take that one.
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(&path) {
+                Ok(contents) => key_from_file(&path, &contents),
+                Err(source) => Err(StartupError::SecretKey { path, source }),
+            },
+            Err(source) => Err(StartupError::SecretKey { path, source }),
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let key = Key::generate();
-            write_private(&path, &hex::encode(key.master())).map_err(err)?;
-            log::warn!(
-                "CONFAB_SECRET_KEY is not set: generated a key and saved it to {} \
-                 (set CONFAB_SECRET_KEY to share one key between instances)",
-                path.display()
-            );
-            Ok(Key::derive_from(key.master()))
-        }
-        Err(e) => Err(err(e)),
     }
+}
+
+/// The key in a key file's `contents`: hex, at least 32 bytes, white space
+/// around it ignored.
+fn key_from_file(path: &Path, contents: &[u8]) -> Result<Key, StartupError> {
+    let bad = |reason: String| StartupError::BadKeyFile {
+        path: path.to_owned(),
+        reason,
+    };
+    let bytes = hex::decode(contents.trim_ascii()).map_err(|e| bad(e.to_string()))?;
+    if bytes.len() < 32 {
+        return Err(bad(format!(
+            "the key is shorter than 32 bytes ({} bytes)",
+            bytes.len()
+        )));
+    }
+    Ok(Key::derive_from(&bytes))
 }
 
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
@@ -339,4 +399,136 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
         options.mode(0o600);
     }
     options.open(path)?.write_all(contents.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn settings(database_url: &str) -> Settings {
+        Settings {
+            database_url: database_url.to_owned(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn the_key_file_sits_beside_the_file_sqlite_opens() {
+        for (url, key) in [
+            ("confab.db", "confab.db.secret"),
+            ("/data/confab.db", "/data/confab.db.secret"),
+            ("sqlite:///data/confab.db", "/data/confab.db.secret"),
+            ("file:confab.db", "confab.db.secret"),
+            ("file:/data/confab.db?mode=rwc", "/data/confab.db.secret"),
+            ("file:///data/confab.db?mode=rw#x", "/data/confab.db.secret"),
+        ] {
+            let path = key_path(&settings(url)).map_err(|e| e.to_string());
+            assert_eq!(path, Ok(PathBuf::from(key)), "{url}");
+        }
+    }
+
+    #[test]
+    fn a_key_file_must_hold_at_least_32_bytes_of_hex() {
+        let path = Path::new("/data/confab.db.secret");
+        let key = hex::encode([7u8; 32]);
+        assert!(key_from_file(path, format!("{key}\n").as_bytes()).is_ok());
+        for (contents, says) in [
+            (
+                "not a hex key at all".to_owned(),
+                "Invalid character 'n' at position 0",
+            ),
+            ("abc".to_owned(), "Odd number of digits"),
+            (
+                hex::encode([7u8; 31]),
+                "the key is shorter than 32 bytes (31 bytes)",
+            ),
+            (String::new(), "the key is shorter than 32 bytes (0 bytes)"),
+        ] {
+            let err = key_from_file(path, contents.as_bytes())
+                .err()
+                .map(|e| e.to_string())
+                .unwrap_or_default();
+            assert!(
+                err.starts_with(
+                    "secret key file /data/confab.db.secret must hold a key of at least \
+                     32 bytes in hex"
+                ) && err.ends_with(says),
+                "{contents:?}: {err}"
+            );
+        }
+    }
+
+    #[actix_web::test]
+    async fn a_bad_key_file_stops_start_up_before_the_database_is_created() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let database = dir.path().join("confab.db");
+        std::fs::write(dir.path().join("confab.db.secret"), "not a hex key at all")
+            .expect("key file written");
+        let err = Application::build(settings(&database.display().to_string()))
+            .await
+            .err();
+        assert!(
+            matches!(err, Some(StartupError::BadKeyFile { .. })),
+            "{err:?}"
+        );
+        assert!(!database.exists(), "no database was created");
+    }
+
+    #[test]
+    fn a_key_saved_meanwhile_by_another_instance_is_the_one_used() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("confab.db.secret");
+        let theirs = [9u8; 64];
+        std::fs::write(&path, hex::encode(theirs)).expect("key file written");
+        let key = CookieKey::ToGenerate(path.clone())
+            .or_generate()
+            .expect("the saved key is taken");
+        assert_eq!(key.master(), Key::derive_from(&theirs).master());
+        assert_eq!(
+            std::fs::read_to_string(&path).ok(),
+            Some(hex::encode(theirs))
+        );
+    }
+
+    #[actix_web::test]
+    async fn a_database_that_cannot_be_opened_gets_no_key_file() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let missing = dir.path().join("missing");
+        let url = missing.join("confab.db").display().to_string();
+        let err = Application::build(settings(&url)).await.err();
+        assert!(matches!(err, Some(StartupError::Database(_))), "{err:?}");
+        assert!(!missing.exists(), "nothing was written");
+    }
+
+    #[actix_web::test]
+    async fn a_database_server_without_a_key_is_refused_before_connecting() {
+        // Nothing listens on port 1: connecting would fail differently.
+        let err = Application::build(settings("postgres://127.0.0.1:1/confab"))
+            .await
+            .err();
+        assert!(
+            matches!(err, Some(StartupError::SecretKeyRequired)),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn a_database_without_a_file_needs_a_configured_key() {
+        for url in [
+            ":memory:",
+            "file::memory:?cache=shared",
+            "file:x.db?mode=memory",
+        ] {
+            let err = key_path(&settings(url)).err();
+            assert!(
+                matches!(err, Some(StartupError::NoKeyFile)),
+                "{url}: {err:?}"
+            );
+        }
+        let err = key_path(&settings("postgres://db/confab")).err();
+        assert!(
+            matches!(err, Some(StartupError::SecretKeyRequired)),
+            "{err:?}"
+        );
+    }
 }

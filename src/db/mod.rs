@@ -23,6 +23,7 @@ use diesel::connection::{Connection, SimpleConnection};
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use std::path::PathBuf;
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
@@ -145,6 +146,90 @@ impl Backend {
     }
 }
 
+/// The file SQLite opens for `target`, the string [`Backend::from_url`]
+/// hands the SQLite driver, read the way SQLite reads it; `None` when
+/// there is no file: an in-memory database, a temporary one, or a URI
+/// SQLite refuses.
+///
+/// diesel opens SQLite with `SQLITE_OPEN_URI`, so a target that starts
+/// with `file:` is a URI (<https://sqlite.org/uri.html>): after an empty
+/// or `localhost` authority, the path runs up to `?` or `#`, with `%HH`
+/// escapes decoded, and `mode=memory` (or `vfs=memdb`) in the query means
+/// no file at all. Anything else is a path as it stands. An empty name is a
+/// temporary database and `:memory:` an in-memory one, either way.
+pub fn sqlite_file(target: &str) -> Option<PathBuf> {
+    let Some(uri) = target.strip_prefix("file:") else {
+        return file_name(target.as_bytes().to_vec());
+    };
+    // `#` ends the URI, and the first `?` the path; escapes are decoded
+    // only after, so `%23` and `%3F` stay in the name.
+    let uri = uri.split('#').next().unwrap_or_default();
+    let (path, query) = uri.split_once('?').unwrap_or((uri, ""));
+    let path = match path.strip_prefix("//") {
+        Some(rest) => {
+            let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+            if !authority.is_empty() && authority != "localhost" {
+                return None;
+            }
+            path
+        }
+        None => path,
+    };
+    let mut mode = None;
+    let mut vfs = None;
+    for param in query.split('&') {
+        let (name, value) = param.split_once('=').unwrap_or((param, ""));
+        match percent_decoded(name).as_slice() {
+            b"mode" => mode = Some(percent_decoded(value)),
+            b"vfs" => vfs = Some(percent_decoded(value)),
+            _ => {}
+        }
+    }
+    if mode.as_deref() == Some(b"memory") || vfs.as_deref() == Some(b"memdb") {
+        return None;
+    }
+    file_name(percent_decoded(path))
+}
+
+/// `%HH` decoded as SQLite decodes a URI: a `%00` ends the text.
+fn percent_decoded(text: &str) -> Vec<u8> {
+    let hex = |b: u8| char::from(b).to_digit(16);
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = match bytes.get(i..i + 3) {
+            Some([b'%', hi, lo]) => hex(*hi).zip(hex(*lo)).map(|(hi, lo)| (hi * 16 + lo) as u8),
+            _ => None,
+        };
+        match escaped {
+            Some(0) => break,
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// A decoded SQLite file name as a path; `None` for the names that open no
+/// file (empty: a temporary database; `:memory:`).
+fn file_name(name: Vec<u8>) -> Option<PathBuf> {
+    if name.is_empty() || name == b":memory:" {
+        return None;
+    }
+    #[cfg(unix)]
+    let name = <std::ffi::OsString as std::os::unix::ffi::OsStringExt>::from_vec(name);
+    #[cfg(not(unix))]
+    let name = String::from_utf8_lossy(&name).into_owned();
+    Some(PathBuf::from(name))
+}
+
 /// Puts a SQLite file in WAL mode (once set, it stays set).
 ///
 /// On a new file, instances starting together each read the file and then
@@ -235,7 +320,6 @@ fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionOpener>,
-    backend: Backend,
 }
 
 impl Database {
@@ -249,12 +333,7 @@ impl Database {
         let pool = Pool::builder()
             .max_size(pool_size)
             .build(ConnectionOpener { backend, target })?;
-        Ok(Database { pool, backend })
-    }
-
-    /// Which backend this database runs on.
-    pub fn backend(&self) -> Backend {
-        self.backend
+        Ok(Database { pool })
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -307,6 +386,55 @@ mod tests {
             ("postgres.db", "postgres.db"),
         ] {
             assert_eq!(Backend::from_url(url), (Backend::Sqlite, path.to_owned()));
+        }
+    }
+
+    #[test]
+    fn sqlite_file_is_the_file_sqlite_opens() {
+        for (target, file) in [
+            ("confab.db", "confab.db"),
+            ("/data/confab.db", "/data/confab.db"),
+            // Not a URI (no `file:`): the name as it stands.
+            ("confab.db?mode=rwc", "confab.db?mode=rwc"),
+            ("file:confab.db", "confab.db"),
+            ("file:confab.db?mode=rwc&cache=shared", "confab.db"),
+            ("file:/data/confab.db#part", "/data/confab.db"),
+            ("file:///data/confab.db?mode=rw", "/data/confab.db"),
+            ("file://localhost/data/confab.db", "/data/confab.db"),
+            ("file:my%20chat.db", "my chat.db"),
+            ("file:what%3F.db?mode=rwc", "what?.db"),
+        ] {
+            assert_eq!(sqlite_file(target), Some(PathBuf::from(file)), "{target}");
+        }
+        for target in [
+            "",
+            ":memory:",
+            "file::memory:",
+            "file::memory:?cache=shared",
+            "file:confab.db?mode=memory",
+            "file:confab.db?vfs=memdb",
+            "file:",
+            "file://elsewhere/data/confab.db",
+        ] {
+            assert_eq!(sqlite_file(target), None, "{target}");
+        }
+    }
+
+    #[test]
+    fn sqlite_file_names_the_file_the_connection_creates() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let dir = dir.path().display();
+        for url in [
+            format!("{dir}/plain.db"),
+            format!("sqlite://{dir}/scheme.db"),
+            format!("file:{dir}/uri.db?mode=rwc"),
+            format!("file://localhost{dir}/my%20chat.db#fragment"),
+        ] {
+            let (_, target) = Backend::from_url(&url);
+            let file = sqlite_file(&target).expect("a file");
+            assert!(!file.exists(), "{url}: {} is new", file.display());
+            Database::connect(&url, 1).expect("the database opens");
+            assert!(file.is_file(), "{url}: {} was created", file.display());
         }
     }
 

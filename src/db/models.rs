@@ -1,7 +1,9 @@
 //! Row structs: what a table row looks like in Rust. Queries live apart, in
-//! `queries/`; conversion to domain types happens where rows are used.
+//! `queries/`; conversion to domain types happens where rows are used, or
+//! here as a `From` impl when several places need the same one.
 
 use super::schema::{messages, reactions, rooms, users};
+use crate::domain::{RoomId, RoomInfo, RoomName};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -47,6 +49,17 @@ pub struct Room {
     pub admin_only: bool,
     /// Creation time (UTC).
     pub created_at: NaiveDateTime,
+}
+
+/// The room as the handlers and actors see it; only parsed names are stored.
+impl From<Room> for RoomInfo {
+    fn from(row: Room) -> Self {
+        RoomInfo {
+            id: RoomId(row.id),
+            name: RoomName::from_stored(row.name),
+            admin_only: row.admin_only,
+        }
+    }
 }
 
 /// A new row of `rooms`.

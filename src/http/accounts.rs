@@ -60,30 +60,42 @@ fn html(page: String) -> HttpResponse {
         .body(page)
 }
 
-/// Renders a login or signup form, with an error when re-shown.
-fn account_form(
-    templates: &Templates,
-    session: &Session,
-    template: &str,
-    title: &str,
-    next: &str,
-    username: &str,
-    error: Option<&str>,
-) -> Result<HttpResponse, AppError> {
-    let mut ctx = Templates::context(title, None, &csrf_token(session)?);
-    ctx.insert("next", next);
-    ctx.insert("username", username);
-    if let Some(error) = error {
-        ctx.insert("error", error);
+/// The two forms that ask for a username and a password.
+#[derive(Clone, Copy)]
+enum AccountForm {
+    Signup,
+    Login,
+}
+
+impl AccountForm {
+    /// Renders the form, with an error when it is re-shown.
+    fn render(
+        self,
+        templates: &Templates,
+        session: &Session,
+        next: &str,
+        username: &str,
+        error: Option<&str>,
+    ) -> Result<HttpResponse, AppError> {
+        let (template, title) = match self {
+            AccountForm::Signup => ("accounts/signup.html", "Sign up"),
+            AccountForm::Login => ("accounts/login.html", "Log in"),
+        };
+        let mut ctx = Templates::context(title, None, &csrf_token(session)?);
+        ctx.insert("next", next);
+        ctx.insert("username", username);
+        if let Some(error) = error {
+            ctx.insert("error", error);
+        }
+        let page = templates.render(template, &ctx)?;
+        Ok(match error {
+            // A re-shown form is still a client error, for scripts and tests.
+            Some(_) => HttpResponse::BadRequest()
+                .content_type("text/html; charset=utf-8")
+                .body(page),
+            None => html(page),
+        })
     }
-    let page = templates.render(template, &ctx)?;
-    Ok(match error {
-        // A re-shown form is still a client error, for scripts and tests.
-        Some(_) => HttpResponse::BadRequest()
-            .content_type("text/html; charset=utf-8")
-            .body(page),
-        None => html(page),
-    })
 }
 
 #[get("/accounts/signup/")]
@@ -92,15 +104,7 @@ async fn signup_form(
     session: Session,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    account_form(
-        &templates,
-        &session,
-        "accounts/signup.html",
-        "Sign up",
-        &query.next,
-        "",
-        None,
-    )
+    AccountForm::Signup.render(&templates, &session, &query.next, "", None)
 }
 
 #[post("/accounts/signup/")]
@@ -113,11 +117,9 @@ async fn signup(
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
     let retry = |error: &str| {
-        account_form(
+        AccountForm::Signup.render(
             &templates,
             &session,
-            "accounts/signup.html",
-            "Sign up",
             &form.next,
             &form.username,
             Some(error),
@@ -153,15 +155,7 @@ async fn login_form(
     session: Session,
     query: web::Query<NextQuery>,
 ) -> Result<HttpResponse, AppError> {
-    account_form(
-        &templates,
-        &session,
-        "accounts/login.html",
-        "Log in",
-        &query.next,
-        "",
-        None,
-    )
+    AccountForm::Login.render(&templates, &session, &query.next, "", None)
 }
 
 #[post("/accounts/login/")]
@@ -182,11 +176,9 @@ async fn login(
             auth::log_in(&session, UserId(user.id))?;
             Ok(redirect(safe_next(&form.next)))
         }
-        _ => account_form(
+        _ => AccountForm::Login.render(
             &templates,
             &session,
-            "accounts/login.html",
-            "Log in",
             &form.next,
             &form.username,
             Some("Wrong username or password."),

@@ -4,10 +4,10 @@
 
 use crate::actors::bus::Bus;
 use crate::config::Settings;
-use crate::db::schema::users;
-use crate::db::{Database, DbError};
+use crate::db::Database;
+use crate::db::queries::users;
 use actix_web::{HttpResponse, get, web};
-use diesel::prelude::*;
+use serde::Serialize;
 
 /// Registers the health routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -28,23 +28,23 @@ async fn metrics(bus: web::Data<Bus>, settings: web::Data<Settings>) -> HttpResp
         .body(crate::metrics::METRICS.render(redis_up))
 }
 
+/// The body of `/readyz`: what each dependency said.
+#[derive(Serialize)]
+struct Readiness<'a> {
+    /// `ok`, or why the database did not answer.
+    database: &'a str,
+    /// `ok`, `unreachable` or `not configured`.
+    redis: &'a str,
+}
+
 #[get("/readyz")]
 async fn readyz(
     db: web::Data<Database>,
     bus: web::Data<Bus>,
     settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let probe = db
-        .run(|c| {
-            users::table
-                .select(users::id)
-                .first::<i32>(c)
-                .optional()
-                .map_err(DbError::from)
-        })
-        .await;
-    let database = match probe {
-        Ok(_) => "ok".to_owned(),
+    let database = match db.run(users::probe).await {
+        Ok(()) => "ok".to_owned(),
         Err(e) => {
             log::warn!("readiness check failed: {e}");
             e.to_string()
@@ -56,7 +56,10 @@ async fn readyz(
         (Some(_), false) => "unreachable",
     };
     let ready = database == "ok" && redis != "unreachable";
-    let body = serde_json::json!({ "database": database, "redis": redis });
+    let body = Readiness {
+        database: &database,
+        redis,
+    };
     if ready {
         HttpResponse::Ok().json(body)
     } else {

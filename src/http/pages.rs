@@ -199,11 +199,7 @@ async fn room(
     let name = room_name_from_path(&path)?;
     let lookup = name.as_str().to_owned();
     let row = db.run(move |c| rooms::get_or_create(c, &lookup)).await?;
-    let info = RoomInfo {
-        id: crate::domain::RoomId(row.id),
-        name,
-        admin_only: row.admin_only,
-    };
+    let info = RoomInfo::from(row);
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!(
             "#{} is an admin-only room; only staff can enter it.",

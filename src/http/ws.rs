@@ -13,7 +13,7 @@ use crate::actors::session::{SessionLimits, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
-use crate::domain::{MessageId, RoomId, RoomInfo};
+use crate::domain::{MessageId, RoomInfo};
 use actix::Addr;
 use actix_session::Session;
 use actix_web::http::header;
@@ -82,11 +82,7 @@ async fn chat_socket(
         .await
         .map_err(AppError::from)?
         .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
-    let info = RoomInfo {
-        id: RoomId(row.id),
-        name,
-        admin_only: row.admin_only,
-    };
+    let info = RoomInfo::from(row);
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!("#{} is for staff only.", info.name)).into());
     }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 pub const HISTORY_LIMIT_MAX: u32 = 100;
 
 /// Messages a `history` request without a `limit` gets.
-pub const HISTORY_LIMIT_DEFAULT: u32 = 50;
+const HISTORY_LIMIT_DEFAULT: u32 = 50;
 
 fn default_history_limit() -> u32 {
     HISTORY_LIMIT_DEFAULT

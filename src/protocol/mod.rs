@@ -12,6 +12,6 @@ mod client;
 mod command;
 mod server;
 
-pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_DEFAULT, HISTORY_LIMIT_MAX, parse};
+pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, parse};
 pub use command::{CommandError, PrivateCommand};
 pub use server::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};

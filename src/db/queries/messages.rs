@@ -1,4 +1,5 @@
-//! The message log.
+//! The message log: every message a room stores, read back in pages by
+//! id for history and for clients that reconnect and catch up.
 
 use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};

@@ -1,4 +1,5 @@
-//! Rooms.
+//! Rooms: looked up by the name in the URL, and created on a first visit
+//! (the tutorial's `get_or_create`) or by `confab room create`.
 
 use crate::db::models::{NewRoom, Room};
 use crate::db::schema::rooms;

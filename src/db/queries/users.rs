@@ -1,4 +1,5 @@
-//! Accounts.
+//! Accounts: created at sign-up or by `confab createsuperuser`, and read
+//! again on every request, so a change of staff rights takes effect at once.
 
 use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
@@ -60,5 +61,15 @@ pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Res
     if changed == 0 {
         return Err(DbError::NotFound);
     }
+    Ok(())
+}
+
+/// The readiness probe: reads one user id, if there is one, which proves
+/// that the database answers and holds confab's tables.
+pub fn probe(conn: &mut DbConnection) -> Result<(), DbError> {
+    users::table
+        .select(users::id)
+        .first::<i32>(conn)
+        .optional()?;
     Ok(())
 }
