@@ -14,15 +14,15 @@
 //!   channel while the room has local members, a user's while the user has
 //!   local connections), one that publishes, in batches, one batch in
 //!   flight at a time so that order is kept.
-//! - [`wire`] is what travels (channel names, events as bytes);
-//!   [`presence`] is who is online, shared through Redis.
+//! - `wire` is what travels (channel names, events as bytes);
+//!   `presence` is who is online, shared through Redis.
 //!
 //! When Redis is unreachable the server carries on alone: events are
 //! delivered to this instance's members only (messages are stored either
 //! way), rooms fetch other instances' messages from the database, the
 //! outage is logged and reported by `/readyz`, and the bridge reconnects
 //! with backoff and resubscribes by itself. Once back, it tells every
-//! instance's rooms that events may have been missed ([`Wire::Missed`]), so
+//! instance's rooms that events may have been missed (a "missed" notice), so
 //! members who stayed connected anywhere get every message stored in
 //! between. The same notice follows any event that only reached this
 //! instance because a queue was full.
