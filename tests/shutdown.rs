@@ -23,17 +23,19 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     );
     // The real binary, on the same database, as a deployment runs it.
     let port = free_port();
-    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-        .arg("serve")
-        .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
-        .env("DATABASE_URL", &app.settings.database_url)
-        .env(
-            "CONFAB_SECRET_KEY",
-            app.settings.secret_key.clone().unwrap(),
-        )
-        .env("RUST_LOG", "warn")
-        .spawn()
-        .expect("confab starts");
+    let mut child = KillOnDrop(
+        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
+            .arg("serve")
+            .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
+            .env("DATABASE_URL", &app.settings.database_url)
+            .env(
+                "CONFAB_SECRET_KEY",
+                app.settings.secret_key.clone().unwrap(),
+            )
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .expect("confab starts"),
+    );
     let base = format!("http://127.0.0.1:{port}");
     let mut up = false;
     for _ in 0..200 {
@@ -64,7 +66,7 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
         }
     }
 
-    let pid = child.id().to_string();
+    let pid = child.0.id().to_string();
     let kill = std::process::Command::new("kill")
         .args(["-TERM", &pid])
         .status()
@@ -83,7 +85,7 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     assert_eq!(close, Some(1001));
     let mut status = None;
     for _ in 0..200 {
-        status = child.try_wait().unwrap();
+        status = child.0.try_wait().unwrap();
         if status.is_some() {
             break;
         }
@@ -91,4 +93,14 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     }
     let status = status.expect("the process exits after SIGTERM");
     assert!(status.success(), "exit status {status}");
+}
+
+/// The server process, killed if the test fails before it exits by itself.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
 }
