@@ -1,11 +1,16 @@
 //! The shipped scale-out deployment, with real processes only: two `confab`
 //! processes (the built binary) on one database (a scratch PostgreSQL one
 //! when `CONFAB_TEST_POSTGRES_URL` is set, always in CI; else a SQLite
-//! file), one Redis and one cookie key, behind a real nginx running `deploy/nginx.conf`. The test talks to
-//! nginx alone, as browsers would: accounts, pages and sockets go through
-//! plain round robin, a room spans both instances, and when one instance is
-//! killed its clients reconnect through nginx with `?after=ID` and get every
-//! message sent while they were away.
+//! file), one Redis and one cookie key, behind a real nginx running
+//! `deploy/nginx.conf`. The test talks to nginx alone, as browsers would:
+//! accounts, pages and sockets go through plain round robin, and a room
+//! spans both instances.
+//!
+//! One instance is SIGKILLed in the middle of a conversation: every socket
+//! keeps posting throughout, the sockets the kill closes reconnect through
+//! nginx with `?after=ID` and carry on, and in the end every socket has had
+//! every message stored in the room since it joined, each once, with
+//! nothing delivered live twice.
 //!
 //! nginx runs the shipped file with only its site-specific lines rewritten
 //! (see [`local_nginx_conf`]), so a change there that breaks WebSockets,
@@ -23,9 +28,12 @@ use common::{
     Event, PATIENCE, TestDatabase, backend_for_several_instances, csrf_from, free_port, missing,
     redis_url, unique_suffix,
 };
+use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
+use std::cell::{Cell, RefCell};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -42,8 +50,20 @@ const STARTUP: Duration = Duration::from_secs(30);
 
 const PASSWORD: &str = "correct horse battery";
 
+/// Posts every socket gets echoed before the kill, and again after it: the
+/// kill falls in the middle of the conversation.
+const POSTS_EACH_SIDE: usize = 5;
+
+/// A sender's pause between seeing its post echoed and posting the next:
+/// short, so that a socket nearly always has a post in flight.
+const POST_GAP: Duration = Duration::from_millis(2);
+
+/// How long each part of the conversation may take. It bounds a hang on a
+/// loaded machine; it is not a performance claim.
+const PHASE_LIMIT: Duration = Duration::from_secs(60);
+
 #[tokio::test]
-async fn behind_nginx_rooms_span_instances_and_losing_one_loses_no_message() {
+async fn behind_nginx_a_backend_killed_mid_conversation_loses_no_message() {
     let Some(mut deployment) = Deployment::start().await else {
         return;
     };
@@ -53,98 +73,434 @@ async fn behind_nginx_rooms_span_instances_and_losing_one_loses_no_message() {
 
     // Opened one after another, round robin spreads them over both
     // instances: alice's three and bob's three each land on both.
-    let mut sockets = Vec::new();
+    let mut clients = Vec::new();
     for (n, person) in [&alice, &alice, &alice, &bob, &bob, &bob]
         .into_iter()
         .enumerate()
     {
-        let mut socket = person.open(&deployment, "lobby", None, n).await;
-        socket.joined().await;
-        sockets.push(socket);
+        clients.push(Client::join(person, "lobby", n).await);
     }
 
-    // Every socket gets every message, whichever instance the sender is on.
-    let mut last_seen = 0;
-    for (sender, text) in [(0, "hello from alice"), (5, "hello from bob")] {
-        sockets[sender].say(text).await;
-        for socket in &mut sockets {
-            let frame = socket.next_chat_message().await;
-            assert_eq!(frame["message"], text, "{} got {frame}", socket.label);
-            last_seen = frame["id"].as_i64().expect("message id");
-        }
-    }
-
-    deployment.kill_instance(0);
-
-    // A socket opened now can only land on the survivor: nginx passes over
-    // the dead instance. While the others are away, it talks.
-    let mut writer = alice.open(&deployment, "lobby", None, 6).await;
-    writer.joined().await;
-    let missed = ["while away 1", "while away 2", "while away 3"];
-    for text in missed {
-        writer.say(text).await;
-        assert_eq!(writer.next_chat_message().await["message"], text);
-    }
-
-    // The sockets on the killed instance were closed by nginx; the others
-    // stayed open and got everything.
-    let mut reconnected = Vec::new();
-    let mut survivors = Vec::new();
-    for mut socket in sockets {
-        match socket.chat_until(missed[missed.len() - 1]).await {
-            Ok(texts) => {
-                assert_eq!(texts, missed, "{} on the survivor", socket.label);
-                survivors.push(socket);
-            }
-            Err(texts) => {
-                assert!(
-                    texts.is_empty(),
-                    "{} after the kill: {texts:?}",
-                    socket.label
-                );
-                reconnected.push(socket);
-            }
-        }
-    }
-    assert!(
-        !reconnected.is_empty() && !survivors.is_empty(),
-        "round robin should have put the six sockets on both instances, but killing \
-         one closed {} of them",
-        reconnected.len()
+    // Every socket posts, one post in flight at a time, until told to stop;
+    // the conductor kills an instance halfway.
+    let board = Board::new(clients.len());
+    let conductor = async {
+        // The kill comes while every socket has a post out, so the posts on
+        // the dying instance are caught at whatever stage they are: not yet
+        // read, stored but not yet published, or published but not echoed.
+        board
+            .wait_until(
+                "every socket has posted, and has a post out, before the kill",
+                |all| all.iter().all(|p| p.echoed >= POSTS_EACH_SIDE && p.pending),
+            )
+            .await;
+        let before: Vec<usize> = board.progress().iter().map(|p| p.echoed).collect();
+        deployment.kill_instance(0);
+        board
+            .wait_until("every socket has posted again since the kill", |all| {
+                all.iter()
+                    .zip(&before)
+                    .all(|(p, before)| p.echoed >= before + POSTS_EACH_SIDE)
+            })
+            .await;
+        board.talking.set(false);
+        board
+            .wait_until("every socket's last post is echoed or given up", |all| {
+                all.iter().all(|p| !p.pending)
+            })
+            .await;
+        let log = Arc::new(stored_log(&deployment.database.url, "lobby"));
+        *board.log.borrow_mut() = Some(log.clone());
+        log
+    };
+    let (log, records) = tokio::join!(
+        conductor,
+        join_all(clients.into_iter().map(|client| client.converse(&board)))
     );
 
-    // Each reconnects through nginx from the last id it saw and catches up
-    // on exactly what it missed, before anything live.
-    for socket in &mut reconnected {
-        let person = [&alice, &bob]
-            .into_iter()
-            .find(|p| p.name == socket.owner)
-            .unwrap();
-        let mut again = person
-            .open(&deployment, "lobby", Some(last_seen), socket.number)
-            .await;
-        let (history, resumed) = again.resumed(last_seen).await;
-        assert_eq!(history, missed, "catch-up of {}", socket.label);
-        assert_eq!(
-            resumed,
-            json!({"type": "resumed", "after": last_seen, "has_more": false})
+    // What is stored is what the sockets posted, each post at most once.
+    let attempts: HashSet<(&str, &str)> = records
+        .iter()
+        .flat_map(|r| r.attempts.iter().map(|t| (r.owner.as_str(), t.as_str())))
+        .collect();
+    let mut stored_texts = HashSet::new();
+    for (id, (user, text)) in log.iter() {
+        assert!(
+            attempts.contains(&(user.as_str(), text.as_str())),
+            "message {id} ({user}: {text:?}) was never posted"
         );
-        *socket = again;
+        assert!(stored_texts.insert(text), "{text:?} is stored twice");
     }
 
-    // And the room works for everyone again.
-    writer.say("welcome back").await;
-    for socket in reconnected
-        .iter_mut()
-        .chain(&mut survivors)
-        .chain([&mut writer])
-    {
-        let frame = socket.next_chat_message().await;
+    for record in &records {
+        // Every post its sender saw echoed is stored, as posted.
+        for (id, text) in &record.echoed {
+            assert_eq!(
+                log.get(id),
+                Some(&(record.owner.clone(), text.clone())),
+                "{}: its echoed message {id} in the log",
+                record.label
+            );
+        }
+        // Live and caught up together, each socket has exactly the log
+        // since it joined: nothing missing, nothing that is not stored.
+        let floor = record.joined_after.unwrap_or(i64::MIN);
+        let expected: BTreeSet<i64> = log.range(floor..).map(|(id, _)| *id).collect();
+        let got: BTreeSet<i64> = record.seen.range(floor..).copied().collect();
         assert_eq!(
-            frame["message"], "welcome back",
-            "{} got {frame}",
-            socket.label
+            got,
+            expected,
+            "{}: missing {:?}, not stored {:?}",
+            record.label,
+            expected
+                .difference(&got)
+                .map(|id| (id, &log[id]))
+                .collect::<Vec<_>>(),
+            got.difference(&expected).collect::<Vec<_>>()
         );
+        assert!(
+            record.live_twice.is_empty(),
+            "{} had these delivered live twice: {:?}",
+            record.label,
+            record.live_twice
+        );
+        // The kill ends a socket without a close frame; nothing else ends one.
+        assert!(
+            record.closes.len() <= 1 && record.closes.iter().all(Option::is_none),
+            "{} was closed: {:?}",
+            record.label,
+            record.closes
+        );
+    }
+    let reconnected = records.iter().filter(|r| !r.closes.is_empty()).count();
+    assert!(
+        0 < reconnected && reconnected < records.len(),
+        "round robin should have put the {} sockets on both instances, but killing one \
+         closed {reconnected} of them",
+        records.len()
+    );
+    eprintln!(
+        "{} messages stored; {reconnected} of {} sockets reconnected; of the posts in \
+         flight on their sockets, {} came back in the catch-up and {} never arrived",
+        log.len(),
+        records.len(),
+        records.iter().map(|r| r.echoed_in_catch_up).sum::<usize>(),
+        records.iter().map(|r| r.given_up).sum::<usize>()
+    );
+}
+
+/// A room's messages by id, each with its author and text.
+type Log = BTreeMap<i64, (String, String)>;
+
+/// The room's whole log as the database holds it, read through the library
+/// (as the server reads it): every message that was not deleted, by id,
+/// with its author and text.
+fn stored_log(database_url: &str, room: &str) -> Log {
+    use confab::db::Database;
+    use confab::db::queries::rooms;
+    use confab::db::schema::{messages, users};
+    use diesel::prelude::*;
+    let database = Database::connect(database_url, 1).expect("open the deployment's database");
+    database
+        .run_here(|conn| {
+            let room = rooms::by_name(conn, room)?.expect("the room exists");
+            Ok(messages::table
+                .inner_join(users::table)
+                .filter(messages::room_id.eq(room.id))
+                .filter(messages::deleted_at.is_null())
+                .order(messages::id.asc())
+                .select((messages::id, users::username, messages::content))
+                .load::<(i32, String, String)>(conn)?)
+        })
+        .expect("read the room's log")
+        .into_iter()
+        .map(|(id, user, text)| (i64::from(id), (user, text)))
+        .collect()
+}
+
+/// What the conductor and the sockets share. They all run on the test's
+/// one task, so plain cells do.
+struct Board {
+    /// The sockets post; once false, each only waits for the echo of its
+    /// last post.
+    talking: Cell<bool>,
+    progress: RefCell<Vec<Progress>>,
+    /// The room's log, once read: each socket reads on until it has all of
+    /// it since it joined.
+    log: RefCell<Option<Arc<Log>>>,
+}
+
+/// How far one socket is.
+#[derive(Clone, Copy, Default)]
+struct Progress {
+    /// Its posts it has seen echoed.
+    echoed: usize,
+    /// It has a post waiting for its echo.
+    pending: bool,
+}
+
+impl Board {
+    fn new(sockets: usize) -> Board {
+        Board {
+            talking: Cell::new(true),
+            progress: RefCell::new(vec![Progress::default(); sockets]),
+            log: RefCell::new(None),
+        }
+    }
+
+    fn progress(&self) -> Vec<Progress> {
+        self.progress.borrow().clone()
+    }
+
+    /// Waits until `done` holds for the sockets' progress, for at most
+    /// [`PHASE_LIMIT`].
+    async fn wait_until(&self, what: &str, done: impl Fn(&[Progress]) -> bool) {
+        let deadline = Instant::now() + PHASE_LIMIT;
+        while !done(&self.progress.borrow()) {
+            assert!(
+                Instant::now() < deadline,
+                "not in time: {what} (posts echoed: {:?})",
+                self.progress().iter().map(|p| p.echoed).collect::<Vec<_>>()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+/// One chat socket of the conversation, as a careful client runs it: it
+/// reconnects through nginx with `?after=` the highest id it has seen
+/// whenever its socket closes, and skips ids it already has.
+struct Client<'a> {
+    person: &'a Person,
+    room: &'static str,
+    number: usize,
+    label: String,
+    socket: Socket,
+    /// The lowest id in its first join's history, if there was any.
+    joined_after: Option<i64>,
+    seen: BTreeSet<i64>,
+    highest: i64,
+    live_twice: Vec<i64>,
+    /// Its post waiting for the echo, and since when.
+    pending: Option<(String, Instant)>,
+    /// When it may post again: a moment after the last echo.
+    next_post: Instant,
+    attempts: Vec<String>,
+    echoed: Vec<(i64, String)>,
+    echoed_in_catch_up: usize,
+    given_up: usize,
+    closes: Vec<Option<(u16, String)>>,
+}
+
+/// What a [`Client`] ends with.
+struct Record {
+    label: String,
+    owner: String,
+    joined_after: Option<i64>,
+    /// Every message id it received, live or in a catch-up.
+    seen: BTreeSet<i64>,
+    /// Ids it received live when it already had them.
+    live_twice: Vec<i64>,
+    /// The text of every post it sent.
+    attempts: Vec<String>,
+    /// The posts it saw come back, with their ids.
+    echoed: Vec<(i64, String)>,
+    /// Posts in flight when its socket died that came back in the catch-up.
+    echoed_in_catch_up: usize,
+    /// Posts in flight when its socket died that never came back.
+    given_up: usize,
+    /// How each of its sockets ended, but the last.
+    closes: Vec<Option<(u16, String)>>,
+}
+
+impl<'a> Client<'a> {
+    /// Opens `person`'s socket number `number` to `room` and reads its join
+    /// burst.
+    async fn join(person: &'a Person, room: &'static str, number: usize) -> Client<'a> {
+        let socket = person.open(room, None, number).await;
+        let mut client = Client {
+            person,
+            room,
+            number,
+            label: socket.label.clone(),
+            socket,
+            joined_after: None,
+            seen: BTreeSet::new(),
+            highest: 0,
+            live_twice: Vec::new(),
+            pending: None,
+            next_post: Instant::now(),
+            attempts: Vec::new(),
+            echoed: Vec::new(),
+            echoed_in_catch_up: 0,
+            given_up: 0,
+            closes: Vec::new(),
+        };
+        loop {
+            let frame = client.socket.next_frame().await;
+            match frame["type"].as_str() {
+                Some("chat_message") => {
+                    assert_eq!(frame["history"], true, "{}: {frame}", client.label);
+                    let id = client.note(&frame);
+                    client.joined_after = Some(client.joined_after.map_or(id, |f| f.min(id)));
+                }
+                Some("user_list") => return client,
+                _ => panic!("{}: unexpected frame while joining: {frame}", client.label),
+            }
+        }
+    }
+
+    /// Posts, reads and reconnects as the board says, until it has every
+    /// stored message (or [`PATIENCE`] after the log was read: the
+    /// assertions then say what is missing).
+    async fn converse(mut self, board: &Board) -> Record {
+        let mut check_until = None;
+        loop {
+            if board.talking.get() && self.pending.is_none() && Instant::now() >= self.next_post {
+                self.post().await;
+            }
+            board.progress.borrow_mut()[self.number] = Progress {
+                echoed: self.echoed.len(),
+                pending: self.pending.is_some(),
+            };
+            if let Some(log) = board.log.borrow().clone() {
+                let until = *check_until.get_or_insert(Instant::now() + PATIENCE);
+                let floor = self.joined_after.unwrap_or(i64::MIN);
+                let complete = log.range(floor..).all(|(id, _)| self.seen.contains(id));
+                if complete || Instant::now() > until {
+                    break;
+                }
+            }
+            match self.socket.next_event_within(POST_GAP).await {
+                None => {}
+                Some(Event::Frame(frame)) => self.on_live_frame(&frame),
+                Some(Event::Closed(how)) => self.reconnect(how).await,
+            }
+            if let Some((text, since)) = &self.pending {
+                assert!(
+                    since.elapsed() < PATIENCE,
+                    "{}: its post {text:?} never came back; it has {} messages, up to id {}, \
+                     and lacks {:?} below that",
+                    self.label,
+                    self.seen.len(),
+                    self.highest,
+                    (self.joined_after.unwrap_or(1)..self.highest)
+                        .filter(|id| !self.seen.contains(id))
+                        .collect::<Vec<_>>()
+                );
+            }
+        }
+        Record {
+            label: self.label,
+            owner: self.person.name.clone(),
+            joined_after: self.joined_after,
+            seen: self.seen,
+            live_twice: self.live_twice,
+            attempts: self.attempts,
+            echoed: self.echoed,
+            echoed_in_catch_up: self.echoed_in_catch_up,
+            given_up: self.given_up,
+            closes: self.closes,
+        }
+    }
+
+    async fn post(&mut self) {
+        let text = format!("{} post {}", self.label, self.attempts.len());
+        self.attempts.push(text.clone());
+        self.pending = Some((text.clone(), Instant::now()));
+        if self.socket.try_say(&text).await.is_err() {
+            // Gone already: the post never left, and reading says how.
+            let how = match self.socket.next_event_within(PATIENCE).await {
+                Some(Event::Closed(how)) => how,
+                _ => None,
+            };
+            self.reconnect(how).await;
+        }
+    }
+
+    /// Takes in a chat message: its id is seen, and it may be the echo of
+    /// the pending post. Returns the id.
+    fn note(&mut self, frame: &Value) -> i64 {
+        let id = frame["id"].as_i64().expect("message id");
+        self.seen.insert(id);
+        self.highest = self.highest.max(id);
+        let echo = self.pending.as_ref().is_some_and(|(text, _)| {
+            frame["message"] == text.as_str() && frame["user"] == self.person.name.as_str()
+        });
+        if echo {
+            let (text, _) = self.pending.take().unwrap();
+            self.echoed.push((id, text));
+            self.next_post = Instant::now() + POST_GAP;
+        }
+        id
+    }
+
+    /// Handles a frame outside the join burst.
+    fn on_live_frame(&mut self, frame: &Value) {
+        match frame["type"].as_str() {
+            Some("chat_message") => {
+                assert_ne!(frame["history"], true, "{}: {frame}", self.label);
+                let id = frame["id"].as_i64().expect("message id");
+                if self.seen.contains(&id) {
+                    self.live_twice.push(id);
+                }
+                self.note(frame);
+            }
+            // Presence changes as sockets close and reconnect.
+            Some("user_join" | "user_leave") => {}
+            _ => panic!("{}: unexpected frame: {frame}", self.label),
+        }
+    }
+
+    /// Reconnects through nginx after `highest` and reads the catch-up:
+    /// messages (skipping those it has), `resumed`, then `user_list`. A post
+    /// still pending after that never reached the database.
+    async fn reconnect(&mut self, how: Option<(u16, String)>) {
+        self.closes.push(how);
+        let after = self.highest;
+        let deadline = Instant::now() + PATIENCE;
+        self.socket = loop {
+            // nginx passes over the dead instance, so the first try should
+            // do; a browser tries again after a refusal, and so does this.
+            match self
+                .person
+                .try_open(self.room, Some(after), self.number)
+                .await
+            {
+                Ok(socket) => break socket,
+                Err(e) if Instant::now() < deadline => {
+                    eprintln!("{}: reconnecting failed ({e}); trying again", self.label);
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Err(e) => panic!("{}: cannot reconnect through nginx: {e}", self.label),
+            }
+        };
+        loop {
+            let frame = self.socket.next_frame().await;
+            match frame["type"].as_str() {
+                Some("chat_message") => {
+                    assert_eq!(frame["history"], true, "{}: {frame}", self.label);
+                    let echoes = self.echoed.len();
+                    self.note(&frame);
+                    self.echoed_in_catch_up += self.echoed.len() - echoes;
+                }
+                Some("resumed") => {
+                    assert_eq!(
+                        frame,
+                        json!({"type": "resumed", "after": after, "has_more": false}),
+                        "{}",
+                        self.label
+                    );
+                    let list = self.socket.next_frame().await;
+                    assert_eq!(list["type"], "user_list", "{}: {list}", self.label);
+                    break;
+                }
+                _ => panic!("{}: unexpected frame while resuming: {frame}", self.label),
+            }
+        }
+        if self.pending.take().is_some() {
+            self.given_up += 1;
+        }
     }
 }
 
@@ -156,7 +512,7 @@ struct Deployment {
     instances: Vec<Process>,
     port: u16,
     _dir: tempfile::TempDir,
-    _database: TestDatabase,
+    database: TestDatabase,
 }
 
 impl Deployment {
@@ -232,17 +588,12 @@ impl Deployment {
             instances,
             port,
             _dir: dir,
-            _database: database,
+            database,
         })
     }
 
     fn url(&self, path: &str) -> String {
         format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// What a page served through nginx has as its origin.
-    fn origin(&self) -> String {
-        self.url("")
     }
 
     /// SIGKILLs instance `n`: no goodbye to anyone, like a crashed machine.
@@ -419,6 +770,7 @@ struct Person {
     name: String,
     http: reqwest::Client,
     jar: Arc<Jar>,
+    /// nginx's address, which is also the origin of the pages it serves.
     base: String,
 }
 
@@ -472,15 +824,21 @@ impl Person {
 
     /// Opens this person's socket number `number` to `room` through nginx,
     /// resuming after message `after` if given.
-    async fn open(
+    async fn open(&self, room: &str, after: Option<i64>, number: usize) -> Socket {
+        self.try_open(room, after, number)
+            .await
+            .unwrap_or_else(|e| panic!("{}'s socket #{number}: {e}", self.name))
+    }
+
+    /// [`open`](Self::open), or why the handshake failed.
+    async fn try_open(
         &self,
-        deployment: &Deployment,
         room: &str,
         after: Option<i64>,
         number: usize,
-    ) -> Socket {
+    ) -> Result<Socket, String> {
         let query = after.map(|id| format!("?after={id}")).unwrap_or_default();
-        let url = format!("ws://127.0.0.1:{}/ws/chat/{room}/{query}", deployment.port);
+        let url = format!("{}/ws/chat/{room}/{query}", self.base).replacen("http", "ws", 1);
         let mut request = url.into_client_request().unwrap();
         let cookies = self
             .jar
@@ -488,21 +846,15 @@ impl Person {
             .expect("signed in: a session cookie");
         let headers = request.headers_mut();
         headers.insert("Cookie", cookies);
-        headers.insert(
-            "Origin",
-            HeaderValue::from_str(&deployment.origin()).unwrap(),
-        );
-        let label = format!("{}'s socket #{number}", self.name);
+        headers.insert("Origin", HeaderValue::from_str(&self.base).unwrap());
         let (ws, _) = tokio::time::timeout(PATIENCE, tokio_tungstenite::connect_async(request))
             .await
-            .unwrap_or_else(|_| panic!("{label}: no handshake in time"))
-            .unwrap_or_else(|e| panic!("{label}: handshake through nginx refused: {e}"));
-        Socket {
+            .map_err(|_| "no handshake in time".to_owned())?
+            .map_err(|e| format!("handshake through nginx refused: {e}"))?;
+        Ok(Socket {
             ws,
-            label,
-            owner: self.name.clone(),
-            number,
-        }
+            label: format!("{}#{number}", self.name),
+        })
     }
 }
 
@@ -510,27 +862,36 @@ impl Person {
 struct Socket {
     ws: WebSocketStream<MaybeTlsStream<TcpStream>>,
     label: String,
-    owner: String,
-    number: usize,
 }
 
 impl Socket {
-    async fn say(&mut self, text: &str) {
+    /// Posts `text`; an error if the socket is gone.
+    async fn try_say(&mut self, text: &str) -> Result<(), String> {
         let frame = json!({"type": "chat_message", "message": text}).to_string();
         self.ws
             .send(Message::text(frame))
             .await
-            .unwrap_or_else(|e| panic!("{}: send: {e}", self.label));
+            .map_err(|e| e.to_string())
     }
 
     /// The next JSON frame or how the socket ended, within [`PATIENCE`].
     async fn next_event(&mut self) -> Event {
-        let deadline = Instant::now() + PATIENCE;
+        self.next_event_within(PATIENCE)
+            .await
+            .unwrap_or_else(|| panic!("{}: nothing arrived in time", self.label))
+    }
+
+    /// The next JSON frame or how the socket ended; `None` if neither
+    /// within `wait`.
+    async fn next_event_within(&mut self, wait: Duration) -> Option<Event> {
+        let deadline = Instant::now() + wait;
         loop {
+            // Reading a stream may be given up and taken up again: no frame
+            // is lost when the wait ends first.
             let next = tokio::time::timeout_at(deadline, self.ws.next())
                 .await
-                .unwrap_or_else(|_| panic!("{}: nothing arrived in time", self.label));
-            return match next {
+                .ok()?;
+            return Some(match next {
                 Some(Ok(Message::Text(text))) => {
                     Event::Frame(serde_json::from_str(&text).expect("server sends JSON"))
                 }
@@ -539,7 +900,7 @@ impl Socket {
                 }
                 Some(Ok(_)) => continue, // ping, pong
                 Some(Err(_)) | None => Event::Closed(None),
-            };
+            });
         }
     }
 
@@ -547,73 +908,6 @@ impl Socket {
         match self.next_event().await {
             Event::Frame(frame) => frame,
             Event::Closed(how) => panic!("{} closed: {how:?}", self.label),
-        }
-    }
-
-    /// The next `chat_message`, skipping presence and typing frames.
-    async fn next_chat_message(&mut self) -> Value {
-        loop {
-            let frame = self.next_frame().await;
-            if frame["type"] == "chat_message" {
-                return frame;
-            }
-        }
-    }
-
-    /// Reads the join burst, up to and including `user_list`.
-    async fn joined(&mut self) {
-        loop {
-            let frame = self.next_frame().await;
-            match frame["type"].as_str() {
-                Some("chat_message") => {}
-                Some("user_list") => return,
-                _ => panic!("{}: unexpected frame while joining: {frame}", self.label),
-            }
-        }
-    }
-
-    /// Reads the burst of a resumed socket: the texts of the messages after
-    /// `after` (all marked history; the catch-up also repeats a few seen
-    /// ones just before it, which a client skips by id), then the `resumed`
-    /// frame, then `user_list`.
-    async fn resumed(&mut self, after: i64) -> (Vec<String>, Value) {
-        let mut history = Vec::new();
-        loop {
-            let frame = self.next_frame().await;
-            match frame["type"].as_str() {
-                Some("chat_message") => {
-                    assert_eq!(frame["history"], true, "{}: {frame}", self.label);
-                    if frame["id"].as_i64().unwrap() > after {
-                        history.push(frame["message"].as_str().unwrap().to_owned());
-                    }
-                }
-                Some("resumed") => {
-                    let list = self.next_frame().await;
-                    assert_eq!(list["type"], "user_list", "{}: {list}", self.label);
-                    return (history, frame);
-                }
-                _ => panic!("{}: unexpected frame while resuming: {frame}", self.label),
-            }
-        }
-    }
-
-    /// The texts of chat messages up to and including `last`: `Ok` when it
-    /// arrives, `Err` with what came before if the socket closes first.
-    async fn chat_until(&mut self, last: &str) -> Result<Vec<String>, Vec<String>> {
-        let mut texts = Vec::new();
-        loop {
-            match self.next_event().await {
-                Event::Frame(frame) if frame["type"] == "chat_message" => {
-                    let text = frame["message"].as_str().unwrap().to_owned();
-                    let done = text == last;
-                    texts.push(text);
-                    if done {
-                        return Ok(texts);
-                    }
-                }
-                Event::Frame(_) => {}
-                Event::Closed(_) => return Err(texts),
-            }
         }
     }
 }
