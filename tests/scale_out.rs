@@ -270,6 +270,32 @@ fn store_messages(app: &TestApp, room: &str, user: &str, n: usize) -> Vec<i64> {
 }
 
 #[actix_web::test]
+async fn a_message_stored_by_an_instance_that_died_before_publishing_it_still_arrives() {
+    let Some(url) = redis_url() else { return };
+    let (one, two) = pair(&url).await;
+    let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
+    a.say("through the bus").await;
+    for ws in [&mut a, &mut b] {
+        assert_eq!(
+            ws.next_of("chat_message").await["message"],
+            "through the bus"
+        );
+    }
+    // Stored, never published: what an instance that died between the two
+    // leaves behind. Both instances' rooms find it in the database.
+    store_messages(&one, "lobby", "alice", 1);
+    for ws in [&mut a, &mut b] {
+        let frame = ws.next_of("chat_message").await;
+        assert_eq!(frame["message"], "stored 0");
+        assert!(frame.get("history").is_none(), "{frame}");
+    }
+    a.say("and on we go").await;
+    for ws in [&mut a, &mut b] {
+        assert_eq!(ws.next_of("chat_message").await["message"], "and on we go");
+    }
+}
+
+#[actix_web::test]
 async fn a_resume_on_another_instance_stops_at_500_and_says_there_is_more() {
     let Some(url) = redis_url() else { return };
     let (one, two) = pair(&url).await;

@@ -94,6 +94,9 @@ pub trait RoomBus: Send + Sync + 'static {
     fn unwatch_user(&self, user: &Username, subscription: Subscription);
     /// Whether the bus can reach every instance right now.
     fn is_healthy(&self) -> bool;
+    /// Whether other instances may store messages in the same rooms (then
+    /// a room checks the database for any the bus did not bring).
+    fn is_shared(&self) -> bool;
     /// `user` opened a connection to `room` here (`local_first`: their
     /// first on this instance). `None` means there is no shared view of
     /// presence (one process, or the bus is down): the caller's local view
@@ -242,6 +245,10 @@ impl RoomBus for LocalBus {
 
     fn is_healthy(&self) -> bool {
         true
+    }
+
+    fn is_shared(&self) -> bool {
+        false
     }
 
     fn arrive(&self, _: &RoomName, _: &Username, _: bool) -> BoxFuture<'static, Option<Arrival>> {

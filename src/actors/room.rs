@@ -14,8 +14,11 @@
 //! Nothing stored is lost to the members of a room, even when the bus is
 //! not there to carry it: the room remembers which messages it delivered,
 //! and catches up from the database (delivering what it has not) while the
-//! bus is down, and whenever the bus says events may have been missed (an
-//! instance that was cut off from Redis comes back, a queue overflowed).
+//! bus is down, whenever the bus says events may have been missed (an
+//! instance that was cut off from Redis comes back, a queue overflowed),
+//! and, with several instances, every few seconds for messages stored long
+//! enough ago that the bus should have brought them (an instance that died
+//! between storing a message and publishing it).
 
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, RoomEvent, Subscription};
@@ -59,8 +62,18 @@ const REMEMBERED: usize = 2048;
 /// messages that other instances stored.
 const OUTAGE_POLL: Duration = Duration::from_secs(1);
 
-/// Most messages one catch-up delivers ([`RESUME_LIMIT`] per page).
-const CATCH_UP_PAGES: usize = 20;
+/// While the bus is up, how often a room checks the database for messages
+/// it never got (an instance that died between storing a message and
+/// publishing it), every this many outage polls.
+const SETTLED_CHECK_EVERY: u32 = 2;
+
+/// How old a stored message must be before its absence from the bus is
+/// taken as lost rather than on its way: far more than the bus's lag, so a
+/// check never overtakes the bus (which would break the one order).
+const SETTLE: chrono::Duration = chrono::Duration::seconds(3);
+
+/// Most messages one catch-up looks at.
+const CATCH_UP_LIMIT: i64 = 10_000;
 
 /// Why the room refused or failed a request.
 #[derive(Debug, thiserror::Error)]
@@ -157,6 +170,8 @@ pub struct Room {
     newest: MessageId,
     /// A catch-up is under way; another would only repeat it.
     catching_up: bool,
+    /// Outage polls since the last settled check.
+    ticks: u32,
 }
 
 impl Room {
@@ -172,6 +187,33 @@ impl Room {
             delivered: BTreeSet::new(),
             newest: MessageId(0),
             catching_up: false,
+            ticks: 0,
+        }
+    }
+
+    /// Looks in the database for messages other instances stored that the
+    /// bus did not bring: every second while it is down, now and then while
+    /// it is up.
+    fn check_database(&mut self, ctx: &mut Context<Self>) {
+        if !self.bus.is_healthy() {
+            // Cut off from the other instances: their messages reach the
+            // database, not the bus.
+            self.ticks = 0;
+            return ctx.notify(CatchUp {
+                from: self.newest,
+                scope: Scope::Since,
+            });
+        }
+        self.ticks += 1;
+        if self.ticks < SETTLED_CHECK_EVERY {
+            return;
+        }
+        self.ticks = 0;
+        if let Some(&oldest) = self.delivered.first() {
+            ctx.notify(CatchUp {
+                from: oldest,
+                scope: Scope::Settled,
+            });
         }
     }
 
@@ -249,13 +291,9 @@ impl Actor for Room {
     fn started(&mut self, ctx: &mut Self::Context) {
         METRICS.rooms(1);
         ctx.set_mailbox_capacity(MAILBOX_CAPACITY);
-        ctx.run_interval(OUTAGE_POLL, |room, ctx| {
-            // Cut off from the other instances: their messages reach the
-            // database, not the bus. Fetch them from there.
-            if !room.bus.is_healthy() {
-                ctx.notify(CatchUp { from: room.newest });
-            }
-        });
+        if self.bus.is_shared() {
+            ctx.run_interval(OUTAGE_POLL, Room::check_database);
+        }
         let subscribed = self
             .bus
             .subscribe(&self.info.name, ctx.address().recipient());
@@ -336,7 +374,9 @@ impl Handler<Join> for Room {
                     Ok((rows, has_more)) => {
                         for row in rows {
                             let id = MessageId(row.message.id);
-                            room.remember(id);
+                            // Known, not delivered: the other members may
+                            // still be waiting for it on the bus.
+                            room.newest = room.newest.max(id);
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
                             burst.history.push((id, encode(&frame)));
                         }
@@ -686,7 +726,10 @@ impl Handler<Published> for Room {
                     .flatten()
                     .min()
                     .unwrap_or(self.newest);
-                ctx.notify(CatchUp { from });
+                ctx.notify(CatchUp {
+                    from,
+                    scope: Scope::Since,
+                });
             }
         }
     }
@@ -719,12 +762,25 @@ impl Room {
     }
 }
 
-/// Deliver the stored messages after `from` (and a little before it: see
-/// [`messages::resume_floor`]) that members have not had.
+/// Deliver the stored messages that members have not had.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct CatchUp {
     from: MessageId,
+    scope: Scope,
+}
+
+/// Which stored messages a [`CatchUp`] considers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Scope {
+    /// Everything after `from`, and a little before it (see
+    /// [`messages::resume_floor`]): the bus was down or said it missed
+    /// events.
+    Since,
+    /// Only messages after `from` (the oldest the room remembers) that were
+    /// stored more than [`SETTLE`] ago: a check, while the bus works, that
+    /// nothing fell through it.
+    Settled,
 }
 
 impl Handler<CatchUp> for Room {
@@ -738,23 +794,28 @@ impl Handler<CatchUp> for Room {
         self.catching_up = true;
         let db = self.db.clone();
         let room_id = self.info.id.0;
+        // What the room has delivered, as of now: the database round trip
+        // reads only ids, and fetches whole messages for the missing ones.
+        let delivered = self.delivered.clone();
         let load = async move {
             db.run(move |c| {
-                let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-                let mut after = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
-                let mut rows = Vec::new();
-                for _ in 0..CATCH_UP_PAGES {
-                    let (page, more) =
-                        messages::page(c, room_id, Window::After(after), RESUME_LIMIT)?;
-                    if let Some(last) = page.last() {
-                        after = last.message.id;
+                let (after, stored_before) = match msg.scope {
+                    Scope::Since => {
+                        let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+                        let floor = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
+                        (floor, None)
                     }
-                    rows.extend(page);
-                    if !more {
-                        break;
-                    }
+                    Scope::Settled => (msg.from.0, Some((Utc::now() - SETTLE).naive_utc())),
+                };
+                let ids = messages::ids_after(c, room_id, after, stored_before, CATCH_UP_LIMIT)?;
+                let missing: Vec<i32> = ids
+                    .into_iter()
+                    .filter(|id| !delivered.contains(&MessageId(*id)))
+                    .collect();
+                if missing.is_empty() {
+                    return Ok(Vec::new());
                 }
-                Ok::<_, DbError>(rows)
+                messages::with_ids(c, room_id, &missing)
             })
             .await
         };
@@ -776,7 +837,7 @@ impl Handler<CatchUp> for Room {
             if caught > 0 {
                 METRICS.caught_up(caught);
                 log::info!(
-                    "room {}: caught up {caught} messages from the database",
+                    "room {}: delivered {caught} messages from the database that the bus had not",
                     room.info.name
                 );
             }

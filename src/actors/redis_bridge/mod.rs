@@ -216,6 +216,10 @@ impl RoomBus for RedisBus {
         self.healthy.load(Ordering::Acquire)
     }
 
+    fn is_shared(&self) -> bool {
+        true
+    }
+
     fn arrive(
         &self,
         room: &RoomName,

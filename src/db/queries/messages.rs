@@ -83,17 +83,71 @@ pub fn page(
     if window_is_backwards(window) {
         rows.reverse();
     }
+    Ok((with_reactions(conn, rows)?, has_more))
+}
+
+/// Rows and their authors, with each message's reactions beside it.
+fn with_reactions(
+    conn: &mut DbConnection,
+    rows: Vec<(Message, String)>,
+) -> Result<Vec<MessageWithAuthor>, DbError> {
     let ids: Vec<i32> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids)?;
-    let rows = rows
+    Ok(rows
         .into_iter()
         .map(|(message, author)| MessageWithAuthor {
             reactions: groups.remove(&message.id).unwrap_or_default(),
             message,
             author,
         })
-        .collect();
-    Ok((rows, has_more))
+        .collect())
+}
+
+/// The ids of a room's live messages after `after`, ascending, at most
+/// `limit`; with `stored_before`, only those stored before then. Reads the
+/// `(room_id, id)` index only, so checking a room against what it
+/// delivered costs little.
+pub fn ids_after(
+    conn: &mut DbConnection,
+    room_id: i32,
+    after: i32,
+    stored_before: Option<NaiveDateTime>,
+    limit: i64,
+) -> Result<Vec<i32>, DbError> {
+    let mut query = messages::table
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::id.gt(after))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::id.asc())
+        .select(messages::id)
+        .limit(limit)
+        .into_boxed();
+    if let Some(before) = stored_before {
+        query = query.filter(messages::created_at.lt(before));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// The live messages `ids` of a room, oldest first.
+pub fn with_ids(
+    conn: &mut DbConnection,
+    room_id: i32,
+    ids: &[i32],
+) -> Result<Vec<MessageWithAuthor>, DbError> {
+    let mut rows = Vec::with_capacity(ids.len());
+    // In chunks, within every backend's limit on bound parameters.
+    for chunk in ids.chunks(500) {
+        let found: Vec<(Message, String)> = messages::table
+            .inner_join(users::table)
+            .filter(messages::room_id.eq(room_id))
+            .filter(messages::id.eq_any(chunk))
+            .filter(messages::deleted_at.is_null())
+            .order(messages::id.asc())
+            .select((Message::as_select(), users::username))
+            .load(conn)?;
+        rows.extend(found);
+    }
+    with_reactions(conn, rows)
 }
 
 /// Most stored messages [`resume_floor`] looks back over.
