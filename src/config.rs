@@ -49,7 +49,8 @@ pub struct Settings {
     /// Events that may wait for one slow client before it is disconnected
     /// (`CONFAB_SESSION_QUEUE`).
     pub session_queue: usize,
-    /// HTTP worker threads (`CONFAB_WORKERS`); 0 means one per CPU core.
+    /// HTTP worker threads (`CONFAB_WORKERS`); 0 means one per CPU core
+    /// but one, which is left to the actor thread that runs the rooms.
     pub workers: usize,
     /// Mark the session cookie `Secure` (`CONFAB_SECURE_COOKIES`); turn on
     /// behind HTTPS.

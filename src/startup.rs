@@ -273,9 +273,11 @@ fn serve(
     // Signals are ours (see `shutdown_signal`): sockets close before the
     // server stops.
     .disable_signals();
-    if workers > 0 {
-        server = server.workers(workers);
-    }
+    server = server.workers(if workers > 0 {
+        workers
+    } else {
+        default_workers()
+    });
     let server = server
         .listen(listener)
         .map_err(|source| StartupError::Bind { addr, source })?
@@ -298,6 +300,19 @@ fn limit_unread_sends(conn: &dyn std::any::Any, timeout: std::time::Duration) {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
     let _ = (conn, timeout);
+}
+
+/// HTTP workers when `CONFAB_WORKERS` is 0: one per CPU core but one. Every
+/// room actor, the registry and the Redis bridge run on the actor system's
+/// own thread, which fans each event out to the sessions on the workers;
+/// leaving it a core of its own measured far better than one worker per
+/// core, whose threads took turns with it (BENCHMARKS.md: one room of 1,000
+/// members on 2 cores, p99 53–98 ms against 18–26 ms at 375,000
+/// deliveries/s).
+fn default_workers() -> usize {
+    std::thread::available_parallelism()
+        .map_or(1, |n| n.get().saturating_sub(1))
+        .max(1)
 }
 
 /// Where a generated key is kept: beside the file SQLite opens, as
