@@ -145,19 +145,12 @@ async fn a_client_that_stops_reading_is_disconnected_without_harming_the_others(
     let app = TestApp::spawn_with(|s| s.session_queue = 16).await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
-    let slow = app.user("slowpoke").await;
     let mut a = app.join(&alice, "lobby").await;
     a.joined().await;
     let mut b = app.join(&bob, "lobby").await;
     b.joined().await;
     a.expect("user_join").await;
-    slow.get("/chat/lobby/").await;
-    // A tiny receive buffer so the kernel cannot soak up the backlog for it.
-    let mut s = app
-        .connect_with(&slow, "lobby", Some(&app.origin()), Some(4096))
-        .await
-        .unwrap();
-    s.joined().await;
+    let mut s = app.stalled_member("slowpoke", "lobby").await;
     a.expect("user_join").await;
     b.expect("user_join").await;
     // From here on `s` never reads.

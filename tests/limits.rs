@@ -27,13 +27,7 @@ async fn count_until_marker(ws: &mut Ws, kind: &str, marker: &str) -> usize {
 on_every_backend!(a_typing_flood_reaches_the_others_as_a_trickle);
 async fn a_typing_flood_reaches_the_others_as_a_trickle() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
 
     // 200 changes at once, alternating so none is a mere repeat.
     let flood: Vec<Value> = (0..200)
@@ -54,13 +48,7 @@ async fn a_typing_flood_reaches_the_others_as_a_trickle() {
 on_every_backend!(a_private_message_flood_is_refused_past_its_budget);
 async fn a_private_message_flood_is_refused_past_its_budget() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let bob = app.user("bob").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = app.join(&bob, "lobby").await;
-    b.joined().await;
-    a.expect("user_join").await;
+    let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
 
     let flood: Vec<Value> = (0..50)
         .map(|i| json!({"type": "chat_message", "message": format!("/pm bob {i}")}))
@@ -126,15 +114,9 @@ async fn a_socket_that_never_reads_again_is_reset_and_leaves() {
     })
     .await;
     let alice = app.user("alice").await;
-    let slow = app.user("slowpoke").await;
     let mut a = app.join(&alice, "lobby").await;
     a.joined().await;
-    slow.get("/chat/lobby/").await;
-    let mut s = app
-        .connect_with(&slow, "lobby", Some(&app.origin()), Some(4096))
-        .await
-        .unwrap();
-    s.joined().await;
+    let s = app.stalled_member("slowpoke", "lobby").await;
     a.expect("user_join").await;
     // From here on `s` never reads: its window closes, the server's writes
     // stall, and its session cannot even run its own heartbeat.

@@ -475,15 +475,9 @@ async fn a_redis_outage_loses_nothing_and_heals_by_itself() {
     };
     let url = format!("redis://127.0.0.1:{port}/");
     let (one, two) = pair(&url).await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
-    let alice = one.user("alice").await;
-    let bob = two.user("bob").await;
-    let mut a = one.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = two.join(&bob, "lobby").await;
-    b.joined().await;
+    let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
+    let alice = same_user_on(&one, "alice").await;
 
     redis.stop();
     wait_for_redis(&one, "unreachable").await;
@@ -605,12 +599,7 @@ async fn members_stay_whole_when_one_instance_is_cut_off_from_redis() {
         .await;
     wait_for_redis(&one, "ok").await;
     wait_for_redis(&two, "ok").await;
-    let alice = one.user("alice").await;
-    let bob = two.user("bob").await;
-    let mut a = one.join(&alice, "lobby").await;
-    a.joined().await;
-    let mut b = two.join(&bob, "lobby").await;
-    b.joined().await;
+    let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
 
     partition.cut();

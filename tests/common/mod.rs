@@ -263,6 +263,20 @@ impl TestApp {
             .unwrap_or_else(|_| unreachable!("one socket per name"))
     }
 
+    /// A new member of `room` whose socket has a 4 KiB receive buffer, so
+    /// that the kernel cannot soak up a backlog for it: a client that is
+    /// about to stop reading. Its join burst has been read.
+    pub async fn stalled_member(&self, name: &str, room: &str) -> Ws {
+        let browser = self.user(name).await;
+        assert_eq!(browser.get(&format!("/chat/{room}/")).await.status(), 200);
+        let mut ws = self
+            .connect_with(&browser, room, Some(&self.origin()), Some(4096))
+            .await
+            .expect("handshake accepted");
+        ws.joined().await;
+        ws
+    }
+
     /// Runs the real `confab` binary against this server's database.
     pub fn cli(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
