@@ -98,10 +98,11 @@ pub struct StopHandle {
 }
 
 impl StopHandle {
-    /// Stops accepting, closes every socket, then finishes requests.
+    /// Closes every socket, then stops accepting and finishes requests.
+    /// Pages are served until the end (a load balancer's requests in flight
+    /// still get answers); a socket opened after the goodbyes is closed
+    /// with 1001 at once, since the registry lets no one in any more.
     pub async fn stop(&self) {
-        // First no new connections, so none opens after the goodbyes.
-        self.server.pause().await;
         if let Err(e) = self.registry.send(CloseAll).await {
             log::warn!("could not close the sockets: {e}");
         }
@@ -404,8 +405,15 @@ fn key_from_file(path: &Path, contents: &[u8]) -> Result<Key, StartupError> {
     Ok(Key::derive_from(&bytes))
 }
 
+/// Writes `contents` to a new file at `path`, readable by its owner only,
+/// all at once: it is written beside `path` first and then linked into
+/// place, so another instance never reads a half-written key, and
+/// `AlreadyExists` means some other instance's complete key is there.
 fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     use std::io::Write;
+    let mut draft = path.as_os_str().to_owned();
+    draft.push(format!(".{:016x}.new", rand::random::<u64>()));
+    let draft = PathBuf::from(draft);
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
@@ -413,7 +421,15 @@ fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
         use std::os::unix::fs::OpenOptionsExt;
         options.mode(0o600);
     }
-    options.open(path)?.write_all(contents.as_bytes())
+    let written = options
+        .open(&draft)
+        .and_then(|mut file| {
+            file.write_all(contents.as_bytes())
+                .and_then(|()| file.sync_all())
+        })
+        .and_then(|()| std::fs::hard_link(&draft, path));
+    let _ = std::fs::remove_file(&draft);
+    written
 }
 
 #[cfg(test)]

@@ -43,12 +43,6 @@ const TYPING_REFILL: Duration = Duration::from_millis(500);
 const PRIVATE_BURST: u32 = 10;
 const PRIVATE_REFILL: Duration = Duration::from_millis(200);
 
-/// How long the ids of a join burst are remembered to skip live copies of
-/// them: long enough for any message stored before the join to have been
-/// delivered (the bus's lag is milliseconds), short enough that a resumed
-/// session does not keep 500 ids for its whole life.
-const BURST_MEMORY: Duration = Duration::from_secs(30);
-
 /// The limits a session enforces, from [`Settings`].
 #[derive(Debug, Clone)]
 pub struct SessionLimits {
@@ -132,8 +126,9 @@ pub struct WsSession {
     limits: SessionLimits,
     last_heard: Instant,
     /// Ids of the messages sent in the join burst, ascending: a live copy
-    /// of one of them (stored just before the join, delivered just after)
-    /// is not written twice. Forgotten after [`BURST_MEMORY`].
+    /// of one of them (stored just before the join and delivered just after,
+    /// or found by a room's catch-up later) is not written twice. Ten ids
+    /// for a join, at most 500 for a resume.
     sent_in_history: Vec<MessageId>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
@@ -598,9 +593,6 @@ impl Handler<JoinBurst> for WsSession {
     fn handle(&mut self, burst: JoinBurst, ctx: &mut Self::Context) {
         // Pages come oldest first, so the ids are ascending already.
         self.sent_in_history = burst.history.iter().map(|(id, _)| *id).collect();
-        if !self.sent_in_history.is_empty() {
-            ctx.run_later(BURST_MEMORY, |act, _| act.sent_in_history = Vec::new());
-        }
         for (_, frame) in burst.history {
             ctx.text(frame);
         }

@@ -31,10 +31,10 @@ pub fn hash_password_here(password: &Password) -> Result<String, argon2::passwor
         .map(|hash| hash.to_string())
 }
 
-/// Where passwords are hashed and checked: on the blocking pool, at most a
-/// few at a time. Each Argon2 run takes tens of milliseconds of one core and
-/// 19 MiB; a burst of sign-ins queues here instead of taking every core (and
-/// the memory of one hash per blocking thread) from the chat.
+/// Where passwords are hashed and checked: on the blocking pool, at most one
+/// per core at a time. Each Argon2 run takes tens of milliseconds of one
+/// core and 19 MiB; a burst of sign-ins queues here instead of spawning a
+/// blocking thread (and 19 MiB) per request.
 #[derive(Clone)]
 pub struct PasswordHashing {
     permits: Arc<Semaphore>,
@@ -57,14 +57,20 @@ impl PasswordHashing {
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, AppError> {
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|e| AppError::Internal(e.to_string()))?;
-        web::block(work)
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))
+        // The permit goes with the work, so a request given up on (a closed
+        // connection) still holds its place until its hash is done.
+        web::block(move || {
+            let _permit = permit;
+            work()
+        })
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
     }
 
     /// Hashes a new password.

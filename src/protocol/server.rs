@@ -68,10 +68,11 @@ pub enum ErrorCode {
     Forbidden,
     /// A reaction that is not a single emoji.
     InvalidEmoji,
-    /// The client sent faster than it may (too many requests waiting, or
-    /// too many typing changes or private messages at once).
+    /// The client sent faster than it may (too many requests waiting, a
+    /// second history request, too many private messages at once); typing
+    /// over its budget is dropped without an error.
     RateLimited,
-    /// The connection is still joining its room; try again in a moment.
+    /// The connection is not in its room (it is being closed).
     NotReady,
     /// Something went wrong on the server; the message was not stored.
     Internal,

@@ -8,7 +8,7 @@
 //!
 //! - [`RedisBus`] is what the actors hold (the [`RoomBus`] trait). Routing
 //!   tables are shared with the bridge, so delivering an incoming event is a
-//!   lookup and a `try_send`, not a round trip through another mailbox.
+//!   lookup and a `do_send`, not a round trip through another mailbox.
 //! - [`RedisBridge`] is the actor that owns the two Redis connections: one
 //!   subscribed to the channels this instance has listeners for (a room's
 //!   channel while the room has local members, a user's while the user has
@@ -46,7 +46,7 @@ use redis::aio::{MultiplexedConnection, PubSubSink};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, SystemTime};
 use tokio::sync::oneshot;
 use wire::{Channels, Topic, Wire};
 
@@ -66,10 +66,6 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reconnection backoff: first and longest wait.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
-
-/// A room that cannot keep up with incoming events is told to catch up at
-/// most this often.
-const MISSED_NOTICE_EVERY: Duration = Duration::from_millis(500);
 
 /// Why the bridge could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -117,7 +113,6 @@ impl RedisBus {
             down_since: None,
             last_seen: HashMap::new(),
             missed: HashMap::new(),
-            lagging: HashMap::new(),
             instance: format!("{:016x}", rand::random::<u64>()),
             presence: HashSet::new(),
             presence_ttl,
@@ -300,9 +295,6 @@ pub struct RedisBridge {
     /// the queue full), with what was last seen before: the other
     /// instances are told once Redis takes events again.
     missed: HashMap<RoomName, Option<MessageId>>,
-    /// Rooms too busy to take an incoming event, and when they were last
-    /// told to catch up.
-    lagging: HashMap<RoomName, Instant>,
     /// This process's name in presence entries.
     instance: String,
     /// Users with a connection to a room on this instance, refreshed by the
@@ -566,32 +558,23 @@ impl RedisBridge {
         }
     }
 
-    /// Hands an incoming event to its room without waiting: a room whose
-    /// mailbox is full misses it, and is told to catch up instead.
+    /// Hands an incoming event to its room. Past the room's mailbox limit,
+    /// which holds back its own members' posts: an event from the bus is
+    /// never dropped (the subscription is drained as fast as Redis sends,
+    /// and a room handles an event without waiting for anything).
     fn dispatch_event(&mut self, room: RoomName, event: RoomEvent) {
         let Some(to) = self.rooms.get(&room) else {
             return;
         };
-        let before = self.last_seen.get(&room).copied();
         if let Some(id) = event.message_id {
-            let newest = self.last_seen.entry(room.clone()).or_insert(id);
-            *newest = (*newest).max(id);
+            match self.last_seen.get_mut(&room) {
+                Some(newest) => *newest = (*newest).max(id),
+                None => {
+                    self.last_seen.insert(room, id);
+                }
+            }
         }
-        if to.try_send(Published::Event(Arc::new(event))).is_ok() {
-            return;
-        }
-        METRICS.bus_local_only();
-        let now = Instant::now();
-        let due = self
-            .lagging
-            .get(&room)
-            .is_none_or(|at| now.duration_since(*at) >= MISSED_NOTICE_EVERY);
-        if due {
-            log::warn!("room {room} is not keeping up with the bus; it will catch up");
-            self.lagging.insert(room, now);
-            // Past the mailbox's limit, so the room surely hears it.
-            to.do_send(Published::Missed { after: before });
-        }
+        to.do_send(Published::Event(Arc::new(event)));
     }
 }
 
@@ -615,7 +598,6 @@ impl RedisBridge {
     fn forget_departed_rooms(&mut self) {
         let here: HashSet<RoomName> = self.rooms.keys().into_iter().collect();
         self.last_seen.retain(|room, _| here.contains(room));
-        self.lagging.retain(|room, _| here.contains(room));
     }
 }
 

@@ -67,9 +67,11 @@ pub fn toggle(
         )
         .execute(conn)?;
         if removed == 0 {
-            // Checked inside the transaction, so a delete (which erases a
-            // message's reactions in its own) cannot slip in before the
-            // insert.
+            // Checked inside the transaction: on SQLite (one writer at a
+            // time) a delete cannot slip in before the insert. On
+            // PostgreSQL one committing on another instance at the same
+            // moment could; the reaction then sits on a deleted message,
+            // which nothing ever shows.
             let live: i64 = messages::table
                 .filter(messages::id.eq(message_id))
                 .filter(messages::deleted_at.is_null())

@@ -20,6 +20,8 @@
 //! enough ago that the bus should have brought them (an instance that died
 //! between storing a message and publishing it).
 
+mod memory;
+
 use crate::actors::SessionId;
 use crate::actors::bus::{Bus, RoomEvent, Subscription};
 use crate::actors::registry::{Disconnect, Registry};
@@ -35,9 +37,10 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use chrono::Utc;
 use futures_util::future::BoxFuture;
-use std::collections::{BTreeSet, HashMap};
+use memory::Memory;
+use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// Messages a newcomer receives on joining.
 pub const HISTORY_ON_JOIN: i64 = 10;
@@ -54,10 +57,6 @@ const RESUME_OVERLAP_MS: i64 = 2_000;
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
 
-/// Ids of delivered messages a room remembers, to deliver each once when
-/// it catches up from the database (or gets an event twice from the bus).
-const REMEMBERED: usize = 2048;
-
 /// While the bus is down, how often a room looks in the database for
 /// messages that other instances stored.
 const OUTAGE_POLL: Duration = Duration::from_secs(1);
@@ -66,11 +65,6 @@ const OUTAGE_POLL: Duration = Duration::from_secs(1);
 /// it never got (an instance that died between storing a message and
 /// publishing it), every this many outage polls.
 const SETTLED_CHECK_EVERY: u32 = 2;
-
-/// How old a stored message must be before its absence from the bus is
-/// taken as lost rather than on its way: far more than the bus's lag, so a
-/// check never overtakes the bus (which would break the one order).
-const SETTLE: chrono::Duration = chrono::Duration::seconds(3);
 
 /// Most messages one catch-up looks at.
 const CATCH_UP_LIMIT: i64 = 10_000;
@@ -163,13 +157,8 @@ pub struct Room {
     registry: Addr<Registry>,
     members: HashMap<SessionId, Member>,
     subscription: Option<Subscription>,
-    /// The newest messages members have had (delivered, or in a join
-    /// burst), at most [`REMEMBERED`].
-    delivered: BTreeSet<MessageId>,
-    /// The newest message id the room knows of.
-    newest: MessageId,
-    /// A catch-up is under way; another would only repeat it.
-    catching_up: bool,
+    /// What members have had, for catching up from the database.
+    memory: Memory,
     /// Outage polls since the last settled check.
     ticks: u32,
 }
@@ -184,9 +173,7 @@ impl Room {
             registry,
             members: HashMap::new(),
             subscription: None,
-            delivered: BTreeSet::new(),
-            newest: MessageId(0),
-            catching_up: false,
+            memory: Memory::default(),
             ticks: 0,
         }
     }
@@ -195,12 +182,15 @@ impl Room {
     /// bus did not bring: every second while it is down, now and then while
     /// it is up.
     fn check_database(&mut self, ctx: &mut Context<Self>) {
+        if !self.memory.is_anchored() {
+            return; // no join burst yet: nothing to compare with
+        }
         if !self.bus.is_healthy() {
             // Cut off from the other instances: their messages reach the
             // database, not the bus.
             self.ticks = 0;
             return ctx.notify(CatchUp {
-                from: self.newest,
+                from: self.memory.newest(),
                 scope: Scope::Since,
             });
         }
@@ -209,24 +199,12 @@ impl Room {
             return;
         }
         self.ticks = 0;
-        if let Some(&oldest) = self.delivered.first() {
+        if let Some(from) = self.memory.next_settled_check() {
             ctx.notify(CatchUp {
-                from: oldest,
+                from,
                 scope: Scope::Settled,
             });
         }
-    }
-
-    /// Notes that members have had message `id`; false if they already had.
-    fn remember(&mut self, id: MessageId) -> bool {
-        if !self.delivered.insert(id) {
-            return false;
-        }
-        if self.delivered.len() > REMEMBERED {
-            self.delivered.pop_first();
-        }
-        self.newest = self.newest.max(id);
-        true
     }
 
     fn publish(&self, frame: &ServerFrame, skip_user: Option<Username>, id: Option<MessageId>) {
@@ -344,20 +322,21 @@ impl Handler<Join> for Room {
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let user_ready = join.user_ready.take();
         let load = async move {
-            if let Some(ready) = user_ready {
-                ready.await;
-            }
-            let history = db
-                .run(move |c| match resume_after {
-                    Some(after) => {
-                        let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-                        let floor = messages::resume_floor(c, room_id, after.0, overlap)?;
-                        messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
-                    }
-                    None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
-                })
-                .await;
-            (history, presence.await)
+            let history = db.run(move |c| match resume_after {
+                Some(after) => {
+                    let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+                    let floor = messages::resume_floor(c, room_id, after.0, overlap)?;
+                    messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
+                }
+                None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
+            });
+            let user_ready = async {
+                if let Some(ready) = user_ready {
+                    ready.await;
+                }
+            };
+            let (history, arrival, ()) = tokio::join!(history, presence, user_ready);
+            (history, arrival)
         };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(
             move |(history, arrival), room, _ctx| {
@@ -374,12 +353,11 @@ impl Handler<Join> for Room {
                     Ok((rows, has_more)) => {
                         for row in rows {
                             let id = MessageId(row.message.id);
-                            // Known, not delivered: the other members may
-                            // still be waiting for it on the bus.
-                            room.newest = room.newest.max(id);
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
                             burst.history.push((id, encode(&frame)));
                         }
+                        let ids: Vec<MessageId> = burst.history.iter().map(|(id, _)| *id).collect();
+                        room.memory.note_burst(&ids);
                         if let Some(after) = join.resume_after {
                             burst
                                 .then
@@ -570,8 +548,8 @@ impl Handler<Delete> for Room {
                 let message = find_message(c, room_id, id)?;
                 let author = UserId(message.user_id);
                 // Staff rights as they are now, not as they were when the
-                // socket opened.
-                let by = if by.id == author {
+                // socket opened (in an admin-only room, just read).
+                let by = if by.id == author || info.admin_only {
                     by
                 } else {
                     as_of_now(c, &by)?
@@ -714,20 +692,15 @@ impl Handler<Published> for Room {
                 }
                 // A message is delivered once, however many ways it came.
                 if let Some(id) = event.message_id
-                    && !self.remember(id)
+                    && !self.memory.remember(id)
                 {
                     return;
                 }
                 self.deliver(&event.frame, event.skip_user.as_ref(), event.message_id);
             }
             Published::Missed { after } => {
-                let from = [after, self.delivered.first().copied(), Some(self.newest)]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .unwrap_or(self.newest);
                 ctx.notify(CatchUp {
-                    from,
+                    from: self.memory.missed_since(after),
                     scope: Scope::Since,
                 });
             }
@@ -762,7 +735,7 @@ impl Room {
     }
 }
 
-/// Deliver the stored messages that members have not had.
+/// Look for stored messages that members have not had.
 #[derive(Message)]
 #[rtype(result = "()")]
 struct CatchUp {
@@ -770,16 +743,16 @@ struct CatchUp {
     scope: Scope,
 }
 
-/// Which stored messages a [`CatchUp`] considers.
+/// Which stored messages a [`CatchUp`] considers, and when it delivers them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Scope {
     /// Everything after `from`, and a little before it (see
-    /// [`messages::resume_floor`]): the bus was down or said it missed
-    /// events.
+    /// [`messages::resume_floor`]), delivered at once: the bus was down or
+    /// said it missed events.
     Since,
-    /// Only messages after `from` (the oldest the room remembers) that were
-    /// stored more than [`SETTLE`] ago: a check, while the bus works, that
-    /// nothing fell through it.
+    /// The same window, but a message is delivered only once it has been
+    /// missing for [`memory::SETTLE`]: a check, while the bus works, that nothing
+    /// fell through it.
     Settled,
 }
 
@@ -788,39 +761,58 @@ impl Handler<CatchUp> for Room {
     type Result = AtomicResponse<Self, ()>;
 
     fn handle(&mut self, msg: CatchUp, _ctx: &mut Self::Context) -> Self::Result {
-        if self.catching_up || self.members.is_empty() {
+        if self.members.is_empty() {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
-        self.catching_up = true;
         let db = self.db.clone();
         let room_id = self.info.id.0;
-        // What the room has delivered, as of now: the database round trip
-        // reads only ids, and fetches whole messages for the missing ones.
-        let delivered = self.delivered.clone();
+        let forgotten = self.memory.forgotten().0;
         let load = async move {
             db.run(move |c| {
-                let (after, stored_before) = match msg.scope {
-                    Scope::Since => {
-                        let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-                        let floor = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
-                        (floor, None)
-                    }
-                    Scope::Settled => (msg.from.0, Some((Utc::now() - SETTLE).naive_utc())),
-                };
-                let ids = messages::ids_after(c, room_id, after, stored_before, CATCH_UP_LIMIT)?;
-                let missing: Vec<i32> = ids
-                    .into_iter()
-                    .filter(|id| !delivered.contains(&MessageId(*id)))
-                    .collect();
-                if missing.is_empty() {
-                    return Ok(Vec::new());
-                }
-                messages::with_ids(c, room_id, &missing)
+                let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+                let floor = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
+                // Reads ids only; whole messages only for the missing ones.
+                messages::ids_after(c, room_id, floor.max(forgotten), CATCH_UP_LIMIT)
             })
             .await
         };
+        AtomicResponse::new(Box::pin(load.into_actor(self).map(
+            move |found, room, ctx| {
+                let ids = match found {
+                    Ok(ids) => ids,
+                    Err(e) => {
+                        return log::warn!("room {}: catching up failed: {e}", room.info.name);
+                    }
+                };
+                let missing = room.memory.missing(ids.into_iter().map(MessageId));
+                let due = match msg.scope {
+                    Scope::Since => missing,
+                    Scope::Settled => room.memory.settle(missing, Instant::now()),
+                };
+                if !due.is_empty() {
+                    ctx.notify(Fetch { ids: due });
+                }
+            },
+        )))
+    }
+}
+
+/// Deliver stored messages `ids` that members have not had.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct Fetch {
+    ids: Vec<MessageId>,
+}
+
+impl Handler<Fetch> for Room {
+    type Result = AtomicResponse<Self, ()>;
+
+    fn handle(&mut self, msg: Fetch, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        let ids: Vec<i32> = msg.ids.iter().map(|id| id.0).collect();
+        let load = async move { db.run(move |c| messages::with_ids(c, room_id, &ids)).await };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(|loaded, room, _ctx| {
-            room.catching_up = false;
             let rows = match loaded {
                 Ok(rows) => rows,
                 Err(e) => return log::warn!("room {}: catching up failed: {e}", room.info.name),
@@ -828,7 +820,7 @@ impl Handler<CatchUp> for Room {
             let mut caught = 0;
             for row in rows {
                 let id = MessageId(row.message.id);
-                if room.remember(id) {
+                if room.memory.remember(id) {
                     let frame = encode(&ServerFrame::ChatMessage(view_of(row, false)));
                     room.deliver(&frame, None, Some(id));
                     caught += 1;
