@@ -82,7 +82,7 @@ impl Metrics {
     }
 
     /// An event reached this instance's members only: Redis was down or
-    /// could not take it, or a room could not keep up with the bus.
+    /// could not take it.
     pub fn bus_local_only(&self) {
         self.bus_local_only.fetch_add(1, Ordering::Relaxed);
     }

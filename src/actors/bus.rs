@@ -12,6 +12,7 @@
 
 use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
+use crate::protocol::{ServerFrame, encode};
 use actix::{Message, Recipient};
 use bytestring::ByteString;
 use futures_util::future::{self, BoxFuture};
@@ -32,6 +33,22 @@ pub struct RoomEvent {
     pub message_id: Option<MessageId>,
     /// When it was published, to measure how long the bus took.
     pub published_at: SystemTime,
+}
+
+impl RoomEvent {
+    /// `frame`, encoded once for every member, published now.
+    pub fn now(
+        frame: &ServerFrame,
+        skip_user: Option<Username>,
+        message_id: Option<MessageId>,
+    ) -> Self {
+        RoomEvent {
+            frame: encode(frame),
+            skip_user,
+            message_id,
+            published_at: SystemTime::now(),
+        }
+    }
 }
 
 /// A frame for every connection of one user, on this instance.
@@ -157,9 +174,15 @@ impl<K: std::hash::Hash + Eq + Clone, M: Message<Result = ()> + Send> Routes<K, 
         }
     }
 
-    /// The recipient for `key`.
-    pub(crate) fn get(&self, key: &K) -> Option<Recipient<M>> {
-        self.map().get(key).map(|(_, to)| to.clone())
+    /// Hands `message` to the recipient for `key`, if there is one here;
+    /// false when there is none.
+    pub(crate) fn send(&self, key: &K, message: M) -> bool {
+        // Cloned out, so the lock is not held while sending.
+        let Some(to) = self.map().get(key).map(|(_, to)| to.clone()) else {
+            return false;
+        };
+        to.do_send(message);
+        true
     }
 
     /// Every key with a route.
@@ -171,11 +194,7 @@ impl<K: std::hash::Hash + Eq + Clone, M: Message<Result = ()> + Send> Routes<K, 
 impl Routes<RoomName, Published> {
     /// Hands `event` to this instance's room, if it has one here.
     pub(crate) fn deliver(&self, room: &RoomName, event: RoomEvent) -> bool {
-        let Some(to) = self.get(room) else {
-            return false;
-        };
-        to.do_send(Published::Event(Arc::new(event)));
-        true
+        self.send(room, Published::Event(Arc::new(event)))
     }
 }
 
@@ -183,14 +202,13 @@ impl Routes<Username, UserDelivery> {
     /// Hands `frame` to this instance's connections of `user`; false when
     /// there are none here.
     pub(crate) fn deliver(&self, user: &Username, frame: ByteString) -> bool {
-        let Some(to) = self.get(user) else {
-            return false;
-        };
-        to.do_send(UserDelivery {
-            user: user.clone(),
-            frame,
-        });
-        true
+        self.send(
+            user,
+            UserDelivery {
+                user: user.clone(),
+                frame,
+            },
+        )
     }
 }
 

@@ -36,12 +36,12 @@ use crate::actors::bus::{
 use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
-use crate::protocol::{ServerFrame, encode};
+use crate::protocol::ServerFrame;
 use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::StreamExt;
 use futures_util::future::BoxFuture;
-use presence::{Arrive, Counts, Depart, SCRIPTS};
+use presence::{Arrive, Counts, Depart};
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -66,6 +66,15 @@ const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 /// Reconnection backoff: first and longest wait.
 const BACKOFF_MIN: Duration = Duration::from_millis(250);
 const BACKOFF_MAX: Duration = Duration::from_secs(5);
+
+/// Runs one Redis request, counting one that takes longer than
+/// [`REDIS_TIMEOUT`] as failed.
+async fn timed<T>(request: impl Future<Output = redis::RedisResult<T>>) -> Result<T, String> {
+    match tokio::time::timeout(REDIS_TIMEOUT, request).await {
+        Ok(answer) => answer.map_err(|e| e.to_string()),
+        Err(_) => Err("timed out".to_owned()),
+    }
+}
 
 /// Why the bridge could not be set up.
 #[derive(Debug, thiserror::Error)]
@@ -127,27 +136,21 @@ impl RedisBus {
         }))
     }
 
-    /// Asks the bridge something it answers through `reply`; `None` if the
-    /// bridge is gone.
-    fn ask<T: Send + 'static>(
+    /// Puts a question to the bridge, which answers through `reply`; `None`
+    /// if the bridge is gone or Redis could not answer.
+    fn ask<T, M>(
         &self,
-        message: impl FnOnce(oneshot::Sender<Option<T>>) -> BridgeRequest,
-    ) -> BoxFuture<'static, Option<T>> {
+        message: impl FnOnce(oneshot::Sender<Option<T>>) -> M,
+    ) -> BoxFuture<'static, Option<T>>
+    where
+        T: Send + 'static,
+        M: Message<Result = ()> + Send + 'static,
+        RedisBridge: Handler<M>,
+    {
         let (reply, answer) = oneshot::channel();
-        match message(reply) {
-            BridgeRequest::Arrive(m) => self.bridge.do_send(m),
-            BridgeRequest::Depart(m) => self.bridge.do_send(m),
-            BridgeRequest::Counts(m) => self.bridge.do_send(m),
-        }
+        self.bridge.do_send(message(reply));
         Box::pin(async move { answer.await.ok().flatten() })
     }
-}
-
-/// The questions [`RedisBus::ask`] puts to the bridge.
-enum BridgeRequest {
-    Arrive(Arrive),
-    Depart(Depart),
-    Counts(Counts),
 }
 
 impl RoomBus for RedisBus {
@@ -221,27 +224,27 @@ impl RoomBus for RedisBus {
         user: &Username,
         local_first: bool,
     ) -> BoxFuture<'static, Option<Arrival>> {
-        let (room, user) = (room.clone(), user.clone());
-        self.ask(|reply| {
-            BridgeRequest::Arrive(Arrive {
-                room,
-                user,
-                local_first,
-                reply,
-            })
+        self.ask(|reply| Arrive {
+            room: room.clone(),
+            user: user.clone(),
+            local_first,
+            reply,
         })
     }
 
     fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>> {
-        let (room, user) = (room.clone(), user.clone());
-        self.ask(|reply| BridgeRequest::Depart(Depart { room, user, reply }))
+        self.ask(|reply| Depart {
+            room: room.clone(),
+            user: user.clone(),
+            reply,
+        })
     }
 
     fn online_counts(
         &self,
         rooms: Vec<RoomName>,
     ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
-        self.ask(|reply| BridgeRequest::Counts(Counts { rooms, reply }))
+        self.ask(|reply| Counts { rooms, reply })
     }
 }
 
@@ -308,15 +311,9 @@ impl RedisBridge {
     fn connect(&mut self, ctx: &mut Context<Self>) {
         let client = self.client.clone();
         let connecting = async move {
-            let pubsub = tokio::time::timeout(REDIS_TIMEOUT, client.get_async_pubsub()).await;
-            let publisher =
-                tokio::time::timeout(REDIS_TIMEOUT, client.get_multiplexed_async_connection())
-                    .await;
-            match (pubsub, publisher) {
-                (Ok(Ok(pubsub)), Ok(Ok(publisher))) => Ok((pubsub, publisher)),
-                (Ok(Err(e)), _) | (_, Ok(Err(e))) => Err(e.to_string()),
-                _ => Err("timed out".to_owned()),
-            }
+            let pubsub = timed(client.get_async_pubsub()).await?;
+            let publisher = timed(client.get_multiplexed_async_connection()).await?;
+            Ok::<_, String>((pubsub, publisher))
         };
         ctx.spawn(
             connecting
@@ -358,10 +355,8 @@ impl RedisBridge {
             // A new connection may be to a restarted Redis with an empty
             // script cache, and pipelined script calls do not load them.
             let mut publisher = publisher;
-            for script in SCRIPTS {
-                redis::Script::new(script)
-                    .load_async(&mut publisher)
-                    .await?;
+            for script in presence::scripts() {
+                script.load_async(&mut publisher).await?;
             }
             if !channels.is_empty() {
                 sink.subscribe(&channels).await?;
@@ -384,7 +379,14 @@ impl RedisBridge {
                             );
                             // Every room this instance has members in may
                             // have missed events, here and elsewhere.
-                            for room in act.rooms.keys() {
+                            let rooms = act.rooms.keys();
+                            if !rooms.is_empty() {
+                                log::info!(
+                                    "telling every instance to catch up in {} rooms",
+                                    rooms.len()
+                                );
+                            }
+                            for room in rooms {
                                 let after = act.last_seen.get(&room).copied();
                                 act.missed.entry(room).or_insert(after);
                             }
@@ -453,7 +455,7 @@ impl RedisBridge {
             return;
         }
         for (room, after) in std::mem::take(&mut self.missed) {
-            log::info!("telling every instance's #{room} to catch up");
+            log::debug!("telling every instance's #{room} to catch up");
             self.enqueue(Publish {
                 channel: self.channels.room(&room),
                 payload: wire::encode_missed(after),
@@ -486,13 +488,11 @@ impl RedisBridge {
         }
         self.flushing = true;
         let generation = self.generation;
-        let send = async move {
-            tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<Vec<i64>>(&mut conn)).await
-        };
+        let send = async move { timed(pipe.query_async::<Vec<i64>>(&mut conn)).await };
         ctx.spawn(send.into_actor(self).map(move |result, act, ctx| {
             act.flushing = false;
             let failure = match result {
-                Ok(Ok(receivers)) => {
+                Ok(receivers) => {
                     for (publish, count) in batch.into_iter().zip(receivers) {
                         if let Fallback::User(_, _, done) = publish.fallback {
                             let _ = done.send(count > 0);
@@ -501,8 +501,7 @@ impl RedisBridge {
                     act.flush(ctx);
                     return;
                 }
-                Ok(Err(e)) => e.to_string(),
-                Err(_) => "publishing timed out".to_owned(),
+                Err(e) => format!("publishing failed: {e}"),
             };
             // Redis may have published part of it: rooms deliver each
             // message once, so a second copy here is harmless.
@@ -517,12 +516,7 @@ impl RedisBridge {
 
     /// Publishes a presence frame to a room, like a room would.
     fn announce(&mut self, room: &RoomName, frame: &ServerFrame) {
-        let event = RoomEvent {
-            frame: encode(frame),
-            skip_user: None,
-            message_id: None,
-            published_at: SystemTime::now(),
-        };
+        let event = RoomEvent::now(frame, None, None);
         self.enqueue(Publish {
             channel: self.channels.room(room),
             payload: wire::encode_event(&event),
@@ -536,45 +530,32 @@ impl RedisBridge {
             Some(Topic::Room(room)) => match wire::decode(msg.get_payload_bytes()) {
                 Some(Wire::Event(event)) => self.dispatch_event(room, event),
                 Some(Wire::Missed(after)) => {
-                    if let Some(to) = self.rooms.get(&room) {
-                        to.do_send(Published::Missed { after });
-                    }
+                    self.rooms.send(&room, Published::Missed { after });
                 }
                 None => log::warn!("undecodable event on {channel}"),
             },
-            Some(Topic::User(user)) => {
-                let Some(to) = self.users.get(&user) else {
-                    return;
-                };
-                match std::str::from_utf8(msg.get_payload_bytes()) {
-                    Ok(frame) => to.do_send(UserDelivery {
-                        user,
-                        frame: ByteString::from(frame),
-                    }),
-                    Err(_) => log::warn!("undecodable frame on {channel}"),
+            Some(Topic::User(user)) => match std::str::from_utf8(msg.get_payload_bytes()) {
+                Ok(frame) => {
+                    self.users.deliver(&user, ByteString::from(frame));
                 }
-            }
+                Err(_) => log::warn!("undecodable frame on {channel}"),
+            },
             None => log::debug!("message on unexpected channel {channel}"),
         }
     }
 
-    /// Hands an incoming event to its room. Past the room's mailbox limit,
-    /// which holds back its own members' posts: an event from the bus is
-    /// never dropped (the subscription is drained as fast as Redis sends,
-    /// and a room handles an event without waiting for anything).
+    /// Hands an incoming event to its room, whatever the room's mailbox
+    /// holds: an event from the bus is never dropped (the subscription is
+    /// drained as fast as Redis sends, and a room handles an event without
+    /// waiting for anything).
     fn dispatch_event(&mut self, room: RoomName, event: RoomEvent) {
-        let Some(to) = self.rooms.get(&room) else {
-            return;
-        };
-        if let Some(id) = event.message_id {
-            match self.last_seen.get_mut(&room) {
-                Some(newest) => *newest = (*newest).max(id),
-                None => {
-                    self.last_seen.insert(room, id);
-                }
-            }
+        let id = event.message_id;
+        if self.rooms.deliver(&room, event)
+            && let Some(id) = id
+        {
+            let newest = self.last_seen.entry(room).or_insert(id);
+            *newest = (*newest).max(id);
         }
-        to.do_send(Published::Event(Arc::new(event)));
     }
 }
 

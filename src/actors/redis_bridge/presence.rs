@@ -13,47 +13,42 @@
 //! a live entry never lapses and a dead instance's users are gone from
 //! every list within the TTL.
 
-use super::{REDIS_TIMEOUT, RedisBridge};
+use super::{RedisBridge, timed};
 use crate::actors::bus::Arrival;
 use crate::domain::{RoomName, Username};
 use crate::protocol::ServerFrame;
 use actix::prelude::*;
 use redis::aio::MultiplexedConnection;
+use redis::{Script, ScriptInvocation};
 use std::collections::HashMap;
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::oneshot;
 
-/// Adds this instance to a user's entry in a room; returns how many other
-/// instances had them and who is online now.
-/// KEYS: user key, room key. ARGV: instance, expiry ms, now ms, user, ttl ms.
-pub(super) const ARRIVE: &str = r"
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
-local others = redis.call('ZCARD', KEYS[1])
-redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
-return {others, redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')}
-";
-
-/// The heartbeat's half of [`ARRIVE`]: renews this instance's entry and
-/// returns only how many instances had the user (ourselves included while
-/// our entry is live), not the room's whole list, which a refresh of every
-/// room and user would otherwise fetch over and over.
-/// KEYS: user key, room key. ARGV: instance, expiry ms, now ms, user, ttl ms.
-pub(super) const REFRESH: &str = r"
+/// Adds (or renews) this instance in a user's entry in a room; returns how
+/// many instances had the user before (ourselves included while our entry
+/// is live). On an arrival (ARGV[6] = 1) it also returns who is online
+/// now; the heartbeat, which refreshes every room and user, leaves the
+/// lists out rather than fetch them over and over.
+/// KEYS: user key, room key. ARGV: instance, expiry ms, now ms, user,
+/// ttl ms, list (0 or 1).
+const REFRESH: &str = r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local present = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+if ARGV[6] == '1' then
+  return {present, redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')}
+end
 return present
 ";
 
 /// Removes this instance from a user's entry in a room; returns 1 when no
 /// instance has them any more.
 /// KEYS: user key, room key. ARGV: instance, now ms, user.
-pub(super) const DEPART: &str = r"
+const DEPART: &str = r"
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[2])
 local top = redis.call('ZRANGE', KEYS[1], -1, -1, 'WITHSCORES')
@@ -69,7 +64,7 @@ return 0
 /// Sweeps a room's users whose every instance stopped refreshing them;
 /// returns them, so that the one instance that swept them announces it.
 /// KEYS: room key. ARGV: now ms, user key prefix.
-pub(super) const REAP: &str = r"
+const REAP: &str = r"
 local gone = {}
 for _, user in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) do
   local key = ARGV[2] .. user
@@ -85,9 +80,24 @@ end
 return gone
 ";
 
+/// The scripts, each hashed once per process.
+struct Scripts {
+    refresh: Script,
+    depart: Script,
+    reap: Script,
+}
+
+static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
+    refresh: Script::new(REFRESH),
+    depart: Script::new(DEPART),
+    reap: Script::new(REAP),
+});
+
 /// Every script, loaded on each new connection: pipelined invocations run
 /// by hash and do not load a missing script themselves.
-pub(super) const SCRIPTS: [&str; 4] = [ARRIVE, REFRESH, DEPART, REAP];
+pub(super) fn scripts() -> [&'static Script; 3] {
+    [&SCRIPTS.refresh, &SCRIPTS.depart, &SCRIPTS.reap]
+}
 
 fn now_ms() -> u64 {
     SystemTime::now()
@@ -120,9 +130,25 @@ impl RedisBridge {
         self.presence_ttl.as_millis() as u64
     }
 
+    /// [`REFRESH`] of this instance's entry for `user` in `room`; `list`:
+    /// also fetch who is online.
+    fn refresh(&self, room: &RoomName, user: &Username, list: bool) -> ScriptInvocation<'static> {
+        let mut refresh = SCRIPTS.refresh.prepare_invoke();
+        refresh
+            .key(self.channels.presence_key(room, user))
+            .key(self.channels.online_key(room))
+            .arg(&self.instance)
+            .arg(self.expiry_ms())
+            .arg(now_ms())
+            .arg(user.as_str())
+            .arg(self.ttl_ms())
+            .arg(u8::from(list));
+        refresh
+    }
+
     /// Runs `request` on the publishing connection and hands its answer
     /// (`None`: Redis is down, failed or timed out) to `reply`.
-    fn ask<T, F>(
+    fn query<T, F>(
         &self,
         ctx: &mut Context<Self>,
         reply: oneshot::Sender<Option<T>>,
@@ -138,15 +164,13 @@ impl RedisBridge {
         let request = request(conn);
         ctx.spawn(
             async move {
-                let answer = match tokio::time::timeout(REDIS_TIMEOUT, request).await {
-                    Ok(Ok(answer)) => Some(answer),
-                    Ok(Err(e)) => {
-                        log::warn!("presence: {e}");
-                        None
-                    }
-                    Err(_) => None,
-                };
-                let _ = reply.send(answer);
+                let answer = timed(request).await.inspect_err(|e| {
+                    log::warn!(
+                        "asking Redis who is online failed ({e}); \
+                         going by this instance's own members"
+                    );
+                });
+                let _ = reply.send(answer.ok());
             }
             .into_actor(self),
         );
@@ -163,27 +187,14 @@ impl RedisBridge {
             return;
         }
         let pairs: Vec<(RoomName, Username)> = self.presence.iter().cloned().collect();
-        let script = redis::Script::new(REFRESH);
         let mut pipe = redis::pipe();
-        let (expiry, now, ttl) = (self.expiry_ms(), now_ms(), self.ttl_ms());
         for (room, user) in &pairs {
-            pipe.invoke_script(
-                script
-                    .key(self.channels.presence_key(room, user))
-                    .key(self.channels.online_key(room))
-                    .arg(&self.instance)
-                    .arg(expiry)
-                    .arg(now)
-                    .arg(user.as_str())
-                    .arg(ttl),
-            );
+            pipe.invoke_script(&self.refresh(room, user, false));
         }
-        let refresh = async move {
-            tokio::time::timeout(REDIS_TIMEOUT, pipe.query_async::<Vec<u64>>(&mut conn)).await
-        };
+        let refresh = async move { timed(pipe.query_async::<Vec<u64>>(&mut conn)).await };
         ctx.spawn(refresh.into_actor(self).map(move |result, act, ctx| {
             match result {
-                Ok(Ok(answers)) => {
+                Ok(answers) => {
                     for ((room, user), others) in pairs.into_iter().zip(answers) {
                         // Refreshing our own live entry finds ourselves; 0
                         // means the entry had expired: announce again.
@@ -193,8 +204,7 @@ impl RedisBridge {
                     }
                     act.flush(ctx);
                 }
-                Ok(Err(e)) => log::warn!("presence heartbeat failed: {e}"),
-                Err(_) => log::warn!("presence heartbeat timed out"),
+                Err(e) => log::warn!("presence heartbeat failed: {e}"),
             }
         }));
     }
@@ -209,29 +219,22 @@ impl RedisBridge {
         if rooms.is_empty() {
             return;
         }
-        let script = redis::Script::new(REAP);
         let mut pipe = redis::pipe();
         let now = now_ms();
         for room in &rooms {
             pipe.invoke_script(
-                script
+                SCRIPTS
+                    .reap
                     .key(self.channels.online_key(room))
                     .arg(now)
                     .arg(self.channels.presence_prefix(room)),
             );
         }
-        let sweep = async move {
-            tokio::time::timeout(
-                REDIS_TIMEOUT,
-                pipe.query_async::<Vec<Vec<String>>>(&mut conn),
-            )
-            .await
-        };
+        let sweep = async move { timed(pipe.query_async::<Vec<Vec<String>>>(&mut conn)).await };
         ctx.spawn(sweep.into_actor(self).map(move |result, act, ctx| {
             let gone = match result {
-                Ok(Ok(gone)) => gone,
-                Ok(Err(e)) => return log::warn!("presence sweep failed: {e}"),
-                Err(_) => return log::warn!("presence sweep timed out"),
+                Ok(gone) => gone,
+                Err(e) => return log::warn!("presence sweep failed: {e}"),
             };
             for (room, users) in rooms.into_iter().zip(gone) {
                 for user in users {
@@ -265,48 +268,35 @@ impl Handler<Arrive> for RedisBridge {
         if msg.local_first {
             self.presence.insert((msg.room.clone(), msg.user.clone()));
         }
+        let arrival = msg
+            .local_first
+            .then(|| self.refresh(&msg.room, &msg.user, true));
         let room_key = self.channels.online_key(&msg.room);
-        let user_key = self.channels.presence_key(&msg.room, &msg.user);
-        let (instance, expiry, ttl, now) = (
-            self.instance.clone(),
-            self.expiry_ms(),
-            self.ttl_ms(),
-            now_ms(),
-        );
-        let Arrive {
-            user,
-            local_first,
-            reply,
-            ..
-        } = msg;
-        self.ask(ctx, reply, move |mut conn| async move {
-            let (first, online) = if local_first {
-                let (others, online) = redis::Script::new(ARRIVE)
-                    .key(user_key)
-                    .key(room_key)
-                    .arg(instance)
-                    .arg(expiry)
-                    .arg(now)
-                    .arg(user.as_str())
-                    .arg(ttl)
-                    .invoke_async::<(u64, Vec<String>)>(&mut conn)
-                    .await?;
-                (others == 0, online)
-            } else {
-                let online = redis::cmd("ZRANGEBYSCORE")
-                    .arg(room_key)
-                    .arg(now)
-                    .arg("+inf")
-                    .query_async::<Vec<String>>(&mut conn)
-                    .await?;
-                (false, online)
+        let now = now_ms();
+        self.query(ctx, msg.reply, move |mut conn| async move {
+            let (first, online) = match arrival {
+                Some(arrival) => {
+                    let (others, online) = arrival
+                        .invoke_async::<(u64, Vec<String>)>(&mut conn)
+                        .await?;
+                    (others == 0, online)
+                }
+                None => {
+                    let online = redis::cmd("ZRANGEBYSCORE")
+                        .arg(room_key)
+                        .arg(now)
+                        .arg("+inf")
+                        .query_async::<Vec<String>>(&mut conn)
+                        .await?;
+                    (false, online)
+                }
             };
+            // A sorted set's members are distinct already.
             let mut online: Vec<Username> = online
                 .iter()
                 .filter_map(|u| Username::parse(u).ok())
                 .collect();
             online.sort();
-            online.dedup();
             Ok(Arrival { first, online })
         });
     }
@@ -330,8 +320,9 @@ impl Handler<Depart> for RedisBridge {
         let room_key = self.channels.online_key(&msg.room);
         let instance = self.instance.clone();
         let user = msg.user;
-        self.ask(ctx, msg.reply, move |mut conn| async move {
-            let gone: u8 = redis::Script::new(DEPART)
+        self.query(ctx, msg.reply, move |mut conn| async move {
+            let gone: u8 = SCRIPTS
+                .depart
                 .key(user_key)
                 .key(room_key)
                 .arg(instance)
@@ -365,7 +356,7 @@ impl Handler<Counts> for RedisBridge {
                 .arg("+inf");
         }
         let rooms = msg.rooms;
-        self.ask(ctx, msg.reply, move |mut conn| async move {
+        self.query(ctx, msg.reply, move |mut conn| async move {
             let counts: Vec<usize> = pipe.query_async(&mut conn).await?;
             Ok(rooms.into_iter().zip(counts).collect())
         });

@@ -208,15 +208,8 @@ impl Room {
     }
 
     fn publish(&self, frame: &ServerFrame, skip_user: Option<Username>, id: Option<MessageId>) {
-        self.bus.publish(
-            &self.info.name,
-            RoomEvent {
-                frame: encode(frame),
-                skip_user,
-                message_id: id,
-                published_at: std::time::SystemTime::now(),
-            },
-        );
+        self.bus
+            .publish(&self.info.name, RoomEvent::now(frame, skip_user, id));
     }
 
     /// Runs `store` as the room's next atomic step and, when it succeeds,
