@@ -246,9 +246,7 @@ impl Handler<UserDelivery> for Registry {
             };
             // The same rule as a room's: a client that lets its queue fill
             // is not waited for, it is disconnected.
-            if let Err(SendError::Full(_)) = session.addr.try_send(deliver.clone()) {
-                log::warn!("{} is not reading; disconnecting that connection", msg.user);
-                crate::metrics::METRICS.slow_client_dropped();
+            if !deliver.clone().offer(&session.addr) {
                 session.addr.do_send(Hangup::TooSlow);
                 slow.push(*id);
             }

@@ -215,7 +215,13 @@ impl WsSession {
                     (None, Some(after)) => Window::After(after.0),
                     (None, None) => Window::Latest,
                 };
-                self.load_history(LoadHistory { window, limit }, ctx);
+                let request = LoadHistory { window, limit };
+                self.ask_room(request, Slot::History, ctx, |page, _, ctx| {
+                    ctx.text(encode(&ServerFrame::History {
+                        messages: page.messages,
+                        has_more: page.has_more,
+                    }));
+                });
             }
             ClientFrame::EditMessage { id, message } => {
                 if let Some(text) = self.check_text(message, ctx) {
@@ -224,7 +230,7 @@ impl WsSession {
                         id,
                         text,
                     };
-                    self.ask_room(edit, ctx, |(), _, _| {});
+                    self.ask_room(edit, Slot::Request, ctx, |(), _, _| {});
                 }
             }
             ClientFrame::DeleteMessage { id } => {
@@ -232,7 +238,7 @@ impl WsSession {
                     by: self.user.clone(),
                     id,
                 };
-                self.ask_room(delete, ctx, |(), _, _| {});
+                self.ask_room(delete, Slot::Request, ctx, |(), _, _| {});
             }
             ClientFrame::React { id, emoji } => match Emoji::parse(&emoji) {
                 Ok(emoji) => {
@@ -241,7 +247,7 @@ impl WsSession {
                         id,
                         emoji,
                     };
-                    self.ask_room(react, ctx, |(), _, _| {});
+                    self.ask_room(react, Slot::Request, ctx, |(), _, _| {});
                 }
                 Err(e) => Self::send_error(ctx, ErrorCode::InvalidEmoji, e.to_string()),
             },
@@ -268,32 +274,6 @@ impl WsSession {
             user: self.user.username.clone(),
             typing,
         });
-    }
-
-    /// Asks the room for a page of its log, one request at a time.
-    fn load_history(&mut self, request: LoadHistory, ctx: &mut ws::WebsocketContext<Self>) {
-        let Some(room) = self.room.clone() else {
-            return Self::send_error(ctx, ErrorCode::NotReady, "not connected to the room yet");
-        };
-        if self.history_in_flight {
-            return Self::send_error(
-                ctx,
-                ErrorCode::RateLimited,
-                "wait for the previous history page before asking for the next",
-            );
-        }
-        self.history_in_flight = true;
-        ctx.spawn(room.send(request).into_actor(self).map(|result, act, ctx| {
-            act.history_in_flight = false;
-            match result {
-                Ok(Ok(page)) => ctx.text(encode(&ServerFrame::History {
-                    messages: page.messages,
-                    has_more: page.has_more,
-                })),
-                Ok(Err(e)) => act.room_failed(e, ctx),
-                Err(e) => act.room_unavailable(e, ctx),
-            }
-        }));
     }
 
     fn check_text(
@@ -336,14 +316,15 @@ impl WsSession {
             author: self.user.clone(),
             text,
         };
-        self.ask_room(post, ctx, |_, _, _| {});
+        self.ask_room(post, Slot::Request, ctx, |_, _, _| {});
     }
 
-    /// Sends `request` to the room, within the in-flight limit; `done` gets
-    /// the answer, and a refusal or failure becomes an `error` frame.
+    /// Sends `request` to the room, within the limit of its `slot`; `done`
+    /// gets the answer, and a refusal or failure becomes an `error` frame.
     fn ask_room<M, T>(
         &mut self,
         request: M,
+        slot: Slot,
         ctx: &mut ws::WebsocketContext<Self>,
         done: impl FnOnce(T, &mut Self, &mut ws::WebsocketContext<Self>) + 'static,
     ) where
@@ -352,33 +333,59 @@ impl WsSession {
         Room: Handler<M>,
     {
         let Some(room) = self.room.clone() else {
-            return Self::send_error(ctx, ErrorCode::NotReady, "not connected to the room yet");
+            return Self::send_error(
+                ctx,
+                ErrorCode::NotReady,
+                "this connection is closing (the server may be shutting down); reconnect",
+            );
         };
-        if !self.take_request_slot(ctx) {
+        if !self.take_slot(slot, ctx) {
             return;
         }
-        ctx.spawn(room.send(request).into_actor(self).map(|result, act, ctx| {
-            act.requests_in_flight -= 1;
-            match result {
-                Ok(Ok(answer)) => done(answer, act, ctx),
-                Ok(Err(e)) => act.room_failed(e, ctx),
-                Err(e) => act.room_unavailable(e, ctx),
-            }
-        }));
+        ctx.spawn(
+            room.send(request)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.release_slot(slot);
+                    match result {
+                        Ok(Ok(answer)) => done(answer, act, ctx),
+                        Ok(Err(e)) => act.room_failed(e, ctx),
+                        Err(e) => act.room_unavailable(e, ctx),
+                    }
+                }),
+        );
     }
 
-    /// Counts one more request in flight, or tells the client to slow down.
-    fn take_request_slot(&mut self, ctx: &mut ws::WebsocketContext<Self>) -> bool {
-        if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT {
-            Self::send_error(
-                ctx,
-                ErrorCode::RateLimited,
+    /// Counts one more request in flight in `slot`, or tells the client to
+    /// slow down.
+    fn take_slot(&mut self, slot: Slot, ctx: &mut ws::WebsocketContext<Self>) -> bool {
+        let (full, refusal) = match slot {
+            Slot::Request => (
+                self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT,
                 "you are sending faster than the server can keep up; this was not done",
-            );
+            ),
+            Slot::History => (
+                self.history_in_flight,
+                "wait for the previous history page before asking for the next",
+            ),
+        };
+        if full {
+            Self::send_error(ctx, ErrorCode::RateLimited, refusal);
             return false;
         }
-        self.requests_in_flight += 1;
+        match slot {
+            Slot::Request => self.requests_in_flight += 1,
+            Slot::History => self.history_in_flight = true,
+        }
         true
+    }
+
+    /// A request taken by [`take_slot`](Self::take_slot) was answered.
+    fn release_slot(&mut self, slot: Slot) {
+        match slot {
+            Slot::Request => self.requests_in_flight -= 1,
+            Slot::History => self.history_in_flight = false,
+        }
     }
 
     /// A refusal or failure of the room, as the client sees it.
@@ -389,18 +396,15 @@ impl WsSession {
                 Self::send_error(
                     ctx,
                     ErrorCode::Internal,
-                    "the server could not store that; please try again",
+                    "the server's database failed, so this was not done; please try again",
                 );
             }
-            RoomError::NotAdmitted => {
-                Self::send_error(
-                    ctx,
-                    ErrorCode::Forbidden,
-                    RoomError::NotAdmitted.to_string(),
-                );
-                ctx.notify(Hangup::NotAdmitted);
+            refused => {
+                Self::send_error(ctx, refused.code(), refused.to_string());
+                if matches!(refused, RoomError::NotAdmitted) {
+                    ctx.notify(Hangup::NotAdmitted);
+                }
             }
-            refused => Self::send_error(ctx, refused.code(), refused.to_string()),
         }
     }
 
@@ -424,7 +428,7 @@ impl WsSession {
                 "too many private messages at once; this one was not sent",
             );
         }
-        if !self.take_request_slot(ctx) {
+        if !self.take_slot(Slot::Request, ctx) {
             return;
         }
         let echo = text.as_str().to_owned();
@@ -439,7 +443,7 @@ impl WsSession {
                 .send(request)
                 .into_actor(self)
                 .map(move |result, act, ctx| {
-                    act.requests_in_flight -= 1;
+                    act.release_slot(Slot::Request);
                     match result {
                         Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
                             target,
@@ -450,11 +454,14 @@ impl WsSession {
                             ErrorCode::UserNotOnline,
                             format!("{who} is not online (or there is no such user)"),
                         ),
-                        Err(e) => Self::send_error(
-                            ctx,
-                            ErrorCode::Internal,
-                            format!("not delivered: {e}"),
-                        ),
+                        Err(e) => {
+                            log::error!("registry unavailable for a private message: {e}");
+                            Self::send_error(
+                                ctx,
+                                ErrorCode::Internal,
+                                "the private message could not be delivered; please try again",
+                            );
+                        }
                     }
                 }),
         );
@@ -552,6 +559,17 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     }
 }
 
+/// Which limit a request to the room counts against.
+#[derive(Debug, Clone, Copy)]
+enum Slot {
+    /// Posts, edits, deletions, reactions (and private messages): up to
+    /// [`MAX_REQUESTS_IN_FLIGHT`] at once.
+    Request,
+    /// History pages: one at a time, so one client cannot pile up pages in
+    /// its own output buffer.
+    History,
+}
+
 /// A frame for the client.
 #[derive(Message, Clone)]
 #[rtype(result = "()")]
@@ -560,6 +578,16 @@ pub struct Deliver {
     pub frame: ByteString,
     /// Set when the frame announces a new message.
     pub message_id: Option<MessageId>,
+}
+
+impl Deliver {
+    /// Offers the frame to `session` without waiting; false when its queue
+    /// is full: a client that stopped reading, to be hung up with
+    /// [`Hangup::TooSlow`]. A stopping session counts as served (its
+    /// `Disconnect` is on the way).
+    pub fn offer(self, session: &Addr<WsSession>) -> bool {
+        !matches!(session.try_send(self), Err(SendError::Full(_)))
+    }
 }
 
 impl Handler<Deliver> for WsSession {
@@ -581,8 +609,10 @@ impl Handler<Deliver> for WsSession {
 #[derive(Message, Default)]
 #[rtype(result = "()")]
 pub struct JoinBurst {
-    /// Stored messages, oldest first, each with its id.
-    pub history: Vec<(MessageId, ByteString)>,
+    /// The ids of `history`, ascending.
+    pub ids: Vec<MessageId>,
+    /// Stored messages, oldest first.
+    pub history: Vec<ByteString>,
     /// Frames after the history (`resumed`, `user_list`).
     pub then: Vec<ByteString>,
 }
@@ -591,9 +621,8 @@ impl Handler<JoinBurst> for WsSession {
     type Result = ();
 
     fn handle(&mut self, burst: JoinBurst, ctx: &mut Self::Context) {
-        // Pages come oldest first, so the ids are ascending already.
-        self.sent_in_history = burst.history.iter().map(|(id, _)| *id).collect();
-        for (_, frame) in burst.history {
+        self.sent_in_history = burst.ids;
+        for frame in burst.history {
             ctx.text(frame);
         }
         for frame in burst.then {
@@ -619,6 +648,19 @@ impl Handler<Hangup> for WsSession {
     type Result = ();
 
     fn handle(&mut self, why: Hangup, ctx: &mut Self::Context) {
+        // A room and the registry may both find one client too slow: it is
+        // hung up (and counted) once.
+        if ctx.state() != ActorState::Running {
+            return;
+        }
+        if why == Hangup::TooSlow {
+            log::warn!(
+                "{} in #{} is not reading; disconnecting that connection",
+                self.user.username,
+                self.room_info.name
+            );
+            METRICS.slow_client_dropped();
+        }
         let (code, description) = match why {
             Hangup::TooSlow => (ws::CloseCode::Again, "too slow: events were not being read"),
             Hangup::GoingAway => (ws::CloseCode::Away, "server going away"),

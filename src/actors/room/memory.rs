@@ -126,7 +126,7 @@ impl Memory {
     /// Of the stored `ids`, those members have not had.
     pub(super) fn missing(&self, ids: impl IntoIterator<Item = MessageId>) -> Vec<MessageId> {
         ids.into_iter()
-            .filter(|id| *id > self.forgotten && !self.delivered.contains(id))
+            .filter(|id| !had(&self.delivered, self.forgotten, *id))
             .collect()
     }
 
@@ -138,7 +138,7 @@ impl Memory {
         }
         let (delivered, forgotten) = (&self.delivered, self.forgotten);
         self.suspects
-            .retain(|id, _| *id > forgotten && !delivered.contains(id));
+            .retain(|id, _| !had(delivered, forgotten, *id));
         while self.suspects.len() > MAX_SUSPECTS {
             self.suspects.pop_first();
         }
@@ -153,6 +153,13 @@ impl Memory {
         }
         due
     }
+}
+
+/// Whether members have had message `id`: delivered, or at or before what
+/// the room no longer remembers. (A free function, so that `settle` can
+/// call it while it changes the suspects.)
+fn had(delivered: &BTreeSet<MessageId>, forgotten: MessageId, id: MessageId) -> bool {
+    id <= forgotten || delivered.contains(&id)
 }
 
 #[cfg(test)]

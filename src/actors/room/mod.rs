@@ -54,6 +54,13 @@ pub const RESUME_LIMIT: i64 = 500;
 /// [`messages::resume_floor`]).
 const RESUME_OVERLAP_MS: i64 = 2_000;
 
+/// Where a catch-up after message `after` starts: [`RESUME_OVERLAP_MS`]
+/// before it.
+fn resume_floor(conn: &mut DbConnection, room_id: i32, after: MessageId) -> Result<i32, DbError> {
+    let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
+    messages::resume_floor(conn, room_id, after.0, overlap)
+}
+
 /// Posts that may wait in a room's mailbox before senders are held back.
 const MAILBOX_CAPACITY: usize = 1024;
 
@@ -227,16 +234,6 @@ impl Room {
         )))
     }
 
-    /// Hands one frame to one member; false when its mailbox is full.
-    fn deliver_to(addr: &Addr<WsSession>, deliver: Deliver) -> bool {
-        match addr.try_send(deliver) {
-            Ok(()) => true,
-            Err(SendError::Full(_)) => false,
-            // The session is stopping; its Disconnect is on the way.
-            Err(SendError::Closed(_)) => true,
-        }
-    }
-
     fn kick(&mut self, session: SessionId) {
         let Some(member) = self.members.get_mut(&session) else {
             return;
@@ -245,12 +242,6 @@ impl Room {
             return;
         }
         member.kicked = true;
-        METRICS.slow_client_dropped();
-        log::warn!(
-            "room {}: {} is not reading; disconnecting that connection",
-            self.info.name,
-            member.user
-        );
         member.addr.do_send(Hangup::TooSlow);
         self.registry.do_send(Disconnect { session });
     }
@@ -317,8 +308,7 @@ impl Handler<Join> for Room {
         let load = async move {
             let history = db.run(move |c| match resume_after {
                 Some(after) => {
-                    let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-                    let floor = messages::resume_floor(c, room_id, after.0, overlap)?;
+                    let floor = resume_floor(c, room_id, after)?;
                     messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
                 }
                 None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
@@ -344,13 +334,13 @@ impl Handler<Join> for Room {
                 let mut burst = JoinBurst::default();
                 match history {
                     Ok((rows, has_more)) => {
+                        // Pages come oldest first: the ids are ascending.
                         for row in rows {
-                            let id = MessageId(row.message.id);
+                            burst.ids.push(MessageId(row.message.id));
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
-                            burst.history.push((id, encode(&frame)));
+                            burst.history.push(encode(&frame));
                         }
-                        let ids: Vec<MessageId> = burst.history.iter().map(|(id, _)| *id).collect();
-                        room.memory.note_burst(&ids);
+                        room.memory.note_burst(&burst.ids);
                         if let Some(after) = join.resume_after {
                             burst
                                 .then
@@ -715,7 +705,7 @@ impl Room {
                 frame: frame.clone(),
                 message_id: id,
             };
-            if Room::deliver_to(&member.addr, deliver) {
+            if deliver.offer(&member.addr) {
                 delivered += 1;
             } else {
                 slow.push(*session);
@@ -762,8 +752,7 @@ impl Handler<CatchUp> for Room {
         let forgotten = self.memory.forgotten().0;
         let load = async move {
             db.run(move |c| {
-                let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-                let floor = messages::resume_floor(c, room_id, msg.from.0, overlap)?;
+                let floor = resume_floor(c, room_id, msg.from)?;
                 // Reads ids only; whole messages only for the missing ones.
                 messages::ids_after(c, room_id, floor.max(forgotten), CATCH_UP_LIMIT)
             })
