@@ -430,9 +430,7 @@ async fn the_typing_line_names_several_people_and_clears_on_send_or_by_itself() 
     // Two more people, on plain sockets.
     let mut others = Vec::new();
     for name in ["carol", "dave"] {
-        let user = app.user(name).await;
-        let mut ws = app.join(&user, "lobby").await;
-        ws.joined().await;
+        let [ws] = app.members("lobby", [name]).await;
         bob.wait_for_online(name).await;
         others.push(ws);
     }
@@ -642,9 +640,7 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
     );
 
     // Someone to talk to, on a plain socket.
-    let bob = app.user("bob").await;
-    let mut bob_ws = app.join(&bob, "lobby").await;
-    bob_ws.joined().await;
+    let [mut bob_ws] = app.members("lobby", ["bob"]).await;
     alice.wait_for_online("bob").await;
     bob_ws.say("are you on your phone?").await;
     alice.wait_for_message("are you on your phone?").await;
