@@ -274,7 +274,7 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     // more is said than the ten a fresh join would show.
     app.stop().await;
     let missed: Vec<String> = (0..15).map(|i| format!("while away {i}")).collect();
-    store_messages(&app, "lobby", "bob", &missed);
+    app.store_messages("lobby", "bob", &missed);
     expected.extend(missed);
     drop(bob);
     let app = app.start_again().await;
@@ -732,24 +732,4 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
 
     bob_ws.close().await;
     alice.close().await;
-}
-
-/// Writes messages straight into the (stopped) server's database, as if
-/// another instance had stored them.
-fn store_messages(app: &TestApp, room: &str, author: &str, texts: &[String]) {
-    use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
-        .expect("open the test database");
-    for text in texts {
-        diesel::sql_query(
-            "INSERT INTO messages (room_id, user_id, content, created_at) \
-             SELECT rooms.id, users.id, ?, datetime('now') FROM rooms, users \
-             WHERE rooms.name = ? AND users.username = ?",
-        )
-        .bind::<diesel::sql_types::Text, _>(text)
-        .bind::<diesel::sql_types::Text, _>(room)
-        .bind::<diesel::sql_types::Text, _>(author)
-        .execute(&mut conn)
-        .expect("store a message");
-    }
 }

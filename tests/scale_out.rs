@@ -247,28 +247,6 @@ async fn an_instance_listens_to_a_room_only_while_it_has_members_there() {
     wait_for_listeners(&mut redis, &channel, 0).await;
 }
 
-/// Stores `n` messages by `user` in `room` at once, as a busy room would
-/// have stored them, and returns their ids.
-fn store_messages(app: &TestApp, room: &str, user: &str, n: usize) -> Vec<i64> {
-    use confab::db::queries::{self, messages, rooms, users};
-    use diesel::Connection;
-    app.database()
-        .run_here(|conn| {
-            let room = rooms::by_name(conn, room)?.expect("the room exists");
-            let user = users::by_username(conn, user)?.expect("the user exists");
-            conn.transaction(|conn| {
-                (0..n)
-                    .map(|i| {
-                        let text = format!("stored {i}");
-                        messages::insert(conn, room.id, user.id, &text, queries::now())
-                            .map(|m| i64::from(m.id))
-                    })
-                    .collect()
-            })
-        })
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn a_message_stored_by_an_instance_that_died_before_publishing_it_still_arrives() {
     let Some(url) = redis_url() else { return };
@@ -283,7 +261,7 @@ async fn a_message_stored_by_an_instance_that_died_before_publishing_it_still_ar
     }
     // Stored, never published: what an instance that died between the two
     // leaves behind. Both instances' rooms find it in the database.
-    store_messages(&one, "lobby", "alice", 1);
+    one.store_messages("lobby", "alice", ["stored 0"]);
     for ws in [&mut a, &mut b] {
         let frame = ws.next_of("chat_message").await;
         assert_eq!(frame["message"], "stored 0");
@@ -301,7 +279,7 @@ async fn a_resume_on_another_instance_stops_at_500_and_says_there_is_more() {
     let (one, two) = pair(&url).await;
     let alice = one.user("alice").await;
     alice.get("/chat/lobby/").await;
-    let stored = store_messages(&one, "lobby", "alice", 510);
+    let stored = one.store_messages("lobby", "alice", (0..510).map(|i| format!("stored {i}")));
 
     // Alice saw the first, then lost her socket; she comes back on two.
     let alice_on_two = same_user_on(&two, "alice").await;
