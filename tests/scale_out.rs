@@ -30,13 +30,19 @@ fn fresh_prefix() -> String {
 
 /// Two instances on one database and one Redis, both connected to it.
 async fn pair(url: &str) -> (TestApp, TestApp) {
+    pair_via(url, url).await
+}
+
+/// Two instances on one database and one Redis, which the first reaches
+/// at `url_one` and the second at `url_two` (a relay, say); both connected.
+async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp) {
     let prefix = fresh_prefix();
     let a = TestApp::spawn_on(backend_for_several_instances(), |s| {
-        s.redis_url = Some(url.to_owned());
+        s.redis_url = Some(url_one.to_owned());
         s.redis_prefix = prefix;
     })
     .await;
-    let b = a.sibling(|_| {}).await;
+    let b = a.sibling(|s| s.redis_url = Some(url_two.to_owned())).await;
     wait_for_redis(&a, "ok").await;
     wait_for_redis(&b, "ok").await;
     (a, b)
@@ -566,17 +572,7 @@ async fn members_stay_whole_when_one_instance_is_cut_off_from_redis() {
     // Instance one reaches Redis through a relay the test cuts; instance
     // two reaches it directly and never sees an outage.
     let partition = Partition::to(port).await;
-    let prefix = fresh_prefix();
-    let one = TestApp::spawn_with(|s| {
-        s.redis_url = Some(partition.url());
-        s.redis_prefix = prefix.clone();
-    })
-    .await;
-    let two = one
-        .sibling(|s| s.redis_url = Some(format!("redis://127.0.0.1:{port}/")))
-        .await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
+    let (one, two) = pair_via(&partition.url(), &format!("redis://127.0.0.1:{port}/")).await;
     let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
 
