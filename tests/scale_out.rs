@@ -6,8 +6,8 @@
 //!
 //! Needs `CONFAB_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`); without
 //! it these tests say why they skip, except under `CI=true`, where a missing
-//! Redis is a failure. The outage test runs its own `redis-server`. The
-//! instances share a scratch PostgreSQL database when
+//! Redis is a failure. The outage and partition tests run their own
+//! `redis-server`. The instances share a scratch PostgreSQL database when
 //! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -387,9 +387,20 @@ async fn every_member_sees_one_order_with_senders_on_both_instances() {
 /// A `redis-server` of this test's own, on a free port.
 struct OwnRedis {
     child: std::process::Child,
+    port: u16,
 }
 
 impl OwnRedis {
+    /// A new `redis-server` on a free port, or `None` when the test skips:
+    /// without `CONFAB_TEST_REDIS_URL`, as every Redis test does, or when
+    /// `redis-server` cannot be started.
+    fn start() -> Option<OwnRedis> {
+        redis_url()?;
+        OwnRedis::start_on(free_port())
+    }
+
+    /// A new `redis-server` on `port`: the one a stopped one had, to
+    /// bring it back.
     fn start_on(port: u16) -> Option<OwnRedis> {
         let child = match std::process::Command::new("redis-server")
             .args([
@@ -407,17 +418,22 @@ impl OwnRedis {
             Err(e) => {
                 return missing(
                     &format!("redis-server cannot be started ({e})"),
-                    "skipping the Redis outage test",
+                    "skipping a Redis test",
                 );
             }
         };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(OwnRedis { child });
+                return Some(OwnRedis { child, port });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("redis-server on port {port} did not come up");
+    }
+
+    /// Where instances reach it.
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
     }
 
     fn stop(mut self) {
@@ -450,19 +466,15 @@ async fn messages_until(ws: &mut Ws, last: &str) -> Vec<String> {
 
 #[actix_web::test]
 async fn a_redis_outage_loses_nothing_and_heals_by_itself() {
-    if redis_url().is_none() {
-        return;
-    }
-    let port = free_port();
-    let Some(redis) = OwnRedis::start_on(port) else {
+    let Some(redis) = OwnRedis::start() else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}/");
-    let (one, two) = pair(&url).await;
+    let (one, two) = pair(&redis.url()).await;
     let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
     let alice = same_user_on(&one, "alice").await;
 
+    let port = redis.port;
     redis.stop();
     wait_for_redis(&one, "unreachable").await;
     wait_for_redis(&two, "unreachable").await;
@@ -544,6 +556,7 @@ impl Partition {
         Partition { port, cut, relays }
     }
 
+    /// Where instances reach it.
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
@@ -562,17 +575,13 @@ impl Partition {
 
 #[actix_web::test]
 async fn members_stay_whole_when_one_instance_is_cut_off_from_redis() {
-    if redis_url().is_none() {
-        return;
-    }
-    let port = free_port();
-    let Some(_redis) = OwnRedis::start_on(port) else {
+    let Some(redis) = OwnRedis::start() else {
         return;
     };
     // Instance one reaches Redis through a relay the test cuts; instance
     // two reaches it directly and never sees an outage.
-    let partition = Partition::to(port).await;
-    let (one, two) = pair_via(&partition.url(), &format!("redis://127.0.0.1:{port}/")).await;
+    let partition = Partition::to(redis.port).await;
+    let (one, two) = pair_via(&partition.url(), &redis.url()).await;
     let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
 
