@@ -367,11 +367,7 @@
     bar.setAttribute("role", "group");
     bar.setAttribute("aria-label", "Message actions");
 
-    const react = button("message-tool action-react", undefined, "Add reaction");
-    react.setAttribute("aria-haspopup", "dialog");
-    react.setAttribute("aria-expanded", "false");
-    react.append(icon("react"));
-    bar.append(react);
+    bar.append(reactButton("message-tool action-react"));
 
     if (mine) {
       const edit = button("message-tool action-edit", undefined, "Edit message");
@@ -384,6 +380,15 @@
       bar.append(del);
     }
     return bar;
+  }
+
+  /** A button that opens the reaction picker (closed for now). */
+  function reactButton(className) {
+    const react = button(className, undefined, "Add reaction");
+    react.setAttribute("aria-haspopup", "dialog");
+    react.setAttribute("aria-expanded", "false");
+    react.append(icon("react"));
+    return react;
   }
 
   /** Shows "(edited)" after the text, with the edit time on hover. */
@@ -407,10 +412,7 @@
     const had = row.contains(document.activeElement) ? document.activeElement : null;
 
     const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
-    const add = button("reaction-add", undefined, "Add reaction");
-    add.setAttribute("aria-haspopup", "dialog");
-    add.setAttribute("aria-expanded", "false");
-    add.append(icon("react"));
+    const add = reactButton("reaction-add");
     if (pickerOpener !== null && row.contains(pickerOpener)) {
       // The picker stays open across the update; it now belongs to the new button.
       add.setAttribute("aria-expanded", "true");
