@@ -782,7 +782,6 @@
 
   /** A page of missed messages: add them like live ones; more to fetch if it says so. */
   function receiveMissed(frame, after) {
-    catchUpWanted = false;
     const entries = Array.isArray(frame.messages) ? frame.messages : [];
     for (const msg of entries) {
       if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
@@ -1168,7 +1167,6 @@
     }
     if (event.target.closest("button, textarea, a, .reaction-picker, .delete-confirm")) return;
     // A tap elsewhere on a message toggles its toolbar; anywhere else hides it.
-    closePopups();
     const item = event.target.closest(".message[data-id]");
     setActive(item && item !== activeItem ? item : null);
   }
