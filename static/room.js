@@ -662,8 +662,8 @@
 
   /**
    * Sends `{"type":"history", ...query}` unless a request is already out;
-   * `onAnswer(frame)` gets its answer, `onLost()` runs if the socket closes
-   * first. False if nothing was sent.
+   * `onAnswer(frame)` gets its answer, `onLost()` (if given) runs if the
+   * socket closes first. False if nothing was sent.
    */
   function requestHistory(query, onAnswer, onLost) {
     if (historyRequest !== null || !send({ type: "history", ...query })) return false;
@@ -692,7 +692,7 @@
     reconcile = null;
     if (request === null) return;
     clearTimeout(request.stuck);
-    request.onLost();
+    request.onLost?.();
   }
 
   /** Whoever waits for the history slot gets it, in order of priority. */
@@ -777,7 +777,7 @@
   /** Asks for the next page of messages missed while disconnected. */
   function requestMissed() {
     const after = highestId;
-    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after), () => {});
+    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after));
   }
 
   /** A page of missed messages: add them like live ones; more to fetch if it says so. */
@@ -821,7 +821,6 @@
     const sent = requestHistory(
       { before: run.before, limit: HISTORY_PAGE_MAX },
       (frame) => { if (reconcile === run) receiveReconcile(frame); },
-      () => {},
     );
     if (!sent) return; // nextHistoryRequest tries again when the slot is free
     run.asked = new Set(asked);
