@@ -28,6 +28,7 @@ mod common;
 
 use browser_support::{Driver, Screen};
 use common::TestApp;
+use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 use std::time::Duration;
@@ -113,7 +114,7 @@ async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_l
     // Escape leaves a message as it was.
     let editor = alice.open_editor(&ids[11]).await;
     editor
-        .send_keys(&format!("never saved{}", fantoccini::key::Key::Escape))
+        .send_keys(&format!("never saved{}", Key::Escape))
         .await
         .unwrap();
     alice
@@ -527,7 +528,7 @@ async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
         "the edit button is what the mouse is over"
     );
     let edit = message
-        .find(fantoccini::Locator::Css("button.action-edit"))
+        .find(Locator::Css("button.action-edit"))
         .await
         .unwrap();
     alice.real_click(&edit, "the edit button").await;
