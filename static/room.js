@@ -367,11 +367,7 @@
     bar.setAttribute("role", "group");
     bar.setAttribute("aria-label", "Message actions");
 
-    const react = button("message-tool action-react", undefined, "Add reaction");
-    react.setAttribute("aria-haspopup", "dialog");
-    react.setAttribute("aria-expanded", "false");
-    react.append(icon("react"));
-    bar.append(react);
+    bar.append(reactButton("message-tool action-react"));
 
     if (mine) {
       const edit = button("message-tool action-edit", undefined, "Edit message");
@@ -384,6 +380,15 @@
       bar.append(del);
     }
     return bar;
+  }
+
+  /** A button that opens the reaction picker (closed for now). */
+  function reactButton(className) {
+    const react = button(className, undefined, "Add reaction");
+    react.setAttribute("aria-haspopup", "dialog");
+    react.setAttribute("aria-expanded", "false");
+    react.append(icon("react"));
+    return react;
   }
 
   /** Shows "(edited)" after the text, with the edit time on hover. */
@@ -407,10 +412,7 @@
     const had = row.contains(document.activeElement) ? document.activeElement : null;
 
     const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
-    const add = button("reaction-add", undefined, "Add reaction");
-    add.setAttribute("aria-haspopup", "dialog");
-    add.setAttribute("aria-expanded", "false");
-    add.append(icon("react"));
+    const add = reactButton("reaction-add");
     if (pickerOpener !== null && row.contains(pickerOpener)) {
       // The picker stays open across the update; it now belongs to the new button.
       add.setAttribute("aria-expanded", "true");
@@ -660,8 +662,8 @@
 
   /**
    * Sends `{"type":"history", ...query}` unless a request is already out;
-   * `onAnswer(frame)` gets its answer, `onLost()` runs if the socket closes
-   * first. False if nothing was sent.
+   * `onAnswer(frame)` gets its answer, `onLost()` (if given) runs if the
+   * socket closes first. False if nothing was sent.
    */
   function requestHistory(query, onAnswer, onLost) {
     if (historyRequest !== null || !send({ type: "history", ...query })) return false;
@@ -690,7 +692,7 @@
     reconcile = null;
     if (request === null) return;
     clearTimeout(request.stuck);
-    request.onLost();
+    request.onLost?.();
   }
 
   /** Whoever waits for the history slot gets it, in order of priority. */
@@ -775,12 +777,11 @@
   /** Asks for the next page of messages missed while disconnected. */
   function requestMissed() {
     const after = highestId;
-    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after), () => {});
+    requestHistory({ after, limit: HISTORY_PAGE_MAX }, (frame) => receiveMissed(frame, after));
   }
 
   /** A page of missed messages: add them like live ones; more to fetch if it says so. */
   function receiveMissed(frame, after) {
-    catchUpWanted = false;
     const entries = Array.isArray(frame.messages) ? frame.messages : [];
     for (const msg of entries) {
       if (msg && typeof msg === "object") handlers.chat_message({ ...msg, history: true });
@@ -820,7 +821,6 @@
     const sent = requestHistory(
       { before: run.before, limit: HISTORY_PAGE_MAX },
       (frame) => { if (reconcile === run) receiveReconcile(frame); },
-      () => {},
     );
     if (!sent) return; // nextHistoryRequest tries again when the slot is free
     run.asked = new Set(asked);
@@ -1166,7 +1166,6 @@
     }
     if (event.target.closest("button, textarea, a, .reaction-picker, .delete-confirm")) return;
     // A tap elsewhere on a message toggles its toolbar; anywhere else hides it.
-    closePopups();
     const item = event.target.closest(".message[data-id]");
     setActive(item && item !== activeItem ? item : null);
   }

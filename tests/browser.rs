@@ -28,6 +28,7 @@ mod common;
 
 use browser_support::{Driver, Screen};
 use common::TestApp;
+use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
 use std::time::Duration;
@@ -113,7 +114,7 @@ async fn a_reload_shows_the_last_ten_with_edits_and_reactions_and_scrolling_up_l
     // Escape leaves a message as it was.
     let editor = alice.open_editor(&ids[11]).await;
     editor
-        .send_keys(&format!("never saved{}", fantoccini::key::Key::Escape))
+        .send_keys(&format!("never saved{}", Key::Escape))
         .await
         .unwrap();
     alice
@@ -274,7 +275,7 @@ async fn a_page_that_loses_its_server_catches_up_on_everything_missed() {
     // more is said than the ten a fresh join would show.
     app.stop().await;
     let missed: Vec<String> = (0..15).map(|i| format!("while away {i}")).collect();
-    store_messages(&app, "lobby", "bob", &missed);
+    app.store_messages("lobby", "bob", &missed);
     expected.extend(missed);
     drop(bob);
     let app = app.start_again().await;
@@ -430,9 +431,7 @@ async fn the_typing_line_names_several_people_and_clears_on_send_or_by_itself() 
     // Two more people, on plain sockets.
     let mut others = Vec::new();
     for name in ["carol", "dave"] {
-        let user = app.user(name).await;
-        let mut ws = app.join(&user, "lobby").await;
-        ws.joined().await;
+        let [ws] = app.members("lobby", [name]).await;
         bob.wait_for_online(name).await;
         others.push(ws);
     }
@@ -529,7 +528,7 @@ async fn a_messages_actions_show_on_hover_only_and_take_real_clicks() {
         "the edit button is what the mouse is over"
     );
     let edit = message
-        .find(fantoccini::Locator::Css("button.action-edit"))
+        .find(Locator::Css("button.action-edit"))
         .await
         .unwrap();
     alice.real_click(&edit, "the edit button").await;
@@ -642,9 +641,7 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
     );
 
     // Someone to talk to, on a plain socket.
-    let bob = app.user("bob").await;
-    let mut bob_ws = app.join(&bob, "lobby").await;
-    bob_ws.joined().await;
+    let [mut bob_ws] = app.members("lobby", ["bob"]).await;
     alice.wait_for_online("bob").await;
     bob_ws.say("are you on your phone?").await;
     alice.wait_for_message("are you on your phone?").await;
@@ -736,24 +733,4 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
 
     bob_ws.close().await;
     alice.close().await;
-}
-
-/// Writes messages straight into the (stopped) server's database, as if
-/// another instance had stored them.
-fn store_messages(app: &TestApp, room: &str, author: &str, texts: &[String]) {
-    use diesel::prelude::*;
-    let mut conn = diesel::SqliteConnection::establish(app.database_path().to_str().unwrap())
-        .expect("open the test database");
-    for text in texts {
-        diesel::sql_query(
-            "INSERT INTO messages (room_id, user_id, content, created_at) \
-             SELECT rooms.id, users.id, ?, datetime('now') FROM rooms, users \
-             WHERE rooms.name = ? AND users.username = ?",
-        )
-        .bind::<diesel::sql_types::Text, _>(text)
-        .bind::<diesel::sql_types::Text, _>(room)
-        .bind::<diesel::sql_types::Text, _>(author)
-        .execute(&mut conn)
-        .expect("store a message");
-    }
 }

@@ -274,28 +274,20 @@ struct Client<'a> {
     person: &'a Person,
     room: &'static str,
     number: usize,
-    label: String,
     socket: Socket,
-    /// The lowest id in its first join's history, if there was any.
-    joined_after: Option<i64>,
-    seen: BTreeSet<i64>,
-    highest: i64,
-    live_twice: Vec<i64>,
+    /// What it has sent, seen and been through so far.
+    record: Record,
     /// Its post waiting for the echo, and since when.
     pending: Option<(String, Instant)>,
     /// When it may post again: a moment after the last echo.
     next_post: Instant,
-    attempts: Vec<String>,
-    echoed: Vec<(i64, String)>,
-    echoed_in_catch_up: usize,
-    given_up: usize,
-    closes: Vec<Option<(u16, String)>>,
 }
 
-/// What a [`Client`] ends with.
+/// What a [`Client`] has sent, seen and been through: what it ends with.
 struct Record {
     label: String,
     owner: String,
+    /// The lowest id in its first join's history, if there was any.
     joined_after: Option<i64>,
     /// Every message id it received, live or in a catch-up.
     seen: BTreeSet<i64>,
@@ -322,30 +314,36 @@ impl<'a> Client<'a> {
             person,
             room,
             number,
-            label: socket.label.clone(),
+            record: Record {
+                label: socket.label.clone(),
+                owner: person.name.clone(),
+                joined_after: None,
+                seen: BTreeSet::new(),
+                live_twice: Vec::new(),
+                attempts: Vec::new(),
+                echoed: Vec::new(),
+                echoed_in_catch_up: 0,
+                given_up: 0,
+                closes: Vec::new(),
+            },
             socket,
-            joined_after: None,
-            seen: BTreeSet::new(),
-            highest: 0,
-            live_twice: Vec::new(),
             pending: None,
             next_post: Instant::now(),
-            attempts: Vec::new(),
-            echoed: Vec::new(),
-            echoed_in_catch_up: 0,
-            given_up: 0,
-            closes: Vec::new(),
         };
         loop {
             let frame = client.socket.next_frame().await;
             match frame["type"].as_str() {
                 Some("chat_message") => {
-                    assert_eq!(frame["history"], true, "{}: {frame}", client.label);
+                    assert_eq!(frame["history"], true, "{}: {frame}", client.record.label);
                     let id = client.note(&frame);
-                    client.joined_after = Some(client.joined_after.map_or(id, |f| f.min(id)));
+                    let first = client.record.joined_after;
+                    client.record.joined_after = Some(first.map_or(id, |f| f.min(id)));
                 }
                 Some("user_list") => return client,
-                _ => panic!("{}: unexpected frame while joining: {frame}", client.label),
+                _ => panic!(
+                    "{}: unexpected frame while joining: {frame}",
+                    client.record.label
+                ),
             }
         }
     }
@@ -360,13 +358,15 @@ impl<'a> Client<'a> {
                 self.post().await;
             }
             board.progress.borrow_mut()[self.number] = Progress {
-                echoed: self.echoed.len(),
+                echoed: self.record.echoed.len(),
                 pending: self.pending.is_some(),
             };
             if let Some(log) = board.log.borrow().clone() {
                 let until = *check_until.get_or_insert(Instant::now() + PATIENCE);
-                let floor = self.joined_after.unwrap_or(i64::MIN);
-                let complete = log.range(floor..).all(|(id, _)| self.seen.contains(id));
+                let floor = self.record.joined_after.unwrap_or(i64::MIN);
+                let complete = log
+                    .range(floor..)
+                    .all(|(id, _)| self.record.seen.contains(id));
                 if complete || Instant::now() > until {
                     break;
                 }
@@ -381,32 +381,27 @@ impl<'a> Client<'a> {
                     since.elapsed() < PATIENCE,
                     "{}: its post {text:?} never came back; it has {} messages, up to id {}, \
                      and lacks {:?} below that",
-                    self.label,
-                    self.seen.len(),
-                    self.highest,
-                    (self.joined_after.unwrap_or(1)..self.highest)
-                        .filter(|id| !self.seen.contains(id))
+                    self.record.label,
+                    self.record.seen.len(),
+                    self.highest(),
+                    (self.record.joined_after.unwrap_or(1)..self.highest())
+                        .filter(|id| !self.record.seen.contains(id))
                         .collect::<Vec<_>>()
                 );
             }
         }
-        Record {
-            label: self.label,
-            owner: self.person.name.clone(),
-            joined_after: self.joined_after,
-            seen: self.seen,
-            live_twice: self.live_twice,
-            attempts: self.attempts,
-            echoed: self.echoed,
-            echoed_in_catch_up: self.echoed_in_catch_up,
-            given_up: self.given_up,
-            closes: self.closes,
-        }
+        self.record
+    }
+
+    /// The highest message id it has seen (0 before any): where a
+    /// reconnect resumes.
+    fn highest(&self) -> i64 {
+        self.record.seen.last().copied().unwrap_or(0)
     }
 
     async fn post(&mut self) {
-        let text = format!("{} post {}", self.label, self.attempts.len());
-        self.attempts.push(text.clone());
+        let text = format!("{} post {}", self.record.label, self.record.attempts.len());
+        self.record.attempts.push(text.clone());
         self.pending = Some((text.clone(), Instant::now()));
         if self.socket.try_say(&text).await.is_err() {
             // Gone already: the post never left, and reading says how.
@@ -422,14 +417,13 @@ impl<'a> Client<'a> {
     /// the pending post. Returns the id.
     fn note(&mut self, frame: &Value) -> i64 {
         let id = frame["id"].as_i64().expect("message id");
-        self.seen.insert(id);
-        self.highest = self.highest.max(id);
+        self.record.seen.insert(id);
         let echo = self.pending.as_ref().is_some_and(|(text, _)| {
             frame["message"] == text.as_str() && frame["user"] == self.person.name.as_str()
         });
         if echo {
             let (text, _) = self.pending.take().unwrap();
-            self.echoed.push((id, text));
+            self.record.echoed.push((id, text));
             self.next_post = Instant::now() + POST_GAP;
         }
         id
@@ -439,16 +433,16 @@ impl<'a> Client<'a> {
     fn on_live_frame(&mut self, frame: &Value) {
         match frame["type"].as_str() {
             Some("chat_message") => {
-                assert_ne!(frame["history"], true, "{}: {frame}", self.label);
+                assert_ne!(frame["history"], true, "{}: {frame}", self.record.label);
                 let id = frame["id"].as_i64().expect("message id");
-                if self.seen.contains(&id) {
-                    self.live_twice.push(id);
+                if self.record.seen.contains(&id) {
+                    self.record.live_twice.push(id);
                 }
                 self.note(frame);
             }
             // Presence changes as sockets close and reconnect.
             Some("user_join" | "user_leave") => {}
-            _ => panic!("{}: unexpected frame: {frame}", self.label),
+            _ => panic!("{}: unexpected frame: {frame}", self.record.label),
         }
     }
 
@@ -456,8 +450,8 @@ impl<'a> Client<'a> {
     /// messages (skipping those it has), `resumed`, then `user_list`. A post
     /// still pending after that never reached the database.
     async fn reconnect(&mut self, how: Option<(u16, String)>) {
-        self.closes.push(how);
-        let after = self.highest;
+        self.record.closes.push(how);
+        let after = self.highest();
         let deadline = Instant::now() + PATIENCE;
         self.socket = loop {
             // nginx passes over the dead instance, so the first try should
@@ -469,37 +463,43 @@ impl<'a> Client<'a> {
             {
                 Ok(socket) => break socket,
                 Err(e) if Instant::now() < deadline => {
-                    eprintln!("{}: reconnecting failed ({e}); trying again", self.label);
+                    eprintln!(
+                        "{}: reconnecting failed ({e}); trying again",
+                        self.record.label
+                    );
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }
-                Err(e) => panic!("{}: cannot reconnect through nginx: {e}", self.label),
+                Err(e) => panic!("{}: cannot reconnect through nginx: {e}", self.record.label),
             }
         };
         loop {
             let frame = self.socket.next_frame().await;
             match frame["type"].as_str() {
                 Some("chat_message") => {
-                    assert_eq!(frame["history"], true, "{}: {frame}", self.label);
-                    let echoes = self.echoed.len();
+                    assert_eq!(frame["history"], true, "{}: {frame}", self.record.label);
+                    let echoes = self.record.echoed.len();
                     self.note(&frame);
-                    self.echoed_in_catch_up += self.echoed.len() - echoes;
+                    self.record.echoed_in_catch_up += self.record.echoed.len() - echoes;
                 }
                 Some("resumed") => {
                     assert_eq!(
                         frame,
                         json!({"type": "resumed", "after": after, "has_more": false}),
                         "{}",
-                        self.label
+                        self.record.label
                     );
                     let list = self.socket.next_frame().await;
-                    assert_eq!(list["type"], "user_list", "{}: {list}", self.label);
+                    assert_eq!(list["type"], "user_list", "{}: {list}", self.record.label);
                     break;
                 }
-                _ => panic!("{}: unexpected frame while resuming: {frame}", self.label),
+                _ => panic!(
+                    "{}: unexpected frame while resuming: {frame}",
+                    self.record.label
+                ),
             }
         }
         if self.pending.take().is_some() {
-            self.given_up += 1;
+            self.record.given_up += 1;
         }
     }
 }

@@ -83,9 +83,7 @@ async fn a_private_message_flood_is_refused_past_its_budget() {
 on_every_backend!(history_pages_are_answered_one_at_a_time);
 async fn history_pages_are_answered_one_at_a_time() {
     let app = TestApp::spawn().await;
-    let alice = app.user("alice").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
+    let [mut a] = app.members("lobby", ["alice"]).await;
     a.say("something to page").await;
     a.expect("chat_message").await;
 
@@ -113,10 +111,8 @@ async fn a_socket_that_never_reads_again_is_reset_and_leaves() {
         s.client_timeout = Duration::from_secs(3);
     })
     .await;
-    let alice = app.user("alice").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
-    let s = app.stalled_member("slowpoke", "lobby").await;
+    let [mut a] = app.members("lobby", ["alice"]).await;
+    let mut s = app.stalled_member("slowpoke", "lobby").await;
     a.expect("user_join").await;
     // From here on `s` never reads: its window closes, the server's writes
     // stall, and its session cannot even run its own heartbeat.
@@ -139,7 +135,6 @@ async fn a_socket_that_never_reads_again_is_reset_and_leaves() {
     // data for longer than the client timeout makes the server's kernel
     // reset it (this wait is that timeout, not a guess).
     tokio::time::sleep(Duration::from_secs(3 + 2)).await;
-    let mut s = s;
     let mut frames = 0;
     let end = loop {
         match s.next_event().await {
@@ -160,9 +155,7 @@ async fn a_client_that_stops_answering_pings_is_closed_with_going_away() {
         s.client_timeout = Duration::from_secs(2);
     })
     .await;
-    let alice = app.user("alice").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
+    let [mut a] = app.members("lobby", ["alice"]).await;
     // Not reading means not answering pings (the client library pongs as
     // it reads). This wait is the silence under test, not a guess.
     tokio::time::sleep(Duration::from_secs(4)).await;
@@ -179,9 +172,7 @@ async fn a_client_that_stops_answering_pings_is_closed_with_going_away() {
 on_every_backend!(the_frame_limit_follows_the_message_limit);
 async fn the_frame_limit_follows_the_message_limit() {
     let app = TestApp::spawn_with(|s| s.max_message_chars = 20_000).await;
-    let alice = app.user("alice").await;
-    let mut a = app.join(&alice, "lobby").await;
-    a.joined().await;
+    let [mut a] = app.members("lobby", ["alice"]).await;
     // 20,000 characters of four bytes each: an 80 KB frame.
     let longest = "😀".repeat(20_000);
     a.say(&longest).await;

@@ -6,8 +6,8 @@
 //!
 //! Needs `CONFAB_TEST_REDIS_URL` (e.g. `redis://127.0.0.1:6379/`); without
 //! it these tests say why they skip, except under `CI=true`, where a missing
-//! Redis is a failure. The outage test runs its own `redis-server`. The
-//! instances share a scratch PostgreSQL database when
+//! Redis is a failure. The outage and partition tests run their own
+//! `redis-server`. The instances share a scratch PostgreSQL database when
 //! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -30,13 +30,19 @@ fn fresh_prefix() -> String {
 
 /// Two instances on one database and one Redis, both connected to it.
 async fn pair(url: &str) -> (TestApp, TestApp) {
+    pair_via(url, url).await
+}
+
+/// Two instances on one database and one Redis, which the first reaches
+/// at `url_one` and the second at `url_two` (a relay, say); both connected.
+async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp) {
     let prefix = fresh_prefix();
     let a = TestApp::spawn_on(backend_for_several_instances(), |s| {
-        s.redis_url = Some(url.to_owned());
+        s.redis_url = Some(url_one.to_owned());
         s.redis_prefix = prefix;
     })
     .await;
-    let b = a.sibling(|_| {}).await;
+    let b = a.sibling(|s| s.redis_url = Some(url_two.to_owned())).await;
     wait_for_redis(&a, "ok").await;
     wait_for_redis(&b, "ok").await;
     (a, b)
@@ -247,28 +253,6 @@ async fn an_instance_listens_to_a_room_only_while_it_has_members_there() {
     wait_for_listeners(&mut redis, &channel, 0).await;
 }
 
-/// Stores `n` messages by `user` in `room` at once, as a busy room would
-/// have stored them, and returns their ids.
-fn store_messages(app: &TestApp, room: &str, user: &str, n: usize) -> Vec<i64> {
-    use confab::db::queries::{self, messages, rooms, users};
-    use diesel::Connection;
-    app.database()
-        .run_here(|conn| {
-            let room = rooms::by_name(conn, room)?.expect("the room exists");
-            let user = users::by_username(conn, user)?.expect("the user exists");
-            conn.transaction(|conn| {
-                (0..n)
-                    .map(|i| {
-                        let text = format!("stored {i}");
-                        messages::insert(conn, room.id, user.id, &text, queries::now())
-                            .map(|m| i64::from(m.id))
-                    })
-                    .collect()
-            })
-        })
-        .unwrap()
-}
-
 #[actix_web::test]
 async fn a_message_stored_by_an_instance_that_died_before_publishing_it_still_arrives() {
     let Some(url) = redis_url() else { return };
@@ -283,7 +267,7 @@ async fn a_message_stored_by_an_instance_that_died_before_publishing_it_still_ar
     }
     // Stored, never published: what an instance that died between the two
     // leaves behind. Both instances' rooms find it in the database.
-    store_messages(&one, "lobby", "alice", 1);
+    one.store_messages("lobby", "alice", ["stored 0"]);
     for ws in [&mut a, &mut b] {
         let frame = ws.next_of("chat_message").await;
         assert_eq!(frame["message"], "stored 0");
@@ -301,7 +285,7 @@ async fn a_resume_on_another_instance_stops_at_500_and_says_there_is_more() {
     let (one, two) = pair(&url).await;
     let alice = one.user("alice").await;
     alice.get("/chat/lobby/").await;
-    let stored = store_messages(&one, "lobby", "alice", 510);
+    let stored = one.store_messages("lobby", "alice", (0..510).map(|i| format!("stored {i}")));
 
     // Alice saw the first, then lost her socket; she comes back on two.
     let alice_on_two = same_user_on(&two, "alice").await;
@@ -403,9 +387,20 @@ async fn every_member_sees_one_order_with_senders_on_both_instances() {
 /// A `redis-server` of this test's own, on a free port.
 struct OwnRedis {
     child: std::process::Child,
+    port: u16,
 }
 
 impl OwnRedis {
+    /// A new `redis-server` on a free port, or `None` when the test skips:
+    /// without `CONFAB_TEST_REDIS_URL`, as every Redis test does, or when
+    /// `redis-server` cannot be started.
+    fn start() -> Option<OwnRedis> {
+        redis_url()?;
+        OwnRedis::start_on(free_port())
+    }
+
+    /// A new `redis-server` on `port`: the one a stopped one had, to
+    /// bring it back.
     fn start_on(port: u16) -> Option<OwnRedis> {
         let child = match std::process::Command::new("redis-server")
             .args([
@@ -423,17 +418,22 @@ impl OwnRedis {
             Err(e) => {
                 return missing(
                     &format!("redis-server cannot be started ({e})"),
-                    "skipping the Redis outage test",
+                    "skipping a Redis test",
                 );
             }
         };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(OwnRedis { child });
+                return Some(OwnRedis { child, port });
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!("redis-server on port {port} did not come up");
+    }
+
+    /// Where instances reach it.
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/", self.port)
     }
 
     fn stop(mut self) {
@@ -466,19 +466,15 @@ async fn messages_until(ws: &mut Ws, last: &str) -> Vec<String> {
 
 #[actix_web::test]
 async fn a_redis_outage_loses_nothing_and_heals_by_itself() {
-    if redis_url().is_none() {
-        return;
-    }
-    let port = free_port();
-    let Some(redis) = OwnRedis::start_on(port) else {
+    let Some(redis) = OwnRedis::start() else {
         return;
     };
-    let url = format!("redis://127.0.0.1:{port}/");
-    let (one, two) = pair(&url).await;
+    let (one, two) = pair(&redis.url()).await;
     let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
     let alice = same_user_on(&one, "alice").await;
 
+    let port = redis.port;
     redis.stop();
     wait_for_redis(&one, "unreachable").await;
     wait_for_redis(&two, "unreachable").await;
@@ -560,6 +556,7 @@ impl Partition {
         Partition { port, cut, relays }
     }
 
+    /// Where instances reach it.
     fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
@@ -578,27 +575,13 @@ impl Partition {
 
 #[actix_web::test]
 async fn members_stay_whole_when_one_instance_is_cut_off_from_redis() {
-    if redis_url().is_none() {
-        return;
-    }
-    let port = free_port();
-    let Some(_redis) = OwnRedis::start_on(port) else {
+    let Some(redis) = OwnRedis::start() else {
         return;
     };
     // Instance one reaches Redis through a relay the test cuts; instance
     // two reaches it directly and never sees an outage.
-    let partition = Partition::to(port).await;
-    let prefix = fresh_prefix();
-    let one = TestApp::spawn_with(|s| {
-        s.redis_url = Some(partition.url());
-        s.redis_prefix = prefix.clone();
-    })
-    .await;
-    let two = one
-        .sibling(|s| s.redis_url = Some(format!("redis://127.0.0.1:{port}/")))
-        .await;
-    wait_for_redis(&one, "ok").await;
-    wait_for_redis(&two, "ok").await;
+    let partition = Partition::to(redis.port).await;
+    let (one, two) = pair_via(&partition.url(), &redis.url()).await;
     let (mut a, mut b) = alice_on_one_and_bob_on_two(&one, &two).await;
     a.next_of("user_join").await;
 

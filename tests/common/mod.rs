@@ -20,7 +20,6 @@ use futures_util::{SinkExt, StreamExt};
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{Value, json};
 use std::cell::Cell;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpStream;
@@ -209,15 +208,39 @@ impl TestApp {
         format!("http://127.0.0.1:{}", self.port)
     }
 
-    /// The SQLite file of a server on SQLite.
-    pub fn database_path(&self) -> PathBuf {
-        PathBuf::from(&self.settings.database_url)
-    }
-
     /// The server's database through the library, for checks of what is
     /// stored that work on every backend.
     pub fn database(&self) -> Database {
         Database::connect(&self.settings.database_url, 1).expect("open the test database")
+    }
+
+    /// Stores `texts` by `user` in `room` at once, straight into the
+    /// database and on any backend, as another instance (or a busy room)
+    /// would have stored them without this server hearing of it; returns
+    /// their ids. The room and the user must exist.
+    pub fn store_messages(
+        &self,
+        room: &str,
+        user: &str,
+        texts: impl IntoIterator<Item = impl AsRef<str>>,
+    ) -> Vec<i64> {
+        use confab::db::queries::{self, messages, rooms, users};
+        use diesel::Connection;
+        self.database()
+            .run_here(|conn| {
+                let room = rooms::by_name(conn, room)?.expect("the room exists");
+                let user = users::by_username(conn, user)?.expect("the user exists");
+                conn.transaction(|conn| {
+                    texts
+                        .into_iter()
+                        .map(|text| {
+                            messages::insert(conn, room.id, user.id, text.as_ref(), queries::now())
+                                .map(|m| i64::from(m.id))
+                        })
+                        .collect()
+                })
+            })
+            .expect("store the messages")
     }
 
     /// A browser-like client with a cookie jar that does not follow redirects.
