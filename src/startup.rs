@@ -34,7 +34,9 @@ pub enum StartupError {
     #[error("templates: {0}")]
     Templates(#[from] tera::Error),
     /// The secret key file could not be read or written.
-    #[error("secret key file {path}: {source}")]
+    #[error(
+        "secret key file {path}: {source}; fix that, or set CONFAB_SECRET_KEY so that no file is needed"
+    )]
     SecretKey {
         /// The file.
         path: PathBuf,
@@ -351,11 +353,10 @@ impl CookieKey {
             return Ok(CookieKey::Found(Key::derive_from(secret.as_bytes())));
         }
         let path = key_path(settings)?;
-        match std::fs::read(&path) {
-            Ok(contents) => Ok(CookieKey::Found(key_from_file(&path, &contents)?)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(CookieKey::ToGenerate(path)),
-            Err(source) => Err(StartupError::SecretKey { path, source }),
-        }
+        Ok(match read_key_file(&path)? {
+            Some(key) => CookieKey::Found(key),
+            None => CookieKey::ToGenerate(path),
+        })
     }
 
     /// The key, freshly generated and saved if there was none, so sessions
@@ -379,12 +380,23 @@ impl CookieKey {
             }
             // Another instance starting on the same new database saved its
             // key while this one opened the database: take that one.
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => match std::fs::read(&path) {
-                Ok(contents) => key_from_file(&path, &contents),
-                Err(source) => Err(StartupError::SecretKey { path, source }),
-            },
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                read_key_file(&path)?.ok_or(StartupError::SecretKey { path, source: e })
+            }
             Err(source) => Err(StartupError::SecretKey { path, source }),
         }
+    }
+}
+
+/// The key in the key file at `path`; `None` when there is no such file.
+fn read_key_file(path: &Path) -> Result<Option<Key>, StartupError> {
+    match std::fs::read(path) {
+        Ok(contents) => key_from_file(path, &contents).map(Some),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(source) => Err(StartupError::SecretKey {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 

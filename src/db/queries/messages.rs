@@ -122,25 +122,22 @@ pub fn ids_after(
         .load(conn)?)
 }
 
-/// The live messages `ids` of a room, oldest first.
+/// The live messages `ids` of a room, oldest first. Callers pass at most
+/// a room's catch-up limit (10,000) of ids: within every backend's limit
+/// on bound parameters (SQLite's is 32,766), here and for the reactions.
 pub fn with_ids(
     conn: &mut DbConnection,
     room_id: i32,
     ids: &[i32],
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
-    let mut rows = Vec::with_capacity(ids.len());
-    // In chunks, within every backend's limit on bound parameters.
-    for chunk in ids.chunks(500) {
-        let found: Vec<(Message, String)> = messages::table
-            .inner_join(users::table)
-            .filter(messages::room_id.eq(room_id))
-            .filter(messages::id.eq_any(chunk))
-            .filter(messages::deleted_at.is_null())
-            .order(messages::id.asc())
-            .select((Message::as_select(), users::username))
-            .load(conn)?;
-        rows.extend(found);
-    }
+    let rows: Vec<(Message, String)> = messages::table
+        .inner_join(users::table)
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::id.eq_any(ids))
+        .filter(messages::deleted_at.is_null())
+        .order(messages::id.asc())
+        .select((Message::as_select(), users::username))
+        .load(conn)?;
     with_reactions(conn, rows)
 }
 
