@@ -669,7 +669,9 @@
     if (historyRequest !== null || !send({ type: "history", ...query })) return false;
     const ws = socket;
     const stuck = setTimeout(() => {
-      if (socket === ws && historyRequest !== null) ws.close(4000, "history request unanswered");
+      if (socket !== ws || historyRequest === null) return;
+      showNotice("Earlier messages did not load; reconnecting to try again.");
+      ws.close(4000, "history request unanswered");
     }, HISTORY_STUCK_MS);
     historyRequest = { onAnswer, onLost, stuck };
     return true;
