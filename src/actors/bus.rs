@@ -10,7 +10,6 @@
 //! start-up decision only. Private messages travel the same way, addressed
 //! to a user instead of a room.
 
-use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
 use actix::{Message, Recipient};
@@ -49,6 +48,21 @@ impl RoomEvent {
             published_at: SystemTime::now(),
         }
     }
+}
+
+/// What the bus hands a room.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub enum Published {
+    /// An event, to be delivered to every member (shared by every delivery).
+    Event(Arc<RoomEvent>),
+    /// Events may have been missed since message `after` (an instance was
+    /// cut off from the bus, or a queue overflowed): catch up from the
+    /// database. `None`: since before anything the room remembers.
+    Missed {
+        /// The newest message known to have been delivered before.
+        after: Option<MessageId>,
+    },
 }
 
 /// A frame for every connection of one user, on this instance.

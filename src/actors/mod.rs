@@ -25,21 +25,8 @@
 //! instead of buffering for it.
 
 pub mod bus;
+pub mod delivery;
 pub mod redis_bridge;
 pub mod registry;
 pub mod room;
 pub mod session;
-
-use std::sync::atomic::{AtomicU64, Ordering};
-
-/// One WebSocket connection within this process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct SessionId(u64);
-
-impl SessionId {
-    /// A fresh id, never handed out before in this process.
-    pub fn next() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(1);
-        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
-    }
-}

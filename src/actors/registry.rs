@@ -6,10 +6,9 @@
 //! with two tabs is online once, and leaves when the last tab closes. It also
 //! routes private messages, since it knows every connection of every user.
 
-use crate::actors::SessionId;
 use crate::actors::bus::{Bus, Subscription, UserDelivery};
+use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
 use crate::actors::room::{Close, Join, Leave, Room};
-use crate::actors::session::{Deliver, Hangup, WsSession};
 use crate::db::Database;
 use crate::domain::{RoomInfo, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
@@ -25,7 +24,7 @@ struct RoomEntry {
 struct SessionEntry {
     user: Username,
     room: RoomName,
-    addr: Addr<WsSession>,
+    handle: SessionHandle,
 }
 
 /// The process-wide directory of rooms and connections.
@@ -69,14 +68,12 @@ impl Actor for Registry {
 #[derive(Message)]
 #[rtype(result = "Option<Addr<Room>>")]
 pub struct Connect {
-    /// The connection.
-    pub session: SessionId,
+    /// The connection, and where its frames go.
+    pub session: SessionHandle,
     /// Its user.
     pub user: Username,
     /// The room, already checked to exist and admit the user.
     pub room: RoomInfo,
-    /// Where the connection's frames go.
-    pub addr: Addr<WsSession>,
     /// A reconnection that has seen every message up to this id.
     pub resume_after: Option<crate::domain::MessageId>,
 }
@@ -103,13 +100,13 @@ impl Handler<Connect> for Registry {
                 }
             })
             .sessions
-            .insert(msg.session);
+            .insert(msg.session.id());
         let entry = self.rooms.entry(msg.room.name.clone()).or_insert_with(|| {
             let room = Room::new(
                 msg.room.clone(),
                 self.db.clone(),
                 self.bus.clone(),
-                ctx.address(),
+                ctx.address().recipient(),
             );
             RoomEntry {
                 addr: room.start(),
@@ -120,32 +117,23 @@ impl Handler<Connect> for Registry {
         *count += 1;
         let first = *count == 1;
         entry.addr.do_send(Join {
-            session: msg.session,
+            session: msg.session.clone(),
             user: msg.user.clone(),
-            addr: msg.addr.clone(),
             first,
             online: entry.online.keys().cloned().collect(),
             resume_after: msg.resume_after,
             user_ready,
         });
         self.sessions.insert(
-            msg.session,
+            msg.session.id(),
             SessionEntry {
                 user: msg.user,
                 room: msg.room.name,
-                addr: msg.addr,
+                handle: msg.session,
             },
         );
         MessageResult(Some(entry.addr.clone()))
     }
-}
-
-/// A connection is gone (or was kicked). Sending it twice is harmless.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub struct Disconnect {
-    /// The connection.
-    pub session: SessionId,
 }
 
 impl Handler<Disconnect> for Registry {
@@ -246,8 +234,8 @@ impl Handler<UserDelivery> for Registry {
             };
             // The same rule as a room's: a client that lets its queue fill
             // is not waited for, it is disconnected.
-            if !deliver.clone().offer(&session.addr) {
-                session.addr.do_send(Hangup::TooSlow);
+            if !session.handle.offer(deliver.clone()) {
+                session.handle.hang_up(Hangup::TooSlow);
                 slow.push(*id);
             }
         }
@@ -291,7 +279,7 @@ impl Handler<CloseAll> for Registry {
     fn handle(&mut self, _: CloseAll, _ctx: &mut Self::Context) {
         self.closing = true;
         for session in self.sessions.values() {
-            session.addr.do_send(Hangup::GoingAway);
+            session.handle.hang_up(Hangup::GoingAway);
         }
     }
 }

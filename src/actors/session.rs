@@ -6,8 +6,8 @@
 //! the connection: each bad frame gets an `error` frame and the session
 //! carries on. This is the only module that touches `actix-web-actors`.
 
-use crate::actors::SessionId;
-use crate::actors::registry::{Connect, Disconnect, PrivateMessageError, Registry, SendPrivate};
+use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
+use crate::actors::registry::{Connect, PrivateMessageError, Registry, SendPrivate};
 use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomError, Typing};
 use crate::config::Settings;
 use crate::db::queries::messages::Window;
@@ -17,7 +17,6 @@ use crate::protocol::{self, ClientFrame, ErrorCode, PrivateCommand, ServerFrame,
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
-use bytestring::ByteString;
 use std::time::{Duration, Instant};
 
 /// Smallest limit on one WebSocket frame, in bytes; a bigger frame closes
@@ -491,10 +490,9 @@ impl Actor for WsSession {
             }
         });
         let connect = Connect {
-            session: self.id,
+            session: SessionHandle::new(self.id, &ctx.address()),
             user: self.user.username.clone(),
             room: self.room_info.clone(),
-            addr: ctx.address(),
             resume_after: self.resume_after,
         };
         // Frames from the client wait until the room is known.
@@ -570,26 +568,6 @@ enum Slot {
     History,
 }
 
-/// A frame for the client.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
-pub struct Deliver {
-    /// The encoded frame, shared with every other recipient.
-    pub frame: ByteString,
-    /// Set when the frame announces a new message.
-    pub message_id: Option<MessageId>,
-}
-
-impl Deliver {
-    /// Offers the frame to `session` without waiting; false when its queue
-    /// is full: a client that stopped reading, to be hung up with
-    /// [`Hangup::TooSlow`]. A stopping session counts as served (its
-    /// `Disconnect` is on the way).
-    pub fn offer(self, session: &Addr<WsSession>) -> bool {
-        !matches!(session.try_send(self), Err(SendError::Full(_)))
-    }
-}
-
 impl Handler<Deliver> for WsSession {
     type Result = ();
 
@@ -604,19 +582,6 @@ impl Handler<Deliver> for WsSession {
     }
 }
 
-/// What a session gets on joining, in one message: the history (or the
-/// catch-up after a reconnect), then the frames that close the burst.
-#[derive(Message, Default)]
-#[rtype(result = "()")]
-pub struct JoinBurst {
-    /// The ids of `history`, ascending.
-    pub ids: Vec<MessageId>,
-    /// Stored messages, oldest first.
-    pub history: Vec<ByteString>,
-    /// Frames after the history (`resumed`, `user_list`).
-    pub then: Vec<ByteString>,
-}
-
 impl Handler<JoinBurst> for WsSession {
     type Result = ();
 
@@ -629,19 +594,6 @@ impl Handler<JoinBurst> for WsSession {
             ctx.text(frame);
         }
     }
-}
-
-/// Why the server ends a connection, with the close code each one sends.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
-#[rtype(result = "()")]
-pub enum Hangup {
-    /// The client fell too far behind (1013, try again later).
-    TooSlow,
-    /// The server is shutting down (1001): the client reconnects (to
-    /// another instance, behind a load balancer) and resumes.
-    GoingAway,
-    /// The user may no longer be in this room (1008, policy).
-    NotAdmitted,
 }
 
 impl Handler<Hangup> for WsSession {

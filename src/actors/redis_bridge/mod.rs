@@ -31,9 +31,8 @@ mod presence;
 mod wire;
 
 use crate::actors::bus::{
-    Arrival, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
+    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
 };
-use crate::actors::room::Published;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
 use crate::protocol::ServerFrame;

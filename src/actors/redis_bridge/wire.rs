@@ -4,7 +4,7 @@
 //! exactly as clients receive it, so it is encoded once, by the publishing
 //! room, and never re-encoded on the way. A second kind of payload, the
 //! "missed" notice, tells every instance's room to catch up from the
-//! database (see [`Published::Missed`](crate::actors::room::Published)).
+//! database (see [`Published::Missed`](crate::actors::bus::Published)).
 
 use crate::actors::bus::RoomEvent;
 use crate::domain::{MessageId, RoomName, Username};

@@ -22,10 +22,8 @@
 
 mod memory;
 
-use crate::actors::SessionId;
-use crate::actors::bus::{Bus, RoomEvent, Subscription};
-use crate::actors::registry::{Disconnect, Registry};
-use crate::actors::session::{Deliver, Hangup, JoinBurst, WsSession};
+use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};
+use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
 use crate::db::queries::messages::{self, MessageWithAuthor, Window};
 use crate::db::queries::reactions::{self, ReactionGroup};
 use crate::db::queries::users;
@@ -39,7 +37,6 @@ use chrono::Utc;
 use futures_util::future::BoxFuture;
 use memory::Memory;
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 /// Messages a newcomer receives on joining.
@@ -151,7 +148,7 @@ fn still_admitted(
 
 struct Member {
     user: Username,
-    addr: Addr<WsSession>,
+    session: SessionHandle,
     /// Already reported as too slow; gets nothing more.
     kicked: bool,
 }
@@ -161,7 +158,8 @@ pub struct Room {
     info: RoomInfo,
     db: Database,
     bus: Bus,
-    registry: Addr<Registry>,
+    /// Told when the room drops a member (the registry).
+    registry: Recipient<Disconnect>,
     members: HashMap<SessionId, Member>,
     subscription: Option<Subscription>,
     /// What members have had, for catching up from the database.
@@ -172,7 +170,7 @@ pub struct Room {
 
 impl Room {
     /// A room actor for `info`, not yet started.
-    pub fn new(info: RoomInfo, db: Database, bus: Bus, registry: Addr<Registry>) -> Self {
+    pub fn new(info: RoomInfo, db: Database, bus: Bus, registry: Recipient<Disconnect>) -> Self {
         Room {
             info,
             db,
@@ -242,7 +240,7 @@ impl Room {
             return;
         }
         member.kicked = true;
-        member.addr.do_send(Hangup::TooSlow);
+        member.session.hang_up(Hangup::TooSlow);
         self.registry.do_send(Disconnect { session });
     }
 }
@@ -279,12 +277,10 @@ impl Actor for Room {
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Join {
-    /// The connection.
-    pub session: SessionId,
+    /// The connection, and where its frames go.
+    pub session: SessionHandle,
     /// Its user.
     pub user: Username,
-    /// Where its frames go.
-    pub addr: Addr<WsSession>,
     /// This is the user's first connection to the room.
     pub first: bool,
     /// Everyone online in the room, the newcomer included.
@@ -323,7 +319,7 @@ impl Handler<Join> for Room {
         };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(
             move |(history, arrival), room, _ctx| {
-                if !join.addr.connected() {
+                if !join.session.is_connected() {
                     // Gone while its history loaded; its Leave has passed.
                     return;
                 }
@@ -358,14 +354,12 @@ impl Handler<Join> for Room {
                 burst
                     .then
                     .push(encode(&ServerFrame::UserList { users: online }));
-                // One message however long the history: it never meets the
-                // mailbox's limit, which is for live traffic.
-                join.addr.do_send(burst);
+                join.session.send_burst(burst);
                 room.members.insert(
-                    join.session,
+                    join.session.id(),
                     Member {
                         user: join.user.clone(),
-                        addr: join.addr,
+                        session: join.session,
                         kicked: false,
                     },
                 );
@@ -649,21 +643,6 @@ impl Handler<LoadHistory> for Room {
     }
 }
 
-/// What the bus hands a room.
-#[derive(Message)]
-#[rtype(result = "()")]
-pub enum Published {
-    /// An event, to be delivered to every member (shared by every delivery).
-    Event(Arc<RoomEvent>),
-    /// Events may have been missed since message `after` (an instance was
-    /// cut off from the bus, or a queue overflowed): catch up from the
-    /// database. `None`: since before anything the room remembers.
-    Missed {
-        /// The newest message known to have been delivered before.
-        after: Option<MessageId>,
-    },
-}
-
 impl Handler<Published> for Room {
     type Result = ();
 
@@ -705,7 +684,7 @@ impl Room {
                 frame: frame.clone(),
                 message_id: id,
             };
-            if deliver.offer(&member.addr) {
+            if member.session.offer(deliver) {
                 delivered += 1;
             } else {
                 slow.push(*session);

@@ -1,0 +1,131 @@
+//! Sessions as rooms and the registry see them: something to offer frames
+//! to, hand a join burst, hang up, and ask whether it is still there.
+//!
+//! This is the bottom of the actor layer. Rooms and the registry hold a
+//! [`SessionHandle`] (built from `Recipient`s) instead of the session
+//! actor's address, so neither imports the session module and the session
+//! is free to change how it talks to its socket: moving from
+//! actix-web-actors to another WebSocket layer touches only `session/` and
+//! the handshake in `http/ws.rs`.
+//!
+//! The messages defined here are the whole contract between the two sides:
+//! [`Deliver`] (one live frame), [`JoinBurst`] (history and the frames that
+//! close a join), [`Hangup`] (the server ends the connection, and why) and
+//! [`Disconnect`] (a connection is gone, told to the registry).
+
+use crate::domain::MessageId;
+use actix::dev::ToEnvelope;
+use actix::prelude::*;
+use bytestring::ByteString;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// One WebSocket connection within this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct SessionId(u64);
+
+impl SessionId {
+    /// A fresh id, never handed out before in this process.
+    pub fn next() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(1);
+        SessionId(NEXT.fetch_add(1, Ordering::Relaxed))
+    }
+}
+
+/// A frame for the client.
+#[derive(Message, Clone)]
+#[rtype(result = "()")]
+pub struct Deliver {
+    /// The encoded frame, shared with every other recipient.
+    pub frame: ByteString,
+    /// Set when the frame announces a new message.
+    pub message_id: Option<MessageId>,
+}
+
+/// What a session gets on joining, in one message: the history (or the
+/// catch-up after a reconnect), then the frames that close the burst.
+#[derive(Message, Default)]
+#[rtype(result = "()")]
+pub struct JoinBurst {
+    /// The ids of `history`, ascending.
+    pub ids: Vec<MessageId>,
+    /// Stored messages, oldest first.
+    pub history: Vec<ByteString>,
+    /// Frames after the history (`resumed`, `user_list`).
+    pub then: Vec<ByteString>,
+}
+
+/// Why the server ends a connection, with the close code each one sends.
+#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum Hangup {
+    /// The client fell too far behind (1013, try again later).
+    TooSlow,
+    /// The server is shutting down (1001): the client reconnects (to
+    /// another instance, behind a load balancer) and resumes.
+    GoingAway,
+    /// The user may no longer be in this room (1008, policy).
+    NotAdmitted,
+}
+
+/// A connection is gone (or was kicked), for the registry. Sending it twice
+/// is harmless.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct Disconnect {
+    /// The connection.
+    pub session: SessionId,
+}
+
+/// One session, as the rooms and the registry hold it.
+#[derive(Clone)]
+pub struct SessionHandle {
+    id: SessionId,
+    deliver: Recipient<Deliver>,
+    burst: Recipient<JoinBurst>,
+    hangup: Recipient<Hangup>,
+}
+
+impl SessionHandle {
+    /// The handle of session `id`, whose actor runs at `addr`.
+    pub fn new<A>(id: SessionId, addr: &Addr<A>) -> Self
+    where
+        A: Actor + Handler<Deliver> + Handler<JoinBurst> + Handler<Hangup>,
+        A::Context: ToEnvelope<A, Deliver> + ToEnvelope<A, JoinBurst> + ToEnvelope<A, Hangup>,
+    {
+        SessionHandle {
+            id,
+            deliver: addr.clone().recipient(),
+            burst: addr.clone().recipient(),
+            hangup: addr.clone().recipient(),
+        }
+    }
+
+    /// Which session this is.
+    pub fn id(&self) -> SessionId {
+        self.id
+    }
+
+    /// Offers a frame without waiting; false when the session's queue is
+    /// full: a client that stopped reading, to be hung up with
+    /// [`Hangup::TooSlow`]. A stopping session counts as served (its
+    /// [`Disconnect`] is on the way).
+    pub fn offer(&self, deliver: Deliver) -> bool {
+        !matches!(self.deliver.try_send(deliver), Err(SendError::Full(_)))
+    }
+
+    /// Hands over the join burst. One message however long the history:
+    /// it never meets the mailbox's limit, which is for live traffic.
+    pub fn send_burst(&self, burst: JoinBurst) {
+        self.burst.do_send(burst);
+    }
+
+    /// Ends the connection for the reason given.
+    pub fn hang_up(&self, why: Hangup) {
+        self.hangup.do_send(why);
+    }
+
+    /// Whether the session is still running.
+    pub fn is_connected(&self) -> bool {
+        self.deliver.connected()
+    }
+}
