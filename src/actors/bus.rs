@@ -23,7 +23,7 @@ use std::time::SystemTime;
 /// One event in one room, already encoded as the frame clients receive.
 #[derive(Debug, Clone)]
 pub struct RoomEvent {
-    /// The encoded [`ServerFrame`](crate::protocol::ServerFrame).
+    /// The encoded [`ServerFrame`].
     pub frame: ByteString,
     /// Members with this name do not receive it (e.g. their own typing).
     pub skip_user: Option<Username>,

@@ -1,0 +1,246 @@
+//! What changes the room's log: [`Post`], [`Edit`], [`Delete`], [`React`].
+//!
+//! Each is one atomic step of the room: stored, then published, before the
+//! room looks at its next message, so ids, the log and the broadcast agree.
+//! Rights are read from the database on every change, so a user demoted
+//! while connected loses them at once.
+//!
+//! The three changes to an existing message share their opening, written
+//! once in [`Room::change_message`]: the user must still be admitted, the
+//! message must be live in this room, and a message that vanished meanwhile
+//! is reported as not found rather than as a database failure.
+
+use super::{Room, RoomError};
+use crate::db::models::Message;
+use crate::db::queries::{messages, reactions, users};
+use crate::db::{DbConnection, DbError};
+use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId};
+use crate::metrics::METRICS;
+use crate::protocol::{MessageView, ServerFrame};
+use actix::prelude::*;
+use chrono::Utc;
+use std::future::Future;
+
+/// `who` with their staff rights as they are now.
+fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomError> {
+    let is_staff = users::is_staff(conn, who.id.0)?;
+    Ok(Identity {
+        is_staff,
+        ..who.clone()
+    })
+}
+
+/// Checks that `who` may still act in the room: always in an open room;
+/// in an admin-only one only while staff.
+fn still_admitted(
+    conn: &mut DbConnection,
+    room: &RoomInfo,
+    who: &Identity,
+) -> Result<Identity, RoomError> {
+    if !room.admin_only {
+        return Ok(who.clone());
+    }
+    let now = as_of_now(conn, who)?;
+    if room.admits(&now) {
+        Ok(now)
+    } else {
+        Err(RoomError::NotAdmitted)
+    }
+}
+
+impl Room {
+    /// Stores a change to the live message `id` made by `who`: checks that
+    /// `who` is still admitted (with their rights as of now), finds the
+    /// message, and hands both to `apply`. Any "not found" on the way,
+    /// including a message deleted between the look-up and `apply`'s own
+    /// write, becomes [`RoomError::NotFound`].
+    fn change_message<T: Send + 'static>(
+        &self,
+        who: Identity,
+        id: MessageId,
+        apply: impl FnOnce(&mut DbConnection, Identity, Message) -> Result<T, RoomError>
+        + Send
+        + 'static,
+    ) -> impl Future<Output = Result<T, RoomError>> + 'static {
+        let db = self.db.clone();
+        let info = self.info.clone();
+        async move {
+            let changed = db
+                .run(move |c| {
+                    let who = still_admitted(c, &info, &who)?;
+                    let message = messages::find_live(c, info.id.0, id.0)?;
+                    apply(c, who, message)
+                })
+                .await;
+            changed.map_err(|e| match e {
+                RoomError::Storage(DbError::NotFound) => RoomError::NotFound(id),
+                other => other,
+            })
+        }
+    }
+
+    /// Runs `store` as the room's next atomic step and, when it succeeds,
+    /// publishes the frame `announce` makes of its result.
+    fn then_publish<T: 'static>(
+        &self,
+        store: impl Future<Output = Result<T, RoomError>> + 'static,
+        announce: impl FnOnce(T) -> ServerFrame + 'static,
+    ) -> AtomicResponse<Self, Result<(), RoomError>> {
+        AtomicResponse::new(Box::pin(store.into_actor(self).map(
+            move |stored, room, _ctx| {
+                room.publish(&announce(stored?), None, None);
+                Ok(())
+            },
+        )))
+    }
+}
+
+/// A member posts a message to the room.
+#[derive(Message)]
+#[rtype(result = "Result<MessageId, RoomError>")]
+pub struct Post {
+    /// The author.
+    pub author: Identity,
+    /// What they wrote.
+    pub text: MessageText,
+}
+
+impl Handler<Post> for Room {
+    type Result = AtomicResponse<Self, Result<MessageId, RoomError>>;
+
+    fn handle(&mut self, post: Post, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let info = self.info.clone();
+        let created_at = Utc::now();
+        let text = post.text.into_string();
+        let author = post.author.clone();
+        let store = async move {
+            db.run(move |c| {
+                still_admitted(c, &info, &author)?;
+                let row =
+                    messages::insert(c, info.id.0, author.id.0, &text, created_at.naive_utc())?;
+                Ok::<_, RoomError>((row.id, text))
+            })
+            .await
+        };
+        let author = post.author.username;
+        AtomicResponse::new(Box::pin(store.into_actor(self).map(
+            move |stored, room, _ctx| {
+                let (id, message) = stored?;
+                let id = MessageId(id);
+                let view = MessageView {
+                    id,
+                    user: author,
+                    message,
+                    created_at,
+                    edited_at: None,
+                    reactions: Vec::new(),
+                    history: false,
+                };
+                METRICS.message_in();
+                room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
+                Ok(id)
+            },
+        )))
+    }
+}
+
+/// A member changes the text of their message.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct Edit {
+    /// Who asks.
+    pub editor: Identity,
+    /// Which message.
+    pub id: MessageId,
+    /// The new text.
+    pub text: MessageText,
+}
+
+impl Handler<Edit> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, edit: Edit, _ctx: &mut Self::Context) -> Self::Result {
+        let Edit { editor, id, text } = edit;
+        let edited_at = Utc::now();
+        let store = self.change_message(editor, id, move |c, editor, message| {
+            if !editor.may_edit(UserId(message.user_id)) {
+                return Err(RoomError::Forbidden("only its author may edit a message"));
+            }
+            let text = text.into_string();
+            messages::edit(c, id.0, &text, edited_at.naive_utc())?;
+            Ok(text)
+        });
+        self.then_publish(store, move |message| ServerFrame::MessageEdited {
+            id,
+            message,
+            edited_at,
+        })
+    }
+}
+
+/// A member deletes a message: their own, or any if they are staff.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct Delete {
+    /// Who asks.
+    pub by: Identity,
+    /// Which message.
+    pub id: MessageId,
+}
+
+impl Handler<Delete> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
+        let Delete { by, id } = delete;
+        let admin_only = self.info.admin_only;
+        let store = self.change_message(by, id, move |c, by, message| {
+            let author = UserId(message.user_id);
+            // Staff rights as they are now, not as they were when the
+            // socket opened (in an admin-only room, just read).
+            let by = if by.id == author || admin_only {
+                by
+            } else {
+                as_of_now(c, &by)?
+            };
+            if !by.may_delete(author) {
+                return Err(RoomError::Forbidden(
+                    "only its author or staff may delete a message",
+                ));
+            }
+            messages::delete(c, id.0, Utc::now().naive_utc())?;
+            Ok(())
+        });
+        self.then_publish(store, move |()| ServerFrame::MessageDeleted { id })
+    }
+}
+
+/// A member toggles their reaction on a message.
+#[derive(Message)]
+#[rtype(result = "Result<(), RoomError>")]
+pub struct React {
+    /// Who reacts.
+    pub user: Identity,
+    /// Which message.
+    pub id: MessageId,
+    /// With what.
+    pub emoji: Emoji,
+}
+
+impl Handler<React> for Room {
+    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+
+    fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
+        let React { user, id, emoji } = react;
+        let store = self.change_message(user, id, move |c, user, _message| {
+            let groups =
+                reactions::toggle(c, id.0, user.id.0, emoji.as_str(), Utc::now().naive_utc())?;
+            Ok(groups)
+        });
+        self.then_publish(store, move |groups| ServerFrame::Reactions {
+            id,
+            reactions: super::reaction_views(groups),
+        })
+    }
+}

@@ -1,0 +1,46 @@
+//! Pages of the room's log, on request: scrolling back, or catching up
+//! after a reconnect beyond what the join burst carried.
+
+use super::{Room, RoomError, view_of};
+use crate::db::queries::messages::{self, Window};
+use crate::protocol::MessageView;
+use actix::prelude::*;
+
+/// A member asks for a page of the log (scrolling back, or catching up).
+#[derive(Message)]
+#[rtype(result = "Result<HistoryPage, RoomError>")]
+pub struct LoadHistory {
+    /// Which part of the log.
+    pub window: Window,
+    /// At most this many.
+    pub limit: u32,
+}
+
+/// The answer to [`LoadHistory`].
+#[derive(Debug)]
+pub struct HistoryPage {
+    /// Oldest first.
+    pub messages: Vec<MessageView>,
+    /// Whether there are older ones.
+    pub has_more: bool,
+}
+
+impl Handler<LoadHistory> for Room {
+    // Reading needs no place in the room's order: a page holds stored
+    // messages only, and the client keys messages by id.
+    type Result = ResponseFuture<Result<HistoryPage, RoomError>>;
+
+    fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let room_id = self.info.id.0;
+        Box::pin(async move {
+            let (rows, has_more) = db
+                .run(move |c| messages::page(c, room_id, msg.window, msg.limit.into()))
+                .await?;
+            Ok(HistoryPage {
+                messages: rows.into_iter().map(|row| view_of(row, true)).collect(),
+                has_more,
+            })
+        })
+    }
+}
