@@ -11,7 +11,7 @@ use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, Sessio
 use crate::actors::room::{Close, Join, Leave, Room};
 use crate::db::Database;
 use crate::domain::{RoomInfo, RoomName, Username};
-use crate::protocol::{ServerFrame, encode};
+use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -179,8 +179,17 @@ impl Handler<Disconnect> for Registry {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PrivateMessageError {
     /// The target has no open connection.
-    #[error("{0} is not online")]
+    #[error("{0} is not online (or there is no such user)")]
     NotOnline(Username),
+}
+
+impl PrivateMessageError {
+    /// The code the client gets in its `error` frame.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            PrivateMessageError::NotOnline(_) => ErrorCode::UserNotOnline,
+        }
+    }
 }
 
 /// A private message from one user to all connections of another.

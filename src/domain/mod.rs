@@ -11,6 +11,7 @@ mod ids;
 mod message;
 mod names;
 mod password;
+mod window;
 
 pub use emoji::{Emoji, EmojiError};
 pub use identity::{Identity, RoomInfo};
@@ -18,3 +19,4 @@ pub use ids::{MessageId, RoomId, UserId};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};
+pub use window::Window;

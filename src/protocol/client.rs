@@ -16,7 +16,7 @@ fn default_history_limit() -> u32 {
 /// A frame a client may send.
 ///
 /// Besides these typed frames, the original Channels tutorial client sends
-/// `{"message": "..."}` with no `type`; [`parse`] reads that as
+/// `{"message": "..."}` with no `type`; [`decode`] reads that as
 /// [`ClientFrame::ChatMessage`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -108,8 +108,9 @@ struct UntypedChatMessage {
     message: String,
 }
 
-/// Parses one text frame.
-pub fn parse(text: &str) -> Result<ClientFrame, FrameError> {
+/// Decodes one text frame into its wire shape; [`parse`](super::parse)
+/// then checks what is inside.
+pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
     let envelope: Envelope = serde_json::from_str(text).map_err(|e| {
         if e.is_data() {
             FrameError::Malformed("a frame must be a JSON object".to_owned())
@@ -156,13 +157,13 @@ mod tests {
 
     #[test]
     fn the_tutorial_clients_untyped_frame_is_a_chat_message() {
-        assert_eq!(parse(r#"{"message":"hello"}"#), Ok(chat("hello")));
+        assert_eq!(decode(r#"{"message":"hello"}"#), Ok(chat("hello")));
     }
 
     #[test]
     fn typed_chat_message() {
         assert_eq!(
-            parse(r#"{"type":"chat_message","message":"hi <b>"}"#),
+            decode(r#"{"type":"chat_message","message":"hi <b>"}"#),
             Ok(chat("hi <b>"))
         );
     }
@@ -171,7 +172,7 @@ mod tests {
     fn not_json_is_invalid_json() {
         for text in ["", "hello", "{\"message\":", "{'message': 'x'}"] {
             assert_eq!(
-                parse(text).map_err(|e| e.code()),
+                decode(text).map_err(|e| e.code()),
                 Err(ErrorCode::InvalidJson),
                 "{text:?}"
             );
@@ -191,7 +192,7 @@ mod tests {
             r#"{"type": 7, "message": "x"}"#,
         ] {
             assert_eq!(
-                parse(text).map_err(|e| e.code()),
+                decode(text).map_err(|e| e.code()),
                 Err(ErrorCode::InvalidFrame),
                 "{text:?}"
             );
@@ -201,7 +202,7 @@ mod tests {
     #[test]
     fn history_requests_default_and_bound_their_limit() {
         assert_eq!(
-            parse(r#"{"type":"history"}"#),
+            decode(r#"{"type":"history"}"#),
             Ok(ClientFrame::History {
                 before: None,
                 after: None,
@@ -209,7 +210,7 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(r#"{"type":"history","before":9,"limit":100}"#),
+            decode(r#"{"type":"history","before":9,"limit":100}"#),
             Ok(ClientFrame::History {
                 before: Some(MessageId(9)),
                 after: None,
@@ -217,7 +218,7 @@ mod tests {
             })
         );
         assert_eq!(
-            parse(r#"{"type":"history","after":9}"#),
+            decode(r#"{"type":"history","after":9}"#),
             Ok(ClientFrame::History {
                 before: None,
                 after: Some(MessageId(9)),
@@ -232,7 +233,7 @@ mod tests {
             r#"{"type":"history","before":1,"after":2}"#,
         ] {
             assert_eq!(
-                parse(text).map_err(|e| e.code()),
+                decode(text).map_err(|e| e.code()),
                 Err(ErrorCode::InvalidFrame),
                 "{text:?}"
             );
@@ -242,22 +243,22 @@ mod tests {
     #[test]
     fn edit_delete_typing_and_react_frames() {
         assert_eq!(
-            parse(r#"{"type":"edit_message","id":3,"message":"new"}"#),
+            decode(r#"{"type":"edit_message","id":3,"message":"new"}"#),
             Ok(ClientFrame::EditMessage {
                 id: MessageId(3),
                 message: "new".into()
             })
         );
         assert_eq!(
-            parse(r#"{"type":"delete_message","id":3}"#),
+            decode(r#"{"type":"delete_message","id":3}"#),
             Ok(ClientFrame::DeleteMessage { id: MessageId(3) })
         );
         assert_eq!(
-            parse(r#"{"type":"typing","typing":true}"#),
+            decode(r#"{"type":"typing","typing":true}"#),
             Ok(ClientFrame::Typing { typing: true })
         );
         assert_eq!(
-            parse(r#"{"type":"react","id":3,"emoji":"👍"}"#),
+            decode(r#"{"type":"react","id":3,"emoji":"👍"}"#),
             Ok(ClientFrame::React {
                 id: MessageId(3),
                 emoji: "👍".into()
@@ -270,7 +271,7 @@ mod tests {
             r#"{"type":"react","id":3}"#,
         ] {
             assert_eq!(
-                parse(text).map_err(|e| e.code()),
+                decode(text).map_err(|e| e.code()),
                 Err(ErrorCode::InvalidFrame),
                 "{text:?}"
             );
@@ -279,7 +280,7 @@ mod tests {
 
     #[test]
     fn unknown_types_are_named_in_the_error() {
-        let err = parse(r#"{"type":"launch_rockets"}"#).unwrap_err();
+        let err = decode(r#"{"type":"launch_rockets"}"#).unwrap_err();
         assert_eq!(err.code(), ErrorCode::UnknownType);
         assert!(err.to_string().contains("launch_rockets"));
     }

@@ -3,15 +3,19 @@
 //! [`ClientFrame`] is everything a browser may send and [`ServerFrame`]
 //! everything it may receive; `docs/protocol.md` is the reader's version of
 //! the same. A frame is parsed exactly once, by [`parse`], at the edge of the
-//! session actor; a bad frame becomes a [`FrameError`] whose
-//! [`code`](FrameError::code) goes back to the client in an `error` frame.
+//! session actor, into a [`Request`] whose every value is already checked
+//! against the server's [`Limits`]; a bad frame becomes a [`RequestError`]
+//! whose [`code`](RequestError::code) goes back to the client in an `error`
+//! frame.
 //! Server frames are encoded once per event by [`encode`] and the bytes are
 //! shared by every recipient.
 
 mod client;
 mod command;
+mod request;
 mod server;
 
-pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, parse};
+pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, decode};
 pub use command::{CommandError, PrivateCommand};
+pub use request::{Limits, Request, RequestError, parse};
 pub use server::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};

@@ -2,7 +2,8 @@
 //! after a reconnect beyond what the join burst carried.
 
 use super::{Room, RoomError, view_of};
-use crate::db::queries::messages::{self, Window};
+use crate::db::queries::messages;
+use crate::domain::Window;
 use crate::protocol::MessageView;
 use actix::prelude::*;
 

@@ -4,8 +4,8 @@
 use super::catch_up::resume_floor;
 use super::{Member, Room, view_of};
 use crate::actors::delivery::{JoinBurst, SessionHandle, SessionId};
-use crate::db::queries::messages::{self, Window};
-use crate::domain::{MessageId, Username};
+use crate::db::queries::messages;
+use crate::domain::{MessageId, Username, Window};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
@@ -49,7 +49,7 @@ impl Handler<Join> for Room {
             let history = db.run(move |c| match resume_after {
                 Some(after) => {
                     let floor = resume_floor(c, room_id, after)?;
-                    messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
+                    messages::page(c, room_id, Window::After(MessageId(floor)), RESUME_LIMIT)
                 }
                 None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
             });

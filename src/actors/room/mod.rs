@@ -58,8 +58,9 @@ const MAILBOX_CAPACITY: usize = 1024;
 /// Why the room refused or failed a request.
 #[derive(Debug, thiserror::Error)]
 pub enum RoomError {
-    /// The database refused or failed.
-    #[error("the change could not be stored")]
+    /// The database refused or failed (logged; the client is told only
+    /// that it failed).
+    #[error("the server's database failed, so this was not done; please try again")]
     Storage(#[from] DbError),
     /// No such message in this room, or it was deleted.
     #[error("there is no message {0} in this room")]

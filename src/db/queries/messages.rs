@@ -5,6 +5,7 @@ use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
 use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
+use crate::domain::Window;
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -40,18 +41,6 @@ pub fn insert(
         .map_err(DbError::from)
 }
 
-/// Which part of a room's log a [`page`] holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Window {
-    /// The newest messages.
-    Latest,
-    /// The newest messages older than this id (scrolling back).
-    Before(i32),
-    /// The oldest messages newer than this id (catching up after a
-    /// reconnect).
-    After(i32),
-}
-
 /// Up to `limit` messages of a room in `window`, oldest first, and whether
 /// the log goes on past the page (older ones for `Latest`/`Before`, newer
 /// ones for `After`). Deleted messages are left out.
@@ -74,8 +63,12 @@ pub fn page(
         .into_boxed();
     query = match window {
         Window::Latest => query.order(messages::id.desc()),
-        Window::Before(id) => query.filter(messages::id.lt(id)).order(messages::id.desc()),
-        Window::After(id) => query.filter(messages::id.gt(id)).order(messages::id.asc()),
+        Window::Before(id) => query
+            .filter(messages::id.lt(id.0))
+            .order(messages::id.desc()),
+        Window::After(id) => query
+            .filter(messages::id.gt(id.0))
+            .order(messages::id.asc()),
     };
     let mut rows: Vec<(Message, String)> = query.load(conn)?;
     let has_more = rows.len() as i64 > limit;

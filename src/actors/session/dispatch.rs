@@ -1,0 +1,236 @@
+//! From a checked [`Request`] to the actor that carries it out, and from
+//! any failure to the client's `error` frame.
+//!
+//! Posts, edits, deletions, reactions, typing and history pages go to the
+//! room; private messages to the registry. Each waits within its
+//! [allowance](super::limits), and whatever goes wrong on the way is a
+//! [`SessionError`], which [`WsSession::fail`] turns into an `error` frame:
+//! the one place that does.
+
+use super::WsSession;
+use super::limits::{Refusal, Slot};
+use crate::actors::delivery::Hangup;
+use crate::actors::registry::{PrivateMessageError, SendPrivate};
+use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomError, Typing};
+use crate::domain::{MessageText, Username};
+use crate::protocol::{self, ErrorCode, Request, RequestError, ServerFrame, encode};
+use actix::prelude::*;
+use actix_web_actors::ws;
+use std::time::Instant;
+
+/// Everything that can go wrong with what a client asked, as it is told.
+#[derive(Debug, thiserror::Error)]
+pub enum SessionError {
+    /// The frame is not a request the server can act on.
+    #[error(transparent)]
+    Request(#[from] RequestError),
+    /// An allowance is spent.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A binary or fragmented frame.
+    #[error("only single JSON text frames are understood")]
+    Binary,
+    /// The session has no room (yet, or any more).
+    #[error("this connection is closing (the server may be shutting down); reconnect")]
+    Closing,
+    /// The room refused or failed.
+    #[error(transparent)]
+    Room(#[from] RoomError),
+    /// The room's actor could not be reached.
+    #[error("the room is unavailable; try again")]
+    RoomUnavailable(MailboxError),
+    /// The private message found no one.
+    #[error(transparent)]
+    Private(#[from] PrivateMessageError),
+    /// The registry could not be reached for a private message.
+    #[error("the private message could not be delivered; please try again")]
+    RegistryUnavailable(MailboxError),
+}
+
+impl SessionError {
+    /// The code the client gets in its `error` frame.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            SessionError::Request(e) => e.code(),
+            SessionError::Refused(_) => ErrorCode::RateLimited,
+            SessionError::Binary => ErrorCode::BinaryNotSupported,
+            SessionError::Closing => ErrorCode::NotReady,
+            SessionError::Room(e) => e.code(),
+            SessionError::Private(e) => e.code(),
+            SessionError::RoomUnavailable(_) | SessionError::RegistryUnavailable(_) => {
+                ErrorCode::Internal
+            }
+        }
+    }
+}
+
+impl WsSession {
+    /// Handles one text frame from the client.
+    pub(super) fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
+        match protocol::parse(text, &self.protocol_limits()) {
+            Ok(request) => self.dispatch(request, ctx),
+            Err(e) => self.fail(e.into(), ctx),
+        }
+    }
+
+    fn dispatch(&mut self, request: Request, ctx: &mut ws::WebsocketContext<Self>) {
+        match request {
+            Request::Post(text) => self.post(text, ctx),
+            Request::Private { to, text } => self.send_private(to, text, ctx),
+            Request::History { window, limit } => {
+                let request = LoadHistory { window, limit };
+                self.ask_room(request, Slot::History, ctx, |page, _, ctx| {
+                    ctx.text(encode(&ServerFrame::History {
+                        messages: page.messages,
+                        has_more: page.has_more,
+                    }));
+                });
+            }
+            Request::Edit { id, text } => {
+                let edit = Edit {
+                    editor: self.user.clone(),
+                    id,
+                    text,
+                };
+                self.ask_room(edit, Slot::Request, ctx, |(), _, _| {});
+            }
+            Request::Delete { id } => {
+                let delete = Delete {
+                    by: self.user.clone(),
+                    id,
+                };
+                self.ask_room(delete, Slot::Request, ctx, |(), _, _| {});
+            }
+            Request::React { id, emoji } => {
+                let react = React {
+                    user: self.user.clone(),
+                    id,
+                    emoji,
+                };
+                self.ask_room(react, Slot::Request, ctx, |(), _, _| {});
+            }
+            Request::Typing(typing) => self.on_typing(typing),
+        }
+    }
+
+    /// Passes a typing state on if its allowance says so. Never waits: a
+    /// room too busy to take it simply misses a typing hint.
+    fn on_typing(&mut self, typing: bool) {
+        let Some(room) = &self.room else { return };
+        if !self.allowances.typing(typing, Instant::now()) {
+            return;
+        }
+        let _ = room.try_send(Typing {
+            user: self.user.username.clone(),
+            typing,
+        });
+    }
+
+    fn post(&mut self, text: MessageText, ctx: &mut ws::WebsocketContext<Self>) {
+        // A message sent ends "typing" (the browser says so too, but a
+        // client that does not must not leave others watching a stale line).
+        if self.allowances.is_typing() {
+            self.on_typing(false);
+        }
+        let post = Post {
+            author: self.user.clone(),
+            text,
+        };
+        self.ask_room(post, Slot::Request, ctx, |_, _, _| {});
+    }
+
+    /// Sends `request` to the room, within the allowance of its `slot`;
+    /// `done` gets the answer, and a refusal or failure becomes an `error`
+    /// frame.
+    fn ask_room<M, T>(
+        &mut self,
+        request: M,
+        slot: Slot,
+        ctx: &mut ws::WebsocketContext<Self>,
+        done: impl FnOnce(T, &mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) where
+        M: actix::Message<Result = Result<T, RoomError>> + Send + 'static,
+        T: Send + 'static,
+        Room: Handler<M>,
+    {
+        let Some(room) = self.room.clone() else {
+            return self.fail(SessionError::Closing, ctx);
+        };
+        if let Err(refused) = self.allowances.take(slot) {
+            return self.fail(refused.into(), ctx);
+        }
+        ctx.spawn(
+            room.send(request)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.allowances.release(slot);
+                    match result {
+                        Ok(Ok(answer)) => done(answer, act, ctx),
+                        Ok(Err(e)) => act.fail(e.into(), ctx),
+                        Err(e) => act.fail(SessionError::RoomUnavailable(e), ctx),
+                    }
+                }),
+        );
+    }
+
+    fn send_private(
+        &mut self,
+        to: Username,
+        text: MessageText,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
+        if let Err(refused) = self.allowances.private_message(Instant::now()) {
+            return self.fail(refused.into(), ctx);
+        }
+        if let Err(refused) = self.allowances.take(Slot::Request) {
+            return self.fail(refused.into(), ctx);
+        }
+        let echo = text.as_str().to_owned();
+        let request = SendPrivate {
+            from: self.user.username.clone(),
+            to: to.clone(),
+            text: text.into_string(),
+        };
+        ctx.spawn(
+            self.registry
+                .send(request)
+                .into_actor(self)
+                .map(move |result, act, ctx| {
+                    act.allowances.release(Slot::Request);
+                    match result {
+                        Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
+                            target: to,
+                            message: echo,
+                        })),
+                        Ok(Err(e)) => act.fail(e.into(), ctx),
+                        Err(e) => act.fail(SessionError::RegistryUnavailable(e), ctx),
+                    }
+                }),
+        );
+    }
+
+    /// Tells the client what went wrong, in an `error` frame: every failure
+    /// of a request ends here. The session carries on, unless the user may
+    /// no longer be in the room.
+    pub(super) fn fail(&self, error: SessionError, ctx: &mut ws::WebsocketContext<Self>) {
+        match &error {
+            SessionError::Room(RoomError::Storage(e)) => {
+                log::error!("room request for {} failed: {e}", self.user.username);
+            }
+            SessionError::RoomUnavailable(e) => {
+                log::error!("room unavailable for {}: {e}", self.user.username);
+            }
+            SessionError::RegistryUnavailable(e) => {
+                log::error!("registry unavailable for a private message: {e}");
+            }
+            _ => {}
+        }
+        ctx.text(encode(&ServerFrame::Error {
+            code: error.code(),
+            message: error.to_string(),
+        }));
+        if matches!(error, SessionError::Room(RoomError::NotAdmitted)) {
+            ctx.notify(Hangup::NotAdmitted);
+        }
+    }
+}

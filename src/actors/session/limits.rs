@@ -1,0 +1,258 @@
+//! Every allowance of one connection, in one place: how big a frame may
+//! be, how many requests may wait for the room, how often typing and
+//! private messages are passed on.
+//!
+//! [`SessionLimits`] is what [`Settings`] configures; [`Allowances`] is the
+//! state that enforces it for one socket. A request is admitted through
+//! [`Allowances::take`] and released when answered, and every refusal is a
+//! [`Refusal`] that the session reports as `rate_limited`.
+//!
+//! Allowances shared by all of a user's sockets (a per-user write rate, say)
+//! belong beside these: an `Arc`'d bucket per user, handed to each session
+//! when it starts and checked in [`Allowances::take`] before the
+//! per-connection ones, so the session code that asks does not change.
+
+use crate::config::Settings;
+use std::time::{Duration, Instant};
+
+/// Smallest limit on one WebSocket frame, in bytes; a bigger frame closes
+/// the connection with code 1009. See [`SessionLimits::max_frame_bytes`].
+const MIN_FRAME_BYTES: usize = 64 * 1024;
+
+/// Requests (posts, edits, reactions, private messages) one session may
+/// have waiting before it is told to slow down.
+const MAX_REQUESTS_IN_FLIGHT: usize = 32;
+
+/// A client repeating "still typing" more often than this is not passed
+/// on: the browser sends it every 2 s.
+const TYPING_REPEAT: Duration = Duration::from_secs(1);
+
+/// Typing changes passed on at once, and how fast the allowance returns:
+/// plenty for a person (a change every 2 s, plus one per send or clear),
+/// far too little to flood a room by alternating true and false.
+const TYPING_BURST: u32 = 4;
+const TYPING_REFILL: Duration = Duration::from_millis(500);
+
+/// Private messages sent at once, and how fast the allowance returns, so
+/// that one user cannot bury another's connections.
+const PRIVATE_BURST: u32 = 10;
+const PRIVATE_REFILL: Duration = Duration::from_millis(200);
+
+/// The limits a session enforces, from [`Settings`].
+#[derive(Debug, Clone)]
+pub struct SessionLimits {
+    /// Ping interval.
+    pub heartbeat_interval: Duration,
+    /// Silence before the connection is closed.
+    pub client_timeout: Duration,
+    /// Mailbox capacity: deliveries that may wait for this client.
+    pub queue: usize,
+    /// Longest message, in characters.
+    pub max_message_chars: usize,
+}
+
+impl SessionLimits {
+    /// Largest frame accepted: room for the longest allowed message even
+    /// if every character is JSON-escaped (`\u0001` is six bytes), plus the
+    /// frame's other fields, so a valid message never closes the socket.
+    pub fn max_frame_bytes(&self) -> usize {
+        (self.max_message_chars.saturating_mul(6) + 4096).max(MIN_FRAME_BYTES)
+    }
+}
+
+impl From<&Settings> for SessionLimits {
+    fn from(s: &Settings) -> Self {
+        SessionLimits {
+            heartbeat_interval: s.heartbeat_interval,
+            client_timeout: s.client_timeout,
+            queue: s.session_queue,
+            max_message_chars: s.max_message_chars,
+        }
+    }
+}
+
+/// Why a request was refused by an allowance; the client gets
+/// `rate_limited`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// Too many requests wait for the room.
+    #[error("you are sending faster than the server can keep up; this was not done")]
+    TooManyRequests,
+    /// A history page is still on its way.
+    #[error("wait for the previous history page before asking for the next")]
+    HistoryPending,
+    /// The private-message allowance is spent.
+    #[error("too many private messages at once; this one was not sent")]
+    TooManyPrivate,
+}
+
+/// Which allowance a request to the room counts against.
+#[derive(Debug, Clone, Copy)]
+pub enum Slot {
+    /// Posts, edits, deletions, reactions (and private messages): up to
+    /// [`MAX_REQUESTS_IN_FLIGHT`] at once.
+    Request,
+    /// History pages: one at a time, so one client cannot pile up pages in
+    /// its own output buffer.
+    History,
+}
+
+/// The allowances of one connection, as they stand.
+#[derive(Debug)]
+pub struct Allowances {
+    requests_in_flight: usize,
+    /// A `history` request is being answered; the next waits for it.
+    history_in_flight: bool,
+    /// Last typing state passed on to the room, and when.
+    typing: Option<(bool, Instant)>,
+    typing_budget: Budget,
+    private_budget: Budget,
+}
+
+impl Default for Allowances {
+    fn default() -> Self {
+        Allowances {
+            requests_in_flight: 0,
+            history_in_flight: false,
+            typing: None,
+            typing_budget: Budget::new(TYPING_BURST, TYPING_REFILL),
+            private_budget: Budget::new(PRIVATE_BURST, PRIVATE_REFILL),
+        }
+    }
+}
+
+impl Allowances {
+    /// Counts one more request in flight in `slot`, or refuses it.
+    pub fn take(&mut self, slot: Slot) -> Result<(), Refusal> {
+        match slot {
+            Slot::Request if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT => {
+                Err(Refusal::TooManyRequests)
+            }
+            Slot::History if self.history_in_flight => Err(Refusal::HistoryPending),
+            Slot::Request => {
+                self.requests_in_flight += 1;
+                Ok(())
+            }
+            Slot::History => {
+                self.history_in_flight = true;
+                Ok(())
+            }
+        }
+    }
+
+    /// A request admitted by [`take`](Self::take) was answered.
+    pub fn release(&mut self, slot: Slot) {
+        match slot {
+            Slot::Request => self.requests_in_flight -= 1,
+            Slot::History => self.history_in_flight = false,
+        }
+    }
+
+    /// Spends one private message of the allowance.
+    pub fn private_message(&mut self, now: Instant) -> Result<(), Refusal> {
+        if self.private_budget.try_take(now) {
+            Ok(())
+        } else {
+            Err(Refusal::TooManyPrivate)
+        }
+    }
+
+    /// Whether a typing state is worth passing on: not a repeat of the last
+    /// one within [`TYPING_REPEAT`], and within the typing budget. Typing
+    /// hints are never refused out loud; one that is not passed on is
+    /// simply dropped.
+    pub fn typing(&mut self, typing: bool, now: Instant) -> bool {
+        let repeat = self.typing.is_some_and(|(last, at)| {
+            last == typing && (!typing || now.duration_since(at) < TYPING_REPEAT)
+        });
+        if repeat || !self.typing_budget.try_take(now) {
+            return false;
+        }
+        self.typing = Some((typing, now));
+        true
+    }
+
+    /// Whether the last typing state passed on was "typing".
+    pub fn is_typing(&self) -> bool {
+        self.typing.is_some_and(|(typing, _)| typing)
+    }
+}
+
+/// A token bucket: up to `burst` actions at once, then one per `refill`.
+#[derive(Debug)]
+struct Budget {
+    burst: u32,
+    refill: Duration,
+    tokens: u32,
+    /// When the last token was earned (or the bucket was last full).
+    since: Instant,
+}
+
+impl Budget {
+    fn new(burst: u32, refill: Duration) -> Self {
+        Budget {
+            burst,
+            refill,
+            tokens: burst,
+            since: Instant::now(),
+        }
+    }
+
+    /// Spends one token if there is one.
+    fn try_take(&mut self, now: Instant) -> bool {
+        let elapsed = now.saturating_duration_since(self.since).as_nanos();
+        let earned = (elapsed / self.refill.as_nanos().max(1)).min(u128::from(self.burst)) as u32;
+        if earned > 0 {
+            self.tokens = (self.tokens + earned).min(self.burst);
+            self.since = if self.tokens == self.burst {
+                now
+            } else {
+                self.since + self.refill * earned
+            };
+        }
+        if self.tokens == 0 {
+            return false;
+        }
+        self.tokens -= 1;
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_budget_allows_a_burst_then_one_per_refill() {
+        let mut budget = Budget::new(3, Duration::from_millis(100));
+        let t0 = budget.since;
+        assert!((0..3).all(|_| budget.try_take(t0)));
+        assert!(!budget.try_take(t0), "the burst is spent");
+        assert!(!budget.try_take(t0 + Duration::from_millis(99)));
+        assert!(budget.try_take(t0 + Duration::from_millis(100)));
+        assert!(!budget.try_take(t0 + Duration::from_millis(150)));
+        assert!(budget.try_take(t0 + Duration::from_millis(200)));
+    }
+
+    #[test]
+    fn a_budget_refills_to_its_burst_and_no_more() {
+        let mut budget = Budget::new(2, Duration::from_millis(10));
+        let t0 = budget.since;
+        assert!(budget.try_take(t0) && budget.try_take(t0));
+        let later = t0 + Duration::from_secs(60);
+        assert!(budget.try_take(later) && budget.try_take(later));
+        assert!(!budget.try_take(later), "a long pause earns only the burst");
+    }
+
+    #[test]
+    fn frames_fit_the_longest_message() {
+        let limits = |max_message_chars| SessionLimits {
+            heartbeat_interval: Duration::from_secs(1),
+            client_timeout: Duration::from_secs(2),
+            queue: 1,
+            max_message_chars,
+        };
+        assert_eq!(limits(4000).max_frame_bytes(), MIN_FRAME_BYTES);
+        assert!(limits(20_000).max_frame_bytes() >= 20_000 * 6);
+    }
+}

@@ -1,0 +1,206 @@
+//! Requests: client frames checked all the way down, so that the session
+//! only dispatches and never validates.
+//!
+//! [`parse`] decodes a text frame ([`super::client`]) and then checks what
+//! is inside against the server's [`Limits`]: message text (empty, too
+//! long), the `/pm` command, the emoji of a reaction and the history window.
+//! What comes out is a [`Request`] made only of valid-by-construction
+//! values; what does not is a [`RequestError`] with the code the client
+//! gets back.
+
+use super::client::{ClientFrame, FrameError, decode};
+use super::command::{CommandError, PrivateCommand};
+use super::server::ErrorCode;
+use crate::domain::{
+    Emoji, EmojiError, MessageId, MessageText, MessageTextError, Username, Window,
+};
+
+/// The limits a request is checked against.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Longest message, in characters.
+    pub max_message_chars: usize,
+}
+
+/// One thing a client asks for, fully checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// Post a message to the room.
+    Post(MessageText),
+    /// `/pm <user> <text>`: a private message to every connection of a user.
+    Private {
+        /// Who it is for.
+        to: Username,
+        /// What it says.
+        text: MessageText,
+    },
+    /// A page of the log.
+    History {
+        /// Which part.
+        window: Window,
+        /// At most this many, 1 to [`HISTORY_LIMIT_MAX`](super::HISTORY_LIMIT_MAX).
+        limit: u32,
+    },
+    /// Replace the text of one's own message.
+    Edit {
+        /// Which message.
+        id: MessageId,
+        /// The new text.
+        text: MessageText,
+    },
+    /// Delete a message.
+    Delete {
+        /// Which message.
+        id: MessageId,
+    },
+    /// Toggle one's reaction on a message.
+    React {
+        /// Which message.
+        id: MessageId,
+        /// With what.
+        emoji: Emoji,
+    },
+    /// The user started or stopped typing.
+    Typing(bool),
+}
+
+/// Why a text frame is not a request the server can act on.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RequestError {
+    /// Not a frame of a known shape.
+    #[error(transparent)]
+    Frame(#[from] FrameError),
+    /// The message text is empty or too long.
+    #[error(transparent)]
+    Text(#[from] MessageTextError),
+    /// A `/pm` that is not understood.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// A reaction that is not a single emoji.
+    #[error(transparent)]
+    Emoji(#[from] EmojiError),
+}
+
+impl RequestError {
+    /// The stable code sent to the client in the `error` frame.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            RequestError::Frame(e) => e.code(),
+            RequestError::Text(MessageTextError::Empty) => ErrorCode::EmptyMessage,
+            RequestError::Text(MessageTextError::TooLong { .. }) => ErrorCode::MessageTooLong,
+            RequestError::Command(_) => ErrorCode::InvalidCommand,
+            RequestError::Emoji(_) => ErrorCode::InvalidEmoji,
+        }
+    }
+}
+
+/// Parses one text frame into a checked request.
+pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
+    let checked = |text: String| MessageText::parse(text, limits.max_message_chars);
+    Ok(match decode(text)? {
+        ClientFrame::ChatMessage { message } => match PrivateCommand::parse(&message) {
+            Some(command) => {
+                let command = command?;
+                Request::Private {
+                    to: command.target,
+                    text: checked(command.text)?,
+                }
+            }
+            None => Request::Post(checked(message)?),
+        },
+        ClientFrame::History {
+            before,
+            after,
+            limit,
+        } => {
+            let window = match (before, after) {
+                (Some(before), _) => Window::Before(before),
+                (None, Some(after)) => Window::After(after),
+                (None, None) => Window::Latest,
+            };
+            Request::History { window, limit }
+        }
+        ClientFrame::EditMessage { id, message } => Request::Edit {
+            id,
+            text: checked(message)?,
+        },
+        ClientFrame::DeleteMessage { id } => Request::Delete { id },
+        ClientFrame::React { id, emoji } => Request::React {
+            id,
+            emoji: Emoji::parse(&emoji)?,
+        },
+        ClientFrame::Typing { typing } => Request::Typing(typing),
+        // `decode` names unknown types in its error; this is never reached.
+        ClientFrame::Unknown => {
+            return Err(FrameError::Malformed("unknown frame".to_owned()).into());
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMITS: Limits = Limits {
+        max_message_chars: 10,
+    };
+
+    fn code(text: &str) -> Option<ErrorCode> {
+        parse(text, &LIMITS).err().map(|e| e.code())
+    }
+
+    #[test]
+    fn message_text_is_checked_wherever_it_appears() {
+        assert!(matches!(
+            parse(r#"{"message":"hi"}"#, &LIMITS),
+            Ok(Request::Post(t)) if t.as_str() == "hi"
+        ));
+        assert_eq!(code(r#"{"message":"   "}"#), Some(ErrorCode::EmptyMessage));
+        assert_eq!(
+            code(r#"{"message":"01234567890"}"#),
+            Some(ErrorCode::MessageTooLong)
+        );
+        assert_eq!(
+            code(r#"{"type":"edit_message","id":1,"message":""}"#),
+            Some(ErrorCode::EmptyMessage)
+        );
+        assert_eq!(
+            code(r#"{"message":"/pm bob 01234567890"}"#),
+            Some(ErrorCode::MessageTooLong)
+        );
+    }
+
+    #[test]
+    fn private_messages_name_a_valid_user() {
+        match parse(r#"{"message":"/pm bob hello"}"#, &LIMITS) {
+            Ok(Request::Private { to, text }) => {
+                assert_eq!(to.as_str(), "bob");
+                assert_eq!(text.as_str(), "hello");
+            }
+            other => panic!("not a private message: {other:?}"),
+        }
+        assert_eq!(
+            code(r#"{"message":"/pm bob"}"#),
+            Some(ErrorCode::InvalidCommand)
+        );
+    }
+
+    #[test]
+    fn reactions_must_be_emoji_and_history_windows_are_typed() {
+        assert_eq!(
+            code(r#"{"type":"react","id":1,"emoji":"ok"}"#),
+            Some(ErrorCode::InvalidEmoji)
+        );
+        assert_eq!(
+            parse(r#"{"type":"history","before":7,"limit":5}"#, &LIMITS),
+            Ok(Request::History {
+                window: Window::Before(MessageId(7)),
+                limit: 5
+            })
+        );
+        assert_eq!(
+            code(r#"{"type":"history","before":1,"after":2}"#),
+            Some(ErrorCode::InvalidFrame)
+        );
+    }
+}
