@@ -10,7 +10,7 @@ use crate::config::Settings;
 use crate::db::queries::{rooms, users};
 use crate::db::{Database, DbError};
 use crate::domain::{Password, RoomName, Username};
-use crate::http::auth::hash_password_here;
+use crate::passwords;
 use crate::startup::Application;
 use anyhow::{Context, bail};
 use clap::{Parser, Subcommand};
@@ -168,7 +168,7 @@ fn create_superuser(settings: &Settings, username: Option<String>) -> anyhow::Re
     };
     let username = Username::parse(raw.trim())?;
     let password = read_password()?;
-    let hash = hash_password_here(&password).map_err(|e| anyhow::anyhow!("hashing: {e}"))?;
+    let hash = passwords::hash_here(&password)?;
     let db = open(settings)?;
     match db.run_here(|c| users::create(c, username.as_str(), &hash, true)) {
         Ok(_) => {

@@ -26,5 +26,6 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod passwords;
 pub mod protocol;
 pub mod startup;

@@ -1,11 +1,12 @@
 //! `/accounts/`: sign up, log in, log out.
 
-use super::auth::{self, PasswordHashing, check_csrf, csrf_token, safe_next};
+use super::auth::{self, check_csrf, csrf_token, safe_next};
 use super::error::sentence;
 use super::{AppError, Templates};
 use crate::db::queries::users;
 use crate::db::{Database, DbError};
 use crate::domain::{Password, UserId, Username};
+use crate::passwords::PasswordHashing;
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, post, web};

@@ -1,4 +1,5 @@
-//! Who is signed in: the session cookie, passwords and CSRF tokens.
+//! Who is signed in: the session cookie and CSRF tokens (passwords are
+//! hashed in [`crate::passwords`]).
 //!
 //! The cookie is encrypted and signed (actix-session's private cookie store)
 //! and holds only the user's id and the CSRF token; the user row is read
@@ -8,104 +9,14 @@
 use super::AppError;
 use crate::db::Database;
 use crate::db::queries::users;
-use crate::domain::{Identity, Password, UserId, Username};
+use crate::domain::{Identity, UserId, Username};
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
-use argon2::Argon2;
-use argon2::password_hash::{
-    PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng,
-};
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
-use std::sync::Arc;
-use tokio::sync::Semaphore;
 
 const USER_ID: &str = "uid";
 const CSRF: &str = "csrf";
-
-/// Hashes a password with Argon2id on the calling thread (slow on purpose).
-pub fn hash_password_here(password: &Password) -> Result<String, argon2::password_hash::Error> {
-    let salt = SaltString::generate(&mut OsRng);
-    Argon2::default()
-        .hash_password(password.expose().as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-}
-
-/// Where passwords are hashed and checked: on the blocking pool, at most one
-/// per core at a time. Each Argon2 run takes tens of milliseconds of one
-/// core and 19 MiB; a burst of sign-ins queues here instead of spawning a
-/// blocking thread (and 19 MiB) per request.
-#[derive(Clone)]
-pub struct PasswordHashing {
-    permits: Arc<Semaphore>,
-}
-
-impl PasswordHashing {
-    /// At most `concurrent` (at least one) hashes at a time.
-    pub fn new(concurrent: usize) -> Self {
-        PasswordHashing {
-            permits: Arc::new(Semaphore::new(concurrent.max(1))),
-        }
-    }
-
-    /// One per CPU core.
-    pub fn per_core() -> Self {
-        Self::new(std::thread::available_parallelism().map_or(1, |n| n.get()))
-    }
-
-    async fn run<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T, AppError> {
-        let permit = self
-            .permits
-            .clone()
-            .acquire_owned()
-            .await
-            .map_err(|e| AppError::Internal(e.to_string()))?;
-        // The permit goes with the work, so a request given up on (a closed
-        // connection) still holds its place until its hash is done.
-        web::block(move || {
-            let _permit = permit;
-            work()
-        })
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))
-    }
-
-    /// Hashes a new password.
-    pub async fn hash(&self, password: Password) -> Result<String, AppError> {
-        self.run(move || hash_password_here(&password))
-            .await?
-            .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
-    }
-
-    /// Checks `candidate` against a stored hash; `None` (no such user) still
-    /// spends the same effort, so timing does not reveal which names exist.
-    pub async fn verify(
-        &self,
-        stored: Option<String>,
-        candidate: String,
-    ) -> Result<bool, AppError> {
-        self.run(move || match stored {
-            Some(stored) => match PasswordHash::new(&stored) {
-                Ok(parsed) => Argon2::default()
-                    .verify_password(candidate.as_bytes(), &parsed)
-                    .is_ok(),
-                Err(e) => {
-                    log::error!("unreadable password hash in the database: {e}");
-                    false
-                }
-            },
-            None => {
-                let salt = SaltString::generate(&mut OsRng);
-                let _ = Argon2::default().hash_password(candidate.as_bytes(), &salt);
-                false
-            }
-        })
-        .await
-    }
-}
 
 fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("session cookie: {e}"))

@@ -2,6 +2,7 @@
 
 use super::Templates;
 use crate::db::DbError;
+use crate::passwords::HashError;
 use actix_web::dev::ServiceResponse;
 use actix_web::http::{StatusCode, header};
 use actix_web::middleware::ErrorHandlerResponse;
@@ -45,6 +46,12 @@ pub fn sentence(e: &impl std::fmt::Display) -> String {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
+        AppError::Internal(e.to_string())
+    }
+}
+
+impl From<HashError> for AppError {
+    fn from(e: HashError) -> Self {
         AppError::Internal(e.to_string())
     }
 }
