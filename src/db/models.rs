@@ -3,7 +3,7 @@
 //! here as a `From` impl when several places need the same one.
 
 use super::schema::{messages, reactions, rooms, users};
-use crate::domain::{RoomId, RoomInfo, RoomName};
+use crate::domain::{MessageId, RoomId, RoomInfo, RoomName, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -12,7 +12,7 @@ use diesel::prelude::*;
 #[diesel(table_name = users)]
 pub struct User {
     /// Primary key.
-    pub id: i32,
+    pub id: UserId,
     /// Unique login name.
     pub username: String,
     /// Argon2 PHC string.
@@ -42,7 +42,7 @@ pub struct NewUser<'a> {
 #[diesel(table_name = rooms)]
 pub struct Room {
     /// Primary key.
-    pub id: i32,
+    pub id: RoomId,
     /// Unique room name.
     pub name: String,
     /// Only staff may join.
@@ -55,7 +55,7 @@ pub struct Room {
 impl From<Room> for RoomInfo {
     fn from(row: Room) -> Self {
         RoomInfo {
-            id: RoomId(row.id),
+            id: row.id,
             name: RoomName::from_stored(row.name),
             admin_only: row.admin_only,
         }
@@ -79,11 +79,11 @@ pub struct NewRoom<'a> {
 #[diesel(table_name = messages)]
 pub struct Message {
     /// Primary key; increases with each message.
-    pub id: i32,
+    pub id: MessageId,
     /// The room it was posted in.
-    pub room_id: i32,
+    pub room_id: RoomId,
     /// Its author.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// The text.
     pub content: String,
     /// When it was posted (UTC).
@@ -99,9 +99,9 @@ pub struct Message {
 #[diesel(table_name = messages)]
 pub struct NewMessage<'a> {
     /// The room.
-    pub room_id: i32,
+    pub room_id: RoomId,
     /// The author.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// The text.
     pub content: &'a str,
     /// When it was posted (UTC).
@@ -113,9 +113,9 @@ pub struct NewMessage<'a> {
 #[diesel(table_name = reactions)]
 pub struct NewReaction<'a> {
     /// The message reacted to.
-    pub message_id: i32,
+    pub message_id: MessageId,
     /// Who reacted.
-    pub user_id: i32,
+    pub user_id: UserId,
     /// A single emoji.
     pub emoji: &'a str,
     /// When (UTC).

@@ -5,7 +5,7 @@ use super::error::sentence;
 use super::{AppError, Templates};
 use crate::db::queries::users;
 use crate::db::{Database, DbError};
-use crate::domain::{Password, UserId, Username};
+use crate::domain::{Password, Username};
 use crate::passwords::PasswordHashing;
 use actix_session::Session;
 use actix_web::http::header;
@@ -146,7 +146,7 @@ async fn signup(
         Err(e) => return Err(e.into()),
     };
     log::info!("new account {username}");
-    auth::log_in(&session, UserId(user.id))?;
+    auth::log_in(&session, user.id)?;
     Ok(redirect(safe_next(&form.next)))
 }
 
@@ -174,7 +174,7 @@ async fn login(
     let ok = passwords.verify(stored, form.password.clone()).await?;
     match user {
         Some(user) if ok => {
-            auth::log_in(&session, UserId(user.id))?;
+            auth::log_in(&session, user.id)?;
             Ok(redirect(safe_next(&form.next)))
         }
         _ => AccountForm::Login.render(

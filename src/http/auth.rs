@@ -24,12 +24,12 @@ fn session_error(e: impl std::fmt::Display) -> AppError {
 
 /// The user the session cookie names, if it names one that still exists.
 pub async fn current_user(session: &Session, db: &Database) -> Result<Option<Identity>, AppError> {
-    let Some(id) = session.get::<i32>(USER_ID).map_err(session_error)? else {
+    let Some(id) = session.get::<UserId>(USER_ID).map_err(session_error)? else {
         return Ok(None);
     };
     let row = db.run(move |c| users::by_id(c, id)).await?;
     Ok(row.map(|u| Identity {
-        id: UserId(u.id),
+        id: u.id,
         username: Username::from_stored(u.username),
         is_staff: u.is_staff,
     }))

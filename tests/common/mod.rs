@@ -235,7 +235,7 @@ impl TestApp {
                         .into_iter()
                         .map(|text| {
                             messages::insert(conn, room.id, user.id, text.as_ref(), queries::now())
-                                .map(|m| i64::from(m.id))
+                                .map(|m| i64::from(m.id.0))
                         })
                         .collect()
                 })

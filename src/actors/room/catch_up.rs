@@ -12,7 +12,7 @@
 use super::{Room, view_of};
 use crate::db::queries::messages;
 use crate::db::{DbConnection, DbError};
-use crate::domain::MessageId;
+use crate::domain::{MessageId, RoomId};
 use crate::metrics::METRICS;
 use crate::protocol::{ServerFrame, encode};
 use actix::prelude::*;
@@ -27,11 +27,11 @@ const RESUME_OVERLAP_MS: i64 = 2_000;
 /// before it.
 pub(super) fn resume_floor(
     conn: &mut DbConnection,
-    room_id: i32,
+    room_id: RoomId,
     after: MessageId,
-) -> Result<i32, DbError> {
+) -> Result<MessageId, DbError> {
     let overlap = chrono::Duration::milliseconds(RESUME_OVERLAP_MS);
-    messages::resume_floor(conn, room_id, after.0, overlap)
+    messages::resume_floor(conn, room_id, after, overlap)
 }
 
 /// While the bus is down, how often a room looks in the database for
@@ -107,8 +107,8 @@ impl Handler<CatchUp> for Room {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
         let db = self.db.clone();
-        let room_id = self.info.id.0;
-        let forgotten = self.memory.forgotten().0;
+        let room_id = self.info.id;
+        let forgotten = self.memory.forgotten();
         let load = async move {
             db.run(move |c| {
                 let floor = resume_floor(c, room_id, msg.from)?;
@@ -125,7 +125,7 @@ impl Handler<CatchUp> for Room {
                         return log::warn!("room {}: catching up failed: {e}", room.info.name);
                     }
                 };
-                let missing = room.memory.missing(ids.into_iter().map(MessageId));
+                let missing = room.memory.missing(ids);
                 let due = match msg.scope {
                     Scope::Since => missing,
                     Scope::Settled => room.memory.settle(missing, Instant::now()),
@@ -150,8 +150,8 @@ impl Handler<Fetch> for Room {
 
     fn handle(&mut self, msg: Fetch, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let room_id = self.info.id.0;
-        let ids: Vec<i32> = msg.ids.iter().map(|id| id.0).collect();
+        let room_id = self.info.id;
+        let ids = msg.ids;
         let load = async move { db.run(move |c| messages::with_ids(c, room_id, &ids)).await };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(|loaded, room, _ctx| {
             let rows = match loaded {
@@ -160,7 +160,7 @@ impl Handler<Fetch> for Room {
             };
             let mut caught = 0;
             for row in rows {
-                let id = MessageId(row.message.id);
+                let id = row.message.id;
                 if room.memory.remember(id) {
                     let frame = encode(&ServerFrame::ChatMessage(view_of(row, false)));
                     room.deliver(&frame, None, Some(id));

@@ -14,7 +14,7 @@ use super::{Room, RoomError};
 use crate::db::models::Message;
 use crate::db::queries::{messages, reactions, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo, UserId};
+use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame};
 use actix::prelude::*;
@@ -23,7 +23,7 @@ use std::future::Future;
 
 /// `who` with their staff rights as they are now.
 fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomError> {
-    let is_staff = users::is_staff(conn, who.id.0)?;
+    let is_staff = users::is_staff(conn, who.id)?;
     Ok(Identity {
         is_staff,
         ..who.clone()
@@ -68,7 +68,7 @@ impl Room {
             let changed = db
                 .run(move |c| {
                     let who = still_admitted(c, &info, &who)?;
-                    let message = messages::find_live(c, info.id.0, id.0)?;
+                    let message = messages::find_live(c, info.id, id)?;
                     apply(c, who, message)
                 })
                 .await;
@@ -117,8 +117,7 @@ impl Handler<Post> for Room {
         let store = async move {
             db.run(move |c| {
                 still_admitted(c, &info, &author)?;
-                let row =
-                    messages::insert(c, info.id.0, author.id.0, &text, created_at.naive_utc())?;
+                let row = messages::insert(c, info.id, author.id, &text, created_at.naive_utc())?;
                 Ok::<_, RoomError>((row.id, text))
             })
             .await
@@ -127,7 +126,6 @@ impl Handler<Post> for Room {
         AtomicResponse::new(Box::pin(store.into_actor(self).map(
             move |stored, room, _ctx| {
                 let (id, message) = stored?;
-                let id = MessageId(id);
                 let view = MessageView {
                     id,
                     user: author,
@@ -164,11 +162,11 @@ impl Handler<Edit> for Room {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
         let store = self.change_message(editor, id, move |c, editor, message| {
-            if !editor.may_edit(UserId(message.user_id)) {
+            if !editor.may_edit(message.user_id) {
                 return Err(RoomError::Forbidden("only its author may edit a message"));
             }
             let text = text.into_string();
-            messages::edit(c, id.0, &text, edited_at.naive_utc())?;
+            messages::edit(c, id, &text, edited_at.naive_utc())?;
             Ok(text)
         });
         self.then_publish(store, move |message| ServerFrame::MessageEdited {
@@ -196,7 +194,7 @@ impl Handler<Delete> for Room {
         let Delete { by, id } = delete;
         let admin_only = self.info.admin_only;
         let store = self.change_message(by, id, move |c, by, message| {
-            let author = UserId(message.user_id);
+            let author = message.user_id;
             // Staff rights as they are now, not as they were when the
             // socket opened (in an admin-only room, just read).
             let by = if by.id == author || admin_only {
@@ -209,7 +207,7 @@ impl Handler<Delete> for Room {
                     "only its author or staff may delete a message",
                 ));
             }
-            messages::delete(c, id.0, Utc::now().naive_utc())?;
+            messages::delete(c, id, Utc::now().naive_utc())?;
             Ok(())
         });
         self.then_publish(store, move |()| ServerFrame::MessageDeleted { id })
@@ -234,8 +232,7 @@ impl Handler<React> for Room {
     fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
         let React { user, id, emoji } = react;
         let store = self.change_message(user, id, move |c, user, _message| {
-            let groups =
-                reactions::toggle(c, id.0, user.id.0, emoji.as_str(), Utc::now().naive_utc())?;
+            let groups = reactions::toggle(c, id, user.id, emoji.as_str(), Utc::now().naive_utc())?;
             Ok(groups)
         });
         self.then_publish(store, move |groups| ServerFrame::Reactions {

@@ -33,7 +33,7 @@ impl Handler<LoadHistory> for Room {
 
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let room_id = self.info.id.0;
+        let room_id = self.info.id;
         Box::pin(async move {
             let (rows, has_more) = db
                 .run(move |c| messages::page(c, room_id, msg.window, msg.limit.into()))

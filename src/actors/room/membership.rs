@@ -41,7 +41,7 @@ impl Handler<Join> for Room {
 
     fn handle(&mut self, mut join: Join, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let room_id = self.info.id.0;
+        let room_id = self.info.id;
         let resume_after = join.resume_after;
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let user_ready = join.user_ready.take();
@@ -49,7 +49,7 @@ impl Handler<Join> for Room {
             let history = db.run(move |c| match resume_after {
                 Some(after) => {
                     let floor = resume_floor(c, room_id, after)?;
-                    messages::page(c, room_id, Window::After(MessageId(floor)), RESUME_LIMIT)
+                    messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
                 }
                 None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
             });
@@ -76,7 +76,7 @@ impl Handler<Join> for Room {
                     Ok((rows, has_more)) => {
                         // Pages come oldest first: the ids are ascending.
                         for row in rows {
-                            burst.ids.push(MessageId(row.message.id));
+                            burst.ids.push(row.message.id);
                             let frame = ServerFrame::ChatMessage(view_of(row, true));
                             burst.history.push(encode(&frame));
                         }

@@ -85,7 +85,7 @@ impl Memory {
             self.newest = self.newest.max(last);
         }
         if self.checked.is_none() {
-            let before_first = ids.first().map_or(self.newest, |id| MessageId(id.0 - 1));
+            let before_first = ids.first().map_or(self.newest, |id| id.previous());
             self.forgotten = self.forgotten.max(before_first);
             self.checked = Some(self.newest);
         }

@@ -223,7 +223,7 @@ impl Room {
 /// The view of a stored message.
 pub fn view_of(row: MessageWithAuthor, history: bool) -> MessageView {
     MessageView {
-        id: MessageId(row.message.id),
+        id: row.message.id,
         user: Username::from_stored(row.author),
         message: row.message.content,
         created_at: row.message.created_at.and_utc(),

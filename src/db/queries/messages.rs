@@ -5,7 +5,7 @@ use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
 use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::Window;
+use crate::domain::{MessageId, RoomId, UserId, Window};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -24,8 +24,8 @@ pub struct MessageWithAuthor {
 /// Stores a message and returns its row (with the id the database gave it).
 pub fn insert(
     conn: &mut DbConnection,
-    room_id: i32,
-    user_id: i32,
+    room_id: RoomId,
+    user_id: UserId,
     content: &str,
     created_at: NaiveDateTime,
 ) -> Result<Message, DbError> {
@@ -49,7 +49,7 @@ pub fn insert(
 /// not grow with the length of the log.
 pub fn page(
     conn: &mut DbConnection,
-    room_id: i32,
+    room_id: RoomId,
     window: Window,
     limit: i64,
 ) -> Result<(Vec<MessageWithAuthor>, bool), DbError> {
@@ -63,12 +63,8 @@ pub fn page(
         .into_boxed();
     query = match window {
         Window::Latest => query.order(messages::id.desc()),
-        Window::Before(id) => query
-            .filter(messages::id.lt(id.0))
-            .order(messages::id.desc()),
-        Window::After(id) => query
-            .filter(messages::id.gt(id.0))
-            .order(messages::id.asc()),
+        Window::Before(id) => query.filter(messages::id.lt(id)).order(messages::id.desc()),
+        Window::After(id) => query.filter(messages::id.gt(id)).order(messages::id.asc()),
     };
     let mut rows: Vec<(Message, String)> = query.load(conn)?;
     let has_more = rows.len() as i64 > limit;
@@ -84,7 +80,7 @@ fn with_reactions(
     conn: &mut DbConnection,
     rows: Vec<(Message, String)>,
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
-    let ids: Vec<i32> = rows.iter().map(|(m, _)| m.id).collect();
+    let ids: Vec<MessageId> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids)?;
     Ok(rows
         .into_iter()
@@ -101,10 +97,10 @@ fn with_reactions(
 /// the `(room_id, id)` index and loads no text).
 pub fn ids_after(
     conn: &mut DbConnection,
-    room_id: i32,
-    after: i32,
+    room_id: RoomId,
+    after: MessageId,
     limit: i64,
-) -> Result<Vec<i32>, DbError> {
+) -> Result<Vec<MessageId>, DbError> {
     Ok(messages::table
         .filter(messages::room_id.eq(room_id))
         .filter(messages::id.gt(after))
@@ -120,8 +116,8 @@ pub fn ids_after(
 /// on bound parameters (SQLite's is 32,766), here and for the reactions.
 pub fn with_ids(
     conn: &mut DbConnection,
-    room_id: i32,
-    ids: &[i32],
+    room_id: RoomId,
+    ids: &[MessageId],
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
     let rows: Vec<(Message, String)> = messages::table
         .inner_join(users::table)
@@ -149,11 +145,11 @@ const RESUME_LOOKBACK_ROWS: i64 = 200;
 /// (it skips them by id) and loses none.
 pub fn resume_floor(
     conn: &mut DbConnection,
-    room_id: i32,
-    after: i32,
+    room_id: RoomId,
+    after: MessageId,
     overlap: chrono::Duration,
-) -> Result<i32, DbError> {
-    let recent: Vec<(i32, NaiveDateTime)> = messages::table
+) -> Result<MessageId, DbError> {
+    let recent: Vec<(MessageId, NaiveDateTime)> = messages::table
         .filter(messages::room_id.eq(room_id))
         .filter(messages::id.le(after))
         .order(messages::id.desc())
@@ -169,7 +165,7 @@ pub fn resume_floor(
         if at < since {
             break;
         }
-        floor = id - 1;
+        floor = id.previous();
     }
     Ok(floor)
 }
@@ -180,7 +176,11 @@ fn window_is_backwards(window: Window) -> bool {
 
 /// The message `id` if it is in room `room_id` and not deleted;
 /// [`DbError::NotFound`] otherwise.
-pub fn find_live(conn: &mut DbConnection, room_id: i32, id: i32) -> Result<Message, DbError> {
+pub fn find_live(
+    conn: &mut DbConnection,
+    room_id: RoomId,
+    id: MessageId,
+) -> Result<Message, DbError> {
     messages::table
         .filter(messages::id.eq(id))
         .filter(messages::room_id.eq(room_id))
@@ -195,7 +195,7 @@ pub fn find_live(conn: &mut DbConnection, room_id: i32, id: i32) -> Result<Messa
 /// instance, say), so an edit never writes into a deleted message.
 pub fn edit(
     conn: &mut DbConnection,
-    id: i32,
+    id: MessageId,
     content: &str,
     at: NaiveDateTime,
 ) -> Result<(), DbError> {
@@ -215,7 +215,7 @@ pub fn edit(
 /// Deletes a message for everyone: its text and reactions are erased; the
 /// row stays as a marker so that its id is never reused.
 /// [`DbError::NotFound`] if it was deleted already.
-pub fn delete(conn: &mut DbConnection, id: i32, at: NaiveDateTime) -> Result<(), DbError> {
+pub fn delete(conn: &mut DbConnection, id: MessageId, at: NaiveDateTime) -> Result<(), DbError> {
     conn.transaction(|conn| {
         let changed = diesel::update(
             messages::table

@@ -3,6 +3,7 @@
 use crate::db::models::NewReaction;
 use crate::db::schema::{messages, reactions, users};
 use crate::db::{DbConnection, DbError};
+use crate::domain::{MessageId, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::HashMap;
@@ -20,18 +21,18 @@ pub struct ReactionGroup {
 /// groups in order of the emoji's first use.
 pub fn for_messages(
     conn: &mut DbConnection,
-    message_ids: &[i32],
-) -> Result<HashMap<i32, Vec<ReactionGroup>>, DbError> {
+    message_ids: &[MessageId],
+) -> Result<HashMap<MessageId, Vec<ReactionGroup>>, DbError> {
     if message_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let rows: Vec<(i32, String, String)> = reactions::table
+    let rows: Vec<(MessageId, String, String)> = reactions::table
         .inner_join(users::table)
         .filter(reactions::message_id.eq_any(message_ids))
         .order(reactions::id.asc())
         .select((reactions::message_id, reactions::emoji, users::username))
         .load(conn)?;
-    let mut out: HashMap<i32, Vec<ReactionGroup>> = HashMap::new();
+    let mut out: HashMap<MessageId, Vec<ReactionGroup>> = HashMap::new();
     for (message_id, emoji, user) in rows {
         let groups = out.entry(message_id).or_default();
         match groups.iter_mut().find(|g| g.emoji == emoji) {
@@ -50,8 +51,8 @@ pub fn for_messages(
 /// if the message is not live (deleted meanwhile, by another instance say).
 pub fn toggle(
     conn: &mut DbConnection,
-    message_id: i32,
-    user_id: i32,
+    message_id: MessageId,
+    user_id: UserId,
     emoji: &str,
     at: NaiveDateTime,
 ) -> Result<Vec<ReactionGroup>, DbError> {

@@ -4,6 +4,7 @@
 use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
 use crate::db::{DbConnection, DbError};
+use crate::domain::UserId;
 use diesel::prelude::*;
 
 /// Creates an account; [`DbError::Conflict`] when the name is taken.
@@ -35,7 +36,7 @@ pub fn by_username(conn: &mut DbConnection, username: &str) -> Result<Option<Use
 }
 
 /// Looks an account up by id.
-pub fn by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> {
+pub fn by_id(conn: &mut DbConnection, id: UserId) -> Result<Option<User>, DbError> {
     Ok(users::table
         .find(id)
         .select(User::as_select())
@@ -45,7 +46,7 @@ pub fn by_id(conn: &mut DbConnection, id: i32) -> Result<Option<User>, DbError> 
 
 /// Whether the account `id` is staff now ([`DbError::NotFound`] if it is
 /// gone): rights are read per request, so a demotion takes effect at once.
-pub fn is_staff(conn: &mut DbConnection, id: i32) -> Result<bool, DbError> {
+pub fn is_staff(conn: &mut DbConnection, id: UserId) -> Result<bool, DbError> {
     users::table
         .find(id)
         .select(users::is_staff)
@@ -69,7 +70,7 @@ pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Res
 pub fn probe(conn: &mut DbConnection) -> Result<(), DbError> {
     users::table
         .select(users::id)
-        .first::<i32>(conn)
+        .first::<UserId>(conn)
         .optional()?;
     Ok(())
 }
