@@ -6,9 +6,10 @@
 //! subscriber in the order it received them, so all members of a room, on
 //! every instance, see that room's events in one order.
 //!
-//! - [`RedisBus`] is what the actors hold (the [`RoomBus`] trait). Routing
-//!   tables are shared with the bridge, so delivering an incoming event is a
-//!   lookup and a `do_send`, not a round trip through another mailbox.
+//! - [`RedisBus`] (`redis_bus.rs`) is what the actors hold (the
+//!   [`RoomBus`](crate::actors::bus::RoomBus) trait). Routing tables are shared with the bridge, so
+//!   delivering an incoming event is a lookup and a `do_send`, not a round
+//!   trip through another mailbox.
 //! - [`RedisBridge`] is the actor that owns the two Redis connections: one
 //!   subscribed to the channels this instance has listeners for (a room's
 //!   channel while the room has local members, a user's while the user has
@@ -28,19 +29,18 @@
 //! instance because a queue was full.
 
 mod presence;
+mod redis_bus;
 mod wire;
 
-use crate::actors::bus::{
-    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
-};
+pub use redis_bus::RedisBus;
+
+use crate::actors::bus::{Published, RoomEvent, Routes, UserDelivery};
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
 use crate::protocol::ServerFrame;
 use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::StreamExt;
-use futures_util::future::BoxFuture;
-use presence::{Arrive, Counts, Depart};
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::Arc;
@@ -81,185 +81,6 @@ pub enum BridgeError {
     /// `REDIS_URL` does not parse.
     #[error("REDIS_URL is not a valid Redis URL: {0}")]
     Url(#[from] redis::RedisError),
-}
-
-/// The bus the actors use when `REDIS_URL` is set.
-pub struct RedisBus {
-    bridge: Addr<RedisBridge>,
-    channels: Channels,
-    rooms: Arc<Routes<RoomName, Published>>,
-    users: Arc<Routes<Username, UserDelivery>>,
-    healthy: Arc<AtomicBool>,
-}
-
-impl RedisBus {
-    /// Starts the bridge actor for `url` and returns the bus in front of it.
-    /// Connecting happens in the background: the server starts even while
-    /// Redis is down.
-    pub fn start(
-        url: &str,
-        prefix: &str,
-        presence_ttl: Duration,
-    ) -> Result<Arc<RedisBus>, BridgeError> {
-        let client = redis::Client::open(url)?;
-        let channels = Channels::new(prefix);
-        let rooms = Arc::new(Routes::new());
-        let users = Arc::new(Routes::new());
-        let healthy = Arc::new(AtomicBool::new(false));
-        let bridge = RedisBridge {
-            client,
-            channels: channels.clone(),
-            rooms: rooms.clone(),
-            users: users.clone(),
-            healthy: healthy.clone(),
-            generation: 0,
-            sink: None,
-            publisher: None,
-            queue: VecDeque::new(),
-            flushing: false,
-            backoff: BACKOFF_MIN,
-            down_since: None,
-            last_seen: HashMap::new(),
-            missed: HashMap::new(),
-            instance: format!("{:016x}", rand::random::<u64>()),
-            presence: HashSet::new(),
-            presence_ttl,
-        }
-        .start();
-        Ok(Arc::new(RedisBus {
-            bridge,
-            channels,
-            rooms,
-            users,
-            healthy,
-        }))
-    }
-
-    /// Puts a question to the bridge, which answers through `reply`; `None`
-    /// if the bridge is gone or Redis could not answer.
-    fn ask<T, M>(
-        &self,
-        message: impl FnOnce(oneshot::Sender<Option<T>>) -> M,
-    ) -> BoxFuture<'static, Option<T>>
-    where
-        T: Send + 'static,
-        M: Message<Result = ()> + Send + 'static,
-        RedisBridge: Handler<M>,
-    {
-        let (reply, answer) = oneshot::channel();
-        self.bridge.do_send(message(reply));
-        Box::pin(async move { answer.await.ok().flatten() })
-    }
-}
-
-impl RoomBus for RedisBus {
-    fn publish(&self, room: &RoomName, event: RoomEvent) {
-        if !self.is_healthy() {
-            // Alone until Redis is back: at least this instance's members
-            // hear it (and it is stored for everyone; the other instances'
-            // rooms catch up when the bridge is back).
-            METRICS.bus_local_only();
-            self.rooms.deliver(room, event);
-            return;
-        }
-        self.bridge.do_send(Publish {
-            channel: self.channels.room(room),
-            payload: wire::encode_event(&event),
-            fallback: Fallback::Room(room.clone(), event),
-        });
-    }
-
-    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed {
-        let token = self.rooms.insert(room.clone(), to);
-        self.listen(self.channels.room(room), token)
-    }
-
-    fn unsubscribe(&self, room: &RoomName, subscription: Subscription) {
-        if self.rooms.remove(room, subscription) {
-            self.bridge.do_send(Unlisten {
-                channel: self.channels.room(room),
-            });
-        }
-    }
-
-    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
-        if !self.is_healthy() {
-            let delivered = self.users.deliver(user, frame);
-            return Box::pin(futures_util::future::ready(delivered));
-        }
-        let (done, receivers) = oneshot::channel();
-        self.bridge.do_send(Publish {
-            channel: self.channels.user(user),
-            payload: frame.as_bytes().to_vec(),
-            fallback: Fallback::User(user.clone(), frame, done),
-        });
-        Box::pin(async move { receivers.await.unwrap_or(false) })
-    }
-
-    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed {
-        let token = self.users.insert(user.clone(), to);
-        self.listen(self.channels.user(user), token)
-    }
-
-    fn unwatch_user(&self, user: &Username, subscription: Subscription) {
-        if self.users.remove(user, subscription) {
-            self.bridge.do_send(Unlisten {
-                channel: self.channels.user(user),
-            });
-        }
-    }
-
-    fn is_healthy(&self) -> bool {
-        self.healthy.load(Ordering::Acquire)
-    }
-
-    fn is_shared(&self) -> bool {
-        true
-    }
-
-    fn arrive(
-        &self,
-        room: &RoomName,
-        user: &Username,
-        local_first: bool,
-    ) -> BoxFuture<'static, Option<Arrival>> {
-        self.ask(|reply| Arrive {
-            room: room.clone(),
-            user: user.clone(),
-            local_first,
-            reply,
-        })
-    }
-
-    fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>> {
-        self.ask(|reply| Depart {
-            room: room.clone(),
-            user: user.clone(),
-            reply,
-        })
-    }
-
-    fn online_counts(
-        &self,
-        rooms: Vec<RoomName>,
-    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
-        self.ask(|reply| Counts { rooms, reply })
-    }
-}
-
-impl RedisBus {
-    /// Subscribes this instance to `channel`; ready once Redis confirms
-    /// (or at once while Redis is down: the reconnection subscribes).
-    fn listen(&self, channel: String, token: Subscription) -> Subscribed {
-        let (done, ready) = oneshot::channel();
-        self.bridge.do_send(Listen { channel, done });
-        Subscribed {
-            token,
-            ready: Box::pin(async move {
-                let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, ready).await;
-            }),
-        }
-    }
 }
 
 /// What to do with an event if Redis cannot take it.

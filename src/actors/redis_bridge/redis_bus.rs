@@ -1,0 +1,206 @@
+//! [`RedisBus`]: the bus the actors hold when `REDIS_URL` is set, in front
+//! of the [`RedisBridge`] actor.
+//!
+//! It implements [`RoomBus`] by handing work to the bridge: publishing is a
+//! `do_send` into the bridge's batch queue, subscribing a `Listen`, and the
+//! questions about presence go through [`RedisBus::ask`]. The routing
+//! tables it shares with the bridge let an incoming event reach its room
+//! without another trip through a mailbox.
+
+use super::presence::{Arrive, Counts, Depart};
+use super::wire::{self, Channels};
+use super::{
+    BACKOFF_MIN, BridgeError, Fallback, Listen, Publish, RedisBridge, SUBSCRIBE_TIMEOUT, Unlisten,
+};
+use crate::actors::bus::{
+    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
+};
+use crate::domain::{RoomName, Username};
+use crate::metrics::METRICS;
+use actix::prelude::*;
+use bytestring::ByteString;
+use futures_util::future::BoxFuture;
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use tokio::sync::oneshot;
+
+/// The bus the actors use when `REDIS_URL` is set.
+pub struct RedisBus {
+    bridge: Addr<RedisBridge>,
+    channels: Channels,
+    rooms: Arc<Routes<RoomName, Published>>,
+    users: Arc<Routes<Username, UserDelivery>>,
+    healthy: Arc<AtomicBool>,
+}
+
+impl RedisBus {
+    /// Starts the bridge actor for `url` and returns the bus in front of it.
+    /// Connecting happens in the background: the server starts even while
+    /// Redis is down.
+    pub fn start(
+        url: &str,
+        prefix: &str,
+        presence_ttl: Duration,
+    ) -> Result<Arc<RedisBus>, BridgeError> {
+        let client = redis::Client::open(url)?;
+        let channels = Channels::new(prefix);
+        let rooms = Arc::new(Routes::new());
+        let users = Arc::new(Routes::new());
+        let healthy = Arc::new(AtomicBool::new(false));
+        let bridge = RedisBridge {
+            client,
+            channels: channels.clone(),
+            rooms: rooms.clone(),
+            users: users.clone(),
+            healthy: healthy.clone(),
+            generation: 0,
+            sink: None,
+            publisher: None,
+            queue: VecDeque::new(),
+            flushing: false,
+            backoff: BACKOFF_MIN,
+            down_since: None,
+            last_seen: HashMap::new(),
+            missed: HashMap::new(),
+            instance: format!("{:016x}", rand::random::<u64>()),
+            presence: HashSet::new(),
+            presence_ttl,
+        }
+        .start();
+        Ok(Arc::new(RedisBus {
+            bridge,
+            channels,
+            rooms,
+            users,
+            healthy,
+        }))
+    }
+
+    /// Puts a question to the bridge, which answers through `reply`; `None`
+    /// if the bridge is gone or Redis could not answer.
+    fn ask<T, M>(
+        &self,
+        message: impl FnOnce(oneshot::Sender<Option<T>>) -> M,
+    ) -> BoxFuture<'static, Option<T>>
+    where
+        T: Send + 'static,
+        M: Message<Result = ()> + Send + 'static,
+        RedisBridge: Handler<M>,
+    {
+        let (reply, answer) = oneshot::channel();
+        self.bridge.do_send(message(reply));
+        Box::pin(async move { answer.await.ok().flatten() })
+    }
+}
+
+impl RoomBus for RedisBus {
+    fn publish(&self, room: &RoomName, event: RoomEvent) {
+        if !self.is_healthy() {
+            // Alone until Redis is back: at least this instance's members
+            // hear it (and it is stored for everyone; the other instances'
+            // rooms catch up when the bridge is back).
+            METRICS.bus_local_only();
+            self.rooms.deliver(room, event);
+            return;
+        }
+        self.bridge.do_send(Publish {
+            channel: self.channels.room(room),
+            payload: wire::encode_event(&event),
+            fallback: Fallback::Room(room.clone(), event),
+        });
+    }
+
+    fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed {
+        let token = self.rooms.insert(room.clone(), to);
+        self.listen(self.channels.room(room), token)
+    }
+
+    fn unsubscribe(&self, room: &RoomName, subscription: Subscription) {
+        if self.rooms.remove(room, subscription) {
+            self.bridge.do_send(Unlisten {
+                channel: self.channels.room(room),
+            });
+        }
+    }
+
+    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
+        if !self.is_healthy() {
+            let delivered = self.users.deliver(user, frame);
+            return Box::pin(futures_util::future::ready(delivered));
+        }
+        let (done, receivers) = oneshot::channel();
+        self.bridge.do_send(Publish {
+            channel: self.channels.user(user),
+            payload: frame.as_bytes().to_vec(),
+            fallback: Fallback::User(user.clone(), frame, done),
+        });
+        Box::pin(async move { receivers.await.unwrap_or(false) })
+    }
+
+    fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed {
+        let token = self.users.insert(user.clone(), to);
+        self.listen(self.channels.user(user), token)
+    }
+
+    fn unwatch_user(&self, user: &Username, subscription: Subscription) {
+        if self.users.remove(user, subscription) {
+            self.bridge.do_send(Unlisten {
+                channel: self.channels.user(user),
+            });
+        }
+    }
+
+    fn is_healthy(&self) -> bool {
+        self.healthy.load(Ordering::Acquire)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn arrive(
+        &self,
+        room: &RoomName,
+        user: &Username,
+        local_first: bool,
+    ) -> BoxFuture<'static, Option<Arrival>> {
+        self.ask(|reply| Arrive {
+            room: room.clone(),
+            user: user.clone(),
+            local_first,
+            reply,
+        })
+    }
+
+    fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>> {
+        self.ask(|reply| Depart {
+            room: room.clone(),
+            user: user.clone(),
+            reply,
+        })
+    }
+
+    fn online_counts(
+        &self,
+        rooms: Vec<RoomName>,
+    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
+        self.ask(|reply| Counts { rooms, reply })
+    }
+}
+
+impl RedisBus {
+    /// Subscribes this instance to `channel`; ready once Redis confirms
+    /// (or at once while Redis is down: the reconnection subscribes).
+    fn listen(&self, channel: String, token: Subscription) -> Subscribed {
+        let (done, ready) = oneshot::channel();
+        self.bridge.do_send(Listen { channel, done });
+        Subscribed {
+            token,
+            ready: Box::pin(async move {
+                let _ = tokio::time::timeout(SUBSCRIBE_TIMEOUT, ready).await;
+            }),
+        }
+    }
+}
