@@ -9,12 +9,15 @@
 //! - [`domain`]: validated values (room names, usernames, message text, ids).
 //! - [`protocol`]: the WebSocket wire format, parsed and encoded at the edge.
 //! - [`actors`]: session (one per socket), room (one per active room),
-//!   registry (rooms and presence) and the bus between rooms and delivery:
+//!   registry (rooms and presence), the session handle rooms deliver to
+//!   ([`actors::delivery`]) and the bus between rooms and delivery:
 //!   in-process ([`actors::bus`]) or, with `REDIS_URL`, the bridge between
 //!   instances ([`actors::redis_bridge`], with its `wire` format and the
 //!   `presence` all instances share).
-//! - [`http`]: pages, accounts and sign-in, the WebSocket handshake, health,
-//!   assets, templates, and the one error type of every handler.
+//! - [`http`]: pages, accounts and sign-in, the cookie key, the WebSocket
+//!   handshake, health, assets, templates, and the one error type of every
+//!   handler.
+//! - [`passwords`]: Argon2 hashing, for the HTTP side and the CLI alike.
 //! - [`db`]: connection pool (SQLite or PostgreSQL), generated schema, row
 //!   structs and queries.
 //! - [`metrics`]: process-wide counters, served at `/metrics`.

@@ -8,8 +8,9 @@
 //!                   Registry  (rooms on demand, presence, private messages)
 //! ```
 //!
-//! - [`session::WsSession`]: one per WebSocket. Parses frames, keeps the
-//!   heartbeat, and writes the frames it is given.
+//! - [`session::WsSession`]: one per WebSocket. Parses frames into checked
+//!   requests, keeps the heartbeat and the connection's allowances, and
+//!   writes the frames it is given.
 //! - [`room::Room`]: one per room with members on this instance (the
 //!   Channels "group"). Stores messages in order, publishes room events to the
 //!   bus and fans the bus's events out to its members.
@@ -19,6 +20,14 @@
 //! - [`bus`]: the seam between publishing a room event and delivering it.
 //!   In-process by default; a Redis bridge plugs into the same trait so that
 //!   rooms and sessions never know how many instances there are.
+//! - [`delivery`]: a session as rooms and the registry see it, a
+//!   [`SessionHandle`](delivery::SessionHandle), and the messages they send
+//!   it.
+//!
+//! Imports go one way, so the pieces can be read and changed bottom-up:
+//! `delivery` uses no other actor; `bus` and `redis_bridge` use only the bus;
+//! `room` uses `bus` and `delivery`; `registry` adds `room`; `session` is at
+//! the top and nothing below it names it (only `http/ws.rs` starts one).
 //!
 //! Every queue a client can fill is bounded: a session's mailbox has a fixed
 //! capacity, and a room that finds it full disconnects that one client

@@ -2,7 +2,7 @@
 //!
 //! It keeps the connection honest with a ping/pong heartbeat and closes it
 //! after a silence, hands each text frame to `dispatch.rs` (parsed and
-//! checked at the edge by [`protocol::parse`](crate::protocol::parse), then
+//! checked at the edge by [`protocol::parse`], then
 //! sent to the room or the registry within the allowances of `limits.rs`),
 //! and writes the frames rooms and the registry give it through its
 //! [`SessionHandle`]. Bad input never ends the connection: each bad frame
