@@ -334,9 +334,10 @@ impl RedisBridge {
         }));
     }
 
-    /// Publishes a presence frame to a room, like a room would.
-    fn announce(&mut self, room: &RoomName, frame: &ServerFrame) {
-        let event = RoomEvent::now(frame, None, None);
+    /// Publishes a presence frame to a room, like a room would: a user's
+    /// own connections (`skip_user`) are not told of their own arrival.
+    fn announce(&mut self, room: &RoomName, frame: &ServerFrame, skip_user: Option<Username>) {
+        let event = RoomEvent::now(frame, skip_user, None);
         self.enqueue(Publish {
             channel: self.channels.room(room),
             payload: wire::encode_event(&event),

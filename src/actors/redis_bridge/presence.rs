@@ -199,7 +199,11 @@ impl RedisBridge {
                         // Refreshing our own live entry finds ourselves; 0
                         // means the entry had expired: announce again.
                         if others == 0 && act.presence.contains(&(room.clone(), user.clone())) {
-                            act.announce(&room, &ServerFrame::UserJoin { user });
+                            act.announce(
+                                &room,
+                                &ServerFrame::UserJoin { user: user.clone() },
+                                Some(user),
+                            );
                         }
                     }
                     act.flush(ctx);
@@ -242,7 +246,7 @@ impl RedisBridge {
                         continue;
                     };
                     log::info!("{user} left #{room} with an instance that stopped");
-                    act.announce(&room, &ServerFrame::UserLeave { user });
+                    act.announce(&room, &ServerFrame::UserLeave { user }, None);
                 }
             }
             act.flush(ctx);
