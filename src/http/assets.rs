@@ -1,10 +1,14 @@
 //! `/static/…`: the stylesheet and scripts, compiled into the binary.
+//!
+//! A name may contain folders (`room/main.js`, one of the room page's ES
+//! modules), so the route takes the whole rest of the path; only names in
+//! `ASSETS` are served, anything else is a 404.
 
 use super::AppError;
 use actix_web::http::header;
 use actix_web::{HttpResponse, get, web};
 
-/// Every static file: name, content type, content.
+/// Every static file: name (its path under `static/`), content type, content.
 const ASSETS: &[(&str, &str, &str)] = &[
     (
         "style.css",
@@ -33,7 +37,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(asset);
 }
 
-#[get("/static/{name}")]
+#[get("/static/{name:.+}")]
 async fn asset(name: web::Path<String>) -> Result<HttpResponse, AppError> {
     let (_, content_type, body) = ASSETS
         .iter()
