@@ -217,7 +217,7 @@ async fn assets_and_health_are_served() {
     let browser = app.browser();
     for (path, kind) in [
         ("/static/style.css", "text/css"),
-        ("/static/room.js", "text/javascript"),
+        ("/static/room/main.js", "text/javascript"),
         ("/static/chat.js", "text/javascript"),
     ] {
         let res = browser.get(path).await;
