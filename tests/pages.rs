@@ -217,7 +217,7 @@ async fn assets_and_health_are_served() {
     let browser = app.browser();
     for (path, kind) in [
         ("/static/style.css", "text/css"),
-        ("/static/room.js", "text/javascript"),
+        ("/static/room/main.js", "text/javascript"),
         ("/static/chat.js", "text/javascript"),
     ] {
         let res = browser.get(path).await;
@@ -231,6 +231,7 @@ async fn assets_and_health_are_served() {
         assert!(!res.text().await.unwrap().is_empty());
     }
     assert_eq!(browser.get("/static/missing.js").await.status(), 404);
+    assert_eq!(browser.get("/static/room/missing.js").await.status(), 404);
     assert_eq!(browser.text("/healthz").await, "ok");
     let ready: serde_json::Value = serde_json::from_str(&browser.text("/readyz").await).unwrap();
     assert_eq!(ready["database"], "ok");

@@ -37,7 +37,7 @@ const POLL: Duration = Duration::from_millis(100);
 /// The password every browser user signs up with.
 pub const PASSWORD: &str = "correct horse battery";
 
-/// `#conn-status[data-state]` once the room's socket is open (static/room.js).
+/// `#conn-status[data-state]` once the room's socket is open (static/room/socket.js).
 pub const CONNECTED: &str = "online";
 
 /// Where screenshots go: `test-output/screenshots/` (git-ignored).

@@ -1,0 +1,166 @@
+// Every frame the server sends (docs/protocol.md) goes to one function in
+// `handlers`, by its `type`; each hands the news to the modules that own
+// what it changes. Unknown types are ignored so the server can add new
+// ones first.
+
+import { clearPending, forgetAll } from "./actions.js";
+import { forgetSentText, giveBackRefused } from "./composer.js";
+import { receiveHistoryAnswer } from "./history.js";
+import {
+  addToLog, appendSystem, emptyLog, findMessage, insertRoomMessage, keepPinned, registerMessage,
+  removeMessage,
+} from "./log.js";
+import { showNotice } from "./notice.js";
+import { log, ME } from "./page.js";
+import { closePopups } from "./popups.js";
+import { arrived, departed, setOnline } from "./presence.js";
+import { markEdited, refreshMessage, renderMessage, renderPrivate, renderReactions, setMessageText } from "./render.js";
+import * as sync from "./sync.js";
+import { clearTyping, setTyping } from "./typing.js";
+import { messageId, str } from "./values.js";
+
+/** Used only when an error frame comes without a human message. */
+const ERROR_TEXT = {
+  not_found: "That message no longer exists.",
+  forbidden: "You can only change your own messages.",
+  invalid_emoji: "A reaction must be a single emoji.",
+};
+
+const handlers = {
+  chat_message: addRoomMessage,
+
+  history(frame) {
+    receiveHistoryAnswer(frame);
+  },
+
+  resumed(frame) {
+    sync.resumed(frame);
+  },
+
+  message_edited(frame) {
+    const id = messageId(frame.id);
+    const item = findMessage(id);
+    if (!item) return;
+    sync.editedLive(id);
+    keepPinned(() => {
+      setMessageText(item, str(frame.message));
+      markEdited(item, frame.edited_at);
+      item.classList.remove("is-pending");
+    });
+  },
+
+  message_deleted(frame) {
+    removeMessage(messageId(frame.id));
+  },
+
+  reactions(frame) {
+    const id = messageId(frame.id);
+    const item = findMessage(id);
+    if (!item) return;
+    sync.reactedLive(id);
+    keepPinned(() => renderReactions(item, frame.reactions));
+  },
+
+  typing(frame) {
+    setTyping(str(frame.user), frame.typing === true);
+  },
+
+  user_list(frame) {
+    setOnline(frame.users);
+    // Protocol: user_list follows the join replay, so it also marks its end.
+    if (sync.isJoining()) sync.finishJoin();
+  },
+
+  user_join(frame) {
+    const user = str(frame.user);
+    if (!user) return;
+    // A second tab of someone already here, or ourselves after a reconnect: no line.
+    if (arrived(user) && user !== ME) appendSystem(`${user} joined`);
+  },
+
+  user_leave(frame) {
+    const user = str(frame.user);
+    if (!user) return;
+    setTyping(user, false);
+    if (departed(user) && user !== ME) appendSystem(`${user} left`);
+  },
+
+  private_message(frame) {
+    const item = renderPrivate({
+      from: str(frame.user), to: ME, text: str(frame.message), outgoing: false, createdAt: frame.created_at,
+    });
+    addToLog(() => log.append(item));
+  },
+
+  private_message_delivered(frame) {
+    forgetSentText();
+    const item = renderPrivate({
+      from: ME, to: str(frame.target), text: str(frame.message), outgoing: true, createdAt: frame.created_at,
+    });
+    addToLog(() => log.append(item), { force: true });
+  },
+
+  error(frame) {
+    const code = str(frame.code);
+    showNotice(str(frame.message) || ERROR_TEXT[code] || "Something went wrong.");
+    giveBackRefused(code);
+    // Errors don't say which frame they answer: un-dim everything waiting.
+    // A history request out keeps its slot: its answer may still come, and
+    // a second request must not go out before it (history.js, HISTORY_STUCK_MS).
+    clearPending();
+  },
+};
+
+/**
+ * A room message, live or replayed (`history: true`); also each message of
+ * a catch-up page (sync.js). Room messages on screen are `.message[data-id]`
+ * elements, found by id in log.js, always in id order in the log.
+ */
+export function addRoomMessage(frame) {
+  const id = messageId(frame.id);
+  if (id === null) return;
+  sync.received(id, frame.history);
+  const known = findMessage(id);
+  if (known !== undefined) {
+    // A resume starts a little before the last id seen: what comes again
+    // comes in its current state.
+    if (frame.history) keepPinned(() => refreshMessage(known, frame));
+    return;
+  }
+  const user = str(frame.user);
+  const mine = user === ME;
+  if (!frame.history) {
+    setTyping(user, false); // they sent what they were typing
+    if (mine) forgetSentText(); // our send was accepted
+  }
+  const item = renderMessage({ ...frame, id });
+  registerMessage(id, item);
+  addToLog(() => insertRoomMessage(item, id), { force: mine && !frame.history });
+}
+
+/** A message on the socket: parsed, checked, handed to its handler. */
+export function onFrame(event) {
+  let frame;
+  try {
+    frame = JSON.parse(event.data);
+  } catch {
+    return; // not JSON: not ours to handle
+  }
+  if (frame === null || typeof frame !== "object" || typeof frame.type !== "string") return;
+  if (sync.takeFreshStart()) {
+    // First frame of a new connection: the server replays the latest
+    // messages now, so the old view (possibly with gaps, stale edits and
+    // reactions) goes. Private messages are never replayed, as on a reload.
+    resetView();
+  }
+  // hasOwn: a frame type like "constructor" must not reach Object.prototype.
+  if (Object.hasOwn(handlers, frame.type)) handlers[frame.type](frame);
+}
+
+/** Empties the view for a fresh join; the server is about to replay the latest messages. */
+function resetView() {
+  closePopups();
+  emptyLog();
+  forgetAll();
+  clearTyping();
+}

@@ -1,0 +1,122 @@
+// confab — the room page: one WebSocket, a message log with scroll-back,
+// edit/delete/reactions on messages, who is typing, the online list and the
+// composer. The wire format is docs/protocol.md. templates/chat/room.html
+// loads this file as an ES module (no build step); it imports the rest.
+//
+// How it fits together (each module owns its state; others read it through
+// the functions it exports, or get callbacks wired here):
+//   page.js        the page's settings (data-* on #room) and fixed elements
+//   socket.js      the WebSocket, reconnecting with backoff, the status line
+//   frames.js      every server frame goes to one function, by its `type`
+//   log.js         the message log: room messages in id order, by id; scrolling
+//   render.js      building and updating message elements
+//   actions.js     what the buttons in messages do (one delegated listener)
+//   popups.js      the reaction picker and the delete confirmation
+//   history.js     `history` requests, never more than one out: catching up,
+//                  scroll-back and reconciling take turns
+//   scrollback.js  older messages when the reader reaches the top
+//   sync.js        the join replay; after a reconnect, catching up on what
+//                  was missed and re-reading what is on screen
+//   composer.js    the message box; notice.js its error line
+//   typing.js      who is typing; presence.js who is online
+//   dom.js         building elements (user text only through textContent)
+//   values.js      reading untrusted values from frames and attributes
+//
+// This file only wires: the hooks between modules, then every DOM event to
+// the function that handles it, then the first render and the connection.
+
+import { clearPending, onLogClick, onLogInput, onLogKeydown, onPageClick } from "./actions.js";
+import {
+  applyPlaceholder, autosize, forgetSentText, onInput, onKeydown, onSubmit, setConnected,
+  startPrivateMessage, updateCounter,
+} from "./composer.js";
+import { addRoomMessage, onFrame } from "./frames.js";
+import { dropHistoryRequest, takeTurns } from "./history.js";
+import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
+import { hideNotice, holdNotice, releaseNotice } from "./notice.js";
+import {
+  connRetry, form, input, log, narrowScreen, newMessagesButton, notice, noticeClose, root, userList,
+} from "./page.js";
+import { markStale } from "./presence.js";
+import { maybeLoadOlder } from "./scrollback.js";
+import * as socket from "./socket.js";
+import * as sync from "./sync.js";
+import { forgetOurTyping, renderTyping } from "./typing.js";
+
+if (root) start();
+
+/** The socket is gone: the history request out and the catching up it served will not finish. */
+function socketGone() {
+  sync.forget();
+  dropHistoryRequest();
+}
+
+function start() {
+  // Between modules.
+  takeTurns(sync.catchUpTurn, maybeLoadOlder, sync.reconcileTurn);
+  sync.wire({ addMessage: addRoomMessage });
+  socket.wire({
+    resumeAfter: sync.resumeAfter,
+    opened: sync.opened,
+    message: onFrame,
+    lost() {
+      forgetSentText();
+      forgetOurTyping();
+      clearPending();
+      socketGone();
+    },
+    left: socketGone,
+    statusChanged(isOnline) {
+      setConnected(isOnline);
+      if (!isOnline) markStale();
+    },
+  });
+
+  // The composer.
+  form.addEventListener("submit", onSubmit);
+  input.addEventListener("keydown", onKeydown);
+  input.addEventListener("input", onInput);
+
+  // Private-message shortcuts in the online list; everything clickable in
+  // the log goes through actions.js.
+  userList.addEventListener("click", (event) => {
+    const target = event.target.closest("[data-pm-to]");
+    if (target) startPrivateMessage(target.dataset.pmTo);
+  });
+  log.addEventListener("click", onLogClick);
+  log.addEventListener("keydown", onLogKeydown);
+  log.addEventListener("input", onLogInput);
+  document.addEventListener("click", onPageClick);
+
+  log.addEventListener("scroll", () => {
+    noteScrolled();
+    maybeLoadOlder();
+  }, { passive: true });
+  newMessagesButton.addEventListener("click", () => scrollToBottom(true));
+
+  noticeClose.addEventListener("click", hideNotice);
+  // Don't fade a notice away while someone is reading or focusing it.
+  notice.addEventListener("mouseenter", holdNotice);
+  notice.addEventListener("mouseleave", releaseNotice);
+  notice.addEventListener("focusin", holdNotice);
+
+  connRetry.addEventListener("click", socket.reconnectNow);
+  window.addEventListener("online", socket.reconnectNow);
+  window.addEventListener("offline", socket.wentOffline);
+
+  // Close cleanly when the page goes away (keeps it eligible for the
+  // back/forward cache) and reconnect if it is restored from there.
+  window.addEventListener("pagehide", socket.closeForGood);
+  window.addEventListener("pageshow", (event) => {
+    if (event.persisted) socket.restore();
+  });
+
+  narrowScreen.addEventListener("change", applyPlaceholder);
+  applyPlaceholder();
+
+  setHistoryState("idle");
+  renderTyping();
+  autosize();
+  updateCounter();
+  socket.connect();
+}

@@ -1,0 +1,45 @@
+// The room page as the server rendered it (templates/chat/room.html): the
+// settings it hands over in data-* attributes on #room (CSP: no inline
+// script), the fixed elements the other modules work on, and the media
+// queries that follow style.css. Nothing here changes after load.
+//
+// On a page without #room the elements here are missing and main.js does
+// nothing.
+
+import { positiveInt } from "./values.js";
+
+/** The room container, or null on any other page. */
+export const root = document.getElementById("room");
+const data = root ? root.dataset : {};
+
+export const ROOM = data.room || "";
+export const ME = data.username || "";
+/** Staff may delete anyone's message (the server checks it too). */
+export const IS_STAFF = data.staff === "true";
+export const MAX_CHARS = positiveInt(data.maxChars, 4000);
+
+/** The phone layout of style.css (section 15). */
+export const narrowScreen = window.matchMedia("(max-width: 699px)");
+/** A finger rather than a mouse. */
+export const coarsePointer = window.matchMedia("(pointer: coarse)");
+
+const $ = (id) => document.getElementById(id);
+export const log = $("chat-log");
+export const historyStatus = $("history-status");
+export const newMessagesButton = $("new-messages");
+export const typingIndicator = $("typing-indicator");
+export const typingText = typingIndicator?.querySelector(".typing-text");
+export const userList = $("user-list");
+export const onlineCount = $("online-count");
+export const onlinePanel = userList?.closest(".online-panel");
+export const connStatus = $("conn-status");
+export const connText = connStatus?.querySelector(".conn-text");
+export const connRetry = $("conn-retry");
+export const connAnnouncer = $("conn-announcer");
+export const form = $("composer");
+export const input = $("chat-message-input");
+export const sendButton = $("chat-message-submit");
+export const notice = $("composer-notice");
+export const noticeText = notice?.querySelector(".notice-text");
+export const noticeClose = notice?.querySelector(".notice-close");
+export const counter = $("char-counter");

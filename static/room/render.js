@@ -1,0 +1,208 @@
+// Building and updating the elements of messages: room messages (with their
+// toolbar and reaction chips), private messages and system lines, and the
+// times they show (in the viewer's locale and time zone). Where they go in
+// the log is log.js's business; what their buttons do is actions.js's.
+//
+//   .message[data-id][data-user]        (.message--mine, .message--cont)
+//     .message-body      as wide as the bubble, so the hover time sits beside it
+//       .message-meta    author + <time>
+//       .message-bubble  .message-text, .message-edited, .message-actions
+//     (.reaction-picker / .delete-confirm while open)
+//     .message-reactions  button.reaction-chip…
+
+import { button, el, icon } from "./dom.js";
+import { IS_STAFF, ME } from "./page.js";
+import { handOverPicker } from "./popups.js";
+import { positiveInt, str } from "./values.js";
+
+// ---------------------------------------------------------------------
+// Time formatting
+// ---------------------------------------------------------------------
+
+const fmtTime = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit" });
+const fmtDay = new Intl.DateTimeFormat(undefined, { month: "short", day: "numeric" });
+const fmtFull = new Intl.DateTimeFormat(undefined, { dateStyle: "full", timeStyle: "medium" });
+
+function parseDate(value) {
+  const date = new Date(str(value));
+  return Number.isNaN(date.getTime()) ? new Date() : date;
+}
+
+function isSameDay(a, b) {
+  return a.getFullYear() === b.getFullYear()
+    && a.getMonth() === b.getMonth()
+    && a.getDate() === b.getDate();
+}
+
+/** <time>: HH:MM (plus the day if not today), full date on hover. */
+function renderTime(date) {
+  const t = el("time", "message-time");
+  t.dateTime = date.toISOString();
+  t.title = fmtFull.format(date);
+  t.textContent = isSameDay(date, new Date())
+    ? fmtTime.format(date)
+    : `${fmtDay.format(date)}, ${fmtTime.format(date)}`;
+  return t;
+}
+
+// ---------------------------------------------------------------------
+// Room messages
+// ---------------------------------------------------------------------
+
+/** Builds one room message element (not yet in the document). */
+export function renderMessage(msg) {
+  const date = parseDate(msg.created_at);
+  const user = str(msg.user);
+  const mine = user === ME;
+  const item = el("div", "message");
+  item.dataset.id = String(msg.id);
+  item.dataset.user = user;
+  item.dataset.ts = String(date.getTime());
+  if (mine) item.classList.add("message--mine");
+
+  const meta = el("div", "message-meta");
+  meta.append(el("span", "message-author", user), " ", renderTime(date));
+
+  const bubble = el("div", "message-bubble");
+  bubble.append(el("span", "message-text", str(msg.message)), renderToolbar(user, mine));
+
+  const body = el("div", "message-body");
+  body.append(meta, bubble);
+  item.append(body, el("div", "message-reactions"));
+  if (msg.edited_at) markEdited(item, msg.edited_at);
+  renderReactions(item, msg.reactions);
+  return item;
+}
+
+/** The hover/tap toolbar: react for everyone, edit for the author, delete for the author and staff. */
+function renderToolbar(user, mine) {
+  const bar = el("div", "message-actions");
+  bar.setAttribute("role", "group");
+  bar.setAttribute("aria-label", "Message actions");
+
+  bar.append(reactButton("message-tool action-react"));
+
+  if (mine) {
+    const edit = button("message-tool action-edit", undefined, "Edit message");
+    edit.append(icon("edit"));
+    bar.append(edit);
+  }
+  if (mine || IS_STAFF) {
+    const del = button("message-tool action-delete", undefined, mine ? "Delete message" : `Delete ${user}'s message`);
+    del.append(icon("delete"));
+    bar.append(del);
+  }
+  return bar;
+}
+
+/** A button that opens the reaction picker (closed for now). */
+function reactButton(className) {
+  const react = button(className, undefined, "Add reaction");
+  react.setAttribute("aria-haspopup", "dialog");
+  react.setAttribute("aria-expanded", "false");
+  react.append(icon("react"));
+  return react;
+}
+
+/** Shows "(edited)" after the text, with the edit time on hover. */
+export function markEdited(item, editedAt) {
+  let mark = item.querySelector(".message-edited");
+  if (!mark) {
+    mark = el("span", "message-edited", "(edited)");
+    item.querySelector(".message-text").after(mark);
+  }
+  mark.title = `Edited ${fmtFull.format(parseDate(editedAt))}`;
+}
+
+/**
+ * Replaces a message's reaction chips with `reactions` (the full current
+ * set), followed by a small "add" button that opens the picker without
+ * the hover toolbar.
+ */
+export function renderReactions(item, reactions) {
+  const row = item.querySelector(".message-reactions");
+  // Re-rendering drops the focused chip; put focus back on its successor.
+  const had = row.contains(document.activeElement) ? document.activeElement : null;
+
+  const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
+  const add = reactButton("reaction-add");
+  handOverPicker(row, add);
+  row.replaceChildren(...chips, add);
+  row.hidden = chips.length === 0;
+
+  if (had !== null) {
+    const again = had.classList.contains("reaction-add")
+      ? add
+      : chips.find((chip) => chip.dataset.emoji === had.dataset.emoji);
+    (again && !row.hidden ? again : item.querySelector(".action-react")).focus({ preventScroll: true });
+  }
+}
+
+function renderChip(reaction) {
+  const emoji = str(reaction && reaction.emoji);
+  if (!emoji) return null;
+  const users = Array.isArray(reaction.users) ? reaction.users.filter((u) => typeof u === "string") : [];
+  const count = positiveInt(reaction.count, users.length);
+  const mine = users.includes(ME);
+
+  const chip = button("reaction-chip");
+  chip.dataset.emoji = emoji;
+  chip.classList.toggle("mine", mine);
+  chip.setAttribute("aria-pressed", String(mine));
+  chip.title = users.join(", ");
+  chip.setAttribute("aria-label", `${emoji} ${count}: ${users.join(", ")}`);
+  chip.append(el("span", "reaction-emoji", emoji), el("span", "reaction-count", String(count)));
+  return chip;
+}
+
+export function setMessageText(item, text) {
+  const node = item.querySelector(".message-text");
+  if (node.textContent !== text) node.textContent = text;
+}
+
+/** Brings a message on screen up to date with `msg`, a message object from the server. */
+export function refreshMessage(item, msg, { text = true, reactions = true } = {}) {
+  if (text && typeof msg.message === "string") {
+    setMessageText(item, msg.message);
+    if (msg.edited_at) markEdited(item, msg.edited_at);
+  }
+  if (reactions) renderReactions(item, msg.reactions);
+}
+
+// ---------------------------------------------------------------------
+// Private messages and system lines
+// ---------------------------------------------------------------------
+
+/** Builds a private message element: "alice → you" or "you → bob". */
+export function renderPrivate({ from, to, text, outgoing, createdAt }) {
+  const item = el("div", "message message--private");
+  if (outgoing) item.classList.add("message--mine");
+
+  const meta = el("div", "message-meta");
+  const who = el("span", "message-author");
+  who.append(
+    outgoing ? el("span", "", "you") : el("strong", "", from),
+    " → ",
+    outgoing ? el("strong", "", to) : el("span", "", "you"),
+  );
+  meta.append(who, " ", el("span", "badge badge-private", "private"), " ", renderTime(parseDate(createdAt)));
+
+  if (!outgoing && from) {
+    const reply = button("message-reply", "Reply");
+    reply.dataset.pmTo = from;
+    reply.setAttribute("aria-label", `Reply privately to ${from}`);
+    meta.append(" ", reply);
+  }
+  const bubble = el("div", "message-bubble");
+  bubble.append(el("span", "message-text", text));
+  const body = el("div", "message-body");
+  body.append(meta, bubble);
+  item.append(body);
+  return item;
+}
+
+export function renderSystem(text) {
+  const line = el("p", "sys", text);
+  line.title = fmtFull.format(new Date());
+  return line;
+}

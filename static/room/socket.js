@@ -1,0 +1,184 @@
+// The room's one WebSocket, and the connection status in the room header
+// (#conn-status, #conn-retry, #conn-announcer). It connects, reconnects
+// with backoff and sends frames; what arrives and what a new or lost
+// socket means for the rest of the page are hooks wired in main.js.
+
+import { connAnnouncer, connRetry, connStatus, connText, ROOM } from "./page.js";
+
+const BACKOFF_BASE_MS = 1000;
+const BACKOFF_MAX_MS = 30000;
+
+let socket = null;
+let attempt = 0; // failed connection attempts since the last successful open
+let reconnectTimer = 0;
+let countdownTimer = 0;
+let leaving = false; // page is being hidden/unloaded: don't reconnect
+let wasConnected = false;
+
+let hooks = {
+  /** The highest message id seen: a new socket resumes after it (0: start fresh). */
+  resumeAfter: () => 0,
+  /** A socket opened; its frames follow. */
+  opened() {},
+  /** A frame arrived (a MessageEvent) on the current socket. */
+  message() {},
+  /** The socket closed (and a reconnect is scheduled unless the page is leaving). */
+  lost() {},
+  /** The page closed the socket for good: no close event will follow. */
+  left() {},
+  /** The status changed to or from "online". */
+  statusChanged() {},
+};
+
+/** Sets the hooks (see `hooks` above); main.js calls it once. */
+export function wire(wanted) {
+  hooks = { ...hooks, ...wanted };
+}
+
+/** Sends one frame; false (and nothing sent) while disconnected. */
+export function send(frame) {
+  if (!socket || socket.readyState !== WebSocket.OPEN) return false;
+  socket.send(JSON.stringify(frame));
+  return true;
+}
+
+/** The current socket (or null), to check later whether it is still the one. */
+export function currentSocket() {
+  return socket;
+}
+
+// ---------------------------------------------------------------------
+// Connection status
+// ---------------------------------------------------------------------
+
+function statusLabel(state, seconds) {
+  switch (state) {
+    case "online": return "online";
+    case "reconnecting": return `reconnecting in ${seconds}s`;
+    case "offline": return seconds ? `offline, retrying in ${seconds}s` : "offline";
+    default: return "connecting…";
+  }
+}
+
+/** Screen readers hear each change of state once, not every countdown tick. */
+function announce(state) {
+  if (state === "online") connAnnouncer.textContent = wasConnected ? "Connected." : "";
+  else if (state === "reconnecting") connAnnouncer.textContent = "Connection lost. Reconnecting automatically.";
+  else if (state === "offline") connAnnouncer.textContent = "You are offline.";
+}
+
+function setStatus(state, seconds) {
+  const label = statusLabel(state, seconds);
+  if (connText.textContent !== label) connText.textContent = label;
+  if (connStatus.dataset.state === state) return;
+
+  connStatus.dataset.state = state;
+  announce(state);
+  connRetry.hidden = state !== "reconnecting" && state !== "offline";
+  hooks.statusChanged(state === "online");
+}
+
+// ---------------------------------------------------------------------
+// Connection lifecycle
+// ---------------------------------------------------------------------
+
+function socketUrl() {
+  const scheme = location.protocol === "https:" ? "wss" : "ws";
+  const base = `${scheme}://${location.host}/ws/chat/${encodeURIComponent(ROOM)}/`;
+  const after = hooks.resumeAfter();
+  return after > 0 ? `${base}?after=${after}` : base;
+}
+
+function clearReconnect() {
+  clearTimeout(reconnectTimer);
+  clearInterval(countdownTimer);
+  reconnectTimer = 0;
+  countdownTimer = 0;
+}
+
+export function connect() {
+  clearReconnect();
+  if (socket) return;
+  setStatus("connecting");
+
+  let ws;
+  try {
+    ws = new WebSocket(socketUrl());
+  } catch {
+    scheduleReconnect();
+    return;
+  }
+  socket = ws;
+
+  // Every listener checks `socket === ws` so that a stale socket (replaced
+  // by "Retry now" or a page restore) cannot touch the current state.
+  ws.addEventListener("open", () => {
+    if (socket !== ws) return;
+    attempt = 0; // a successful open resets the backoff
+    hooks.opened();
+    setStatus("online");
+    wasConnected = true;
+  });
+  ws.addEventListener("message", (event) => {
+    if (socket === ws) hooks.message(event);
+  });
+  ws.addEventListener("close", () => {
+    if (socket !== ws) return;
+    socket = null;
+    // Whatever was waiting for an answer will not get one from this socket.
+    hooks.lost();
+    if (!leaving) scheduleReconnect();
+  });
+  // "error" is always followed by "close", which does the work.
+}
+
+/**
+ * Exponential backoff (1s, 2s, 4s … 30s) with ±20% jitter so that every
+ * client does not hammer a restarting server at the same instant. This
+ * also covers close code 4403 and failed handshakes: we keep trying.
+ */
+function scheduleReconnect() {
+  clearReconnect();
+  const base = Math.min(BACKOFF_MAX_MS, BACKOFF_BASE_MS * 2 ** attempt);
+  const delay = Math.min(BACKOFF_MAX_MS, Math.round(base * (0.8 + Math.random() * 0.4)));
+  attempt = Math.min(attempt + 1, 16);
+  const due = Date.now() + delay;
+
+  const tick = () => {
+    const seconds = Math.max(1, Math.ceil((due - Date.now()) / 1000));
+    setStatus(navigator.onLine === false ? "offline" : "reconnecting", seconds);
+  };
+  tick();
+  countdownTimer = setInterval(tick, 250);
+  reconnectTimer = setTimeout(connect, delay);
+}
+
+/** Reconnect at once (button, network back). */
+export function reconnectNow() {
+  if (socket) return;
+  connect();
+}
+
+/** The browser says the network is gone. */
+export function wentOffline() {
+  if (!socket) setStatus("offline");
+}
+
+/** The page is going away: close cleanly (keeps it eligible for the back/forward cache). */
+export function closeForGood() {
+  leaving = true;
+  clearReconnect();
+  if (socket) {
+    const ws = socket;
+    socket = null;
+    ws.close(1000, "leaving");
+    hooks.left(); // its close event no longer reaches us
+  }
+}
+
+/** The page came back from the back/forward cache: connect again, from a fresh backoff. */
+export function restore() {
+  leaving = false;
+  attempt = 0;
+  connect();
+}
