@@ -89,6 +89,16 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The defaults on another database, for unit tests of what depends on
+    /// the database URL.
+    #[cfg(test)]
+    pub(crate) fn on_database(database_url: &str) -> Self {
+        Settings {
+            database_url: database_url.to_owned(),
+            ..Settings::default()
+        }
+    }
+
     /// Reads the process environment.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())

@@ -293,10 +293,7 @@ mod tests {
     use super::*;
 
     fn settings(database_url: &str) -> Settings {
-        Settings {
-            database_url: database_url.to_owned(),
-            ..Settings::default()
-        }
+        Settings::on_database(database_url)
     }
 
     #[actix_web::test]
