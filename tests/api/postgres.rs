@@ -13,11 +13,8 @@
 //! that is a failure. A build without the `postgres` feature has none.
 
 #![cfg(feature = "postgres")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{PATIENCE, ScratchPostgres, TestApp, free_port};
+use crate::common::{PATIENCE, ScratchPostgres, TestApp, free_port};
 use confab::db::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;

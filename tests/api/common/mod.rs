@@ -13,6 +13,8 @@
 
 #![allow(dead_code)] // each test file uses a different part of this module
 
+pub mod browser;
+
 use confab::config::Settings;
 use confab::db::{Backend, Database};
 use confab::startup::Application;
@@ -57,7 +59,6 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// [`postgres_url`] says, and does not exist in a build without the
 /// `postgres` feature. (A test function left unnamed is dead code, which
 /// the lints refuse.)
-#[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),+ $(,)?) => {$(
         mod $test {
