@@ -3,7 +3,7 @@
 //! start together on a new database, queueing on an advisory lock.
 //!
 //! Everything else runs on PostgreSQL as part of the single-instance suite
-//! (`on_every_backend!` in the other test files), and the scale-out tests
+//! (`on_every_backend!` in the other modules), and the scale-out tests
 //! run their instances on it.
 //!
 //! Needs `CONFAB_TEST_POSTGRES_URL` (e.g.
