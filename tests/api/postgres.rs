@@ -3,7 +3,7 @@
 //! start together on a new database, queueing on an advisory lock.
 //!
 //! Everything else runs on PostgreSQL as part of the single-instance suite
-//! (`on_every_backend!` in the other test files), and the scale-out tests
+//! (`on_every_backend!` in the other modules), and the scale-out tests
 //! run their instances on it.
 //!
 //! Needs `CONFAB_TEST_POSTGRES_URL` (e.g.
@@ -13,11 +13,8 @@
 //! that is a failure. A build without the `postgres` feature has none.
 
 #![cfg(feature = "postgres")]
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod common;
-
-use common::{PATIENCE, ScratchPostgres, TestApp, free_port};
+use crate::common::{PATIENCE, ScratchPostgres, TestApp, free_port};
 use confab::db::{POSTGRES_MIGRATIONS, SQLITE_MIGRATIONS};
 use diesel::migration::MigrationSource;
 use diesel::prelude::*;

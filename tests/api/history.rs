@@ -1,10 +1,6 @@
 //! Scroll-back: pages of older messages on request.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{TestApp, Ws};
+use crate::common::{TestApp, Ws};
 use serde_json::{Value, json};
 
 fn ids(messages: &[Value]) -> Vec<i64> {

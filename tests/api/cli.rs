@@ -1,10 +1,6 @@
 //! The binary's admin commands, run as a person would run them.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use confab::db::schema::users;
 use diesel::prelude::*;
 use std::io::Write;

@@ -1,11 +1,7 @@
 //! Sign up, log in, log out, the CSRF guard on every form, and the cookie
 //! key that signs sessions.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{TestApp, TestDatabase, test_settings};
+use crate::common::{TestApp, TestDatabase, test_settings};
 use confab::db::Backend;
 use confab::startup::Application;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
-//! Real browsers for the end-to-end tests in `tests/browser.rs`: one
+//! Real browsers for the end-to-end tests in `tests/api/browser.rs`: one
 //! `chromedriver` per test and, through it, one headless Chromium per person,
 //! each with a fresh profile. People sign up through the real form and use
-//! the room page through its DOM hooks (listed in `tests/browser.rs`); every
+//! the room page through its DOM hooks (listed in `tests/api/browser.rs`); every
 //! check waits for what must appear, polling up to [`PATIENCE`], and fails
 //! naming what it waited for (with a screenshot of the page at that moment).
 //!

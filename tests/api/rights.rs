@@ -1,11 +1,7 @@
 //! Rights are read per request: a user demoted while connected loses staff
 //! powers on the sockets they already have open.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Event, TestApp};
+use crate::common::{Event, TestApp};
 use serde_json::json;
 
 on_every_backend!(a_demoted_moderator_can_no_longer_delete_others_messages);

@@ -1,10 +1,6 @@
 //! "{user} is typing": relayed to the others, never stored.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::json;
 use std::time::Duration;
 

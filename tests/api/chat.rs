@@ -1,10 +1,6 @@
 //! Conversation in a room: live messages, history on join, persistence.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::{self, TestApp};
 use serde_json::{Value, json};
 
 on_every_backend!(two_users_converse);

@@ -1,10 +1,6 @@
 //! Who is online: the list on join, joins and leaves, several tabs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use std::time::Duration;
 
 on_every_backend!(a_user_with_two_tabs_is_online_once_until_the_last_tab_closes);

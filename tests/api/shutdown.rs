@@ -2,11 +2,7 @@
 //! (so clients reconnect, to another instance, and resume), and the process
 //! exits cleanly.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{PATIENCE, TestApp, free_port};
+use crate::common::{PATIENCE, TestApp, free_port};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;

@@ -11,7 +11,7 @@
 //! through the environment and skip with a note when it is missing, except
 //! under `CI=true`, where CI must run everything: see [`missing`].
 
-#![allow(dead_code)] // each test file uses a different part of this module
+pub mod browser;
 
 use confab::config::Settings;
 use confab::db::{Backend, Database};
@@ -57,7 +57,6 @@ pub const PATIENCE: Duration = Duration::from_secs(10);
 /// [`postgres_url`] says, and does not exist in a build without the
 /// `postgres` feature. (A test function left unnamed is dead code, which
 /// the lints refuse.)
-#[macro_export]
 macro_rules! on_every_backend {
     ($($test:ident),+ $(,)?) => {$(
         mod $test {
@@ -411,6 +410,7 @@ pub fn service_url(name: &str, consequence: &str) -> Option<String> {
 /// The PostgreSQL server the tests may use, from `CONFAB_TEST_POSTGRES_URL`
 /// (e.g. `postgres://postgres@127.0.0.1:5432/postgres`), or [`missing`]'s
 /// answer.
+#[cfg(feature = "postgres")]
 pub fn postgres_url() -> Option<String> {
     service_url("CONFAB_TEST_POSTGRES_URL", "skipping a PostgreSQL test")
 }
@@ -524,6 +524,7 @@ impl Drop for ScratchPostgres {
 
 /// `url` (`postgres://user@host:port/db?options`) with its database
 /// replaced by `name`.
+#[cfg(feature = "postgres")]
 fn with_database(url: &str, name: &str) -> String {
     let (base, query) = match url.split_once('?') {
         Some((base, query)) => (base, format!("?{query}")),

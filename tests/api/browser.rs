@@ -20,14 +20,8 @@
 //! Screenshots land in `test-output/screenshots/`: `room.png` and
 //! `room-phone.png` show the room as people see it.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "common/browser.rs"]
-mod browser_support;
-mod common;
-
-use browser_support::{Driver, Screen};
-use common::TestApp;
+use crate::common::TestApp;
+use crate::common::browser::{Driver, Screen};
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;

@@ -10,11 +10,7 @@
 //! `redis-server`. The instances share a scratch PostgreSQL database when
 //! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{
+use crate::common::{
     Browser, TestApp, Ws, backend_for_several_instances, free_port, missing, redis_url,
     unique_suffix,
 };

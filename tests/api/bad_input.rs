@@ -2,11 +2,7 @@
 //! bad frames get typed errors, refused handshakes get HTTP statuses, and a
 //! client that stops reading is cut off alone.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Event, TestApp};
+use crate::common::{self, Event, TestApp};
 use serde_json::json;
 use tokio_tungstenite::tungstenite::{Error as WsError, Message};
 

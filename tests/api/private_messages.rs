@@ -1,10 +1,6 @@
 //! `/pm <user> <text>`: to every connection of one user, in any room.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use serde_json::json;
 use std::time::Duration;
 

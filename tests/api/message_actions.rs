@@ -1,11 +1,7 @@
 //! Editing, deleting and reacting to messages: who may, what everyone sees,
 //! what is stored.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{TestApp, Ws};
+use crate::common::{TestApp, Ws};
 use serde_json::{Value, json};
 
 /// Posts `text` and returns its id as everyone saw it.

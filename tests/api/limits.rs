@@ -2,11 +2,7 @@
 //! are asked for one at a time, and a client that stops reading (or
 //! answering pings) is disconnected instead of being buffered for.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{Event, TestApp, Ws};
+use crate::common::{Event, TestApp, Ws};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -1,10 +1,6 @@
 //! The room selector, the room page, errors as pages, assets and health.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::TestApp;
+use crate::common::TestApp;
 use confab::db::queries::rooms;
 
 on_every_backend!(visiting_a_room_creates_it_and_the_selector_lists_it);

@@ -20,11 +20,7 @@
 //! `nginx` binary; without either it says why and passes, except under
 //! `CI=true`, where that is a failure.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
-
-use common::{
+use crate::common::{
     Event, PATIENCE, TestDatabase, backend_for_several_instances, csrf_from, free_port, missing,
     redis_url, unique_suffix,
 };

@@ -1,0 +1,33 @@
+//! The integration tests, one module per capability, built as one test
+//! binary (`cargo test` links it once): each module drives the real server
+//! over real sockets, with what `common` provides.
+//!
+//! `cargo test --test api chat::` runs one module's tests; a test's full
+//! name is its module path, e.g. `chat::two_users_converse::sqlite`.
+
+// Helpers and tests panic on purpose when something is wrong, and
+// clippy.toml's exemption covers only `#[test]` functions themselves.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+// First, with `macro_use`: `on_every_backend!` is visible only in the
+// modules declared after it.
+#[macro_use]
+mod common;
+
+mod accounts;
+mod bad_input;
+mod browser;
+mod chat;
+mod cli;
+mod deploy;
+mod history;
+mod limits;
+mod message_actions;
+mod pages;
+mod postgres;
+mod presence;
+mod private_messages;
+mod rights;
+mod scale_out;
+mod shutdown;
+mod typing;
