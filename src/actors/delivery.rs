@@ -17,6 +17,7 @@ use crate::domain::MessageId;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use bytestring::ByteString;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// One WebSocket connection within this process.
@@ -76,9 +77,12 @@ pub struct Disconnect {
     pub session: SessionId,
 }
 
-/// One session, as the rooms and the registry hold it.
+/// One session, as the rooms and the registry hold it. Clones share one
+/// allocation: a connection costs its room and the registry a pointer each.
 #[derive(Clone)]
-pub struct SessionHandle {
+pub struct SessionHandle(Arc<Handles>);
+
+struct Handles {
     id: SessionId,
     deliver: Recipient<Deliver>,
     burst: Recipient<JoinBurst>,
@@ -92,17 +96,17 @@ impl SessionHandle {
         A: Actor + Handler<Deliver> + Handler<JoinBurst> + Handler<Hangup>,
         A::Context: ToEnvelope<A, Deliver> + ToEnvelope<A, JoinBurst> + ToEnvelope<A, Hangup>,
     {
-        SessionHandle {
+        SessionHandle(Arc::new(Handles {
             id,
             deliver: addr.clone().recipient(),
             burst: addr.clone().recipient(),
             hangup: addr.clone().recipient(),
-        }
+        }))
     }
 
     /// Which session this is.
     pub fn id(&self) -> SessionId {
-        self.id
+        self.0.id
     }
 
     /// Offers a frame without waiting; false when the session's queue is
@@ -110,22 +114,22 @@ impl SessionHandle {
     /// [`Hangup::TooSlow`]. A stopping session counts as served (its
     /// [`Disconnect`] is on the way).
     pub fn offer(&self, deliver: Deliver) -> bool {
-        !matches!(self.deliver.try_send(deliver), Err(SendError::Full(_)))
+        !matches!(self.0.deliver.try_send(deliver), Err(SendError::Full(_)))
     }
 
     /// Hands over the join burst. One message however long the history:
     /// it never meets the mailbox's limit, which is for live traffic.
     pub fn send_burst(&self, burst: JoinBurst) {
-        self.burst.do_send(burst);
+        self.0.burst.do_send(burst);
     }
 
     /// Ends the connection for the reason given.
     pub fn hang_up(&self, why: Hangup) {
-        self.hangup.do_send(why);
+        self.0.hangup.do_send(why);
     }
 
     /// Whether the session is still running.
     pub fn is_connected(&self) -> bool {
-        self.deliver.connected()
+        self.0.deliver.connected()
     }
 }
