@@ -8,6 +8,9 @@
 //! actix-web-actors to another WebSocket layer touches only `session/` and
 //! the handshake in `http/ws.rs`.
 //!
+//! A session's room and the registry share one handle, so one sender: when
+//! the session's queue is full, both are refused at once.
+//!
 //! The messages defined here are the whole contract between the two sides:
 //! [`Deliver`] (one live frame), [`JoinBurst`] (history and the frames that
 //! close a join), [`Hangup`] (the server ends the connection, and why) and

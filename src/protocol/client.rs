@@ -16,7 +16,7 @@ fn default_history_limit() -> u32 {
 /// A frame a client may send.
 ///
 /// Besides these typed frames, the original Channels tutorial client sends
-/// `{"message": "..."}` with no `type`; [`decode`] reads that as
+/// `{"message": "..."}` with no `type`; [`parse`](super::parse) reads that as
 /// [`ClientFrame::ChatMessage`].
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]

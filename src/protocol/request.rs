@@ -1,9 +1,11 @@
 //! Requests: client frames checked all the way down, so that the session
 //! only dispatches and never validates.
 //!
-//! [`parse`] decodes a text frame ([`super::client`]) and then checks what
-//! is inside against the server's [`Limits`]: message text (empty, too
-//! long), the `/pm` command, the emoji of a reaction and the history window.
+//! [`parse`] decodes a text frame ([`super::client`], which already bounds
+//! a history request's limit and refuses `before` with `after`) and then
+//! checks what is inside against the server's [`Limits`]: message text
+//! (empty, too long), the `/pm` command and the emoji of a reaction, and
+//! turns the history fields into a [`Window`].
 //! What comes out is a [`Request`] made only of valid-by-construction
 //! values; what does not is a [`RequestError`] with the code the client
 //! gets back.
@@ -130,7 +132,9 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
             emoji: Emoji::parse(&emoji)?,
         },
         ClientFrame::Typing { typing } => Request::Typing(typing),
-        // `decode` names unknown types in its error; this is never reached.
+        // `decode` refuses unknown types with their name (`UnknownType`), so
+        // this arm is never reached; it answers as a malformed frame rather
+        // than panicking on input.
         ClientFrame::Unknown => {
             return Err(FrameError::Malformed("unknown frame".to_owned()).into());
         }

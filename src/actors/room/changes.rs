@@ -2,13 +2,16 @@
 //!
 //! Each is one atomic step of the room: stored, then published, before the
 //! room looks at its next message, so ids, the log and the broadcast agree.
-//! Rights are read from the database on every change, so a user demoted
-//! while connected loses them at once.
+//! Rights that can be lost are read from the database at each change (in
+//! an admin-only room, whether the user is still staff; for deleting
+//! another's message, whether they are staff now), so a user demoted while
+//! connected loses them at once.
 //!
-//! The three changes to an existing message share their opening, written
+//! The three changes to an existing message share their steps, written
 //! once in [`Room::change_message`]: the user must still be admitted, the
-//! message must be live in this room, and a message that vanished meanwhile
-//! is reported as not found rather than as a database failure.
+//! message must be live in this room, the change must be allowed, and a
+//! message that vanished meanwhile is reported as not found rather than as
+//! a database failure.
 
 use super::{Room, RoomError};
 use crate::db::models::Message;
@@ -49,33 +52,36 @@ fn still_admitted(
 }
 
 impl Room {
-    /// Stores a change to the live message `id` made by `who`: checks that
-    /// `who` is still admitted (with their rights as of now), finds the
-    /// message, and hands both to `apply`. Any "not found" on the way,
-    /// including a message deleted between the look-up and `apply`'s own
-    /// write, becomes [`RoomError::NotFound`].
+    /// Stores a change to the live message `id` made by `who`, in the
+    /// order every such change takes: `who` must still be admitted (with
+    /// their rights as of now), the message must be live in this room,
+    /// `allowed` decides whether `who` may change it, and `write` changes
+    /// it. A message that is missing, or deleted between the look-up and
+    /// `write` (by another instance, say), is [`RoomError::NotFound`];
+    /// failures of the checks are reported as they are.
     fn change_message<T: Send + 'static>(
         &self,
         who: Identity,
         id: MessageId,
-        apply: impl FnOnce(&mut DbConnection, Identity, Message) -> Result<T, RoomError>
+        allowed: impl FnOnce(&mut DbConnection, Identity, &Message) -> Result<Identity, RoomError>
         + Send
         + 'static,
+        write: impl FnOnce(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
     ) -> impl Future<Output = Result<T, RoomError>> + 'static {
         let db = self.db.clone();
         let info = self.info.clone();
+        let not_found = move |e: DbError| match e {
+            DbError::NotFound => RoomError::NotFound(id),
+            other => RoomError::Storage(other),
+        };
         async move {
-            let changed = db
-                .run(move |c| {
-                    let who = still_admitted(c, &info, &who)?;
-                    let message = messages::find_live(c, info.id, id)?;
-                    apply(c, who, message)
-                })
-                .await;
-            changed.map_err(|e| match e {
-                RoomError::Storage(DbError::NotFound) => RoomError::NotFound(id),
-                other => other,
+            db.run(move |c| {
+                let who = still_admitted(c, &info, &who)?;
+                let message = messages::find_live(c, info.id, id).map_err(not_found)?;
+                let who = allowed(c, who, &message)?;
+                write(c, &who).map_err(not_found)
             })
+            .await
         }
     }
 
@@ -161,14 +167,22 @@ impl Handler<Edit> for Room {
     fn handle(&mut self, edit: Edit, _ctx: &mut Self::Context) -> Self::Result {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
-        let store = self.change_message(editor, id, move |c, editor, message| {
-            if !editor.may_edit(message.user_id) {
-                return Err(RoomError::Forbidden("only its author may edit a message"));
-            }
-            let text = text.into_string();
-            messages::edit(c, id, &text, edited_at.naive_utc())?;
-            Ok(text)
-        });
+        let store = self.change_message(
+            editor,
+            id,
+            |_, editor, message| {
+                if editor.may_edit(message.user_id) {
+                    Ok(editor)
+                } else {
+                    Err(RoomError::Forbidden("only its author may edit a message"))
+                }
+            },
+            move |c, _| {
+                let text = text.into_string();
+                messages::edit(c, id, &text, edited_at.naive_utc())?;
+                Ok(text)
+            },
+        );
         self.then_publish(store, move |message| ServerFrame::MessageEdited {
             id,
             message,
@@ -193,23 +207,28 @@ impl Handler<Delete> for Room {
     fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
         let admin_only = self.info.admin_only;
-        let store = self.change_message(by, id, move |c, by, message| {
-            let author = message.user_id;
-            // Staff rights as they are now, not as they were when the
-            // socket opened (in an admin-only room, just read).
-            let by = if by.id == author || admin_only {
-                by
-            } else {
-                as_of_now(c, &by)?
-            };
-            if !by.may_delete(author) {
-                return Err(RoomError::Forbidden(
-                    "only its author or staff may delete a message",
-                ));
-            }
-            messages::delete(c, id, Utc::now().naive_utc())?;
-            Ok(())
-        });
+        let store = self.change_message(
+            by,
+            id,
+            move |c, by, message| {
+                let author = message.user_id;
+                // Staff rights as they are now, not as they were when the
+                // socket opened (in an admin-only room, just read).
+                let by = if by.id == author || admin_only {
+                    by
+                } else {
+                    as_of_now(c, &by)?
+                };
+                if by.may_delete(author) {
+                    Ok(by)
+                } else {
+                    Err(RoomError::Forbidden(
+                        "only its author or staff may delete a message",
+                    ))
+                }
+            },
+            move |c, _| messages::delete(c, id, Utc::now().naive_utc()),
+        );
         self.then_publish(store, move |()| ServerFrame::MessageDeleted { id })
     }
 }
@@ -231,10 +250,14 @@ impl Handler<React> for Room {
 
     fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
         let React { user, id, emoji } = react;
-        let store = self.change_message(user, id, move |c, user, _message| {
-            let groups = reactions::toggle(c, id, user.id, emoji.as_str(), Utc::now().naive_utc())?;
-            Ok(groups)
-        });
+        let store = self.change_message(
+            user,
+            id,
+            |_, user, _| Ok(user),
+            move |c, user| {
+                reactions::toggle(c, id, user.id, emoji.as_str(), Utc::now().naive_utc())
+            },
+        );
         self.then_publish(store, move |groups| ServerFrame::Reactions {
             id,
             reactions: super::reaction_views(groups),

@@ -16,9 +16,9 @@
 //! file of its own:
 //! - `membership.rs`: who is in the room — [`Join`] (with its history burst),
 //!   [`Leave`], [`Typing`], [`Close`].
-//! - `changes.rs`: what changes the log — [`Post`], [`Edit`], [`Delete`],
-//!   [`React`], all through one helper that checks rights and finds the
-//!   message.
+//! - `changes.rs`: what changes the log — [`Post`], and [`Edit`],
+//!   [`Delete`] and [`React`], which go through one helper that checks
+//!   rights and finds the message.
 //! - `history.rs`: pages of the log on request ([`LoadHistory`]).
 //! - `catch_up.rs`: nothing stored is lost to the members, even when the bus
 //!   is not there to carry it. The room catches up from the database while

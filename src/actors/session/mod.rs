@@ -8,10 +8,11 @@
 //! [`SessionHandle`]. Bad input never ends the connection: each bad frame
 //! gets an `error` frame and the session carries on.
 //!
-//! This module and the handshake in `http/ws.rs` are the only code that
-//! touches `actix-web-actors`: rooms and the registry know a session only
-//! as a [`SessionHandle`], so moving to another WebSocket layer (actix-ws)
-//! changes these two places and nothing else.
+//! This module is the only code that touches `actix-web-actors`, and
+//! `http/ws.rs` (the handshake, which calls [`WsSession::start`]) the only
+//! code that names it: rooms and the registry know a session only as a
+//! [`SessionHandle`], so moving to another WebSocket layer (actix-ws)
+//! changes `session/` and `http/ws.rs` and nothing else.
 
 mod dispatch;
 mod limits;
