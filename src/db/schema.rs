@@ -2,7 +2,7 @@
 
 diesel::table! {
     messages (id) {
-        id -> Integer,
+        id -> BigInt,
         room_id -> Integer,
         user_id -> Integer,
         content -> Text,
@@ -14,8 +14,8 @@ diesel::table! {
 
 diesel::table! {
     reactions (id) {
-        id -> Integer,
-        message_id -> Integer,
+        id -> BigInt,
+        message_id -> BigInt,
         user_id -> Integer,
         emoji -> Text,
         created_at -> Timestamp,

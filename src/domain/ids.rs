@@ -61,7 +61,7 @@ id_type!(
 id_type!(
     /// A row of `messages`; increases with every message stored, so within
     /// one room it orders messages too.
-    MessageId(i32) as Integer
+    MessageId(i64) as BigInt
 );
 
 impl MessageId {

@@ -45,7 +45,7 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
 #[derive(serde::Deserialize)]
 struct SocketQuery {
     /// The last message id the client saw.
-    after: Option<i32>,
+    after: Option<MessageId>,
 }
 
 #[get("/ws/chat/{room}/")]
@@ -92,7 +92,7 @@ async fn chat_socket(
         registry.get_ref().clone(),
         SessionLimits::from(settings.get_ref()),
     )
-    .resuming_after(query.after.map(MessageId))
+    .resuming_after(query.after)
     .start(&req, stream)
 }
 

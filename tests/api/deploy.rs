@@ -206,11 +206,11 @@ fn stored_log(database_url: &str, room: &str) -> Log {
                 .filter(messages::deleted_at.is_null())
                 .order(messages::id.asc())
                 .select((messages::id, users::username, messages::content))
-                .load::<(i32, String, String)>(conn)?)
+                .load::<(i64, String, String)>(conn)?)
         })
         .expect("read the room's log")
         .into_iter()
-        .map(|(id, user, text)| (i64::from(id), (user, text)))
+        .map(|(id, user, text)| (id, (user, text)))
         .collect()
 }
 

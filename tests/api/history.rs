@@ -163,6 +163,64 @@ async fn a_reconnecting_client_catches_up_on_everything_it_missed() {
     assert!(more);
 }
 
+on_every_backend!(messages_past_two_to_the_31_are_delivered_live_and_resumed);
+async fn messages_past_two_to_the_31_are_delivered_live_and_resumed() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    a.say("before").await;
+    let before = b.next_of("chat_message").await["id"].as_i64().unwrap();
+
+    let big = (1_i64 << 31) + 5;
+    app.set_next_message_id(big);
+    a.say("past 2^31").await;
+    let live = b.next_of("chat_message").await;
+    assert_eq!(live["id"], big, "delivered live with its own id: {live}");
+    assert_eq!(live["message"], "past 2^31");
+    a.say("and the next").await;
+    assert_eq!(b.next_of("chat_message").await["id"], big + 1);
+    a.close().await;
+    b.close().await;
+
+    // A client that saw only "before" catches up on both; one that saw the
+    // big id resumes after it, and a history page reads past it.
+    let mut a = app.resume(&alice, "lobby", before).await;
+    let mut caught_up = Vec::new();
+    loop {
+        let frame = a.recv().await;
+        match frame["type"].as_str().unwrap() {
+            "chat_message" => caught_up.push(frame["id"].as_i64().unwrap()),
+            "resumed" => break,
+            other => panic!("unexpected {other} before the catch-up ended"),
+        }
+    }
+    assert_eq!(caught_up, [before, big, big + 1]);
+    let mut b = app.resume(&bob, "lobby", big).await;
+    let mut after_big = Vec::new();
+    loop {
+        let frame = b.recv().await;
+        match frame["type"].as_str().unwrap() {
+            "chat_message" => after_big.push(frame["id"].as_i64().unwrap()),
+            "resumed" => break,
+            other => panic!("unexpected {other} before the catch-up ended"),
+        }
+    }
+    // (It starts a little before `big`, as every resume does.)
+    assert_eq!(after_big.last(), Some(&(big + 1)), "{after_big:?}");
+    assert!(after_big.contains(&big), "{after_big:?}");
+    b.expect("user_list").await;
+    let (older, _) = page(
+        &mut b,
+        json!({"type": "history", "before": big + 1, "limit": 10}),
+    )
+    .await;
+    assert_eq!(ids(&older), [before, big]);
+}
+
 on_every_backend!(a_resume_also_covers_messages_stored_just_before_the_last_one_seen);
 async fn a_resume_also_covers_messages_stored_just_before_the_last_one_seen() {
     // With several instances, a message stored on one just before another's

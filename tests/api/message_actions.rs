@@ -195,7 +195,6 @@ async fn a_history_answer_after_a_restart_carries_edits_and_reactions() {
 fn stored_content(app: &TestApp, id: i64) -> String {
     use confab::db::schema::messages;
     use diesel::prelude::*;
-    let id = i32::try_from(id).unwrap();
     app.database()
         .run_here(|conn| {
             Ok(messages::table

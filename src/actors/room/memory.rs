@@ -166,7 +166,7 @@ fn had(delivered: &BTreeSet<MessageId>, forgotten: MessageId, id: MessageId) -> 
 mod tests {
     use super::*;
 
-    fn ids(range: std::ops::RangeInclusive<i32>) -> Vec<MessageId> {
+    fn ids(range: std::ops::RangeInclusive<i64>) -> Vec<MessageId> {
         range.map(MessageId).collect()
     }
 
@@ -204,7 +204,7 @@ mod tests {
     fn memory_is_bounded_and_what_it_forgets_is_never_sent_again() {
         let mut memory = Memory::default();
         memory.note_burst(&[]);
-        let last = REMEMBERED as i32 + 100;
+        let last = REMEMBERED as i64 + 100;
         for id in 1..=last {
             assert!(memory.remember(MessageId(id)));
         }

@@ -234,12 +234,49 @@ impl TestApp {
                         .into_iter()
                         .map(|text| {
                             messages::insert(conn, room.id, user.id, text.as_ref(), queries::now())
-                                .map(|m| i64::from(m.id.0))
+                                .map(|m| m.id.0)
                         })
                         .collect()
                 })
             })
             .expect("store the messages")
+    }
+
+    /// Moves the message id counter on, so that the next message stored
+    /// gets id `next`: how a test reaches ids past 2^31 without storing two
+    /// billion messages. The SQL differs per backend (SQLite's counter is a
+    /// row of `sqlite_sequence`, PostgreSQL's a sequence), as it would for
+    /// an operator doing the same.
+    pub fn set_next_message_id(&self, next: i64) {
+        use confab::db::DbConnection;
+        use diesel::RunQueryDsl;
+        let last = next - 1;
+        self.database()
+            .run_here(|conn| {
+                let moved = match conn {
+                    DbConnection::Sqlite(_) => {
+                        let updated = diesel::sql_query(format!(
+                            "UPDATE sqlite_sequence SET seq = {last} WHERE name = 'messages'"
+                        ))
+                        .execute(conn)?;
+                        if updated == 0 {
+                            diesel::sql_query(format!(
+                                "INSERT INTO sqlite_sequence (name, seq) VALUES ('messages', {last})"
+                            ))
+                            .execute(conn)?;
+                        }
+                        1
+                    }
+                    #[cfg(feature = "postgres")]
+                    DbConnection::Pg(_) => {
+                        diesel::sql_query(format!("SELECT setval('messages_id_seq', {last})"))
+                            .execute(conn)?
+                    }
+                };
+                assert_eq!(moved, 1, "the counter moved");
+                Ok(())
+            })
+            .expect("move the message id counter");
     }
 
     /// A browser-like client with a cookie jar that does not follow redirects.
