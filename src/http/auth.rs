@@ -107,10 +107,49 @@ impl FromRequest for SignedIn {
     }
 }
 
-/// Where to go after logging in: only paths on this site, never another host.
+/// Where to go after logging in or signing up: `next` if it is a path on
+/// this site, else `/chat/`.
+///
+/// Browsers forgive a lot in a `Location`: they drop tabs and newlines,
+/// read `\` as `/`, and treat `//host`, `/\host` and `https:host` as other
+/// sites. So a path is accepted only if it starts with one `/`, has no
+/// backslash, control character or white space other than a plain space,
+/// and stays so once its percent-escapes are decoded (`/%09/x`, `/%5Cx`).
 pub fn safe_next(next: &str) -> &str {
-    let local = next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\");
-    if local { next } else { "/chat/" }
+    if is_local_path(next) && percent_decoded(next).is_some_and(|p| is_local_path(&p)) {
+        next
+    } else {
+        "/chat/"
+    }
+}
+
+fn is_local_path(path: &str) -> bool {
+    let mut chars = path.chars();
+    chars.next() == Some('/')
+        && !matches!(chars.next(), Some('/'))
+        && !path
+            .chars()
+            .any(|c| c == '\\' || c.is_control() || (c.is_whitespace() && c != ' '))
+}
+
+/// `path` with its `%XX` escapes decoded (invalid UTF-8 replaced); `None`
+/// for a `%` not followed by two hex digits.
+fn percent_decoded(path: &str) -> Option<String> {
+    let bytes = path.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = bytes.get(i + 1..i + 3)?;
+            let hex = std::str::from_utf8(hex).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]
@@ -124,6 +163,35 @@ mod tests {
         assert_eq!(safe_next("/\\evil.example/"), "/chat/");
         assert_eq!(safe_next("https://evil.example/"), "/chat/");
         assert_eq!(safe_next(""), "/chat/");
+    }
+
+    #[test]
+    fn every_known_redirect_bypass_lands_on_chat() {
+        for bypass in [
+            "//x",
+            "/\\x",
+            "/\t/x",
+            "/\n/x",
+            "\\/x",
+            "https:x",
+            "https:/x",
+            "/%09/x",
+            "/%2F/x",
+            "/%2f%2fx",
+            "/%5Cx",
+            "/%0d%0aSet-Cookie:x",
+            "/\u{7f}/x",
+            "/\u{0}x",
+            "/\u{2028}/x",
+            "/%zz",
+            "x",
+            "javascript:alert(1)",
+        ] {
+            assert_eq!(safe_next(bypass), "/chat/", "{bypass:?}");
+        }
+        for fine in ["/", "/chat/", "/chat/caf%C3%A9/", "/chat/?q=a%20b#top"] {
+            assert_eq!(safe_next(fine), fine, "{fine:?}");
+        }
     }
 
     #[test]

@@ -59,6 +59,35 @@ async fn next_never_leaves_the_site() {
     assert_eq!(location(&res), "/chat/");
 }
 
+#[actix_web::test]
+async fn every_known_redirect_bypass_lands_on_chat() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    let browser = app.browser();
+    for next in [
+        "//evil.example/",
+        "/\\evil.example/",
+        "/\t/evil.example/",
+        "\\/evil.example/",
+        "https:evil.example",
+        "/%09/evil.example/",
+        "/%5Cevil.example/",
+        "/\u{1}/evil.example/",
+    ] {
+        let res = browser.login("alice", "correct horse battery", next).await;
+        assert_eq!(res.status(), 303, "{next:?}");
+        assert_eq!(location(&res), "/chat/", "{next:?}");
+    }
+    let res = browser
+        .login("alice", "correct horse battery", "/chat/lobby/")
+        .await;
+    assert_eq!(
+        location(&res),
+        "/chat/lobby/",
+        "a path on this site is kept"
+    );
+}
+
 on_every_backend!(taken_username_gives_the_form_back_with_a_message);
 async fn taken_username_gives_the_form_back_with_a_message() {
     let app = TestApp::spawn().await;
