@@ -31,7 +31,8 @@ async fn metrics(bus: web::Data<Bus>, settings: web::Data<Settings>) -> HttpResp
 /// The body of `/readyz`: what each dependency said.
 #[derive(Serialize)]
 struct Readiness<'a> {
-    /// `ok`, or why the database did not answer.
+    /// `ok` or `unavailable`. Why it is unavailable goes to the log only:
+    /// a raw database error can name hosts, users and tables.
     database: &'a str,
     /// `ok`, `unreachable` or `not configured`.
     redis: &'a str,
@@ -44,10 +45,10 @@ async fn readyz(
     settings: web::Data<Settings>,
 ) -> HttpResponse {
     let database = match db.run(users::probe).await {
-        Ok(()) => "ok".to_owned(),
+        Ok(()) => "ok",
         Err(e) => {
             log::warn!("readiness check failed: {e}");
-            e.to_string()
+            "unavailable"
         }
     };
     let redis = match (&settings.redis_url, bus.is_healthy()) {
@@ -56,10 +57,7 @@ async fn readyz(
         (Some(_), false) => "unreachable",
     };
     let ready = database == "ok" && redis != "unreachable";
-    let body = Readiness {
-        database: &database,
-        redis,
-    };
+    let body = Readiness { database, redis };
     if ready {
         HttpResponse::Ok().json(body)
     } else {

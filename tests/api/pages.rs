@@ -233,6 +233,25 @@ async fn assets_and_health_are_served() {
     assert_eq!(ready["database"], "ok");
 }
 
+on_every_backend!(readiness_names_a_failing_database_but_not_its_error);
+async fn readiness_names_a_failing_database_but_not_its_error() {
+    use diesel::RunQueryDsl;
+    let app = TestApp::spawn().await;
+    // The probe reads `users`; without it the database cannot serve.
+    app.database()
+        .run_here(|conn| {
+            diesel::sql_query("ALTER TABLE users RENAME TO users_away").execute(conn)?;
+            Ok(())
+        })
+        .expect("rename the table");
+    let res = app.browser().get("/readyz").await;
+    assert_eq!(res.status(), 503);
+    let body = res.text().await.unwrap();
+    let ready: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(ready["database"], "unavailable", "{body}");
+    assert!(!body.contains("users"), "no raw error: {body}");
+}
+
 on_every_backend!(pages_forbid_inline_scripts);
 async fn pages_forbid_inline_scripts() {
     let app = TestApp::spawn().await;
