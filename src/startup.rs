@@ -47,6 +47,9 @@ pub enum StartupError {
     },
 }
 
+/// Strict-Transport-Security when `CONFAB_SECURE_COOKIES` is on.
+const HSTS: &str = "max-age=31536000";
+
 /// Content-Security-Policy of every response: our own scripts, styles and
 /// sockets only, so injected markup could not run even if it got through.
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
@@ -213,15 +216,19 @@ fn serve(
             .cookie_content_security(CookieContentSecurity::Private)
             .session_lifecycle(PersistentSession::default().session_ttl(time::Duration::days(14)))
             .build();
+        let mut headers = DefaultHeaders::new()
+            .add(("Content-Security-Policy", CSP))
+            .add(("X-Content-Type-Options", "nosniff"))
+            .add(("Referrer-Policy", "same-origin"));
+        if settings.secure_cookies {
+            // Served over HTTPS (that is what secure cookies say): browsers
+            // are told to use nothing else for a year.
+            headers = headers.add(("Strict-Transport-Security", HSTS));
+        }
         App::new()
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
-            .wrap(
-                DefaultHeaders::new()
-                    .add(("Content-Security-Policy", CSP))
-                    .add(("X-Content-Type-Options", "nosniff"))
-                    .add(("Referrer-Policy", "same-origin")),
-            )
+            .wrap(headers)
             .wrap(Logger::new("%s %r %Dms").exclude("/healthz"))
             .app_data(db.clone())
             .app_data(registry.clone())

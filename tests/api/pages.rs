@@ -252,6 +252,19 @@ async fn readiness_names_a_failing_database_but_not_its_error() {
     assert!(!body.contains("users"), "no raw error: {body}");
 }
 
+#[actix_web::test]
+async fn hsts_comes_with_secure_cookies_only() {
+    let plain = TestApp::spawn().await;
+    let res = plain.browser().get("/accounts/login/").await;
+    assert!(res.headers().get("strict-transport-security").is_none());
+    let https = TestApp::spawn_with(|s| s.secure_cookies = true).await;
+    let res = https.browser().get("/accounts/login/").await;
+    assert_eq!(
+        res.headers()["strict-transport-security"],
+        "max-age=31536000"
+    );
+}
+
 on_every_backend!(pages_forbid_inline_scripts);
 async fn pages_forbid_inline_scripts() {
     let app = TestApp::spawn().await;
