@@ -39,6 +39,10 @@ async fn every_kind_of_bad_frame_gets_a_typed_error_and_the_connection_carries_o
         ),
         (Message::text("{\"message\":\"  \\n \"}"), "empty_message"),
         (
+            Message::text(json!({"message": "\u{200B}\u{202E} \u{2066}\u{FEFF}"}).to_string()),
+            "empty_message",
+        ),
+        (
             Message::text(json!({"type": "chat_message", "message": too_long}).to_string()),
             "message_too_long",
         ),
