@@ -4,7 +4,8 @@
 //! [`Settings::from_env`] and hands the result down. Each default is written
 //! at the place it is read, and the README lists them all.
 
-use std::net::SocketAddr;
+use ipnet::IpNet;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 /// Why the environment could not be turned into [`Settings`].
@@ -65,6 +66,16 @@ pub struct Settings {
     /// (`CONFAB_PRESENCE_TTL_SECS`): the longest a crashed instance's users
     /// stay listed.
     pub presence_ttl: Duration,
+    /// Proxies whose `X-Forwarded-For`, `Forwarded` and `X-Forwarded-Host`
+    /// are believed (`CONFAB_TRUSTED_PROXIES`, addresses or CIDR ranges);
+    /// from anyone else those headers are ignored.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Open WebSockets one user may hold on this instance
+    /// (`CONFAB_MAX_SOCKETS_PER_USER`); 0: no limit.
+    pub max_sockets_per_user: usize,
+    /// Open WebSockets from one client address on this instance
+    /// (`CONFAB_MAX_SOCKETS_PER_ADDRESS`); 0: no limit.
+    pub max_sockets_per_address: usize,
 }
 
 impl Default for Settings {
@@ -84,6 +95,9 @@ impl Default for Settings {
             redis_url: None,
             redis_prefix: "confab".to_owned(),
             presence_ttl: Duration::from_secs(30),
+            trusted_proxies: Vec::new(),
+            max_sockets_per_user: 20,
+            max_sockets_per_address: 200,
         }
     }
 }
@@ -158,6 +172,24 @@ impl Settings {
                 "CONFAB_PRESENCE_TTL_SECS",
                 defaults.presence_ttl.as_secs(),
             )?),
+            trusted_proxies: match get("CONFAB_TRUSTED_PROXIES") {
+                Some(list) => parse_networks(&list).map_err(|reason| ConfigError::Invalid {
+                    name: "CONFAB_TRUSTED_PROXIES",
+                    value: list,
+                    reason,
+                })?,
+                None => defaults.trusted_proxies,
+            },
+            max_sockets_per_user: parse_or(
+                get("CONFAB_MAX_SOCKETS_PER_USER"),
+                "CONFAB_MAX_SOCKETS_PER_USER",
+                defaults.max_sockets_per_user,
+            )?,
+            max_sockets_per_address: parse_or(
+                get("CONFAB_MAX_SOCKETS_PER_ADDRESS"),
+                "CONFAB_MAX_SOCKETS_PER_ADDRESS",
+                defaults.max_sockets_per_address,
+            )?,
         }
         .validated()
     }
@@ -209,6 +241,21 @@ impl Settings {
     }
 }
 
+/// Comma-separated addresses (`10.0.0.5`) and CIDR ranges (`10.0.0.0/8`,
+/// `fd00::/8`).
+fn parse_networks(list: &str) -> Result<Vec<IpNet>, String> {
+    list.split(',')
+        .map(str::trim)
+        .filter(|entry| !entry.is_empty())
+        .map(|entry| {
+            entry
+                .parse::<IpNet>()
+                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                .map_err(|_| format!("{entry:?} is neither an IP address nor a CIDR range"))
+        })
+        .collect()
+}
+
 fn parse_or<T>(raw: Option<String>, name: &'static str, default: T) -> Result<T, ConfigError>
 where
     T: std::str::FromStr,
@@ -247,6 +294,25 @@ mod tests {
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
         assert!(s.allowed_origins.is_empty());
+    }
+
+    #[test]
+    fn trusted_proxies_are_addresses_or_ranges() {
+        let settings =
+            from(&[("CONFAB_TRUSTED_PROXIES", " 10.0.0.5, 10.1.0.0/16,fd00::/8 ")]).expect("valid");
+        let listed: Vec<String> = settings
+            .trusted_proxies
+            .iter()
+            .map(|n| n.to_string())
+            .collect();
+        assert_eq!(listed, ["10.0.0.5/32", "10.1.0.0/16", "fd00::/8"]);
+        let err = from(&[("CONFAB_TRUSTED_PROXIES", "10.0.0.5, proxy.local")])
+            .expect_err("a name is no address")
+            .to_string();
+        assert!(
+            err.contains("CONFAB_TRUSTED_PROXIES") && err.contains("proxy.local"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -7,8 +7,10 @@
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
+use crate::actors::session::OpenSockets;
 use crate::config::Settings;
 use crate::db::{Database, DbError};
+use crate::http::client::client_addr_of;
 use crate::http::cookie_key::{CookieKey, KeyError};
 use crate::http::{self, Templates, error::render_error_page};
 use crate::passwords::PasswordHashing;
@@ -207,6 +209,7 @@ fn serve(
     let bus = web::Data::new(bus);
     let settings = web::Data::new(settings);
     let passwords = web::Data::new(PasswordHashing::per_core());
+    let sockets = web::Data::new(OpenSockets::new(&settings));
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())
@@ -229,13 +232,14 @@ fn serve(
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
             .wrap(headers)
-            .wrap(Logger::new("%s %r %Dms").exclude("/healthz"))
+            .wrap(access_log(settings.trusted_proxies.clone()))
             .app_data(db.clone())
             .app_data(registry.clone())
             .app_data(bus.clone())
             .app_data(templates.clone())
             .app_data(settings.clone())
             .app_data(passwords.clone())
+            .app_data(sockets.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(http::routes)
             .default_service(web::to(|| async {
@@ -280,6 +284,18 @@ fn limit_unread_sends(conn: &dyn std::any::Any, timeout: std::time::Duration) {
     }
     #[cfg(not(any(target_os = "linux", target_os = "android", target_os = "fuchsia")))]
     let _ = (conn, timeout);
+}
+
+/// The access log: one line per request with the client's address (the
+/// one a trusted proxy names, else the peer's), status, request line and
+/// time taken. `/healthz` is left out: probes would drown the rest.
+fn access_log(trusted_proxies: Vec<ipnet::IpNet>) -> Logger {
+    Logger::new("%{client}xi %s %r %Dms")
+        .custom_request_replace("client", move |req| {
+            client_addr_of(req.peer_addr(), req.headers(), &trusted_proxies)
+                .map_or_else(|| "-".to_owned(), |ip| ip.to_string())
+        })
+        .exclude("/healthz")
 }
 
 /// HTTP workers when `CONFAB_WORKERS` is 0: one per CPU core but one. Every

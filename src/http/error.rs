@@ -29,6 +29,9 @@ pub enum AppError {
     /// The request itself is malformed.
     #[error("{0}")]
     BadRequest(String),
+    /// A limit was reached; trying again later may work.
+    #[error("{0}")]
+    TooManyRequests(String),
     /// Our fault; details are logged, not shown.
     #[error("something went wrong on our side; please try again")]
     Internal(String),
@@ -76,6 +79,7 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }

@@ -9,6 +9,7 @@
 pub mod accounts;
 pub mod assets;
 pub mod auth;
+pub mod client;
 pub mod cookie_key;
 pub mod error;
 pub mod health;

@@ -7,9 +7,11 @@
 
 use super::AppError;
 use super::auth::current_user;
+use super::client::{client_addr, requested_host};
+use super::error::sentence;
 use super::pages::room_name_from_path;
 use crate::actors::registry::Registry;
-use crate::actors::session::{SessionLimits, WsSession};
+use crate::actors::session::{OpenSockets, SessionLimits, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
@@ -18,6 +20,7 @@ use actix::Addr;
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
+use std::sync::Arc;
 
 /// Registers the WebSocket endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -62,7 +65,7 @@ async fn chat_socket(
         .headers()
         .get(header::ORIGIN)
         .and_then(|v| v.to_str().ok());
-    let host = req.connection_info().host().to_owned();
+    let host = requested_host(&req, &settings.trusted_proxies);
     if !origin_allowed(origin, &host, &settings.allowed_origins) {
         log::warn!("refused WebSocket from origin {origin:?} (host {host})");
         return Err(
@@ -86,6 +89,17 @@ async fn chat_socket(
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!("#{} is for staff only.", info.name)).into());
     }
+    let sockets = req
+        .app_data::<web::Data<Arc<OpenSockets>>>()
+        .ok_or_else(|| AppError::Internal("the socket counts are not set up".into()))?;
+    let address = client_addr(&req, &settings.trusted_proxies);
+    let permit = sockets.admit(user.id, address).map_err(|refused| {
+        log::warn!(
+            "refused a WebSocket for {} from {address:?}: {refused}",
+            user.username
+        );
+        AppError::TooManyRequests(sentence(&refused))
+    })?;
     WsSession::new(
         user,
         info,
@@ -93,6 +107,7 @@ async fn chat_socket(
         SessionLimits::from(settings.get_ref()),
     )
     .resuming_after(query.after)
+    .holding(permit)
     .start(&req, stream)
 }
 

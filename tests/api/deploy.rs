@@ -551,7 +551,9 @@ impl Deployment {
                 .env("CONFAB_WORKERS", "1")
                 .env("RUST_LOG", "info")
                 // Origins are checked against the Host nginx passes on.
-                .env_remove("CONFAB_ALLOWED_ORIGINS");
+                .env_remove("CONFAB_ALLOWED_ORIGINS")
+                // nginx is the proxy; as docs/deploy.md says to.
+                .env("CONFAB_TRUSTED_PROXIES", "127.0.0.1");
             let mut instance =
                 Process::spawn(&format!("confab{n}"), command, dir.path(), port, Stop::Kill);
             // Ready, not just up: Redis must be connected before messages flow.

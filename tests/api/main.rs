@@ -19,6 +19,7 @@ mod bad_input;
 mod browser;
 mod chat;
 mod cli;
+mod connection_caps;
 mod deploy;
 mod history;
 mod limits;

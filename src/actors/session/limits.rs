@@ -7,12 +7,22 @@
 //! [`Allowances::take`] and released when answered, and every refusal is a
 //! [`Refusal`] that the session reports as `rate_limited`.
 //!
+//! Before any of that, [`OpenSockets`] decides at the handshake whether a
+//! connection may open at all: how many sockets one user, and one client
+//! address, may hold on this instance. A [`SocketPermit`] travels with the
+//! session and gives its place back when the session ends.
+//!
 //! Allowances shared by all of a user's sockets (a per-user write rate, say)
 //! belong beside these: an `Arc`'d bucket per user, handed to each session
 //! when it starts and checked in [`Allowances::take`] before the
 //! per-connection ones, so the session code that asks does not change.
 
 use crate::config::Settings;
+use crate::domain::UserId;
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 /// Smallest limit on one WebSocket frame, in bytes; a bigger frame closes
@@ -218,6 +228,122 @@ impl Budget {
     }
 }
 
+/// Why a connection may not open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TooManySockets {
+    /// The user holds as many sockets as one user may.
+    #[error(
+        "you have {0} chat connections open, the most one account may have; close a tab and try again"
+    )]
+    ForUser(usize),
+    /// The client address holds as many sockets as one address may.
+    #[error(
+        "{0} chat connections are open from your address, the most one address may have; try again later"
+    )]
+    ForAddress(usize),
+}
+
+/// Open sockets per user and per client address on this instance, against
+/// `CONFAB_MAX_SOCKETS_PER_USER` and `CONFAB_MAX_SOCKETS_PER_ADDRESS`.
+#[derive(Debug)]
+pub struct OpenSockets {
+    per_user: Counts<UserId>,
+    per_address: Counts<IpAddr>,
+}
+
+impl OpenSockets {
+    /// Caps from `settings` (0: no cap), shared by every handshake.
+    pub fn new(settings: &Settings) -> Arc<Self> {
+        Arc::new(OpenSockets {
+            per_user: Counts::new(settings.max_sockets_per_user),
+            per_address: Counts::new(settings.max_sockets_per_address),
+        })
+    }
+
+    /// Takes a place for one more socket of `user` from `address`, or says
+    /// which cap it would pass. The place is held until the permit drops.
+    pub fn admit(
+        self: &Arc<Self>,
+        user: UserId,
+        address: Option<IpAddr>,
+    ) -> Result<SocketPermit, TooManySockets> {
+        self.per_user.take(user).map_err(TooManySockets::ForUser)?;
+        if let Some(address) = address
+            && let Err(cap) = self.per_address.take(address)
+        {
+            self.per_user.give_back(&user);
+            return Err(TooManySockets::ForAddress(cap));
+        }
+        Ok(SocketPermit {
+            sockets: self.clone(),
+            user,
+            address,
+        })
+    }
+}
+
+/// One open socket's place in [`OpenSockets`], given back on drop.
+#[derive(Debug)]
+pub struct SocketPermit {
+    sockets: Arc<OpenSockets>,
+    user: UserId,
+    address: Option<IpAddr>,
+}
+
+impl Drop for SocketPermit {
+    fn drop(&mut self) {
+        self.sockets.per_user.give_back(&self.user);
+        if let Some(address) = &self.address {
+            self.sockets.per_address.give_back(address);
+        }
+    }
+}
+
+/// How many of something are open, under a cap.
+#[derive(Debug)]
+struct Counts<K> {
+    cap: usize,
+    open: Mutex<HashMap<K, usize>>,
+}
+
+impl<K: Hash + Eq + Clone> Counts<K> {
+    fn new(cap: usize) -> Self {
+        Counts {
+            cap,
+            open: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn map(&self) -> MutexGuard<'_, HashMap<K, usize>> {
+        // Each operation is one lookup and one write: a panic elsewhere
+        // cannot leave the map half-changed.
+        self.open
+            .lock()
+            .unwrap_or_else(|poison| poison.into_inner())
+    }
+
+    /// Counts one more for `key`, or returns the cap it would pass.
+    fn take(&self, key: K) -> Result<(), usize> {
+        let mut map = self.map();
+        let count = map.entry(key).or_insert(0);
+        if self.cap != 0 && *count >= self.cap {
+            return Err(self.cap);
+        }
+        *count += 1;
+        Ok(())
+    }
+
+    fn give_back(&self, key: &K) {
+        let mut map = self.map();
+        if let Some(count) = map.get_mut(key) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(key);
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -242,6 +368,36 @@ mod tests {
         let later = t0 + Duration::from_secs(60);
         assert!(budget.try_take(later) && budget.try_take(later));
         assert!(!budget.try_take(later), "a long pause earns only the burst");
+    }
+
+    #[test]
+    fn socket_caps_count_per_user_and_per_address_and_give_places_back() {
+        let settings = Settings {
+            max_sockets_per_user: 2,
+            max_sockets_per_address: 3,
+            ..Settings::default()
+        };
+        let sockets = OpenSockets::new(&settings);
+        let here: Option<IpAddr> = Some([127, 0, 0, 1].into());
+        let a1 = sockets.admit(UserId(1), here).unwrap();
+        let _a2 = sockets.admit(UserId(1), here).unwrap();
+        assert_eq!(
+            sockets.admit(UserId(1), here).unwrap_err(),
+            TooManySockets::ForUser(2)
+        );
+        let _b1 = sockets.admit(UserId(2), here).unwrap();
+        assert_eq!(
+            sockets.admit(UserId(2), here).unwrap_err(),
+            TooManySockets::ForAddress(3)
+        );
+        drop(a1);
+        let _b2 = sockets.admit(UserId(2), here).unwrap();
+        let elsewhere: Option<IpAddr> = Some([10, 0, 0, 1].into());
+        assert!(sockets.admit(UserId(3), elsewhere).is_ok());
+        assert!(
+            sockets.per_user.map().get(&UserId(3)).is_none(),
+            "given back on drop"
+        );
     }
 
     #[test]

@@ -18,7 +18,7 @@ mod dispatch;
 mod limits;
 
 pub use dispatch::SessionError;
-pub use limits::SessionLimits;
+pub use limits::{OpenSockets, SessionLimits, SocketPermit, TooManySockets};
 
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
 use crate::actors::registry::{Connect, Registry};
@@ -49,6 +49,9 @@ pub struct WsSession {
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
     allowances: Allowances,
+    /// This socket's place under the connection caps, given back when the
+    /// session ends.
+    _permit: Option<SocketPermit>,
 }
 
 impl WsSession {
@@ -70,6 +73,7 @@ impl WsSession {
             sent_in_history: Vec::new(),
             resume_after: None,
             allowances: Allowances::default(),
+            _permit: None,
         }
     }
 
@@ -77,6 +81,13 @@ impl WsSession {
     /// `after`: it catches up from there instead of getting the latest ten.
     pub fn resuming_after(mut self, after: Option<MessageId>) -> Self {
         self.resume_after = after;
+        self
+    }
+
+    /// Makes the session hold `permit` (its place under the connection
+    /// caps) for as long as it runs.
+    pub fn holding(mut self, permit: SocketPermit) -> Self {
+        self._permit = Some(permit);
         self
     }
 

@@ -370,7 +370,22 @@ impl TestApp {
         origin: Option<&str>,
         recv_buffer: Option<u32>,
     ) -> Result<Ws, tungstenite::Error> {
-        self.open_socket(browser, &format!("/ws/chat/{room}/"), origin, recv_buffer)
+        let path = format!("/ws/chat/{room}/");
+        self.open_socket(browser, &path, origin, recv_buffer, &[])
+            .await
+    }
+
+    /// Opens a socket to `room` from `origin` with these extra request
+    /// headers (say, an `X-Forwarded-For` as a proxy would add it).
+    pub async fn connect_with_headers(
+        &self,
+        browser: &Browser,
+        room: &str,
+        origin: &str,
+        headers: &[(&str, &str)],
+    ) -> Result<Ws, tungstenite::Error> {
+        let path = format!("/ws/chat/{room}/");
+        self.open_socket(browser, &path, Some(origin), None, headers)
             .await
     }
 
@@ -383,6 +398,7 @@ impl TestApp {
             &format!("/ws/chat/{room}/?after={after}"),
             Some(&origin),
             None,
+            &[],
         )
         .await
         .expect("handshake accepted")
@@ -394,6 +410,7 @@ impl TestApp {
         path: &str,
         origin: Option<&str>,
         recv_buffer: Option<u32>,
+        headers: &[(&str, &str)],
     ) -> Result<Ws, tungstenite::Error> {
         let url = format!("ws://127.0.0.1:{}{path}", self.port);
         let mut request = url.into_client_request()?;
@@ -404,6 +421,12 @@ impl TestApp {
             request
                 .headers_mut()
                 .insert("Origin", HeaderValue::from_str(origin).unwrap());
+        }
+        for (name, value) in headers {
+            let name = tungstenite::http::HeaderName::from_bytes(name.as_bytes()).unwrap();
+            request
+                .headers_mut()
+                .append(name, HeaderValue::from_str(value).unwrap());
         }
         let socket = tokio::net::TcpSocket::new_v4().unwrap();
         if let Some(size) = recv_buffer {
