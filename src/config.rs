@@ -76,6 +76,12 @@ pub struct Settings {
     /// Open WebSockets from one client address on this instance
     /// (`CONFAB_MAX_SOCKETS_PER_ADDRESS`); 0: no limit.
     pub max_sockets_per_address: usize,
+    /// Writes (posts, edits, deletions, reactions) one user may make at
+    /// once, over all their sockets on this instance (`CONFAB_WRITE_BURST`).
+    pub write_burst: u32,
+    /// Writes per second one user's allowance regains
+    /// (`CONFAB_WRITE_PER_SEC`); 0 turns the allowance off.
+    pub write_per_sec: u32,
 }
 
 impl Default for Settings {
@@ -98,6 +104,8 @@ impl Default for Settings {
             trusted_proxies: Vec::new(),
             max_sockets_per_user: 20,
             max_sockets_per_address: 200,
+            write_burst: 20,
+            write_per_sec: 2,
         }
     }
 }
@@ -190,6 +198,16 @@ impl Settings {
                 "CONFAB_MAX_SOCKETS_PER_ADDRESS",
                 defaults.max_sockets_per_address,
             )?,
+            write_burst: parse_or(
+                get("CONFAB_WRITE_BURST"),
+                "CONFAB_WRITE_BURST",
+                defaults.write_burst,
+            )?,
+            write_per_sec: parse_or(
+                get("CONFAB_WRITE_PER_SEC"),
+                "CONFAB_WRITE_PER_SEC",
+                defaults.write_per_sec,
+            )?,
         }
         .validated()
     }
@@ -211,6 +229,7 @@ impl Settings {
             ("CONFAB_HEARTBEAT_SECS", self.heartbeat_interval.as_secs()),
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
+            ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
         ];
         for (name, value) in positive {
             if value == 0 {

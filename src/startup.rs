@@ -7,7 +7,7 @@
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
-use crate::actors::session::OpenSockets;
+use crate::actors::session::{OpenSockets, WriteAllowance};
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::http::client::client_addr_of;
@@ -210,6 +210,7 @@ fn serve(
     let settings = web::Data::new(settings);
     let passwords = web::Data::new(PasswordHashing::per_core());
     let sockets = web::Data::new(OpenSockets::new(&settings));
+    let writes = web::Data::new(WriteAllowance::new(&settings));
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())
@@ -240,6 +241,7 @@ fn serve(
             .app_data(settings.clone())
             .app_data(passwords.clone())
             .app_data(sockets.clone())
+            .app_data(writes.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(http::routes)
             .default_service(web::to(|| async {

@@ -11,7 +11,7 @@ use super::client::{client_addr, requested_host};
 use super::error::sentence;
 use super::pages::room_name_from_path;
 use crate::actors::registry::Registry;
-use crate::actors::session::{OpenSockets, SessionLimits, WsSession};
+use crate::actors::session::{OpenSockets, SessionLimits, WriteAllowance, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
@@ -92,6 +92,9 @@ async fn chat_socket(
     let sockets = req
         .app_data::<web::Data<Arc<OpenSockets>>>()
         .ok_or_else(|| AppError::Internal("the socket counts are not set up".into()))?;
+    let writes = req
+        .app_data::<web::Data<Arc<WriteAllowance>>>()
+        .ok_or_else(|| AppError::Internal("the write allowance is not set up".into()))?;
     let address = client_addr(&req, &settings.trusted_proxies);
     let permit = sockets.admit(user.id, address).map_err(|refused| {
         log::warn!(
@@ -105,6 +108,7 @@ async fn chat_socket(
         info,
         registry.get_ref().clone(),
         SessionLimits::from(settings.get_ref()),
+        Arc::clone(writes.get_ref()),
     )
     .resuming_after(query.after)
     .holding(permit)

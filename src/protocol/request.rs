@@ -66,6 +66,20 @@ pub enum Request {
     Typing(bool),
 }
 
+impl Request {
+    /// Whether the request changes the room's log (a post, an edit, a
+    /// deletion or a reaction): what the per-user write allowance counts.
+    pub fn is_write(&self) -> bool {
+        matches!(
+            self,
+            Request::Post(_)
+                | Request::Edit { .. }
+                | Request::Delete { .. }
+                | Request::React { .. }
+        )
+    }
+}
+
 /// Why a text frame is not a request the server can act on.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RequestError {

@@ -164,6 +164,9 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable explanation.
         message: String,
+        /// With `rate_limited`: how long to wait before trying again.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        retry_after_ms: Option<u64>,
     },
 }
 
@@ -292,6 +295,7 @@ mod tests {
         let frame = ServerFrame::Error {
             code: ErrorCode::MessageTooLong,
             message: "too long".into(),
+            retry_after_ms: None,
         };
         assert_eq!(
             &*encode(&frame),

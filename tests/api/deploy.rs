@@ -553,7 +553,11 @@ impl Deployment {
                 // Origins are checked against the Host nginx passes on.
                 .env_remove("CONFAB_ALLOWED_ORIGINS")
                 // nginx is the proxy; as docs/deploy.md says to.
-                .env("CONFAB_TRUSTED_PROXIES", "127.0.0.1");
+                .env("CONFAB_TRUSTED_PROXIES", "127.0.0.1")
+                // Each person posts from several sockets at once, far
+                // faster than a person would: the write allowance is not
+                // what this test is about (limits.rs tests it).
+                .env("CONFAB_WRITE_PER_SEC", "0");
             let mut instance =
                 Process::spawn(&format!("confab{n}"), command, dir.path(), port, Stop::Kill);
             // Ready, not just up: Redis must be connected before messages flow.

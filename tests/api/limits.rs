@@ -178,3 +178,57 @@ async fn the_frame_limit_follows_the_message_limit() {
     a.say("still open").await;
     assert_eq!(a.expect("chat_message").await["message"], "still open");
 }
+
+on_every_backend!(one_users_writes_share_one_allowance_over_all_their_sockets);
+async fn one_users_writes_share_one_allowance_over_all_their_sockets() {
+    let app = TestApp::spawn_with(|s| {
+        s.write_burst = 3;
+        s.write_per_sec = 1;
+    })
+    .await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let mut a = app.join(&alice, "lobby").await;
+    a.joined().await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    let mut second_tab = app.join(&alice, "lobby").await;
+    second_tab.joined().await;
+
+    // The burst: a post, an edit and a reaction, from two tabs.
+    a.say("one").await;
+    let id = a.next_of("chat_message").await["id"].clone();
+    second_tab
+        .send_json(json!({"type": "edit_message", "id": id, "message": "one!"}))
+        .await;
+    a.next_of("message_edited").await;
+    a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
+        .await;
+    a.next_of("reactions").await;
+
+    // Spent: the next write from either tab is refused, and not stored.
+    for ws in [&mut a, &mut second_tab] {
+        ws.say("too fast").await;
+        let err = ws.next_of("error").await;
+        assert_eq!(err["code"], "rate_limited", "{err}");
+        let wait = err["retry_after_ms"].as_u64().expect("retry_after_ms");
+        assert!(wait > 0 && wait <= 1000, "{err}");
+    }
+    // Bob's allowance is his own.
+    b.say("bob is fine").await;
+    let mut seen = Vec::new();
+    loop {
+        let m = b.next_of("chat_message").await;
+        seen.push(m["message"].as_str().unwrap().to_owned());
+        if m["user"] == "bob" {
+            break;
+        }
+    }
+    assert_eq!(seen, ["one", "bob is fine"], "nothing refused was delivered");
+
+    // After the wait it was told, the next write goes through.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    a.say("two").await;
+    assert_eq!(a.next_of("chat_message").await["message"], "bob is fine");
+    assert_eq!(a.next_of("chat_message").await["message"], "two");
+}

@@ -92,6 +92,7 @@ impl Handler<Join> for Room {
                         burst.then.push(encode(&ServerFrame::Error {
                             code: ErrorCode::Internal,
                             message: "the message history could not be loaded".to_owned(),
+                            retry_after_ms: None,
                         }));
                     }
                 }

@@ -48,6 +48,14 @@ pub enum SessionError {
 }
 
 impl SessionError {
+    /// How long to wait before trying again, for every `rate_limited`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            SessionError::Refused(refusal) => Some(refusal.retry_after()),
+            _ => None,
+        }
+    }
+
     /// The code the client gets in its `error` frame.
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -74,6 +82,11 @@ impl WsSession {
     }
 
     fn dispatch(&mut self, request: Request, ctx: &mut ws::WebsocketContext<Self>) {
+        if request.is_write()
+            && let Err(refused) = self.writes.spend(self.user.id)
+        {
+            return self.fail(refused.into(), ctx);
+        }
         match request {
             Request::Post(text) => self.post(text, ctx),
             Request::Private { to, text } => self.send_private(to, text, ctx),
@@ -228,6 +241,10 @@ impl WsSession {
         ctx.text(encode(&ServerFrame::Error {
             code: error.code(),
             message: error.to_string(),
+            retry_after_ms: error.retry_after().map(|wait| {
+                // Rounded up: a client that waits exactly this long is let in.
+                u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
+            }),
         }));
         if matches!(error, SessionError::Room(RoomError::NotAdmitted)) {
             ctx.notify(Hangup::NotAdmitted);

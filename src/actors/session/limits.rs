@@ -12,16 +12,19 @@
 //! address, may hold on this instance. A [`SocketPermit`] travels with the
 //! session and gives its place back when the session ends.
 //!
-//! Allowances shared by all of a user's sockets (a per-user write rate, say)
-//! belong beside these: an `Arc`'d bucket per user, handed to each session
-//! when it starts and checked in [`Allowances::take`] before the
-//! per-connection ones, so the session code that asks does not change.
+//! Allowances shared by all of a user's sockets live here too: the
+//! [`WriteAllowance`], a token bucket per user that every session of the
+//! instance holds through one `Arc` and spends before it asks the room to
+//! change anything.
 
 use crate::config::Settings;
 use crate::domain::UserId;
+use governor::clock::Clock;
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
+use std::num::NonZeroU32;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
@@ -81,8 +84,12 @@ impl From<&Settings> for SessionLimits {
     }
 }
 
+/// How long a client refused for requests in flight is told to wait: about
+/// as long as the room takes to store a message under load.
+const IN_FLIGHT_RETRY: Duration = Duration::from_millis(100);
+
 /// Why a request was refused by an allowance; the client gets
-/// `rate_limited`.
+/// `rate_limited` with [`retry_after`](Refusal::retry_after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
     /// Too many requests wait for the room.
@@ -93,7 +100,81 @@ pub enum Refusal {
     HistoryPending,
     /// The private-message allowance is spent.
     #[error("too many private messages at once; this one was not sent")]
-    TooManyPrivate,
+    TooManyPrivate {
+        /// Until the next one is allowed.
+        retry_after: Duration,
+    },
+    /// The user's write allowance (all their sockets) is spent.
+    #[error(
+        "you are writing faster than {per_sec} messages, edits or reactions a second; \
+         this was not done, try again in {:.1} s",
+        retry_after.as_secs_f64()
+    )]
+    WriteRate {
+        /// Until the next write is allowed.
+        retry_after: Duration,
+        /// The allowance's rate.
+        per_sec: u32,
+    },
+}
+
+impl Refusal {
+    /// How long the client should wait before trying again.
+    pub fn retry_after(&self) -> Duration {
+        match self {
+            Refusal::TooManyRequests | Refusal::HistoryPending => IN_FLIGHT_RETRY,
+            Refusal::TooManyPrivate { retry_after } | Refusal::WriteRate { retry_after, .. } => {
+                *retry_after
+            }
+        }
+    }
+}
+
+/// One user's writes (posts, edits, deletions, reactions) over all their
+/// sockets on this instance: a token bucket per user of
+/// `CONFAB_WRITE_BURST` tokens that refills at `CONFAB_WRITE_PER_SEC`.
+/// Shared by every session (an `Arc`), so opening more sockets buys no
+/// more writes.
+pub struct WriteAllowance {
+    /// `None` when `CONFAB_WRITE_PER_SEC` is 0: no allowance.
+    buckets: Option<DefaultKeyedRateLimiter<UserId>>,
+    per_sec: u32,
+}
+
+impl std::fmt::Debug for WriteAllowance {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteAllowance")
+            .field("per_sec", &self.per_sec)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WriteAllowance {
+    /// The allowance `settings` describe, shared by every session.
+    pub fn new(settings: &Settings) -> Arc<Self> {
+        let buckets = NonZeroU32::new(settings.write_per_sec).map(|per_sec| {
+            let burst = NonZeroU32::new(settings.write_burst).unwrap_or(per_sec);
+            RateLimiter::dashmap(Quota::per_second(per_sec).allow_burst(burst))
+        });
+        Arc::new(WriteAllowance {
+            buckets,
+            per_sec: settings.write_per_sec,
+        })
+    }
+
+    /// Spends one write of `user`'s allowance, or says how long until one
+    /// is left.
+    pub fn spend(&self, user: UserId) -> Result<(), Refusal> {
+        let Some(buckets) = &self.buckets else {
+            return Ok(());
+        };
+        buckets
+            .check_key(&user)
+            .map_err(|not_until| Refusal::WriteRate {
+                retry_after: not_until.wait_time_from(buckets.clock().now()),
+                per_sec: self.per_sec,
+            })
+    }
 }
 
 /// Which allowance a request to the room counts against.
@@ -163,7 +244,9 @@ impl Allowances {
         if self.private_budget.try_take(now) {
             Ok(())
         } else {
-            Err(Refusal::TooManyPrivate)
+            Err(Refusal::TooManyPrivate {
+                retry_after: self.private_budget.wait(now),
+            })
         }
     }
 
@@ -225,6 +308,14 @@ impl Budget {
         }
         self.tokens -= 1;
         true
+    }
+
+    /// How long from `now` until a token is earned (zero if one is left).
+    fn wait(&self, now: Instant) -> Duration {
+        if self.tokens > 0 {
+            return Duration::ZERO;
+        }
+        (self.since + self.refill).saturating_duration_since(now)
     }
 }
 

@@ -18,7 +18,7 @@ mod dispatch;
 mod limits;
 
 pub use dispatch::SessionError;
-pub use limits::{OpenSockets, SessionLimits, SocketPermit, TooManySockets};
+pub use limits::{OpenSockets, SessionLimits, SocketPermit, TooManySockets, WriteAllowance};
 
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
 use crate::actors::registry::{Connect, Registry};
@@ -30,6 +30,7 @@ use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
 use limits::Allowances;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// One WebSocket connection of one user to one room.
@@ -49,6 +50,8 @@ pub struct WsSession {
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
     allowances: Allowances,
+    /// The user's write allowance, shared with their other sockets.
+    writes: Arc<WriteAllowance>,
     /// This socket's place under the connection caps, given back when the
     /// session ends.
     _permit: Option<SocketPermit>,
@@ -61,6 +64,7 @@ impl WsSession {
         room_info: RoomInfo,
         registry: Addr<Registry>,
         limits: SessionLimits,
+        writes: Arc<WriteAllowance>,
     ) -> Self {
         WsSession {
             id: SessionId::next(),
@@ -73,6 +77,7 @@ impl WsSession {
             sent_in_history: Vec::new(),
             resume_after: None,
             allowances: Allowances::default(),
+            writes,
             _permit: None,
         }
     }

@@ -117,6 +117,9 @@ pub fn test_settings(database_url: &str) -> Settings {
         secret_key: Some("test-secret-key-that-is-long-enough-0123456789".into()),
         workers: 2,
         db_pool_size: 4,
+        // Tests post as fast as they can; the write allowance has tests of
+        // its own (limits.rs), which turn it on.
+        write_per_sec: 0,
         ..Settings::default()
     }
 }
