@@ -12,6 +12,7 @@ use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::http::client::client_addr_of;
 use crate::http::cookie_key::{CookieKey, KeyError};
+use crate::http::hardening;
 use crate::http::{self, Templates, error::render_error_page};
 use crate::passwords::PasswordHashing;
 use actix::{Actor, Addr};
@@ -20,7 +21,8 @@ use actix_session::config::{CookieContentSecurity, PersistentSession};
 use actix_session::storage::CookieSessionStore;
 use actix_web::cookie::{Key, SameSite, time};
 use actix_web::dev::{Server, ServerHandle};
-use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger};
+use actix_web::http::KeepAlive;
+use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
 use std::net::TcpListener;
 
@@ -233,6 +235,7 @@ fn serve(
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
             .wrap(headers)
+            .wrap(from_fn(hardening::refuse_transfer_encoding))
             .wrap(access_log(settings.trusted_proxies.clone()))
             .app_data(db.clone())
             .app_data(registry.clone())
@@ -254,6 +257,12 @@ fn serve(
     // instead of waiting (Nagle) for the previous one's acknowledgement,
     // which costs a delayed ACK (40 ms on Linux) per frame.
     .tcp_nodelay(true)
+    // Every connection ends with its response (WebSockets are one long
+    // response), and a request head must arrive within 5 s: the locked
+    // actix-http can be made to hold a keep-alive connection open
+    // (http/hardening.rs).
+    .keep_alive(KeepAlive::Disabled)
+    .client_request_timeout(hardening::REQUEST_HEAD_TIMEOUT)
     .on_connect(move |conn, _| limit_unread_sends(conn, send_timeout))
     .shutdown_timeout(10)
     // Signals are ours (see `shutdown_signal`): sockets close before the

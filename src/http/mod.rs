@@ -12,6 +12,7 @@ pub mod auth;
 pub mod client;
 pub mod cookie_key;
 pub mod error;
+pub mod hardening;
 pub mod health;
 pub mod pages;
 pub mod templates;

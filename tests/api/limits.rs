@@ -224,7 +224,11 @@ async fn one_users_writes_share_one_allowance_over_all_their_sockets() {
             break;
         }
     }
-    assert_eq!(seen, ["one", "bob is fine"], "nothing refused was delivered");
+    assert_eq!(
+        seen,
+        ["one", "bob is fine"],
+        "nothing refused was delivered"
+    );
 
     // After the wait it was told, the next write goes through.
     tokio::time::sleep(Duration::from_millis(1000)).await;

@@ -22,6 +22,7 @@ mod cli;
 mod connection_caps;
 mod deploy;
 mod history;
+mod http_hardening;
 mod limits;
 mod message_actions;
 mod pages;
