@@ -21,6 +21,7 @@ mod chat;
 mod cli;
 mod connection_caps;
 mod deploy;
+mod frame_cap;
 mod history;
 mod http_hardening;
 mod limits;

@@ -2,7 +2,7 @@
 //! (so clients reconnect, to another instance, and resume), and the process
 //! exits cleanly.
 
-use crate::common::{PATIENCE, TestApp, free_port};
+use crate::common::{KillOnDrop, PATIENCE, TestApp, free_port};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -89,14 +89,4 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     }
     let status = status.expect("the process exits after SIGTERM");
     assert!(status.success(), "exit status {status}");
-}
-
-/// The server process, killed if the test fails before it exits by itself.
-struct KillOnDrop(std::process::Child);
-
-impl Drop for KillOnDrop {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
 }

@@ -15,6 +15,7 @@
 //! changes `session/` and `http/ws.rs` and nothing else.
 
 mod dispatch;
+mod frame_guard;
 mod limits;
 
 pub use dispatch::SessionError;
@@ -29,8 +30,10 @@ use crate::protocol;
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
+use frame_guard::FrameGuard;
 use limits::Allowances;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 /// One WebSocket connection of one user to one room.
@@ -50,6 +53,9 @@ pub struct WsSession {
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
     allowances: Allowances,
+    /// Raised by the frame guard when a frame header announced more than
+    /// the frame limit.
+    oversized: Arc<AtomicBool>,
     /// The user's write allowance, shared with their other sockets.
     writes: Arc<WriteAllowance>,
     /// This socket's place under the connection caps, given back when the
@@ -77,6 +83,7 @@ impl WsSession {
             sent_in_history: Vec::new(),
             resume_after: None,
             allowances: Allowances::default(),
+            oversized: Arc::new(AtomicBool::new(false)),
             writes,
             _permit: None,
         }
@@ -103,9 +110,27 @@ impl WsSession {
         stream: web::Payload,
     ) -> Result<HttpResponse, actix_web::Error> {
         let frame_size = self.limits.max_frame_bytes();
+        let stream = FrameGuard::new(stream, frame_size, self.oversized.clone());
         ws::WsResponseBuilder::new(self, req, stream)
             .frame_size(frame_size)
             .start()
+    }
+
+    /// Closes the connection with 1009: a frame was over the limit.
+    fn close_too_big(&self, ctx: &mut ws::WebsocketContext<Self>) {
+        log::warn!(
+            "{} sent a frame over {} bytes; closing that connection",
+            self.user.username,
+            self.limits.max_frame_bytes()
+        );
+        ctx.close(Some(ws::CloseReason {
+            code: ws::CloseCode::Size,
+            description: Some(format!(
+                "frames are limited to {} bytes",
+                self.limits.max_frame_bytes()
+            )),
+        }));
+        ctx.stop();
     }
 
     /// What a request is checked against.
@@ -185,16 +210,9 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
                 ctx.close(reason);
                 ctx.stop();
             }
-            Err(ws::ProtocolError::Overflow) => {
-                ctx.close(Some(ws::CloseReason {
-                    code: ws::CloseCode::Size,
-                    description: Some(format!(
-                        "frames are limited to {} bytes",
-                        self.limits.max_frame_bytes()
-                    )),
-                }));
-                ctx.stop();
-            }
+            // Too big, seen at the header (frame_guard.rs) or by actix.
+            Err(_) if self.oversized.load(Ordering::Relaxed) => self.close_too_big(ctx),
+            Err(ws::ProtocolError::Overflow) => self.close_too_big(ctx),
             Err(e) => {
                 log::info!("protocol error from {}: {e}", self.user.username);
                 ctx.close(Some(ws::CloseCode::Protocol.into()));

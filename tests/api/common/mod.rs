@@ -38,6 +38,17 @@ pub fn free_port() -> u16 {
         .port()
 }
 
+/// A child process (a server binary) killed and reaped when the test ends,
+/// however it ends.
+pub struct KillOnDrop(pub std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// How long a test waits for a frame that must come. Generous: it bounds a
 /// hang, it is not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(10);
