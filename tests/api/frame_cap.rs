@@ -131,6 +131,7 @@ async fn sockets_streaming_toward_gigabyte_frames_are_closed_at_the_header() {
         assert!(matches!(code, None | Some(1009)), "closed with {code:?}");
     }
     let peak = status_kib(pid, "VmHWM:");
+    eprintln!("server RSS before the attack {before} KiB, peak {peak} KiB");
     assert!(
         peak.saturating_sub(before) < 50 * 1024,
         "server peak RSS {peak} KiB against {before} KiB before the attack"
