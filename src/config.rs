@@ -28,6 +28,9 @@ pub enum ConfigError {
 pub struct Settings {
     /// Address the HTTP server listens on (`CONFAB_BIND`).
     pub bind: SocketAddr,
+    /// A separate address for `/metrics` (`CONFAB_METRICS_BIND`); when set,
+    /// `/metrics` is served there only, and nothing else is.
+    pub metrics_bind: Option<SocketAddr>,
     /// Where the data lives (`DATABASE_URL`): a SQLite file (a path, or a
     /// `sqlite://` or `file:` URL) or a PostgreSQL server (a `postgres://`
     /// or `postgresql://` URL); [`Backend::from_url`](crate::db::Backend::from_url)
@@ -106,6 +109,7 @@ impl Default for Settings {
             max_sockets_per_address: 200,
             write_burst: 20,
             write_per_sec: 2,
+            metrics_bind: None,
         }
     }
 }
@@ -132,6 +136,9 @@ impl Settings {
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         Settings {
             bind: parse_or(get("CONFAB_BIND"), "CONFAB_BIND", defaults.bind)?,
+            metrics_bind: get("CONFAB_METRICS_BIND")
+                .map(|raw| parse_or(Some(raw), "CONFAB_METRICS_BIND", defaults.bind))
+                .transpose()?,
             database_url: get("DATABASE_URL").unwrap_or(defaults.database_url),
             db_pool_size: parse_or(
                 get("CONFAB_DB_POOL_SIZE"),

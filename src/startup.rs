@@ -13,6 +13,7 @@ use crate::db::{Database, DbError};
 use crate::http::client::client_addr_of;
 use crate::http::cookie_key::{CookieKey, KeyError};
 use crate::http::hardening;
+use crate::http::health::{self, MetricsAt};
 use crate::http::{self, Templates, error::render_error_page};
 use crate::passwords::PasswordHashing;
 use actix::{Actor, Addr};
@@ -24,7 +25,7 @@ use actix_web::dev::{Server, ServerHandle};
 use actix_web::http::KeepAlive;
 use actix_web::middleware::{DefaultHeaders, ErrorHandlers, Logger, from_fn};
 use actix_web::{App, HttpServer, web};
-use std::net::TcpListener;
+use std::net::{SocketAddr, TcpListener};
 
 /// Why the server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +64,7 @@ const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
 /// A bound, not yet running, confab server.
 pub struct Application {
     port: u16,
+    metrics_port: Option<u16>,
     server: Server,
     registry: Addr<Registry>,
 }
@@ -101,27 +103,28 @@ impl Application {
         let templates = web::Data::new(Templates::load()?);
         let bus: Bus = match &settings.redis_url {
             Some(url) => {
-                log::info!("scale-out: rooms are shared through Redis at {url}");
+                log::info!(
+                    "scale-out: rooms are shared through Redis at {}",
+                    crate::actors::redis_bridge::redacted(url)
+                );
                 RedisBus::start(url, &settings.redis_prefix, settings.presence_ttl)?
             }
             None => LocalBus::shared(),
         };
         let registry = Registry::new(db.clone(), bus.clone()).start();
         let registry_for_stop = registry.clone();
-        let listener = TcpListener::bind(settings.bind).map_err(|source| StartupError::Bind {
-            addr: settings.bind,
-            source,
-        })?;
-        let port = listener
-            .local_addr()
-            .map_err(|source| StartupError::Bind {
-                addr: settings.bind,
-                source,
-            })?
-            .port();
-        let server = serve(listener, settings, db, bus, registry, templates, key)?;
+        let (listener, local) = bind(settings.bind)?;
+        let metrics = settings.metrics_bind.map(bind).transpose()?;
+        let listeners = Listeners {
+            public: listener,
+            metrics_at: metrics.as_ref().map(|(_, at)| *at),
+            metrics: metrics.map(|(listener, _)| listener),
+        };
+        let metrics_port = listeners.metrics_at.map(|at| at.port());
+        let server = serve(listeners, settings, db, bus, registry, templates, key)?;
         Ok(Application {
-            port,
+            port: local.port(),
+            metrics_port,
             server,
             registry: registry_for_stop,
         })
@@ -130,6 +133,11 @@ impl Application {
     /// The port the server listens on.
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The port of the separate `/metrics` listener, if there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics_port
     }
 
     /// A handle to stop the server gracefully.
@@ -194,8 +202,26 @@ async fn shutdown_signal() {
     }
 }
 
+/// Binds `addr`, and says where it bound (port 0 picks one).
+fn bind(addr: SocketAddr) -> Result<(TcpListener, SocketAddr), StartupError> {
+    let bound = || {
+        let listener = TcpListener::bind(addr)?;
+        let local = listener.local_addr()?;
+        Ok((listener, local))
+    };
+    bound().map_err(|source| StartupError::Bind { addr, source })
+}
+
+/// Where the server listens: the public address, and `/metrics`'s own when
+/// `CONFAB_METRICS_BIND` is set.
+struct Listeners {
+    public: TcpListener,
+    metrics: Option<TcpListener>,
+    metrics_at: Option<SocketAddr>,
+}
+
 fn serve(
-    listener: TcpListener,
+    listeners: Listeners,
     settings: Settings,
     db: Database,
     bus: Bus,
@@ -211,6 +237,7 @@ fn serve(
     let bus = web::Data::new(bus);
     let settings = web::Data::new(settings);
     let passwords = web::Data::new(PasswordHashing::per_core());
+    let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
     let sockets = web::Data::new(OpenSockets::new(&settings));
     let writes = web::Data::new(WriteAllowance::new(&settings));
     let mut server = HttpServer::new(move || {
@@ -235,6 +262,7 @@ fn serve(
             .wrap(ErrorHandlers::new().default_handler(render_error_page))
             .wrap(sessions)
             .wrap(headers)
+            .wrap(from_fn(health::metrics_only_where_configured))
             .wrap(from_fn(hardening::refuse_transfer_encoding))
             .wrap(access_log(settings.trusted_proxies.clone()))
             .app_data(db.clone())
@@ -245,6 +273,7 @@ fn serve(
             .app_data(passwords.clone())
             .app_data(sockets.clone())
             .app_data(writes.clone())
+            .app_data(metrics_at.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(http::routes)
             .default_service(web::to(|| async {
@@ -273,11 +302,15 @@ fn serve(
     } else {
         default_workers()
     });
-    let server = server
-        .listen(listener)
-        .map_err(|source| StartupError::Bind { addr, source })?
-        .run();
-    Ok(server)
+    server = server
+        .listen(listeners.public)
+        .map_err(|source| StartupError::Bind { addr, source })?;
+    if let (Some(listener), Some(at)) = (listeners.metrics, listeners.metrics_at) {
+        server = server
+            .listen(listener)
+            .map_err(|source| StartupError::Bind { addr: at, source })?;
+    }
+    Ok(server.run())
 }
 
 /// A client that stops reading fills its socket's buffers, and then the

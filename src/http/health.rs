@@ -1,13 +1,18 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: the database
 //! answers and, when configured, Redis is connected) and `/metrics`
-//! (Prometheus).
+//! (Prometheus). With `CONFAB_METRICS_BIND`, `/metrics` is served on that
+//! address only, and that address serves nothing else.
 
 use crate::actors::bus::Bus;
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::users;
-use actix_web::{HttpResponse, get, web};
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::middleware::Next;
+use actix_web::{Error, HttpResponse, get, web};
 use serde::Serialize;
+use std::net::SocketAddr;
 
 /// Registers the health routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -17,6 +22,28 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 #[get("/healthz")]
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain").body("ok")
+}
+
+/// Where the separate `/metrics` listener is bound, if there is one.
+#[derive(Debug, Clone, Copy)]
+pub struct MetricsAt(pub Option<SocketAddr>);
+
+/// Keeps `/metrics` and the rest apart when `CONFAB_METRICS_BIND` is set:
+/// `/metrics` on the public address, and anything but `/metrics` on the
+/// metrics address, get 404.
+pub async fn metrics_only_where_configured(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, Error> {
+    let metrics_at = req.app_data::<web::Data<MetricsAt>>().and_then(|m| m.0);
+    if let Some(metrics_at) = metrics_at {
+        let on_metrics_listener = req.app_config().local_addr() == metrics_at;
+        let asks_for_metrics = req.path() == "/metrics";
+        if on_metrics_listener != asks_for_metrics {
+            return Ok(req.into_response(HttpResponse::NotFound().finish()));
+        }
+    }
+    Ok(next.call(req).await?.map_into_boxed_body())
 }
 
 /// Prometheus metrics of this instance.

@@ -253,6 +253,21 @@ async fn readiness_names_a_failing_database_but_not_its_error() {
 }
 
 #[actix_web::test]
+async fn metrics_can_live_on_an_address_of_their_own() {
+    let app = TestApp::spawn_with(|s| s.metrics_bind = Some("127.0.0.1:0".parse().unwrap())).await;
+    let public = app.browser();
+    assert_eq!(public.get("/metrics").await.status(), 404, "not public");
+    assert_eq!(public.get("/healthz").await.status(), 200);
+    let metrics_port = app.metrics_port.expect("a metrics listener");
+    let private = format!("http://127.0.0.1:{metrics_port}");
+    let res = reqwest::get(format!("{private}/metrics")).await.unwrap();
+    assert_eq!(res.status(), 200);
+    assert!(res.text().await.unwrap().contains("confab_"));
+    let res = reqwest::get(format!("{private}/chat/")).await.unwrap();
+    assert_eq!(res.status(), 404, "the metrics address serves nothing else");
+}
+
+#[actix_web::test]
 async fn hsts_comes_with_secure_cookies_only() {
     let plain = TestApp::spawn().await;
     let res = plain.browser().get("/accounts/login/").await;

@@ -138,6 +138,8 @@ pub fn test_settings(database_url: &str) -> Settings {
 /// A running server and the database it serves.
 pub struct TestApp {
     pub port: u16,
+    /// The separate `/metrics` listener's port, with `metrics_bind` set.
+    pub metrics_port: Option<u16>,
     pub settings: Settings,
     handle: confab::startup::StopHandle,
     /// Shared with the servers [`restart`](Self::restart),
@@ -173,10 +175,12 @@ impl TestApp {
             .await
             .expect("server starts");
         let port = app.port();
+        let metrics_port = app.metrics_port();
         let handle = app.handle();
         actix_web::rt::spawn(app.run_until_stopped());
         TestApp {
             port,
+            metrics_port,
             settings,
             handle,
             database,
