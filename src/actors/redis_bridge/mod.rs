@@ -83,6 +83,26 @@ pub enum BridgeError {
     Url(#[from] redis::RedisError),
 }
 
+/// `url` with its password (if any) replaced by `***`, for logs:
+/// `redis://user:secret@host/` becomes `redis://user:***@host/`.
+pub fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let (authority, path) = rest.split_at(authority_end);
+    let Some((userinfo, host)) = authority.rsplit_once('@') else {
+        return url.to_owned();
+    };
+    let user = match userinfo.split_once(':') {
+        Some((user, _password)) => format!("{user}:***"),
+        // `redis://secret@host`: a lone userinfo is the password.
+        None if !userinfo.is_empty() => "***".to_owned(),
+        None => String::new(),
+    };
+    format!("{scheme}://{user}@{host}{path}")
+}
+
 /// What to do with an event if Redis cannot take it.
 enum Fallback {
     /// Deliver to this instance's room.
@@ -511,5 +531,27 @@ impl StreamHandler<Incoming> for RedisBridge {
     fn finished(&mut self, _ctx: &mut Self::Context) {
         // One connection's stream ended; `Incoming::Ended` has dealt with
         // it. The bridge lives on.
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn passwords_never_reach_the_log() {
+        for (url, shown) in [
+            ("redis://127.0.0.1:6379/", "redis://127.0.0.1:6379/"),
+            ("redis://:s3cret@redis:6379/0", "redis://:***@redis:6379/0"),
+            (
+                "rediss://confab:s3cret@redis.example:6380/",
+                "rediss://confab:***@redis.example:6380/",
+            ),
+            ("redis://s3cret@redis/", "redis://***@redis/"),
+            ("redis://us:er:p@ss@redis", "redis://us:***@redis"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+            assert!(!redacted(url).contains("s3cret"));
+        }
     }
 }
