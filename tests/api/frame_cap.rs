@@ -2,10 +2,9 @@
 //! with 1009 before it buffers more than the frame limit and one read,
 //! however much the client announces and streams.
 
-use crate::common::{KillOnDrop, PATIENCE, TestApp, free_port};
+use crate::common::{PATIENCE, TestApp, serve_binary};
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
@@ -62,30 +61,8 @@ async fn sockets_streaming_toward_gigabyte_frames_are_closed_at_the_header() {
     let alice = app.user("alice").await;
     assert_eq!(alice.get("/chat/lobby/").await.status(), 200);
     // The real binary, alone in its process, so its memory is its own.
-    let port = free_port();
-    let child = KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-            .arg("serve")
-            .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &app.settings.database_url)
-            .env(
-                "CONFAB_SECRET_KEY",
-                app.settings.secret_key.clone().unwrap(),
-            )
-            .env("CONFAB_MAX_SOCKETS_PER_USER", "0")
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("confab starts"),
-    );
+    let (child, port) = serve_binary(&app, &[("CONFAB_MAX_SOCKETS_PER_USER", "0")]).await;
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    while !reqwest::get(format!("{base}/readyz"))
-        .await
-        .is_ok_and(|res| res.status() == 200)
-    {
-        assert!(tokio::time::Instant::now() < deadline, "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
     let connect = || async {
         let mut request = format!("ws://127.0.0.1:{port}/ws/chat/lobby/")
             .into_client_request()

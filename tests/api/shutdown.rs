@@ -2,7 +2,7 @@
 //! (so clients reconnect, to another instance, and resume), and the process
 //! exits cleanly.
 
-use crate::common::{KillOnDrop, PATIENCE, TestApp, free_port};
+use crate::common::{PATIENCE, TestApp, serve_binary};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -18,33 +18,8 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
         "the room exists"
     );
     // The real binary, on the same database, as a deployment runs it.
-    let port = free_port();
-    let mut child = KillOnDrop(
-        std::process::Command::new(env!("CARGO_BIN_EXE_confab"))
-            .arg("serve")
-            .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
-            .env("DATABASE_URL", &app.settings.database_url)
-            .env(
-                "CONFAB_SECRET_KEY",
-                app.settings.secret_key.clone().unwrap(),
-            )
-            .env("RUST_LOG", "warn")
-            .spawn()
-            .expect("confab starts"),
-    );
+    let (mut child, port) = serve_binary(&app, &[]).await;
     let base = format!("http://127.0.0.1:{port}");
-    let mut up = false;
-    for _ in 0..200 {
-        if reqwest::get(format!("{base}/readyz"))
-            .await
-            .is_ok_and(|res| res.status() == 200)
-        {
-            up = true;
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    assert!(up, "the process answers /readyz");
     let mut request = format!("ws://127.0.0.1:{port}/ws/chat/lobby/")
         .into_client_request()
         .unwrap();

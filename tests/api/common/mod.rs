@@ -49,6 +49,39 @@ impl Drop for KillOnDrop {
     }
 }
 
+/// The real binary serving on `app`'s database and key, in a process of
+/// its own (as a deployment runs it), once it answers `/readyz`; `env` adds
+/// settings. Returns the process and its port.
+pub async fn serve_binary(app: &TestApp, env: &[(&str, &str)]) -> (KillOnDrop, u16) {
+    let port = free_port();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confab"));
+    command
+        .arg("serve")
+        .env("CONFAB_BIND", format!("127.0.0.1:{port}"))
+        .env("DATABASE_URL", &app.settings.database_url)
+        .env(
+            "CONFAB_SECRET_KEY",
+            app.settings.secret_key.clone().expect("a test key"),
+        )
+        .env("RUST_LOG", "warn");
+    for (name, value) in env {
+        command.env(name, value);
+    }
+    let child = KillOnDrop(command.spawn().expect("confab starts"));
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
+        .await
+        .is_ok_and(|res| res.status() == 200)
+    {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the process never answered /readyz"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    (child, port)
+}
+
 /// How long a test waits for a frame that must come. Generous: it bounds a
 /// hang, it is not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(10);
