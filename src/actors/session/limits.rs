@@ -16,6 +16,9 @@
 //! [`WriteAllowance`], a token bucket per user that every session of the
 //! instance holds through one `Arc` and spends before it asks the room to
 //! change anything.
+//!
+//! (Just over 500 lines with its unit tests: every allowance stays in this
+//! one file on purpose, so that "where is the limit for X" has one answer.)
 
 use crate::config::Settings;
 use crate::domain::UserId;
