@@ -137,7 +137,7 @@ impl Settings {
         Settings {
             bind: parse_or(get("CONFAB_BIND"), "CONFAB_BIND", defaults.bind)?,
             metrics_bind: get("CONFAB_METRICS_BIND")
-                .map(|raw| parse_or(Some(raw), "CONFAB_METRICS_BIND", defaults.bind))
+                .map(|raw| parse(raw, "CONFAB_METRICS_BIND"))
                 .transpose()?,
             database_url: get("DATABASE_URL").unwrap_or(defaults.database_url),
             db_pool_size: parse_or(
@@ -287,17 +287,22 @@ where
     T: std::str::FromStr,
     T::Err: std::fmt::Display,
 {
-    match raw {
-        None => Ok(default),
-        Some(value) => value
-            .trim()
-            .parse()
-            .map_err(|e: T::Err| ConfigError::Invalid {
-                name,
-                reason: e.to_string(),
-                value,
-            }),
-    }
+    raw.map_or(Ok(default), |value| parse(value, name))
+}
+
+fn parse<T>(value: String, name: &'static str) -> Result<T, ConfigError>
+where
+    T: std::str::FromStr,
+    T::Err: std::fmt::Display,
+{
+    value
+        .trim()
+        .parse()
+        .map_err(|e: T::Err| ConfigError::Invalid {
+            name,
+            reason: e.to_string(),
+            value,
+        })
 }
 
 #[cfg(test)]

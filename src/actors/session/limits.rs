@@ -109,8 +109,8 @@ pub enum Refusal {
     },
     /// The user's write allowance (all their sockets) is spent.
     #[error(
-        "you are writing faster than {per_sec} messages, edits or reactions a second; \
-         this was not done, try again in {:.1} s",
+        "you are writing faster than {per_sec} messages, edits, deletions or reactions a \
+         second; this was not done, try again in {:.1} s",
         retry_after.as_secs_f64()
     )]
     WriteRate {
