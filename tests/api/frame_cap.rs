@@ -2,15 +2,11 @@
 //! with 1009 before it buffers more than the frame limit and one read,
 //! however much the client announces and streams.
 
-use crate::common::{PATIENCE, TestApp, serve_binary};
+use crate::common::{PATIENCE, RawSocket, TestApp, read_join_burst, serve_binary, socket_to};
 use futures_util::future::join_all;
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::AsyncWriteExt;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
-
-type Socket = WebSocketStream<MaybeTlsStream<tokio::net::TcpStream>>;
 
 /// A masked text frame header announcing a 1 GiB payload.
 const GIGABYTE_HEADER: [u8; 14] = [0x81, 0x80 | 127, 0, 0, 0, 0, 0x40, 0, 0, 0, 1, 2, 3, 4];
@@ -27,7 +23,7 @@ fn status_kib(pid: u32, field: &str) -> u64 {
 
 /// Streams toward a 1 GiB frame: the header, then zeros, until the server
 /// stops taking them or `most` bytes are sent.
-async fn stream_toward_a_gigabyte(ws: &mut Socket, most: usize) {
+async fn stream_toward_a_gigabyte(ws: &mut RawSocket, most: usize) {
     let raw = ws.get_mut();
     if raw.write_all(&GIGABYTE_HEADER).await.is_err() {
         return;
@@ -43,7 +39,7 @@ async fn stream_toward_a_gigabyte(ws: &mut Socket, most: usize) {
 }
 
 /// How the socket ended: the close code, if a close frame came first.
-async fn close_code(ws: &mut Socket) -> Option<u16> {
+async fn close_code(ws: &mut RawSocket) -> Option<u16> {
     loop {
         match tokio::time::timeout(PATIENCE, ws.next()).await {
             Err(_) => panic!("the socket was never closed"),
@@ -62,25 +58,9 @@ async fn sockets_streaming_toward_gigabyte_frames_are_closed_at_the_header() {
     assert_eq!(alice.get("/chat/lobby/").await.status(), 200);
     // The real binary, alone in its process, so its memory is its own.
     let (child, port) = serve_binary(&app, &[("CONFAB_MAX_SOCKETS_PER_USER", "0")]).await;
-    let base = format!("http://127.0.0.1:{port}");
     let connect = || async {
-        let mut request = format!("ws://127.0.0.1:{port}/ws/chat/lobby/")
-            .into_client_request()
-            .unwrap();
-        request
-            .headers_mut()
-            .insert("Cookie", alice.cookie_header().unwrap());
-        request
-            .headers_mut()
-            .insert("Origin", base.parse().unwrap());
-        let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
-        loop {
-            match ws.next().await {
-                Some(Ok(Message::Text(t))) if t.contains("\"user_list\"") => break,
-                Some(Ok(_)) => continue,
-                other => panic!("socket closed before joining: {other:?}"),
-            }
-        }
+        let mut ws = socket_to(port, &alice, "lobby").await;
+        read_join_burst(&mut ws).await;
         ws
     };
 

@@ -11,7 +11,7 @@
 //! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
 use crate::common::{
-    Browser, TestApp, Ws, backend_for_several_instances, free_port, missing, redis_url,
+    Browser, TestApp, Ws, backend_for_several_instances, free_port, missing, redis_url, socket_to,
     unique_suffix,
 };
 use serde_json::json;
@@ -709,18 +709,7 @@ async fn users_of_a_killed_instance_leave_every_list() {
     b.joined().await;
     // Alice signs up on the survivor, then connects through the doomed one.
     let alice = survivor.user("alice").await;
-    let mut request =
-        tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(format!(
-            "ws://127.0.0.1:{port}/ws/chat/lobby/"
-        ))
-        .unwrap();
-    request
-        .headers_mut()
-        .insert("Cookie", alice.cookie_header().unwrap());
-    request
-        .headers_mut()
-        .insert("Origin", doomed_url.parse().unwrap());
-    let (_alice_ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let _alice_ws = socket_to(port, &alice, "lobby").await;
     assert_eq!(b.next_of("user_join").await["user"], "alice");
 
     // SIGKILL: no goodbye, no depart. The survivor's sweep finds her

@@ -2,11 +2,10 @@
 //! (so clients reconnect, to another instance, and resume), and the process
 //! exits cleanly.
 
-use crate::common::{PATIENCE, TestApp, serve_binary};
+use crate::common::{PATIENCE, TestApp, read_join_burst, serve_binary, socket_to};
 use futures_util::StreamExt;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 on_every_backend!(sigterm_closes_sockets_with_going_away_and_exits_cleanly);
 async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
@@ -19,23 +18,9 @@ async fn sigterm_closes_sockets_with_going_away_and_exits_cleanly() {
     );
     // The real binary, on the same database, as a deployment runs it.
     let (mut child, port) = serve_binary(&app, &[]).await;
-    let base = format!("http://127.0.0.1:{port}");
-    let mut request = format!("ws://127.0.0.1:{port}/ws/chat/lobby/")
-        .into_client_request()
-        .unwrap();
-    let headers = request.headers_mut();
-    headers.insert("Cookie", alice.cookie_header().unwrap());
-    headers.insert("Origin", base.parse().unwrap());
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut ws = socket_to(port, &alice, "lobby").await;
     // The join burst: the socket is in its room.
-    loop {
-        let Some(Ok(Message::Text(text))) = ws.next().await else {
-            panic!("socket closed before joining");
-        };
-        if text.contains("\"user_list\"") {
-            break;
-        }
-    }
+    read_join_burst(&mut ws).await;
 
     let pid = child.0.id().to_string();
     let kill = std::process::Command::new("kill")

@@ -82,6 +82,39 @@ pub async fn serve_binary(app: &TestApp, env: &[(&str, &str)]) -> (KillOnDrop, u
     (child, port)
 }
 
+/// A WebSocket as tokio-tungstenite opens it, for tests that drive the
+/// stream (or the TCP connection under it) themselves.
+pub type RawSocket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A socket to `room` on the server at `port` (a process of its own, say)
+/// as `browser`, from that server's own origin. Nothing is read from it.
+pub async fn socket_to(port: u16, browser: &Browser, room: &str) -> RawSocket {
+    let mut request = format!("ws://127.0.0.1:{port}/ws/chat/{room}/")
+        .into_client_request()
+        .unwrap();
+    let headers = request.headers_mut();
+    headers.insert("Cookie", browser.cookie_header().expect("signed in"));
+    headers.insert(
+        "Origin",
+        HeaderValue::from_str(&format!("http://127.0.0.1:{port}")).unwrap(),
+    );
+    let (ws, _) = tokio_tungstenite::connect_async(request)
+        .await
+        .expect("handshake accepted");
+    ws
+}
+
+/// Reads a new socket's join burst, up to and with its `user_list`.
+pub async fn read_join_burst(ws: &mut RawSocket) {
+    loop {
+        match tokio::time::timeout(PATIENCE, ws.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) if text.contains("\"user_list\"") => return,
+            Ok(Some(Ok(_))) => continue,
+            other => panic!("socket closed before joining: {other:?}"),
+        }
+    }
+}
+
 /// How long a test waits for a frame that must come. Generous: it bounds a
 /// hang, it is not a performance claim.
 pub const PATIENCE: Duration = Duration::from_secs(10);
