@@ -7,7 +7,7 @@
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
-use crate::actors::session::{OpenSockets, WriteAllowance};
+use crate::actors::session::SessionsShared;
 use crate::config::Settings;
 use crate::db::{Database, DbError};
 use crate::http::client::client_addr_of;
@@ -238,8 +238,7 @@ fn serve(
     let settings = web::Data::new(settings);
     let passwords = web::Data::new(PasswordHashing::per_core());
     let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
-    let sockets = web::Data::new(OpenSockets::new(&settings));
-    let writes = web::Data::new(WriteAllowance::new(&settings));
+    let sockets = web::Data::new(SessionsShared::new(registry.get_ref().clone(), &settings));
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())
@@ -272,7 +271,6 @@ fn serve(
             .app_data(settings.clone())
             .app_data(passwords.clone())
             .app_data(sockets.clone())
-            .app_data(writes.clone())
             .app_data(metrics_at.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(http::routes)

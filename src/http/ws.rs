@@ -10,17 +10,14 @@ use super::auth::current_user;
 use super::client::{client_addr, requested_host};
 use super::error::sentence;
 use super::pages::room_name_from_path;
-use crate::actors::registry::Registry;
-use crate::actors::session::{OpenSockets, SessionLimits, WriteAllowance, WsSession};
+use crate::actors::session::{SessionsShared, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
 use crate::domain::{MessageId, RoomInfo};
-use actix::Addr;
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
-use std::sync::Arc;
 
 /// Registers the WebSocket endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -58,7 +55,7 @@ async fn chat_socket(
     path: web::Path<String>,
     session: Session,
     db: web::Data<Database>,
-    registry: web::Data<Addr<Registry>>,
+    sessions: web::Data<SessionsShared>,
     settings: web::Data<Settings>,
 ) -> Result<HttpResponse, actix_web::Error> {
     let origin = req
@@ -89,30 +86,21 @@ async fn chat_socket(
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!("#{} is for staff only.", info.name)).into());
     }
-    let sockets = req
-        .app_data::<web::Data<Arc<OpenSockets>>>()
-        .ok_or_else(|| AppError::Internal("the socket counts are not set up".into()))?;
-    let writes = req
-        .app_data::<web::Data<Arc<WriteAllowance>>>()
-        .ok_or_else(|| AppError::Internal("the write allowance is not set up".into()))?;
     let address = client_addr(&req, &settings.trusted_proxies);
-    let permit = sockets.admit(user.id, address).map_err(|refused| {
-        log::warn!(
-            "refused a WebSocket for {} from {address:?}: {refused}",
-            user.username
-        );
-        AppError::TooManyRequests(sentence(&refused))
-    })?;
-    WsSession::new(
-        user,
-        info,
-        registry.get_ref().clone(),
-        SessionLimits::from(settings.get_ref()),
-        Arc::clone(writes.get_ref()),
-    )
-    .resuming_after(query.after)
-    .holding(permit)
-    .start(&req, stream)
+    let permit = sessions
+        .sockets
+        .admit(user.id, address)
+        .map_err(|refused| {
+            log::warn!(
+                "refused a WebSocket for {} from {address:?}: {refused}",
+                user.username
+            );
+            AppError::TooManyRequests(sentence(&refused))
+        })?;
+    WsSession::new(user, info, &sessions)
+        .resuming_after(query.after)
+        .holding(permit)
+        .start(&req, stream)
 }
 
 #[cfg(test)]

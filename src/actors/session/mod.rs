@@ -24,6 +24,7 @@ pub use limits::{OpenSockets, SessionLimits, SocketPermit, TooManySockets, Write
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
 use crate::actors::registry::{Connect, Registry};
 use crate::actors::room::Room;
+use crate::config::Settings;
 use crate::domain::{Identity, MessageId, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol;
@@ -35,6 +36,32 @@ use limits::Allowances;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
+
+/// What every session of the instance shares, built once at start-up and
+/// handed to each WebSocket handshake.
+#[derive(Clone)]
+pub struct SessionsShared {
+    /// Where sessions connect.
+    pub registry: Addr<Registry>,
+    /// The per-connection limits, from the settings.
+    pub limits: SessionLimits,
+    /// Open sockets per user and address, against their caps.
+    pub sockets: Arc<OpenSockets>,
+    /// The per-user write allowance.
+    pub writes: Arc<WriteAllowance>,
+}
+
+impl SessionsShared {
+    /// Everything sessions share, for `registry` under `settings`.
+    pub fn new(registry: Addr<Registry>, settings: &Settings) -> Self {
+        SessionsShared {
+            registry,
+            limits: SessionLimits::from(settings),
+            sockets: OpenSockets::new(settings),
+            writes: WriteAllowance::new(settings),
+        }
+    }
+}
 
 /// One WebSocket connection of one user to one room.
 pub struct WsSession {
@@ -65,26 +92,20 @@ pub struct WsSession {
 
 impl WsSession {
     /// A session for `user` in `room`, not yet started.
-    pub fn new(
-        user: Identity,
-        room_info: RoomInfo,
-        registry: Addr<Registry>,
-        limits: SessionLimits,
-        writes: Arc<WriteAllowance>,
-    ) -> Self {
+    pub fn new(user: Identity, room_info: RoomInfo, shared: &SessionsShared) -> Self {
         WsSession {
             id: SessionId::next(),
             user,
             room_info,
-            registry,
+            registry: shared.registry.clone(),
             room: None,
-            limits,
+            limits: shared.limits.clone(),
             last_heard: Instant::now(),
             sent_in_history: Vec::new(),
             resume_after: None,
             allowances: Allowances::default(),
             oversized: Arc::new(AtomicBool::new(false)),
-            writes,
+            writes: shared.writes.clone(),
             _permit: None,
         }
     }
