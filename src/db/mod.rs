@@ -130,10 +130,13 @@ impl Backend {
                 // The busy timeout comes first so that everything after it
                 // (and every later writer) queues for the lock instead of
                 // failing; WAL lets readers work while one writer writes.
+                // `synchronous = FULL` syncs the WAL at every commit: a
+                // message is broadcast only after its commit, so a power
+                // loss must not undo it (NORMAL could, and reuse its id).
                 conn.batch_execute("PRAGMA busy_timeout = 5000;")?;
                 switch_to_wal(&mut conn)?;
                 conn.batch_execute(
-                    "PRAGMA synchronous = NORMAL;
+                    "PRAGMA synchronous = FULL;
                      PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
@@ -462,6 +465,32 @@ mod tests {
             .run_here(queries::rooms::all)
             .expect("the tables are there");
         assert!(rooms.is_empty());
+    }
+
+    #[test]
+    fn every_pooled_sqlite_connection_syncs_every_commit() {
+        #[derive(diesel::QueryableByName)]
+        struct Synchronous {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            synchronous: i32,
+        }
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("confab.db").display().to_string();
+        let db = Database::connect(&url, 4).expect("the database opens");
+        // Held together, so the pool hands out four distinct connections.
+        let mut held: Vec<_> = (0..4)
+            .map(|_| db.pool.get().expect("a pooled connection"))
+            .collect();
+        for conn in &mut held {
+            use diesel::RunQueryDsl;
+            let DbConnection::Sqlite(conn) = &mut **conn else {
+                panic!("a SQLite URL opens SQLite");
+            };
+            let row: Synchronous = diesel::sql_query("PRAGMA synchronous")
+                .get_result(conn)
+                .expect("the pragma answers");
+            assert_eq!(row.synchronous, 2, "FULL");
+        }
     }
 
     #[cfg(not(feature = "postgres"))]
