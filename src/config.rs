@@ -65,6 +65,9 @@ pub struct Settings {
     /// Prefix of every Redis key and channel (`CONFAB_REDIS_PREFIX`), so
     /// several deployments can share one Redis.
     pub redis_prefix: String,
+    /// The CA certificate (PEM) that signed a `rediss://` server's
+    /// certificate (`CONFAB_REDIS_CA_FILE`); unset: the system's roots.
+    pub redis_ca_file: Option<std::path::PathBuf>,
     /// How long an instance's presence entries outlive its last refresh
     /// (`CONFAB_PRESENCE_TTL_SECS`): the longest a crashed instance's users
     /// stay listed.
@@ -103,6 +106,7 @@ impl Default for Settings {
             secure_cookies: false,
             redis_url: None,
             redis_prefix: "confab".to_owned(),
+            redis_ca_file: None,
             presence_ttl: Duration::from_secs(30),
             trusted_proxies: Vec::new(),
             max_sockets_per_user: 20,
@@ -115,6 +119,15 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// The largest payload an instance publishes on the Redis bus, and so
+    /// the largest it accepts from there: an event carries at most one
+    /// message, each of whose characters JSON may spell as twelve bytes (a
+    /// surrogate pair of `\uXXXX` escapes), plus a header and the frame's
+    /// other fields.
+    pub fn max_bus_event(&self) -> usize {
+        self.max_message_chars.saturating_mul(12) + 16 * 1024
+    }
+
     /// The defaults on another database, for unit tests of what depends on
     /// the database URL.
     #[cfg(test)]
@@ -182,6 +195,7 @@ impl Settings {
             )?,
             redis_url: get("REDIS_URL"),
             redis_prefix: get("CONFAB_REDIS_PREFIX").unwrap_or(defaults.redis_prefix),
+            redis_ca_file: get("CONFAB_REDIS_CA_FILE").map(Into::into),
             presence_ttl: Duration::from_secs(parse_or(
                 get("CONFAB_PRESENCE_TTL_SECS"),
                 "CONFAB_PRESENCE_TTL_SECS",

@@ -6,6 +6,7 @@
 //! thousand members) pay one relaxed increment each. The process is the
 //! unit Prometheus scrapes, so process-wide statics are the right scope.
 
+use crate::actors::redis_bridge::Rejected;
 use std::fmt::Write;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
@@ -25,6 +26,7 @@ pub struct Metrics {
     caught_up: AtomicU64,
     bus_local_only: AtomicU64,
     bus_queue: AtomicI64,
+    bus_rejected: [AtomicU64; Rejected::ALL.len()],
     lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
     lag_count: AtomicU64,
     lag_sum_micros: AtomicU64,
@@ -44,10 +46,17 @@ impl Metrics {
             caught_up: AtomicU64::new(0),
             bus_local_only: AtomicU64::new(0),
             bus_queue: AtomicI64::new(0),
+            bus_rejected: [const { AtomicU64::new(0) }; Rejected::ALL.len()],
             lag_buckets: [const { AtomicU64::new(0) }; LAG_BUCKETS.len()],
             lag_count: AtomicU64::new(0),
             lag_sum_micros: AtomicU64::new(0),
         }
+    }
+
+    /// A payload read from Redis was dropped; returns how many were
+    /// dropped for that reason so far, this one included.
+    pub fn bus_rejected(&self, why: Rejected) -> u64 {
+        self.bus_rejected[why as usize].fetch_add(1, Ordering::Relaxed) + 1
     }
 
     /// A WebSocket opened (`+1`) or closed (`-1`).
@@ -171,6 +180,15 @@ impl Metrics {
                 "Events waiting to be published to Redis.",
                 self.bus_queue.load(Ordering::Relaxed).to_string(),
             );
+            let name = "confab_bus_rejected_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Payloads read from Redis and dropped undelivered (not sealed with this deployment's key, malformed, or oversized).\n# TYPE {name} counter"
+            );
+            for why in Rejected::ALL {
+                let count = get(&self.bus_rejected[why as usize]);
+                let _ = writeln!(out, "{name}{{reason=\"{}\"}} {count}", why.label());
+            }
         }
         let name = "confab_bus_lag_seconds";
         let _ = writeln!(

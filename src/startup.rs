@@ -5,7 +5,7 @@
 //! tests can ask for port 0 and read back the one they got.
 
 use crate::actors::bus::{Bus, LocalBus};
-use crate::actors::redis_bridge::{BridgeError, RedisBus};
+use crate::actors::redis_bridge::{BridgeError, BusKey, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
 use crate::actors::session::SessionsShared;
 use crate::config::Settings;
@@ -107,7 +107,14 @@ impl Application {
                     "scale-out: rooms are shared through Redis at {}",
                     crate::actors::redis_bridge::redacted(url)
                 );
-                RedisBus::start(url, &settings.redis_prefix, settings.presence_ttl)?
+                let bus_key = BusKey::derive(key.master(), settings.max_bus_event());
+                RedisBus::start(
+                    url,
+                    settings.redis_ca_file.as_deref(),
+                    &settings.redis_prefix,
+                    settings.presence_ttl,
+                    bus_key,
+                )?
             }
             None => LocalBus::shared(),
         };

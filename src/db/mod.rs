@@ -468,6 +468,8 @@ mod tests {
     }
 
     #[test]
+    // Without the `postgres` feature SQLite is the only variant.
+    #[allow(irrefutable_let_patterns)]
     fn every_pooled_sqlite_connection_syncs_every_commit() {
         #[derive(diesel::QueryableByName)]
         struct Synchronous {

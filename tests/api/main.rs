@@ -17,6 +17,7 @@ mod common;
 mod accounts;
 mod bad_input;
 mod browser;
+mod bus_auth;
 mod chat;
 mod cli;
 mod connection_caps;

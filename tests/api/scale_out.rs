@@ -10,8 +10,9 @@
 //! `redis-server`. The instances share a scratch PostgreSQL database when
 //! `CONFAB_TEST_POSTGRES_URL` is set (always in CI), else a SQLite file.
 
+use crate::common::redis::OwnRedis;
 use crate::common::{
-    Browser, TestApp, Ws, backend_for_several_instances, free_port, missing, redis_url, socket_to,
+    Browser, TestApp, Ws, backend_for_several_instances, free_port, redis_url, socket_to,
     unique_suffix,
 };
 use serde_json::json;
@@ -20,18 +21,18 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A Redis prefix no other test (or run) uses, so tests share one Redis.
-fn fresh_prefix() -> String {
+pub(crate) fn fresh_prefix() -> String {
     format!("confabtest{}", unique_suffix())
 }
 
 /// Two instances on one database and one Redis, both connected to it.
-async fn pair(url: &str) -> (TestApp, TestApp) {
+pub(crate) async fn pair(url: &str) -> (TestApp, TestApp) {
     pair_via(url, url).await
 }
 
 /// Two instances on one database and one Redis, which the first reaches
 /// at `url_one` and the second at `url_two` (a relay, say); both connected.
-async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp) {
+pub(crate) async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp) {
     let prefix = fresh_prefix();
     let a = TestApp::spawn_on(backend_for_several_instances(), |s| {
         s.redis_url = Some(url_one.to_owned());
@@ -52,13 +53,13 @@ async fn same_user_on(app: &TestApp, name: &str) -> Browser {
     browser
 }
 
-async fn ready(app: &TestApp) -> serde_json::Value {
+pub(crate) async fn ready(app: &TestApp) -> serde_json::Value {
     let res = reqwest::get(app.url("/readyz")).await.unwrap();
     serde_json::from_str(&res.text().await.unwrap()).unwrap()
 }
 
 /// Waits (bounded) until `/readyz` says Redis is `want`.
-async fn wait_for_redis(app: &TestApp, want: &str) {
+pub(crate) async fn wait_for_redis(app: &TestApp, want: &str) {
     for _ in 0..200 {
         if ready(app).await["redis"] == want {
             return;
@@ -69,7 +70,7 @@ async fn wait_for_redis(app: &TestApp, want: &str) {
 }
 
 /// Alice's socket on `one` and bob's on `two`, both in the lobby.
-async fn alice_on_one_and_bob_on_two(one: &TestApp, two: &TestApp) -> (Ws, Ws) {
+pub(crate) async fn alice_on_one_and_bob_on_two(one: &TestApp, two: &TestApp) -> (Ws, Ws) {
     let mut a = one.join(&one.user("alice").await, "lobby").await;
     a.joined().await;
     let mut b = two.join(&two.user("bob").await, "lobby").await;
@@ -378,70 +379,6 @@ async fn every_member_sees_one_order_with_senders_on_both_instances() {
     sorted.dedup();
     assert_eq!(sorted.len(), 2 * EACH, "nothing lost or doubled");
     drop((w1, w2));
-}
-
-/// A `redis-server` of this test's own, on a free port.
-struct OwnRedis {
-    child: std::process::Child,
-    port: u16,
-}
-
-impl OwnRedis {
-    /// A new `redis-server` on a free port, or `None` when the test skips:
-    /// without `CONFAB_TEST_REDIS_URL`, as every Redis test does, or when
-    /// `redis-server` cannot be started.
-    fn start() -> Option<OwnRedis> {
-        redis_url()?;
-        OwnRedis::start_on(free_port())
-    }
-
-    /// A new `redis-server` on `port`: the one a stopped one had, to
-    /// bring it back.
-    fn start_on(port: u16) -> Option<OwnRedis> {
-        let child = match std::process::Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
-            .stdout(std::process::Stdio::null())
-            .spawn()
-        {
-            Ok(child) => child,
-            Err(e) => {
-                return missing(
-                    &format!("redis-server cannot be started ({e})"),
-                    "skipping a Redis test",
-                );
-            }
-        };
-        for _ in 0..100 {
-            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Some(OwnRedis { child, port });
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("redis-server on port {port} did not come up");
-    }
-
-    /// Where instances reach it.
-    fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/", self.port)
-    }
-
-    fn stop(mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for OwnRedis {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
 }
 
 /// The texts of the chat messages `ws` receives until (and with) `last`.

@@ -15,8 +15,9 @@
 //!   channel while the room has local members, a user's while the user has
 //!   local connections), one that publishes, in batches, one batch in
 //!   flight at a time so that order is kept.
-//! - `wire` is what travels (channel names, events as bytes);
-//!   `presence` is who is online, shared through Redis.
+//! - `wire` is what travels (channel names, events as bytes), `seal` the
+//!   tag that authenticates it; `presence` is who is online, shared
+//!   through Redis.
 //!
 //! When Redis is unreachable the server carries on alone: events are
 //! delivered to this instance's members only (messages are stored either
@@ -35,9 +36,11 @@
 
 mod presence;
 mod redis_bus;
+mod seal;
 mod wire;
 
 pub use redis_bus::RedisBus;
+pub use seal::{BusKey, Rejected};
 
 use crate::actors::bus::{Published, RoomEvent, Routes, UserDelivery};
 use crate::domain::{MessageId, RoomName, Username};
@@ -86,6 +89,15 @@ pub enum BridgeError {
     /// `REDIS_URL` does not parse.
     #[error("REDIS_URL is not a valid Redis URL: {0}")]
     Url(#[from] redis::RedisError),
+    /// `CONFAB_REDIS_CA_FILE` cannot be read.
+    #[error("CONFAB_REDIS_CA_FILE {path}: {source}")]
+    CaFile {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    /// A CA file was given for a URL without TLS.
+    #[error("CONFAB_REDIS_CA_FILE is set but REDIS_URL is not a rediss:// (TLS) URL")]
+    CaWithoutTls,
 }
 
 /// `url` with its password (if any) replaced by `***`, for logs:
@@ -122,6 +134,8 @@ enum Fallback {
 /// The actor that owns the Redis connections.
 pub struct RedisBridge {
     client: redis::Client,
+    /// Seals what this instance publishes and opens what it reads.
+    key: BusKey,
     channels: Channels,
     rooms: Arc<Routes<RoomName, Published>>,
     users: Arc<Routes<Username, UserDelivery>>,
@@ -329,7 +343,7 @@ impl RedisBridge {
         for publish in &batch {
             pipe.cmd("PUBLISH")
                 .arg(&publish.channel)
-                .arg(&publish.payload);
+                .arg(self.key.seal(&publish.channel, &publish.payload));
         }
         self.flushing = true;
         let generation = self.generation;
@@ -372,21 +386,27 @@ impl RedisBridge {
 
     fn dispatch(&mut self, msg: &redis::Msg) {
         let channel = msg.get_channel_name();
-        match self.channels.parse(channel) {
-            Some(Topic::Room(room)) => match wire::decode(msg.get_payload_bytes()) {
+        let Some(topic) = self.channels.parse(channel) else {
+            return log::debug!("message on unexpected channel {channel}");
+        };
+        let payload = match self.key.open(channel, msg.get_payload_bytes()) {
+            Ok(payload) => payload,
+            Err(why) => return reject(channel, why),
+        };
+        match topic {
+            Topic::Room(room) => match wire::decode(payload) {
                 Some(Wire::Event(event)) => self.dispatch_event(room, event),
                 Some(Wire::Missed(after)) => {
                     self.rooms.send(&room, Published::Missed { after });
                 }
-                None => log::warn!("undecodable event on {channel}"),
+                None => reject(channel, Rejected::Malformed),
             },
-            Some(Topic::User(user)) => match std::str::from_utf8(msg.get_payload_bytes()) {
+            Topic::User(user) => match std::str::from_utf8(payload) {
                 Ok(frame) => {
                     self.users.deliver(&user, ByteString::from(frame));
                 }
-                Err(_) => log::warn!("undecodable frame on {channel}"),
+                Err(_) => reject(channel, Rejected::Malformed),
             },
-            None => log::debug!("message on unexpected channel {channel}"),
         }
     }
 
@@ -425,6 +445,19 @@ impl RedisBridge {
     fn forget_departed_rooms(&mut self) {
         let here: HashSet<RoomName> = self.rooms.keys().into_iter().collect();
         self.last_seen.retain(|room, _| here.contains(room));
+    }
+}
+
+/// Counts a payload dropped from `channel`, and says so in the log: the
+/// first time for each reason and then every thousandth, so a flood of
+/// forgeries cannot flood the log too.
+fn reject(channel: &str, why: Rejected) {
+    let count = METRICS.bus_rejected(why);
+    if count == 1 || count.is_multiple_of(1000) {
+        log::warn!(
+            "dropped a payload on {channel} read from Redis: {why} ({count} so far); \
+             is something other than confab instances with this CONFAB_SECRET_KEY publishing there?"
+        );
     }
 }
 

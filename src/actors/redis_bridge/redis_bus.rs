@@ -10,7 +10,8 @@
 use super::presence::{Arrive, Counts, Depart};
 use super::wire::{self, Channels};
 use super::{
-    BACKOFF_MIN, BridgeError, Fallback, Listen, Publish, RedisBridge, SUBSCRIBE_TIMEOUT, Unlisten,
+    BACKOFF_MIN, BridgeError, BusKey, Fallback, Listen, Publish, RedisBridge, SUBSCRIBE_TIMEOUT,
+    Unlisten,
 };
 use crate::actors::bus::{
     Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
@@ -21,6 +22,7 @@ use actix::prelude::*;
 use bytestring::ByteString;
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet, VecDeque};
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
@@ -36,21 +38,24 @@ pub struct RedisBus {
 }
 
 impl RedisBus {
-    /// Starts the bridge actor for `url` and returns the bus in front of it.
-    /// Connecting happens in the background: the server starts even while
-    /// Redis is down.
+    /// Starts the bridge actor for `url` and returns the bus in front of it;
+    /// `key` seals and opens every payload. Connecting happens in the
+    /// background: the server starts even while Redis is down.
     pub fn start(
         url: &str,
+        ca_file: Option<&Path>,
         prefix: &str,
         presence_ttl: Duration,
+        key: BusKey,
     ) -> Result<Arc<RedisBus>, BridgeError> {
-        let client = redis::Client::open(url)?;
+        let client = client_for(url, ca_file)?;
         let channels = Channels::new(prefix);
         let rooms = Arc::new(Routes::new());
         let users = Arc::new(Routes::new());
         let healthy = Arc::new(AtomicBool::new(false));
         let bridge = RedisBridge {
             client,
+            key,
             channels: channels.clone(),
             rooms: rooms.clone(),
             users: users.clone(),
@@ -93,6 +98,34 @@ impl RedisBus {
         self.bridge.do_send(message(reply));
         Box::pin(async move { answer.await.ok().flatten() })
     }
+}
+
+/// The client for `url`: plain, or TLS (`rediss://`) checked against the
+/// system's roots or, given `ca_file`, against that CA only.
+fn client_for(url: &str, ca_file: Option<&Path>) -> Result<redis::Client, BridgeError> {
+    // rustls needs its cryptography chosen once per process; a second call
+    // (another instance in the same process) finds it chosen, which is fine.
+    // ring, because aws-lc-rs (rustls's post-quantum choice) is a long C
+    // and CMake build; the classical key exchange ring offers is what
+    // Redis's own TLS (OpenSSL) negotiates with most clients today.
+    #[allow(deprecated)]
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let Some(path) = ca_file else {
+        return Ok(redis::Client::open(url)?);
+    };
+    let info = redis::IntoConnectionInfo::into_connection_info(url)?;
+    if !matches!(info.addr(), redis::ConnectionAddr::TcpTls { .. }) {
+        return Err(BridgeError::CaWithoutTls);
+    }
+    let pem = std::fs::read(path).map_err(|source| BridgeError::CaFile {
+        path: path.to_owned(),
+        source,
+    })?;
+    let certificates = redis::TlsCertificates {
+        client_tls: None,
+        root_cert: Some(pem),
+    };
+    Ok(redis::Client::build_with_tls(info, certificates)?)
 }
 
 impl RoomBus for RedisBus {

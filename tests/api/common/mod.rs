@@ -12,6 +12,7 @@
 //! under `CI=true`, where CI must run everything: see [`missing`].
 
 pub mod browser;
+pub mod redis;
 
 use confab::config::Settings;
 use confab::db::{Backend, Database};
