@@ -145,7 +145,7 @@ fn prompt(question: &str) -> anyhow::Result<String> {
 
 /// Reads the password: hidden and asked twice on a terminal, one line of
 /// standard input otherwise (for scripts).
-fn read_password() -> anyhow::Result<Password> {
+fn read_password(username: &Username) -> anyhow::Result<Password> {
     let raw = if std::io::stdin().is_terminal() {
         let first = rpassword::prompt_password("Password: ")?;
         let again = rpassword::prompt_password("Password (again): ")?;
@@ -158,7 +158,7 @@ fn read_password() -> anyhow::Result<Password> {
         std::io::stdin().lock().read_line(&mut line)?;
         line.trim_end_matches(['\r', '\n']).to_owned()
     };
-    Ok(Password::parse(&raw)?)
+    Ok(Password::parse(&raw, username)?)
 }
 
 fn create_superuser(settings: &Settings, username: Option<String>) -> anyhow::Result<()> {
@@ -167,15 +167,18 @@ fn create_superuser(settings: &Settings, username: Option<String>) -> anyhow::Re
         None => prompt("Username: ")?,
     };
     let username = Username::parse(raw.trim())?;
-    let password = read_password()?;
+    let password = read_password(&username)?;
     let hash = passwords::hash_here(&password)?;
     let db = open(settings)?;
-    match db.run_here(|c| users::create(c, username.as_str(), &hash, true)) {
+    match db.run_here(|c| users::create(c, &username, &hash, true)) {
         Ok(_) => {
             println!("Superuser {username} created.");
             Ok(())
         }
-        Err(DbError::Conflict) => bail!("the username {username} is already taken"),
+        Err(DbError::Conflict) => bail!(
+            "the username {username} is already taken, or looks too much like one that is \
+             (names differ by more than case and look-alike letters)"
+        ),
         Err(e) => Err(e.into()),
     }
 }

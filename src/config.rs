@@ -88,6 +88,19 @@ pub struct Settings {
     /// Writes per second one user's allowance regains
     /// (`CONFAB_WRITE_PER_SEC`); 0 turns the allowance off.
     pub write_per_sec: u32,
+    /// Failed logins for one account from one client address in 15
+    /// minutes before further tries get 429
+    /// (`CONFAB_LOGIN_FAILURES_PER_ACCOUNT`); 0: no limit.
+    pub login_failures_per_account: u32,
+    /// Failed logins from one client address in a minute before further
+    /// tries get 429 (`CONFAB_LOGIN_FAILURES_PER_ADDRESS`); 0: no limit.
+    pub login_failures_per_address: u32,
+    /// Accounts one client address may create in an hour
+    /// (`CONFAB_SIGNUPS_PER_HOUR`); 0: no limit.
+    pub signups_per_hour: u32,
+    /// Sign-ups and logins that may wait for a password hasher
+    /// (`CONFAB_HASH_QUEUE`); past it: 503. 0: no limit.
+    pub hash_queue: usize,
 }
 
 impl Default for Settings {
@@ -113,6 +126,10 @@ impl Default for Settings {
             max_sockets_per_address: 200,
             write_burst: 20,
             write_per_sec: 2,
+            login_failures_per_account: 5,
+            login_failures_per_address: 20,
+            signups_per_hour: 30,
+            hash_queue: 64,
             metrics_bind: None,
         }
     }
@@ -229,6 +246,26 @@ impl Settings {
                 "CONFAB_WRITE_PER_SEC",
                 defaults.write_per_sec,
             )?,
+            login_failures_per_account: parse_or(
+                get("CONFAB_LOGIN_FAILURES_PER_ACCOUNT"),
+                "CONFAB_LOGIN_FAILURES_PER_ACCOUNT",
+                defaults.login_failures_per_account,
+            )?,
+            login_failures_per_address: parse_or(
+                get("CONFAB_LOGIN_FAILURES_PER_ADDRESS"),
+                "CONFAB_LOGIN_FAILURES_PER_ADDRESS",
+                defaults.login_failures_per_address,
+            )?,
+            signups_per_hour: parse_or(
+                get("CONFAB_SIGNUPS_PER_HOUR"),
+                "CONFAB_SIGNUPS_PER_HOUR",
+                defaults.signups_per_hour,
+            )?,
+            hash_queue: parse_or(
+                get("CONFAB_HASH_QUEUE"),
+                "CONFAB_HASH_QUEUE",
+                defaults.hash_queue,
+            )?,
         }
         .validated()
     }
@@ -339,6 +376,27 @@ mod tests {
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
         assert!(s.allowed_origins.is_empty());
+        assert_eq!(s.login_failures_per_account, 5);
+        assert_eq!(s.login_failures_per_address, 20);
+        assert_eq!(s.signups_per_hour, 30);
+        assert_eq!(s.hash_queue, 64);
+    }
+
+    #[test]
+    fn account_throttles_can_be_set_or_turned_off() {
+        let s = from(&[
+            ("CONFAB_LOGIN_FAILURES_PER_ACCOUNT", "0"),
+            ("CONFAB_LOGIN_FAILURES_PER_ADDRESS", "100"),
+            ("CONFAB_SIGNUPS_PER_HOUR", "0"),
+            ("CONFAB_HASH_QUEUE", "8"),
+        ])
+        .unwrap();
+        assert_eq!(s.login_failures_per_account, 0);
+        assert_eq!(s.login_failures_per_address, 100);
+        assert_eq!(s.signups_per_hour, 0);
+        assert_eq!(s.hash_queue, 8);
+        let err = from(&[("CONFAB_SIGNUPS_PER_HOUR", "-1")]).unwrap_err();
+        assert!(err.to_string().contains("CONFAB_SIGNUPS_PER_HOUR"), "{err}");
     }
 
     #[test]

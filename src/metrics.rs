@@ -27,6 +27,8 @@ pub struct Metrics {
     bus_local_only: AtomicU64,
     bus_queue: AtomicI64,
     bus_rejected: [AtomicU64; Rejected::ALL.len()],
+    password_hashes: AtomicU64,
+    accounts_throttled: AtomicU64,
     lag_buckets: [AtomicU64; LAG_BUCKETS.len()],
     lag_count: AtomicU64,
     lag_sum_micros: AtomicU64,
@@ -47,6 +49,8 @@ impl Metrics {
             bus_local_only: AtomicU64::new(0),
             bus_queue: AtomicI64::new(0),
             bus_rejected: [const { AtomicU64::new(0) }; Rejected::ALL.len()],
+            password_hashes: AtomicU64::new(0),
+            accounts_throttled: AtomicU64::new(0),
             lag_buckets: [const { AtomicU64::new(0) }; LAG_BUCKETS.len()],
             lag_count: AtomicU64::new(0),
             lag_sum_micros: AtomicU64::new(0),
@@ -100,6 +104,16 @@ impl Metrics {
     pub fn bus_queue(&self, len: usize) {
         self.bus_queue
             .store(i64::try_from(len).unwrap_or(i64::MAX), Ordering::Relaxed);
+    }
+
+    /// An Argon2 run began (a sign-up, or a login checked).
+    pub fn password_hash(&self) {
+        self.password_hashes.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A login or sign-up was refused by its throttle, with no hashing.
+    pub fn account_throttled(&self) {
+        self.accounts_throttled.fetch_add(1, Ordering::Relaxed);
     }
 
     /// An event took `lag` from publication to its room's fan-out.
@@ -160,6 +174,18 @@ impl Metrics {
             "counter",
             "Messages a room delivered from the database because the bus had not carried them.",
             get(&self.caught_up),
+        );
+        metric(
+            "confab_password_hashes_total",
+            "counter",
+            "Argon2 runs: sign-ups and checked logins.",
+            get(&self.password_hashes),
+        );
+        metric(
+            "confab_accounts_throttled_total",
+            "counter",
+            "Logins and sign-ups refused with 429 by their throttles, without hashing.",
+            get(&self.accounts_throttled),
         );
         if let Some(up) = redis_up {
             metric(

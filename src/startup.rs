@@ -14,6 +14,7 @@ use crate::http::client::client_addr_of;
 use crate::http::cookie_key::{CookieKey, KeyError};
 use crate::http::hardening;
 use crate::http::health::{self, MetricsAt};
+use crate::http::throttle::AccountThrottles;
 use crate::http::{self, Templates, error::render_error_page};
 use crate::passwords::PasswordHashing;
 use actix::{Actor, Addr};
@@ -243,7 +244,12 @@ fn serve(
     let registry = web::Data::new(registry);
     let bus = web::Data::new(bus);
     let settings = web::Data::new(settings);
-    let passwords = web::Data::new(PasswordHashing::per_core());
+    let passwords = web::Data::new(PasswordHashing::per_core(settings.hash_queue));
+    let throttles = web::Data::new(AccountThrottles::new(
+        settings.login_failures_per_account,
+        settings.login_failures_per_address,
+        settings.signups_per_hour,
+    ));
     let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
     let sockets = web::Data::new(SessionsShared::new(registry.get_ref().clone(), &settings));
     let mut server = HttpServer::new(move || {
@@ -277,6 +283,7 @@ fn serve(
             .app_data(templates.clone())
             .app_data(settings.clone())
             .app_data(passwords.clone())
+            .app_data(throttles.clone())
             .app_data(sockets.clone())
             .app_data(metrics_at.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))

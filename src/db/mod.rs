@@ -332,7 +332,15 @@ impl Database {
         let (backend, target) = Backend::from_url(url);
         // Migrate on a connection of its own, closed before serving starts,
         // so that nothing it did (a lock, a transaction) reaches the pool.
-        migrate(&mut backend.open(&target)?)?;
+        let mut setup = backend.open(&target)?;
+        migrate(&mut setup)?;
+        // Accounts from before usernames had keys (or written straight into
+        // the table) get them before anyone can sign up beside them.
+        let keyed = queries::users::fill_in_name_keys(&mut setup)?;
+        if keyed > 0 {
+            log::info!("gave {keyed} existing accounts their username keys");
+        }
+        drop(setup);
         let pool = Pool::builder()
             .max_size(pool_size)
             .build(ConnectionOpener { backend, target })?;

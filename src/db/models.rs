@@ -21,6 +21,11 @@ pub struct User {
     pub is_staff: bool,
     /// When the account was made (UTC).
     pub created_at: NaiveDateTime,
+    /// The name in lower case (unique); `None` only for an old account
+    /// whose name differs only in case from an older one's.
+    pub username_folded: Option<String>,
+    /// The name's look-alike skeleton (unique); `None` as above.
+    pub username_skeleton: Option<String>,
 }
 
 /// A new row of `users`.
@@ -29,6 +34,12 @@ pub struct User {
 pub struct NewUser<'a> {
     /// Unique login name.
     pub username: &'a str,
+    /// [`Username::folded`](crate::domain::Username::folded): unique, so
+    /// no two accounts differ only in case.
+    pub username_folded: &'a str,
+    /// [`Username::skeleton`](crate::domain::Username::skeleton): unique,
+    /// so no two accounts look alike.
+    pub username_skeleton: &'a str,
     /// Argon2 PHC string.
     pub password_hash: &'a str,
     /// Staff flag.

@@ -38,6 +38,8 @@ diesel::table! {
         password_hash -> Text,
         is_staff -> Bool,
         created_at -> Timestamp,
+        username_folded -> Nullable<Text>,
+        username_skeleton -> Nullable<Text>,
     }
 }
 

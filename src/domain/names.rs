@@ -1,4 +1,10 @@
 //! Room names and usernames: short, URL-safe, and checked once.
+//!
+//! A username is shown as it was typed, but two names count as one
+//! account's when they differ only in case (`Alice`, `alice`) or look alike
+//! (`aIice` with a capital I, `a1ice`, `rnary` and `mary`): see
+//! [`Username::folded`] and [`Username::skeleton`], which the database
+//! keeps in unique columns.
 
 use serde::Serialize;
 use std::fmt;
@@ -81,7 +87,7 @@ impl RoomName {
 }
 
 /// A user's login name: 1–32 ASCII letters, digits and `.` `_` `@` `+` `-`
-/// (Django's set), case-sensitive.
+/// (Django's set), shown as typed; unique up to case and look-alikes.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct Username(String);
@@ -111,6 +117,26 @@ impl Username {
     pub fn from_stored(name: String) -> Self {
         debug_assert!(Self::parse(&name).is_ok(), "stored username {name:?}");
         Username(name)
+    }
+
+    /// The name in lower case: names equal here are one account, which
+    /// logs in by any of them.
+    pub fn folded(&self) -> String {
+        // ASCII only (see `parse`), so lower case is all the folding and
+        // normalization (NFKC) there is to do.
+        self.0.to_ascii_lowercase()
+    }
+
+    /// What the name looks like: its confusable skeleton (Unicode TS #39,
+    /// which maps `I`, `1` and `|` to `l`, `0` to `O`, `m` to `rn`), lower
+    /// cased, and the skeleton of that. Names equal here would pass for
+    /// each other on screen. The skeleton comes first because case hides
+    /// look-alikes (`I` is an `l`, `i` is not): `aIice`, `AIice` and `alice`
+    /// all end up as `alice`.
+    pub fn skeleton(&self) -> String {
+        use unicode_security::confusable_detection::skeleton;
+        let shape: String = skeleton(&self.0).collect::<String>().to_lowercase();
+        skeleton(&shape).collect()
     }
 }
 
@@ -146,6 +172,27 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn names_that_differ_in_case_fold_to_one() {
+        let folded = |n: &str| Username::parse(n).unwrap().folded();
+        assert_eq!(folded("Alice"), "alice");
+        assert_eq!(folded("ALICE"), folded("alice"));
+        assert_ne!(folded("aIice"), folded("alice"), "a look-alike, not a case");
+    }
+
+    #[test]
+    fn look_alike_names_share_a_skeleton() {
+        let skeleton = |n: &str| Username::parse(n).unwrap().skeleton();
+        let alice = skeleton("alice");
+        for like in ["aIice", "AIice", "Alice", "a1ice"] {
+            assert_eq!(skeleton(like), alice, "{like}");
+        }
+        assert_eq!(skeleton("mary"), skeleton("rnary"));
+        assert_eq!(skeleton("b0b"), skeleton("bob"));
+        assert_ne!(skeleton("bob"), skeleton("rob"));
+        assert_ne!(skeleton("alice"), skeleton("alicia"));
     }
 
     #[test]

@@ -1,16 +1,28 @@
 //! `/accounts/`: sign up, log in, log out.
+//!
+//! Logging in and signing up pass their throttles ([`super::throttle`])
+//! before any password is hashed, and the hashing itself is queued with a
+//! bound ([`PasswordHashing`]): a guesser gets 429 from the first and a
+//! crowd 503 from the second, each with `Retry-After`, and neither can hold
+//! a real user's login up for long. Failed logins are logged with the name
+//! tried and the client address, for fail2ban and for people.
 
 use super::auth::{self, check_csrf, csrf_token, safe_next};
+use super::client::client_addr;
 use super::error::sentence;
+use super::throttle::AccountThrottles;
 use super::{AppError, Templates};
+use crate::config::Settings;
 use crate::db::queries::users;
 use crate::db::{Database, DbError};
 use crate::domain::{Password, Username};
+use crate::metrics::METRICS;
 use crate::passwords::PasswordHashing;
 use actix_session::Session;
 use actix_web::http::header;
-use actix_web::{HttpResponse, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
 use serde::Deserialize;
+use std::net::{IpAddr, Ipv4Addr};
 
 /// Registers the account routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -54,6 +66,21 @@ fn redirect(to: &str) -> HttpResponse {
         .insert_header((header::LOCATION, to))
         .finish()
 }
+
+/// The client the throttles count this request against; a request with no
+/// peer address (none reaches a TCP listener) counts as one shared client.
+fn client(req: &HttpRequest, settings: &Settings) -> IpAddr {
+    client_addr(req, &settings.trusted_proxies).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+}
+
+/// A name as typed, fit for a log line: escaped (a newline cannot forge a
+/// line) and cut short.
+fn loggable(name: &str) -> String {
+    format!("{:?}", name.chars().take(64).collect::<String>())
+}
+
+const TAKEN: &str =
+    "That username is taken, or looks too much like one that is; please choose another.";
 
 fn html(page: String) -> HttpResponse {
     HttpResponse::Ok()
@@ -109,10 +136,14 @@ async fn signup_form(
 }
 
 #[post("/accounts/signup/")]
+#[allow(clippy::too_many_arguments)] // each is one piece of shared state
 async fn signup(
+    req: HttpRequest,
     templates: web::Data<Templates>,
     db: web::Data<Database>,
     passwords: web::Data<PasswordHashing>,
+    throttles: web::Data<AccountThrottles>,
+    settings: web::Data<Settings>,
     session: Session,
     form: web::Form<CredentialsForm>,
 ) -> Result<HttpResponse, AppError> {
@@ -130,22 +161,34 @@ async fn signup(
         Ok(u) => u,
         Err(e) => return retry(&sentence(&e)),
     };
-    let password = match Password::parse(&form.password) {
+    let password = match Password::parse(&form.password, &username) {
         Ok(p) => p,
         Err(e) => return retry(&sentence(&e)),
     };
     if form.password != form.password2 {
         return retry("The two passwords do not match.");
     }
+    // A taken name costs a lookup, not a hash (nor a place in the
+    // throttle); the insert below still settles a race.
+    let name = username.clone();
+    if db.run(move |c| users::name_taken(c, &name)).await? {
+        return retry(TAKEN);
+    }
+    let client = client(&req, &settings);
+    let attempt = throttles.begin_signup(client).inspect_err(|refused| {
+        METRICS.account_throttled();
+        log::warn!("sign-up of {username} from {client} refused: {refused}");
+    })?;
     let hash = passwords.hash(password).await?;
-    let name = username.as_str().to_owned();
+    let name = username.clone();
     let created = db.run(move |c| users::create(c, &name, &hash, false)).await;
     let user = match created {
         Ok(user) => user,
-        Err(DbError::Conflict) => return retry("That username is taken; please choose another."),
+        Err(DbError::Conflict) => return retry(TAKEN),
         Err(e) => return Err(e.into()),
     };
-    log::info!("new account {username}");
+    attempt.created();
+    log::info!("new account {username} from {client}");
     auth::log_in(&session, user.id)?;
     Ok(redirect(safe_next(&form.next)))
 }
@@ -160,30 +203,55 @@ async fn login_form(
 }
 
 #[post("/accounts/login/")]
+#[allow(clippy::too_many_arguments)] // each is one piece of shared state
 async fn login(
+    req: HttpRequest,
     templates: web::Data<Templates>,
     db: web::Data<Database>,
     passwords: web::Data<PasswordHashing>,
+    throttles: web::Data<AccountThrottles>,
+    settings: web::Data<Settings>,
     session: Session,
     form: web::Form<CredentialsForm>,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
-    let name = form.username.trim().to_owned();
-    let user = db.run(move |c| users::by_username(c, &name)).await?;
+    let client = client(&req, &settings);
+    let typed = form.username.trim();
+    // A name that could not be one is tried (and counted) all the same, so
+    // that it answers as slowly as any other wrong name.
+    let name = Username::parse(typed).ok();
+    let attempt = throttles
+        .begin_login(name.as_ref().map(Username::folded), client)
+        .inspect_err(|refused| {
+            METRICS.account_throttled();
+            log::warn!(
+                "login as {} from {client} refused: {refused}",
+                loggable(typed)
+            );
+        })?;
+    let user = match name {
+        Some(name) => db.run(move |c| users::by_login_name(c, &name)).await?,
+        None => None,
+    };
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = passwords.verify(stored, form.password.clone()).await?;
     match user {
         Some(user) if ok => {
+            attempt.succeeded();
             auth::log_in(&session, user.id)?;
             Ok(redirect(safe_next(&form.next)))
         }
-        _ => AccountForm::Login.render(
-            &templates,
-            &session,
-            &form.next,
-            &form.username,
-            Some("Wrong username or password."),
-        ),
+        _ => {
+            attempt.failed();
+            log::warn!("failed login as {} from {client}", loggable(typed));
+            AccountForm::Login.render(
+                &templates,
+                &session,
+                &form.next,
+                &form.username,
+                Some("Wrong username or password."),
+            )
+        }
     }
 }
 

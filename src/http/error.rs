@@ -1,6 +1,7 @@
 //! The error type of every HTTP handler, and its one conversion to a page.
 
 use super::Templates;
+use super::throttle::Throttled;
 use crate::db::DbError;
 use crate::passwords::HashError;
 use actix_web::dev::ServiceResponse;
@@ -32,6 +33,23 @@ pub enum AppError {
     /// A limit was reached; trying again later may work.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A throttle refused the request (429 with `Retry-After`).
+    #[error("{message}")]
+    RateLimited {
+        /// What was refused and when to try again, as a sentence.
+        message: String,
+        /// When the next try can pass.
+        retry_after: std::time::Duration,
+    },
+    /// The server is too busy for this request just now (503 with
+    /// `Retry-After`).
+    #[error("{message}")]
+    Busy {
+        /// What is busy, as a sentence.
+        message: String,
+        /// When to try again.
+        retry_after: std::time::Duration,
+    },
     /// Our fault; details are logged, not shown.
     #[error("something went wrong on our side; please try again")]
     Internal(String),
@@ -55,8 +73,30 @@ impl From<DbError> for AppError {
 
 impl From<HashError> for AppError {
     fn from(e: HashError) -> Self {
-        AppError::Internal(e.to_string())
+        match e {
+            HashError::Busy => AppError::Busy {
+                message: sentence(&format!("{e}; please try again in a moment")),
+                retry_after: HashError::BUSY_RETRY,
+            },
+            e => AppError::Internal(e.to_string()),
+        }
     }
+}
+
+impl From<Throttled> for AppError {
+    fn from(t: Throttled) -> Self {
+        AppError::RateLimited {
+            message: sentence(&t),
+            retry_after: t.retry_after,
+        }
+    }
+}
+
+/// A `Retry-After` value: whole seconds, rounded up, at least one.
+fn retry_after_secs(wait: std::time::Duration) -> String {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0))
+        .max(1)
+        .to_string()
 }
 
 impl From<tera::Error> for AppError {
@@ -79,7 +119,10 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) | AppError::RateLimited { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
+            AppError::Busy { .. } => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,8 +139,14 @@ impl ResponseError for AppError {
                 if let AppError::Internal(detail) = other {
                     log::error!("internal error: {detail}");
                 }
+                let mut response = HttpResponse::build(self.status_code());
+                if let AppError::RateLimited { retry_after, .. }
+                | AppError::Busy { retry_after, .. } = other
+                {
+                    response.insert_header((header::RETRY_AFTER, retry_after_secs(*retry_after)));
+                }
                 // Plain text here; `render_error_page` dresses it as HTML.
-                HttpResponse::build(self.status_code()).body(other.to_string())
+                response.body(other.to_string())
             }
         }
     }
@@ -119,6 +168,7 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
         StatusCode::NOT_FOUND => "Not found",
         StatusCode::FORBIDDEN => "Not allowed",
         StatusCode::BAD_REQUEST => "Bad request",
+        StatusCode::SERVICE_UNAVAILABLE => "Server busy",
         s if s.is_server_error() => "Server error",
         s => s.canonical_reason().unwrap_or("Error"),
     };
@@ -137,10 +187,14 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
     };
+    let retry_after = res.response().headers().get(header::RETRY_AFTER).cloned();
     let (req, _) = res.into_parts();
-    let response = HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page);
+    let mut response = HttpResponse::build(status);
+    // The page replaces the body, not what the response tells the client.
+    if let Some(retry_after) = retry_after {
+        response.insert_header((header::RETRY_AFTER, retry_after));
+    }
+    let response = response.content_type("text/html; charset=utf-8").body(page);
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))

@@ -16,6 +16,7 @@ pub mod hardening;
 pub mod health;
 pub mod pages;
 pub mod templates;
+pub mod throttle;
 pub mod ws;
 
 pub use error::AppError;

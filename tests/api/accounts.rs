@@ -126,6 +126,140 @@ async fn signup_rules_are_explained() {
     assert!(res.text().await.unwrap().contains("do not match"));
 }
 
+on_every_backend!(weak_passwords_are_refused_with_the_reason);
+async fn weak_passwords_are_refused_with_the_reason() {
+    let app = TestApp::spawn().await;
+    let browser = app.browser();
+    for (password, says) in [
+        ("short", "The password must be at least 8 characters long."),
+        (
+            "12345678",
+            "The password cannot be only digits; add some letters or words.",
+        ),
+        (
+            "84720193746",
+            "The password cannot be only digits; add some letters or words.",
+        ),
+        (
+            "Alice.Smith",
+            "The password is too much like your username.",
+        ),
+        (
+            "alicesmith2024",
+            "The password is too much like your username.",
+        ),
+        ("htimsecila", "The password is too much like your username."),
+        (
+            "password",
+            "That password is too easy to guess (this is a top-10 common password); \
+             try a few unrelated words.",
+        ),
+        ("qwertyuiop", "That password is too easy to guess"),
+        ("iloveyou1", "That password is too easy to guess"),
+    ] {
+        let res = browser.signup("alice.smith", password).await;
+        assert_eq!(res.status(), 400, "{password}");
+        let page = res.text().await.unwrap();
+        assert!(page.contains(says), "{password}: {page}");
+        assert!(page.contains("value=\"alice.smith\""), "the name is kept");
+    }
+    let res = browser.signup("alice.smith", "violet tugboat anthem").await;
+    assert_eq!(res.status(), 303, "a few unrelated words pass");
+}
+
+on_every_backend!(names_that_differ_only_in_case_or_look_alike_are_one_account);
+async fn names_that_differ_only_in_case_or_look_alike_are_one_account() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    for name in ["Alice", "ALICE", "aIice", "AIice", "a1ice"] {
+        let res = app.browser().signup(name, "another password").await;
+        assert_eq!(res.status(), 400, "{name}");
+        let page = res.text().await.unwrap();
+        assert!(
+            page.contains("That username is taken, or looks too much like one that is"),
+            "{name}: {page}"
+        );
+    }
+    assert_eq!(app.user("alicia").await.get("/chat/").await.status(), 200);
+    // Logging in takes the name in any case, and shows it as it was made.
+    let browser = app.browser();
+    let res = browser
+        .login("ALICE", "correct horse battery", "/chat/")
+        .await;
+    assert_eq!(res.status(), 303);
+    let page = browser.text("/chat/").await;
+    assert!(page.contains(">alice<"), "{page}");
+    // A look-alike is another name, not another spelling of this one.
+    let res = app
+        .browser()
+        .login("aIice", "correct horse battery", "/chat/")
+        .await;
+    assert_eq!(res.status(), 400);
+}
+
+on_every_backend!(accounts_from_before_name_keys_get_them_at_start_up);
+async fn accounts_from_before_name_keys_get_them_at_start_up() {
+    use confab::db::queries;
+    use confab::db::schema::users;
+    use confab::domain::{Password, Username};
+    use diesel::prelude::*;
+    let app = TestApp::spawn().await;
+    // Three accounts as an older confab (or a script) wrote them: no keys,
+    // and two names that differ only in case.
+    let name = Username::parse("Bob").unwrap();
+    let password = Password::parse("correct horse battery", &name).unwrap();
+    let hash = confab::passwords::hash_here(&password).unwrap();
+    app.database()
+        .run_here(|conn| {
+            for name in ["Bob", "bob", "carol"] {
+                diesel::insert_into(users::table)
+                    .values((
+                        users::username.eq(name),
+                        users::password_hash.eq(&hash),
+                        users::is_staff.eq(false),
+                        users::created_at.eq(queries::now()),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    let app = app.restart().await;
+    let keys: Vec<(String, Option<String>, Option<String>)> = app
+        .database()
+        .run_here(|conn| {
+            Ok(users::table
+                .order(users::id)
+                .select((
+                    users::username,
+                    users::username_folded,
+                    users::username_skeleton,
+                ))
+                .load(conn)?)
+        })
+        .unwrap();
+    assert_eq!(
+        keys,
+        [
+            ("Bob".into(), Some("bob".into()), Some("bob".into())),
+            ("bob".into(), None, None),
+            ("carol".into(), Some("carol".into()), Some("carol".into())),
+        ],
+        "the older of the two keeps the keys; start-up did not fail"
+    );
+    for name in ["Bob", "bob"] {
+        let res = app
+            .browser()
+            .login(name, "correct horse battery", "/chat/")
+            .await;
+        assert_eq!(res.status(), 303, "{name} logs in by its exact name");
+    }
+    for name in ["BOB", "Carol", "caroI"] {
+        let res = app.browser().signup(name, "another password").await;
+        assert_eq!(res.status(), 400, "{name} is taken");
+    }
+}
+
 on_every_backend!(wrong_password_gives_the_form_back);
 async fn wrong_password_gives_the_form_back() {
     let app = TestApp::spawn().await;

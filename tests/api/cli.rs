@@ -166,3 +166,34 @@ async fn healthcheck_reports_whether_the_server_answers() {
     let down = check(format!("127.0.0.1:{}", app.port)).await;
     assert!(!down.status.success());
 }
+
+on_every_backend!(createsuperuser_follows_the_sign_up_rules);
+async fn createsuperuser_follows_the_sign_up_rules() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+    for name in ["Alice", "aIice"] {
+        let out = createsuperuser(&app, name, "admin password");
+        assert!(!out.status.success(), "{name}");
+        assert!(
+            stderr(&out).contains("already taken, or looks too much like one that is"),
+            "{name}: {}",
+            stderr(&out)
+        );
+    }
+    for (password, says) in [
+        ("12345678", "cannot be only digits"),
+        ("password1", "too easy to guess"),
+        ("root.admin", "too much like your username"),
+    ] {
+        let out = createsuperuser(&app, "root.admin", password);
+        assert!(!out.status.success(), "{password}");
+        assert!(stderr(&out).contains(says), "{password}: {}", stderr(&out));
+    }
+    let out = createsuperuser(&app, "root.admin", "admin password");
+    assert!(out.status.success(), "{}", stderr(&out));
+    let res = app
+        .browser()
+        .login("Root.Admin", "admin password", "/chat/")
+        .await;
+    assert_eq!(res.status(), 303, "any case logs in");
+}

@@ -14,6 +14,7 @@
 #[macro_use]
 mod common;
 
+mod account_throttles;
 mod accounts;
 mod bad_input;
 mod browser;

@@ -1,22 +1,31 @@
 //! Accounts: created at sign-up or by `confab createsuperuser`, and read
 //! again on every request, so a change of staff rights takes effect at once.
+//!
+//! A name is taken when another account's name differs from it only in case
+//! or looks like it: the unique columns `username_folded` and
+//! `username_skeleton` hold [`Username::folded`] and [`Username::skeleton`],
+//! so the database itself refuses the second `alice` however two sign-ups
+//! race.
 
 use crate::db::models::{NewUser, User};
 use crate::db::schema::users;
 use crate::db::{DbConnection, DbError};
-use crate::domain::UserId;
+use crate::domain::{UserId, Username};
 use diesel::prelude::*;
 
-/// Creates an account; [`DbError::Conflict`] when the name is taken.
+/// Creates an account; [`DbError::Conflict`] when the name, or one that
+/// differs only in case or looks like it, is taken.
 pub fn create(
     conn: &mut DbConnection,
-    username: &str,
+    username: &Username,
     password_hash: &str,
     is_staff: bool,
 ) -> Result<User, DbError> {
     diesel::insert_into(users::table)
         .values(&NewUser {
-            username,
+            username: username.as_str(),
+            username_folded: &username.folded(),
+            username_skeleton: &username.skeleton(),
             password_hash,
             is_staff,
             created_at: super::now(),
@@ -24,6 +33,86 @@ pub fn create(
         .returning(users::all_columns)
         .get_result(conn)
         .map_err(DbError::from)
+}
+
+/// Whether [`create`] would refuse `username` as taken: checked before a
+/// sign-up spends a password hash on it.
+pub fn name_taken(conn: &mut DbConnection, username: &Username) -> Result<bool, DbError> {
+    let found = users::table
+        .filter(
+            users::username
+                .eq(username.as_str())
+                .or(users::username_folded.eq(username.folded()))
+                .or(users::username_skeleton.eq(username.skeleton())),
+        )
+        .select(users::id)
+        .first::<UserId>(conn)
+        .optional()?;
+    Ok(found.is_some())
+}
+
+/// The account a person means when they log in as `username`: the one of
+/// exactly that name, else the one whose name differs only in case. (Only
+/// accounts from before names were folded can differ from each other only
+/// in case; each of those logs in by its exact name.)
+pub fn by_login_name(
+    conn: &mut DbConnection,
+    username: &Username,
+) -> Result<Option<User>, DbError> {
+    if let Some(exact) = by_username(conn, username.as_str())? {
+        return Ok(Some(exact));
+    }
+    Ok(users::table
+        .filter(users::username_folded.eq(username.folded()))
+        .select(User::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Gives accounts without name keys (made before the keys existed, or
+/// written straight into the table) their keys, oldest first; run at
+/// start-up, before serving. An account whose keys an older one already
+/// holds (`Alice` beside an older `alice`) keeps none: both go on working
+/// under their exact names, and a warning names them. Returns how many
+/// accounts got keys.
+pub fn fill_in_name_keys(conn: &mut DbConnection) -> Result<usize, DbError> {
+    let missing: Vec<(UserId, String)> = users::table
+        .filter(
+            users::username_folded
+                .is_null()
+                .or(users::username_skeleton.is_null()),
+        )
+        .order(users::id)
+        .select((users::id, users::username))
+        .load(conn)?;
+    let mut filled = 0;
+    for (id, name) in missing {
+        let Ok(username) = Username::parse(&name) else {
+            log::warn!("user {name:?} (id {id}) has a name confab would refuse; it gets no keys");
+            continue;
+        };
+        // The ids not yet keyed only, so instances starting together do
+        // the same work at most twice, never differently.
+        let updated = diesel::update(
+            users::table
+                .find(id)
+                .filter(users::username_folded.is_null()),
+        )
+        .set((
+            users::username_folded.eq(username.folded()),
+            users::username_skeleton.eq(username.skeleton()),
+        ))
+        .execute(conn);
+        match updated.map_err(DbError::from) {
+            Ok(n) => filled += n,
+            Err(DbError::Conflict) => log::warn!(
+                "user {name:?} differs only in case from an older account, or looks like \
+                 one; both keep their names and log in by them exactly"
+            ),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(filled)
 }
 
 /// Looks an account up by name.

@@ -54,6 +54,16 @@ impl Drop for KillOnDrop {
 /// its own (as a deployment runs it), once it answers `/readyz`; `env` adds
 /// settings. Returns the process and its port.
 pub async fn serve_binary(app: &TestApp, env: &[(&str, &str)]) -> (KillOnDrop, u16) {
+    serve_binary_logging(app, env, std::process::Stdio::inherit()).await
+}
+
+/// [`serve_binary`] with the process's log (its standard error) sent to
+/// `log`, say a file the test reads back.
+pub async fn serve_binary_logging(
+    app: &TestApp,
+    env: &[(&str, &str)],
+    log: impl Into<std::process::Stdio>,
+) -> (KillOnDrop, u16) {
     let port = free_port();
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_confab"));
     command
@@ -68,6 +78,7 @@ pub async fn serve_binary(app: &TestApp, env: &[(&str, &str)]) -> (KillOnDrop, u
     for (name, value) in env {
         command.env(name, value);
     }
+    command.stderr(log);
     let child = KillOnDrop(command.spawn().expect("confab starts"));
     let deadline = tokio::time::Instant::now() + PATIENCE;
     while !reqwest::get(format!("http://127.0.0.1:{port}/readyz"))
@@ -198,6 +209,9 @@ pub fn test_settings(database_url: &str) -> Settings {
         // Tests post as fast as they can; the write allowance has tests of
         // its own (limits.rs), which turn it on.
         write_per_sec: 0,
+        // Tests sign many people up from 127.0.0.1; the sign-up throttle
+        // has tests of its own (account_throttles.rs), which turn it on.
+        signups_per_hour: 0,
         ..Settings::default()
     }
 }
@@ -366,6 +380,12 @@ impl TestApp {
 
     /// A browser-like client with a cookie jar that does not follow redirects.
     pub fn browser(&self) -> Browser {
+        self.browser_on(self.port)
+    }
+
+    /// A browser for the server on `port` of this machine (one
+    /// [`serve_binary`] started on this app's database, say).
+    pub fn browser_on(&self, port: u16) -> Browser {
         let jar = Arc::new(Jar::default());
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
@@ -375,7 +395,7 @@ impl TestApp {
         Browser {
             http,
             jar,
-            base: self.url(""),
+            base: format!("http://127.0.0.1:{port}"),
             username: String::new(),
         }
     }
