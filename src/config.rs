@@ -85,6 +85,9 @@ pub struct Settings {
     /// Writes per second one user's allowance regains
     /// (`CONFAB_WRITE_PER_SEC`); 0 turns the allowance off.
     pub write_per_sec: u32,
+    /// Distinct emoji one message may carry (`CONFAB_MAX_REACTIONS`); a
+    /// new one beyond it is refused with `too_many_reactions`.
+    pub max_reactions: usize,
 }
 
 impl Default for Settings {
@@ -109,6 +112,7 @@ impl Default for Settings {
             max_sockets_per_address: 200,
             write_burst: 20,
             write_per_sec: 2,
+            max_reactions: 20,
             metrics_bind: None,
         }
     }
@@ -215,6 +219,11 @@ impl Settings {
                 "CONFAB_WRITE_PER_SEC",
                 defaults.write_per_sec,
             )?,
+            max_reactions: parse_or(
+                get("CONFAB_MAX_REACTIONS"),
+                "CONFAB_MAX_REACTIONS",
+                defaults.max_reactions,
+            )?,
         }
         .validated()
     }
@@ -237,6 +246,7 @@ impl Settings {
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
+            ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -324,6 +334,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
+        assert_eq!(s.max_reactions, 20);
         assert!(s.allowed_origins.is_empty());
     }
 
@@ -367,5 +378,7 @@ mod tests {
         assert!(err.to_string().contains("32 bytes"), "{err}");
         let err = from(&[("CONFAB_SESSION_QUEUE", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = from(&[("CONFAB_MAX_REACTIONS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("CONFAB_MAX_REACTIONS"), "{err}");
     }
 }

@@ -336,7 +336,7 @@ async fn a_page_back_from_an_outage_shows_the_edits_deletions_and_reactions_it_m
     ws.next_of("message_deleted").await;
     ws.send_json(json!({"type": "react", "id": ids[3], "emoji": THUMBS_UP}))
         .await;
-    ws.next_of("reactions").await;
+    ws.next_of("reaction").await;
 
     // Bob's server is back: his page reconnects by itself and, without a
     // reload, shows the log as it is now.
