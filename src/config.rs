@@ -101,6 +101,9 @@ pub struct Settings {
     /// Sign-ups and logins that may wait for a password hasher
     /// (`CONFAB_HASH_QUEUE`); past it: 503. 0: no limit.
     pub hash_queue: usize,
+    /// Distinct emoji one message may carry (`CONFAB_MAX_REACTIONS`); a
+    /// new one beyond it is refused with `too_many_reactions`.
+    pub max_reactions: usize,
 }
 
 impl Default for Settings {
@@ -130,6 +133,7 @@ impl Default for Settings {
             login_failures_per_address: 20,
             signups_per_hour: 30,
             hash_queue: 64,
+            max_reactions: 20,
             metrics_bind: None,
         }
     }
@@ -266,6 +270,11 @@ impl Settings {
                 "CONFAB_HASH_QUEUE",
                 defaults.hash_queue,
             )?,
+            max_reactions: parse_or(
+                get("CONFAB_MAX_REACTIONS"),
+                "CONFAB_MAX_REACTIONS",
+                defaults.max_reactions,
+            )?,
         }
         .validated()
     }
@@ -288,6 +297,7 @@ impl Settings {
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
+            ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -375,6 +385,7 @@ mod tests {
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
+        assert_eq!(s.max_reactions, 20);
         assert!(s.allowed_origins.is_empty());
         assert_eq!(s.login_failures_per_account, 5);
         assert_eq!(s.login_failures_per_address, 20);
@@ -439,5 +450,7 @@ mod tests {
         assert!(err.to_string().contains("32 bytes"), "{err}");
         let err = from(&[("CONFAB_SESSION_QUEUE", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = from(&[("CONFAB_MAX_REACTIONS", "0")]).unwrap_err();
+        assert!(err.to_string().contains("CONFAB_MAX_REACTIONS"), "{err}");
     }
 }

@@ -63,6 +63,13 @@ pub enum ClientFrame {
         /// The emoji, validated by the receiver.
         emoji: String,
     },
+    /// Who reacted to a message with one emoji (the full list).
+    Reactors {
+        /// Which message.
+        id: MessageId,
+        /// The emoji, validated by the receiver.
+        emoji: String,
+    },
     /// Any `type` this server does not know.
     #[serde(other)]
     Unknown,
@@ -264,7 +271,15 @@ mod tests {
                 emoji: "👍".into()
             })
         );
+        assert_eq!(
+            decode(r#"{"type":"reactors","id":3,"emoji":"👍"}"#),
+            Ok(ClientFrame::Reactors {
+                id: MessageId(3),
+                emoji: "👍".into()
+            })
+        );
         for text in [
+            r#"{"type":"reactors","id":3}"#,
             r#"{"type":"edit_message","id":3}"#,
             r#"{"type":"delete_message","id":"3"}"#,
             r#"{"type":"typing","typing":"yes"}"#,

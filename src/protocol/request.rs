@@ -62,6 +62,13 @@ pub enum Request {
         /// With what.
         emoji: Emoji,
     },
+    /// Everyone who reacted to a message with one emoji.
+    Reactors {
+        /// Which message.
+        id: MessageId,
+        /// Which emoji.
+        emoji: Emoji,
+    },
     /// The user started or stopped typing.
     Typing(bool),
 }
@@ -145,6 +152,10 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
             id,
             emoji: Emoji::parse(&emoji)?,
         },
+        ClientFrame::Reactors { id, emoji } => Request::Reactors {
+            id,
+            emoji: Emoji::parse(&emoji)?,
+        },
         ClientFrame::Typing { typing } => Request::Typing(typing),
         // `decode` refuses unknown types with their name (`UnknownType`), so
         // this arm is never reached; it answers as a malformed frame rather
@@ -209,6 +220,14 @@ mod tests {
             code(r#"{"type":"react","id":1,"emoji":"ok"}"#),
             Some(ErrorCode::InvalidEmoji)
         );
+        assert_eq!(
+            code(r#"{"type":"reactors","id":1,"emoji":"ok"}"#),
+            Some(ErrorCode::InvalidEmoji)
+        );
+        assert!(matches!(
+            parse(r#"{"type":"reactors","id":1,"emoji":"👍"}"#, &LIMITS),
+            Ok(Request::Reactors { id: MessageId(1), emoji }) if emoji.as_str() == "👍"
+        ));
         assert_eq!(
             parse(r#"{"type":"history","before":7,"limit":5}"#, &LIMITS),
             Ok(Request::History {

@@ -31,14 +31,18 @@ pub struct MessageView {
     pub history: bool,
 }
 
-/// Everyone who reacted to a message with one emoji.
+/// One emoji's reactions on a message, as one reader sees them: a summary
+/// of bounded size however many reacted (the full list is a `reactors`
+/// request away).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct ReactionView {
     /// The emoji.
     pub emoji: String,
-    /// How many reacted with it (the length of `users`).
+    /// How many reacted with it.
     pub count: usize,
-    /// Who, in the order they reacted.
+    /// Whether the reader is one of them.
+    pub me: bool,
+    /// The first few who did (at most three), in the order they reacted.
     pub users: Vec<Username>,
 }
 
@@ -68,6 +72,9 @@ pub enum ErrorCode {
     Forbidden,
     /// A reaction that is not a single emoji.
     InvalidEmoji,
+    /// The message already has the most distinct emoji allowed
+    /// (`CONFAB_MAX_REACTIONS`); existing ones can still be toggled.
+    TooManyReactions,
     /// The client sent faster than it may (too many requests waiting, a
     /// second history request, too many private messages at once); typing
     /// over its budget is dropped without an error.
@@ -137,12 +144,29 @@ pub enum ServerFrame {
         /// Whether they are typing now.
         typing: bool,
     },
-    /// A message's reactions changed: the full current set.
-    Reactions {
+    /// One user added or took back one reaction: only what changed, so
+    /// the frame stays small however many reactions the message has.
+    Reaction {
         /// Which message.
         id: MessageId,
-        /// Every emoji with its users, in order of first use.
-        reactions: Vec<ReactionView>,
+        /// The emoji.
+        emoji: String,
+        /// Who toggled it.
+        user: Username,
+        /// Added (`true`) or taken back (`false`).
+        added: bool,
+        /// How many react with this emoji now (0: its chip goes).
+        count: usize,
+    },
+    /// Everyone who reacted to a message with one emoji, answering a
+    /// `reactors` request.
+    Reactors {
+        /// Which message.
+        id: MessageId,
+        /// The emoji.
+        emoji: String,
+        /// Who, in the order they reacted.
+        users: Vec<Username>,
     },
     /// A private message to the receiving user.
     PrivateMessage {
@@ -248,14 +272,15 @@ mod tests {
             edited_at: DateTime::from_timestamp(60, 0),
             reactions: vec![ReactionView {
                 emoji: "👍".into(),
-                count: 2,
-                users: vec![user("alice"), user("bob")],
+                count: 5,
+                me: true,
+                users: vec![user("alice"), user("bob"), user("carol")],
             }],
             history: false,
         });
         assert_eq!(
             &*encode(&frame),
-            r#"{"type":"chat_message","id":2,"user":"bob","message":"new","created_at":"1970-01-01T00:00:00.000Z","edited_at":"1970-01-01T00:01:00.000Z","reactions":[{"emoji":"👍","count":2,"users":["alice","bob"]}]}"#
+            r#"{"type":"chat_message","id":2,"user":"bob","message":"new","created_at":"1970-01-01T00:00:00.000Z","edited_at":"1970-01-01T00:01:00.000Z","reactions":[{"emoji":"👍","count":5,"me":true,"users":["alice","bob","carol"]}]}"#
         );
     }
 
@@ -287,6 +312,30 @@ mod tests {
         assert_eq!(
             &*encode(&frame),
             r#"{"type":"history","messages":[],"has_more":false}"#
+        );
+    }
+
+    #[test]
+    fn a_reaction_frame_carries_only_the_change() {
+        let frame = ServerFrame::Reaction {
+            id: MessageId(9),
+            emoji: "👍".into(),
+            user: user("bob"),
+            added: false,
+            count: 0,
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"reaction","id":9,"emoji":"👍","user":"bob","added":false,"count":0}"#
+        );
+        let frame = ServerFrame::Reactors {
+            id: MessageId(9),
+            emoji: "👍".into(),
+            users: vec![user("a"), user("b")],
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"reactors","id":9,"emoji":"👍","users":["a","b"]}"#
         );
     }
 

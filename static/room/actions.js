@@ -1,5 +1,6 @@
 // What the buttons inside messages do: tap to reveal the toolbar (phones
-// have no hover), edit, delete, react, reply privately. One delegated click
+// have no hover), edit, delete, react, reply privately, and who reacted
+// (asked for when a reaction chip is hovered or focused). One delegated click
 // listener on the log (`LOG_ACTIONS`, wired in main.js) handles them all,
 // so re-rendered messages need no wiring. Owns which message is tapped;
 // the popups themselves are popups.js's.
@@ -13,6 +14,7 @@ import { button, el, fitHeight, isPlainEnter } from "./dom.js";
 import { showNotice } from "./notice.js";
 import { coarsePointer, log, MAX_CHARS, narrowScreen } from "./page.js";
 import { askDelete, closePopups, onPickerKey, togglePicker } from "./popups.js";
+import { reactorsMissing } from "./render.js";
 import { send } from "./socket.js";
 import { charCount } from "./values.js";
 
@@ -175,6 +177,34 @@ function pickReaction(item, emoji) {
   setActive(null);
   react(item, emoji);
   (opener || item.querySelector(".action-react")).focus({ preventScroll: true });
+}
+
+// ---------------------------------------------------------------------
+// Who reacted. A chip names at most three people; hovering or focusing it
+// asks the server for everyone (`reactors`), one request at a time (the
+// server answers one at a time and refuses a second as too fast).
+// ---------------------------------------------------------------------
+
+/** Give up waiting for a `reactors` answer after this long. */
+const REACTORS_PATIENCE_MS = 10000;
+/** When the `reactors` request out was sent (0: none out). */
+let reactorsAskedAt = 0;
+
+function askReactors(item, emoji) {
+  if (!emoji || !reactorsMissing(item, emoji)) return;
+  if (reactorsAskedAt !== 0 && Date.now() - reactorsAskedAt < REACTORS_PATIENCE_MS) return;
+  if (send({ type: "reactors", id: Number(item.dataset.id), emoji })) reactorsAskedAt = Date.now();
+}
+
+/** The `reactors` request out was answered, or never will be (socket gone). */
+export function reactorsAnswered() {
+  reactorsAskedAt = 0;
+}
+
+/** A pointer over, or focus on, something in the log: a chip asks who reacted. */
+export function onLogHover(event) {
+  const chip = event.target.closest && event.target.closest(".reaction-chip");
+  if (chip && log.contains(chip)) askReactors(chip.closest(".message"), chip.dataset.emoji);
 }
 
 // ---------------------------------------------------------------------

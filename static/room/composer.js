@@ -1,7 +1,7 @@
 // The composer (#composer): the message box that grows with its text, the
 // character counter near the limit, "/pm name text" for private messages,
-// and the text of the last message sent until the server accepts or
-// refuses it (a refused text is given back).
+// and the texts of messages sent until the server accepts or refuses them
+// (a refused text is given back, never lost).
 
 import { fitHeight, isPlainEnter } from "./dom.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
@@ -17,8 +17,12 @@ const COMPOSER_MAX_LINES = 6;
 /** Error codes meaning "your last message was refused": give the text back. */
 const RESTORE_ON_ERROR = new Set(["message_too_long", "empty_message", "rate_limited"]);
 
-/** Text of the last message sent and not yet echoed back or refused. */
-let pendingText = null;
+/**
+ * Texts sent and not yet echoed back or refused, oldest first. Errors do
+ * not say which frame they refuse; a refusal of a post comes when it is
+ * read (before it is stored), so it is most likely the newest one out.
+ */
+let pendingTexts = [];
 
 export function autosize() {
   fitHeight(input, COMPOSER_MAX_LINES);
@@ -62,24 +66,39 @@ function sendMessage() {
     showNotice("Not connected. Your message is still here; send it once you are back online.");
     return;
   }
-  pendingText = text;
+  pendingTexts.push(text);
   stopTyping();
   setComposerText("");
   hideNotice();
 }
 
-/** The last message sent was accepted, or its answer will never come (socket closed). */
-export function forgetSentText() {
-  pendingText = null;
+/**
+ * A message we sent was accepted: our own `chat_message` with `text`, or a
+ * private message delivered with `privateText`. Without either, every
+ * answer will never come (the socket closed).
+ */
+export function forgetSentText({ text, privateText } = {}) {
+  let at = -1;
+  if (text !== undefined) at = pendingTexts.indexOf(text);
+  else if (privateText !== undefined) {
+    at = pendingTexts.findIndex((t) => /^\/pm\s/.test(t) && t.endsWith(privateText));
+  } else {
+    pendingTexts = [];
+    return;
+  }
+  if (at >= 0) pendingTexts.splice(at, 1);
 }
 
-/** An error frame with `code`: if it refused the last message sent, give its text back. */
+/**
+ * An error frame with `code`: if it refused a message we sent, give its
+ * text back, in front of anything typed since. True if a text came back.
+ */
 export function giveBackRefused(code) {
-  if (pendingText !== null && RESTORE_ON_ERROR.has(code)) {
-    // Give the refused text back, unless the user has started typing anew.
-    if (input.value.trim() === "") setComposerText(pendingText);
-    pendingText = null;
-  }
+  if (pendingTexts.length === 0 || !RESTORE_ON_ERROR.has(code)) return false;
+  const refused = pendingTexts.pop();
+  const typed = input.value.trim() === "" ? "" : input.value;
+  setComposerText(typed ? `${refused}\n${typed}` : refused);
+  return true;
 }
 
 /** Sending needs a connection; typing stays possible while disconnected. */

@@ -3,7 +3,7 @@
 // what it changes. Unknown types are ignored so the server can add new
 // ones first.
 
-import { clearPending, forgetAll } from "./actions.js";
+import { clearPending, forgetAll, reactorsAnswered } from "./actions.js";
 import { forgetSentText, giveBackRefused } from "./composer.js";
 import { receiveHistoryAnswer } from "./history.js";
 import {
@@ -14,7 +14,9 @@ import { showNotice } from "./notice.js";
 import { log, ME } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
-import { markEdited, refreshMessage, renderMessage, renderPrivate, renderReactions, setMessageText } from "./render.js";
+import {
+  applyReaction, markEdited, refreshMessage, renderMessage, renderPrivate, setMessageText, setReactors,
+} from "./render.js";
 import * as sync from "./sync.js";
 import { clearTyping, setTyping } from "./typing.js";
 import { messageId, str } from "./values.js";
@@ -24,6 +26,19 @@ const ERROR_TEXT = {
   not_found: "That message no longer exists.",
   forbidden: "You can only change your own messages.",
   invalid_emoji: "A reaction must be a single emoji.",
+};
+
+/** Errors the page words itself, whatever the server's message says. */
+const PAGE_TEXT = {
+  rate_limited(frame, gaveBack) {
+    const wait = Number.isFinite(frame.retry_after_ms) && frame.retry_after_ms > 0 ? frame.retry_after_ms : 1000;
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
+    const kept = gaveBack ? " Your message is still in the box." : "";
+    return `You're sending too fast — try again in ${seconds} s.${kept}`;
+  },
+  too_many_reactions() {
+    return "This message has as many different reactions as it can take. Add yours to one that is already there.";
+  },
 };
 
 const handlers = {
@@ -53,12 +68,18 @@ const handlers = {
     removeMessage(messageId(frame.id));
   },
 
-  reactions(frame) {
+  reaction(frame) {
     const id = messageId(frame.id);
     const item = findMessage(id);
     if (!item) return;
     sync.reactedLive(id);
-    keepPinned(() => renderReactions(item, frame.reactions));
+    keepPinned(() => applyReaction(item, frame));
+  },
+
+  reactors(frame) {
+    reactorsAnswered();
+    const item = findMessage(messageId(frame.id));
+    if (item) setReactors(item, str(frame.emoji), frame.users);
   },
 
   typing(frame) {
@@ -93,7 +114,7 @@ const handlers = {
   },
 
   private_message_delivered(frame) {
-    forgetSentText();
+    forgetSentText({ privateText: str(frame.message) });
     const item = renderPrivate({
       from: ME, to: str(frame.target), text: str(frame.message), outgoing: true, createdAt: frame.created_at,
     });
@@ -102,8 +123,9 @@ const handlers = {
 
   error(frame) {
     const code = str(frame.code);
-    showNotice(str(frame.message) || ERROR_TEXT[code] || "Something went wrong.");
-    giveBackRefused(code);
+    const gaveBack = giveBackRefused(code);
+    const worded = Object.hasOwn(PAGE_TEXT, code) ? PAGE_TEXT[code](frame, gaveBack) : "";
+    showNotice(worded || str(frame.message) || ERROR_TEXT[code] || "Something went wrong.");
     // Errors don't say which frame they answer: un-dim everything waiting.
     // A history request out keeps its slot: its answer may still come, and
     // a second request must not go out before it (history.js, HISTORY_STUCK_MS).
@@ -131,7 +153,7 @@ export function addRoomMessage(frame) {
   const mine = user === ME;
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
-    if (mine) forgetSentText(); // our send was accepted
+    if (mine) forgetSentText({ text: str(frame.message) }); // our send was accepted
   }
   const item = renderMessage({ ...frame, id });
   registerMessage(id, item);

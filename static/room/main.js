@@ -25,7 +25,9 @@
 // This file only wires: the hooks between modules, then every DOM event to
 // the function that handles it, then the first render and the connection.
 
-import { clearPending, onLogClick, onLogInput, onLogKeydown, onPageClick } from "./actions.js";
+import {
+  clearPending, onLogClick, onLogHover, onLogInput, onLogKeydown, onPageClick, reactorsAnswered,
+} from "./actions.js";
 import {
   applyPlaceholder, autosize, forgetSentText, onInput, onKeydown, onSubmit, setConnected,
   startPrivateMessage, updateCounter,
@@ -63,6 +65,7 @@ function start() {
       forgetSentText();
       forgetOurTyping();
       clearPending();
+      reactorsAnswered();
       socketGone();
     },
     left: socketGone,
@@ -86,6 +89,8 @@ function start() {
   log.addEventListener("click", onLogClick);
   log.addEventListener("keydown", onLogKeydown);
   log.addEventListener("input", onLogInput);
+  log.addEventListener("pointerover", onLogHover);
+  log.addEventListener("focusin", onLogHover);
   document.addEventListener("click", onPageClick);
 
   log.addEventListener("scroll", () => {

@@ -66,7 +66,7 @@ export function askDelete(item) {
 }
 
 // Reactions: every click is a toggle on the server; chips change only when
-// its `reactions` frame (the full state) arrives.
+// its `reaction` frame (what changed) arrives.
 
 /**
  * Opens the picker (a popover over the log; a bottom sheet on phones),

@@ -114,17 +114,90 @@ export function markEdited(item, editedAt) {
   mark.title = `Edited ${fmtFull.format(parseDate(editedAt))}`;
 }
 
+// ---------------------------------------------------------------------
+// Reactions. The server sums each emoji up (`count`, `me`, the first few
+// `users`) when it sends a message, then sends only changes (one `reaction`
+// frame per toggle); the full list of who reacted comes on demand
+// (`reactors`, asked for by actions.js when a chip is hovered or focused).
+// Each message keeps its reactions here, in order of first use.
+// ---------------------------------------------------------------------
+
+/** message element → [{ emoji, count, me, users, complete }] */
+const reactionState = new WeakMap();
+
+/** Reads one reaction summary from a frame, or null. */
+function readReaction(reaction) {
+  const emoji = str(reaction && reaction.emoji);
+  if (!emoji) return null;
+  const users = Array.isArray(reaction.users) ? reaction.users.filter((u) => typeof u === "string") : [];
+  const count = positiveInt(reaction.count, users.length);
+  if (count === 0) return null;
+  return { emoji, count, me: reaction.me === true, users, complete: users.length >= count };
+}
+
 /**
- * Replaces a message's reaction chips with `reactions` (the full current
- * set), followed by a small "add" button that opens the picker without
- * the hover toolbar.
+ * Replaces a message's reactions with `reactions` (the server's current
+ * summary), then shows them.
  */
 export function renderReactions(item, reactions) {
+  const list = (Array.isArray(reactions) ? reactions : []).map(readReaction).filter(Boolean);
+  reactionState.set(item, list);
+  showReactions(item);
+}
+
+/** One user added or took back one reaction (a `reaction` frame). */
+export function applyReaction(item, frame) {
+  const emoji = str(frame.emoji);
+  const user = str(frame.user);
+  if (!emoji || !user) return;
+  const added = frame.added === true;
+  const count = Number.isSafeInteger(frame.count) && frame.count > 0 ? frame.count : 0;
+  const list = reactionState.get(item) || [];
+  let entry = list.find((r) => r.emoji === emoji);
+  if (count === 0) {
+    reactionState.set(item, list.filter((r) => r !== entry));
+  } else {
+    if (!entry) {
+      entry = { emoji, count, me: false, users: [], complete: true };
+      list.push(entry);
+      reactionState.set(item, list);
+    }
+    entry.count = count;
+    if (user === ME) entry.me = added;
+    entry.users = entry.users.filter((u) => u !== user);
+    if (added && (entry.complete || entry.users.length < 3)) entry.users.push(user);
+    entry.complete = entry.complete && entry.users.length === count;
+  }
+  showReactions(item);
+}
+
+/** The full list of who reacted with `emoji` (a `reactors` frame). */
+export function setReactors(item, emoji, users) {
+  const entry = (reactionState.get(item) || []).find((r) => r.emoji === emoji);
+  if (!entry || !Array.isArray(users)) return;
+  entry.users = users.filter((u) => typeof u === "string");
+  entry.count = Math.max(entry.users.length, 0);
+  entry.complete = true;
+  if (entry.count === 0) reactionState.set(item, reactionState.get(item).filter((r) => r !== entry));
+  showReactions(item);
+}
+
+/** Whether the chip for `emoji` names fewer people than reacted: worth a `reactors` request. */
+export function reactorsMissing(item, emoji) {
+  const entry = (reactionState.get(item) || []).find((r) => r.emoji === emoji);
+  return entry !== undefined && !entry.complete;
+}
+
+/**
+ * Draws a message's reaction chips, followed by a small "add" button that
+ * opens the picker without the hover toolbar.
+ */
+function showReactions(item) {
   const row = item.querySelector(".message-reactions");
   // Re-rendering drops the focused chip; put focus back on its successor.
   const had = row.contains(document.activeElement) ? document.activeElement : null;
 
-  const chips = (Array.isArray(reactions) ? reactions : []).map(renderChip).filter(Boolean);
+  const chips = (reactionState.get(item) || []).map(renderChip);
   const add = reactButton("reaction-add");
   handOverPicker(row, add);
   row.replaceChildren(...chips, add);
@@ -138,19 +211,29 @@ export function renderReactions(item, reactions) {
   }
 }
 
-function renderChip(reaction) {
-  const emoji = str(reaction && reaction.emoji);
-  if (!emoji) return null;
-  const users = Array.isArray(reaction.users) ? reaction.users.filter((u) => typeof u === "string") : [];
-  const count = positiveInt(reaction.count, users.length);
-  const mine = users.includes(ME);
+/**
+ * "you, alice, bob and 3 others": you first, then the names known (the
+ * first three, or everyone once a `reactors` answer came), the rest counted.
+ */
+function whoReacted({ count, me, users }) {
+  const others = users.filter((u) => u !== ME);
+  const names = me ? ["you", ...others] : others;
+  const shown = names.slice(0, Math.min(names.length, count));
+  const rest = count - shown.length;
+  if (rest > 0) shown.push(`${rest} ${rest === 1 ? "other" : "others"}`);
+  if (shown.length <= 1) return shown.join("");
+  return `${shown.slice(0, -1).join(", ")} and ${shown[shown.length - 1]}`;
+}
 
+function renderChip(reaction) {
+  const { emoji, count, me } = reaction;
   const chip = button("reaction-chip");
   chip.dataset.emoji = emoji;
-  chip.classList.toggle("mine", mine);
-  chip.setAttribute("aria-pressed", String(mine));
-  chip.title = users.join(", ");
-  chip.setAttribute("aria-label", `${emoji} ${count}: ${users.join(", ")}`);
+  chip.classList.toggle("mine", me);
+  chip.setAttribute("aria-pressed", String(me));
+  const who = whoReacted(reaction);
+  chip.title = `${who} reacted with ${emoji}`;
+  chip.setAttribute("aria-label", `${emoji} ${count}: ${who}`);
   chip.append(el("span", "reaction-emoji", emoji), el("span", "reaction-count", String(count)));
   return chip;
 }

@@ -92,7 +92,7 @@ export function editedLive(id) {
   if (reconcile !== null) reconcile.editedLive.add(id);
 }
 
-/** A live `reactions` frame for `id`: newer than any answer to a re-read request out. */
+/** A live `reaction` frame for `id`: newer than any answer to a re-read request out. */
 export function reactedLive(id) {
   if (reconcile !== null) reconcile.reactedLive.add(id);
 }

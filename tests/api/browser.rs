@@ -336,7 +336,7 @@ async fn a_page_back_from_an_outage_shows_the_edits_deletions_and_reactions_it_m
     ws.next_of("message_deleted").await;
     ws.send_json(json!({"type": "react", "id": ids[3], "emoji": THUMBS_UP}))
         .await;
-    ws.next_of("reactions").await;
+    ws.next_of("reaction").await;
 
     // Bob's server is back: his page reconnects by itself and, without a
     // reload, shows the log as it is now.
@@ -727,4 +727,114 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
 
     bob_ws.close().await;
     alice.close().await;
+}
+
+#[actix_web::test]
+async fn refusals_are_shown_in_words_and_the_unsent_text_stays_in_the_composer() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    // One write at once, one a second; one kind of reaction per message.
+    let app = TestApp::spawn_with(|s| {
+        s.write_burst = 1;
+        s.write_per_sec = 1;
+        s.max_reactions = 1;
+    })
+    .await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+
+    // Two messages sent at once: the second is over the allowance.
+    alice
+        .js(
+            "const input = document.getElementById('chat-message-input');\
+             input.value = 'first'; input.form.requestSubmit();\
+             input.value = 'second, not sent yet'; input.form.requestSubmit();",
+            vec![],
+        )
+        .await;
+    let id = alice.wait_for_message("first").await;
+    let notice = alice
+        .wait_for_notice("You're sending too fast — try again in 1 s")
+        .await;
+    alice.screenshot("room-rate-limited").await;
+    assert!(notice.contains("still in the box"), "{notice}");
+    assert_eq!(alice.composer_text().await, "second, not sent yet");
+    let in_log = alice
+        .js(
+            "return [...document.querySelectorAll('#chat-log .message-text')]\
+               .some((t) => t.textContent === arguments[0]);",
+            vec![json!("second, not sent yet")],
+        )
+        .await;
+    assert_eq!(
+        in_log,
+        json!(false),
+        "the refused message is not in the log"
+    );
+
+    // Bob's 👍 fills the message's one kind of reaction.
+    let bob = app.user("bob").await;
+    let mut b = app.join(&bob, "lobby").await;
+    b.joined().await;
+    b.send_json(json!({"type": "react", "id": id.parse::<i64>().unwrap(), "emoji": THUMBS_UP}))
+        .await;
+    b.next_of("reaction").await;
+    alice.wait_for_chip(&id, THUMBS_UP, 1, false, "bob").await;
+
+    // Past the allowance's second, alice tries another kind: refused, in words.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    alice.react_with_picker(&id, "🎉").await;
+    alice
+        .wait_for_notice("as many different reactions as it can take")
+        .await;
+    alice.screenshot("room-too-many-reactions").await;
+    assert!(!alice.exists(".reaction-chip[data-emoji=\"🎉\"]").await);
+    // Adding to the one there works, and the text is still waiting.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    alice.click_reaction_chip(&id, THUMBS_UP).await;
+    alice.wait_for_chip(&id, THUMBS_UP, 2, true, "you").await;
+    assert_eq!(alice.composer_text().await, "second, not sent yet");
+}
+
+#[actix_web::test]
+async fn reaction_chips_count_mark_mine_and_name_everyone_on_hover() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let id = alice.send("who likes this?").await;
+    let message = id.parse::<i64>().unwrap();
+    for name in ["u1", "u2", "u3", "u4", "u5"] {
+        let mut ws = app.join(&app.user(name).await, "lobby").await;
+        ws.joined().await;
+        ws.send_json(json!({"type": "react", "id": message, "emoji": "🎉"}))
+            .await;
+        ws.next_of("reaction").await;
+    }
+    alice
+        .wait_for_chip(&id, "🎉", 5, false, "u1, u2, u3, u4 and u5")
+        .await;
+
+    // A fresh page gets the summary (three names) and asks for the rest on hover.
+    alice.reload().await;
+    alice.wait_connected("lobby", "alice").await;
+    alice
+        .wait_for_chip(&id, "🎉", 5, false, "u1, u2, u3 and 2 others")
+        .await;
+    let chip = alice
+        .wait_displayed(
+            "the 🎉 chip",
+            &format!("#chat-log .message[data-id=\"{id}\"] button.reaction-chip"),
+        )
+        .await;
+    alice.hover(&chip).await;
+    alice
+        .wait_for_chip(&id, "🎉", 5, false, "u1, u2, u3, u4 and u5")
+        .await;
+
+    alice.click_reaction_chip(&id, "🎉").await;
+    let who = alice.wait_for_chip(&id, "🎉", 6, true, "you").await;
+    assert!(who.starts_with("you, u1"), "{who}");
+    alice.screenshot("room-reaction-chips").await;
 }

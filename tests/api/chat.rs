@@ -85,7 +85,7 @@ async fn the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions()
     let id = a.expect("chat_message").await["id"].clone();
     a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
         .await;
-    a.expect("reactions").await;
+    a.expect("reaction").await;
 
     // Bob's client is the tutorial's: it only ever sends {"message": ...}.
     let mut t = app.join(&bob, "lobby").await;
@@ -122,7 +122,7 @@ async fn the_tutorial_clients_frames_keep_their_keys_amid_typing_and_reactions()
         done |= frame["type"] == "chat_message" && frame["message"] == "done";
         seen.insert(frame["type"].as_str().unwrap().to_owned());
     }
-    for newer in ["typing", "reactions"] {
+    for newer in ["typing", "reaction"] {
         assert!(seen.contains(newer), "{newer} traffic went on: {seen:?}");
     }
 }

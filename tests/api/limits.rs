@@ -204,7 +204,7 @@ async fn one_users_writes_share_one_allowance_over_all_their_sockets() {
     a.next_of("message_edited").await;
     a.send_json(json!({"type": "react", "id": id, "emoji": "👍"}))
         .await;
-    a.next_of("reactions").await;
+    a.next_of("reaction").await;
 
     // Spent: the next write from either tab is refused, and not stored.
     for ws in [&mut a, &mut second_tab] {

@@ -32,6 +32,7 @@ mod pages;
 mod postgres;
 mod presence;
 mod private_messages;
+mod reactions;
 mod rights;
 mod scale_out;
 mod shutdown;

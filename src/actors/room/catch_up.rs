@@ -12,10 +12,11 @@
 use super::{Room, view_of};
 use crate::db::queries::messages;
 use crate::db::{DbConnection, DbError};
-use crate::domain::{MessageId, RoomId};
+use crate::domain::{MessageId, RoomId, Username};
 use crate::metrics::METRICS;
 use crate::protocol::{ServerFrame, encode};
 use actix::prelude::*;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
 /// How far before the client's last message its catch-up starts, to cover
@@ -152,8 +153,17 @@ impl Handler<Fetch> for Room {
         let db = self.db.clone();
         let room_id = self.info.id;
         let ids = msg.ids;
-        let load = async move { db.run(move |c| messages::with_ids(c, room_id, &ids)).await };
-        AtomicResponse::new(Box::pin(load.into_actor(self).map(|loaded, room, _ctx| {
+        // The members' users, so that each is told which reactions are theirs.
+        let readers: BTreeSet<Username> = self.members.values().map(|m| m.user.clone()).collect();
+        let names: Vec<String> = readers.iter().map(|u| u.as_str().to_owned()).collect();
+        let load = async move {
+            db.run(move |c| {
+                let names: Vec<&str> = names.iter().map(String::as_str).collect();
+                messages::with_ids(c, room_id, &ids, &names)
+            })
+            .await
+        };
+        AtomicResponse::new(Box::pin(load.into_actor(self).map(move |loaded, room, _ctx| {
             let rows = match loaded {
                 Ok(rows) => rows,
                 Err(e) => return log::warn!("room {}: catching up failed: {e}", room.info.name),
@@ -161,10 +171,23 @@ impl Handler<Fetch> for Room {
             let mut caught = 0;
             for row in rows {
                 let id = row.message.id;
-                if room.memory.remember(id) {
-                    let frame = encode(&ServerFrame::ChatMessage(view_of(row, false)));
-                    room.deliver(&frame, None, Some(id));
-                    caught += 1;
+                if !room.memory.remember(id) {
+                    continue;
+                }
+                caught += 1;
+                if row.reactions.is_empty() {
+                    // The same for everyone (the usual case: a message
+                    // stored during an outage has no reactions yet).
+                    if let Some(anyone) = readers.first() {
+                        let frame = encode(&ServerFrame::ChatMessage(view_of(&row, false, anyone)));
+                        room.deliver(&frame, None, Some(id));
+                    }
+                    continue;
+                }
+                // Reactions say `me` to each reader: one frame per user.
+                for reader in &readers {
+                    let frame = encode(&ServerFrame::ChatMessage(view_of(&row, false, reader)));
+                    room.deliver_to(&frame, Some(id), |user| user == reader);
                 }
             }
             if caught > 0 {

@@ -15,7 +15,8 @@
 
 use super::{Room, RoomError};
 use crate::db::models::Message;
-use crate::db::queries::{messages, reactions, users};
+use crate::db::queries::reactions::{self, Toggled};
+use crate::db::queries::{messages, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo};
 use crate::metrics::METRICS;
@@ -33,9 +34,9 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
     })
 }
 
-/// Checks that `who` may still act in the room: always in an open room;
-/// in an admin-only one only while staff.
-fn still_admitted(
+/// Checks that `who` may still act in (or read) the room: always in an
+/// open room; in an admin-only one only while staff.
+pub(super) fn still_admitted(
     conn: &mut DbConnection,
     room: &RoomInfo,
     who: &Identity,
@@ -233,7 +234,8 @@ impl Handler<Delete> for Room {
     }
 }
 
-/// A member toggles their reaction on a message.
+/// A member toggles their reaction on a message. Everyone is told only
+/// what changed (a `reaction` frame), never the message's whole set.
 #[derive(Message)]
 #[rtype(result = "Result<(), RoomError>")]
 pub struct React {
@@ -243,24 +245,43 @@ pub struct React {
     pub id: MessageId,
     /// With what.
     pub emoji: Emoji,
+    /// Most distinct emoji a message may carry (`CONFAB_MAX_REACTIONS`).
+    pub max_distinct: usize,
 }
 
 impl Handler<React> for Room {
     type Result = AtomicResponse<Self, Result<(), RoomError>>;
 
     fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
-        let React { user, id, emoji } = react;
-        let store = self.change_message(
+        let React {
+            user,
+            id,
+            emoji,
+            max_distinct,
+        } = react;
+        let who = user.username.clone();
+        let stored_emoji = emoji.as_str().to_owned();
+        let toggle = self.change_message(
             user,
             id,
             |_, user, _| Ok(user),
             move |c, user| {
-                reactions::toggle(c, id, user.id, emoji.as_str(), Utc::now().naive_utc())
+                let at = Utc::now().naive_utc();
+                reactions::toggle(c, id, user.id, emoji.as_str(), at, max_distinct)
             },
         );
-        self.then_publish(store, move |groups| ServerFrame::Reactions {
+        let store = async move {
+            match toggle.await? {
+                Toggled::Done { added, count } => Ok((added, count)),
+                Toggled::Full => Err(RoomError::TooManyReactions { max: max_distinct }),
+            }
+        };
+        self.then_publish(store, move |(added, count)| ServerFrame::Reaction {
             id,
-            reactions: super::reaction_views(groups),
+            emoji: stored_emoji,
+            user: who,
+            added,
+            count,
         })
     }
 }

@@ -1,9 +1,13 @@
-//! Pages of the room's log, on request: scrolling back, or catching up
-//! after a reconnect beyond what the join burst carried.
+//! Reading the room's log on request: pages of it (scrolling back, or
+//! catching up after a reconnect beyond what the join burst carried), and
+//! the full list of who reacted to a message with one emoji, which pages
+//! and the join burst only sum up.
 
+use super::changes::still_admitted;
 use super::{Room, RoomError, view_of};
-use crate::db::queries::messages;
-use crate::domain::Window;
+use crate::db::DbError;
+use crate::db::queries::{messages, reactions};
+use crate::domain::{Emoji, Identity, MessageId, Username, Window};
 use crate::protocol::MessageView;
 use actix::prelude::*;
 
@@ -11,6 +15,8 @@ use actix::prelude::*;
 #[derive(Message)]
 #[rtype(result = "Result<HistoryPage, RoomError>")]
 pub struct LoadHistory {
+    /// Who reads: their reactions are marked `me`.
+    pub reader: Username,
     /// Which part of the log.
     pub window: Window,
     /// At most this many.
@@ -34,14 +40,57 @@ impl Handler<LoadHistory> for Room {
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room_id = self.info.id;
+        let reader = msg.reader;
+        let name = reader.as_str().to_owned();
         Box::pin(async move {
             let (rows, has_more) = db
-                .run(move |c| messages::page(c, room_id, msg.window, msg.limit.into()))
+                .run(move |c| {
+                    messages::page(c, room_id, msg.window, msg.limit.into(), &[name.as_str()])
+                })
                 .await?;
             Ok(HistoryPage {
-                messages: rows.into_iter().map(|row| view_of(row, true)).collect(),
+                messages: rows.iter().map(|row| view_of(row, true, &reader)).collect(),
                 has_more,
             })
+        })
+    }
+}
+
+/// A member asks who reacted to message `id` with `emoji`: the whole list,
+/// which `chat_message` frames cut short.
+#[derive(Message)]
+#[rtype(result = "Result<Vec<Username>, RoomError>")]
+pub struct ListReactors {
+    /// Who asks; they must still be admitted to the room.
+    pub reader: Identity,
+    /// Which message.
+    pub id: MessageId,
+    /// Which emoji.
+    pub emoji: Emoji,
+}
+
+impl Handler<ListReactors> for Room {
+    // A read, like a history page: no place in the room's order.
+    type Result = ResponseFuture<Result<Vec<Username>, RoomError>>;
+
+    fn handle(&mut self, msg: ListReactors, _ctx: &mut Self::Context) -> Self::Result {
+        let db = self.db.clone();
+        let info = self.info.clone();
+        let ListReactors { reader, id, emoji } = msg;
+        Box::pin(async move {
+            let names = db
+                .run(move |c| {
+                    // Rights as of now, as for every change: a user who lost
+                    // the room reads nothing more of it.
+                    still_admitted(c, &info, &reader)?;
+                    messages::find_live(c, info.id, id).map_err(|e| match e {
+                        DbError::NotFound => RoomError::NotFound(id),
+                        other => RoomError::Storage(other),
+                    })?;
+                    Ok::<_, RoomError>(reactions::reactors(c, id, emoji.as_str())?)
+                })
+                .await?;
+            Ok(names.into_iter().map(Username::from_stored).collect())
         })
     }
 }

@@ -43,15 +43,19 @@ impl Handler<Join> for Room {
         let db = self.db.clone();
         let room_id = self.info.id;
         let resume_after = join.resume_after;
+        let reader = join.user.as_str().to_owned();
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let user_ready = join.user_ready.take();
         let load = async move {
-            let history = db.run(move |c| match resume_after {
-                Some(after) => {
-                    let floor = resume_floor(c, room_id, after)?;
-                    messages::page(c, room_id, Window::After(floor), RESUME_LIMIT)
+            let history = db.run(move |c| {
+                let readers = [reader.as_str()];
+                match resume_after {
+                    Some(after) => {
+                        let floor = resume_floor(c, room_id, after)?;
+                        messages::page(c, room_id, Window::After(floor), RESUME_LIMIT, &readers)
+                    }
+                    None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN, &readers),
                 }
-                None => messages::page(c, room_id, Window::Latest, HISTORY_ON_JOIN),
             });
             let user_ready = async {
                 if let Some(ready) = user_ready {
@@ -77,7 +81,7 @@ impl Handler<Join> for Room {
                         // Pages come oldest first: the ids are ascending.
                         for row in rows {
                             burst.ids.push(row.message.id);
-                            let frame = ServerFrame::ChatMessage(view_of(row, true));
+                            let frame = ServerFrame::ChatMessage(view_of(&row, true, &join.user));
                             burst.history.push(encode(&frame));
                         }
                         room.memory.note_burst(&burst.ids);

@@ -19,7 +19,8 @@
 //! - `changes.rs`: what changes the log — [`Post`], and [`Edit`],
 //!   [`Delete`] and [`React`], which go through one helper that checks
 //!   rights and finds the message.
-//! - `history.rs`: pages of the log on request ([`LoadHistory`]).
+//! - `history.rs`: reading the log on request: pages ([`LoadHistory`]) and
+//!   the full list of who reacted with one emoji ([`ListReactors`]).
 //! - `catch_up.rs`: nothing stored is lost to the members, even when the bus
 //!   is not there to carry it. The room catches up from the database while
 //!   the bus is down, whenever the bus says events may have been missed, and,
@@ -35,7 +36,7 @@ mod membership;
 mod memory;
 
 pub use changes::{Delete, Edit, Post, React};
-pub use history::{HistoryPage, LoadHistory};
+pub use history::{HistoryPage, ListReactors, LoadHistory};
 pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
 
 use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};
@@ -71,6 +72,12 @@ pub enum RoomError {
     /// The room is admin-only and the user is no longer staff.
     #[error("this room is for staff only")]
     NotAdmitted,
+    /// A new emoji on a message that already has the most allowed.
+    #[error("this message already has {max} different reactions; add yours to one of them instead")]
+    TooManyReactions {
+        /// The cap, `CONFAB_MAX_REACTIONS`.
+        max: usize,
+    },
 }
 
 impl RoomError {
@@ -80,6 +87,7 @@ impl RoomError {
             RoomError::Storage(_) => ErrorCode::Internal,
             RoomError::NotFound(_) => ErrorCode::NotFound,
             RoomError::Forbidden(_) | RoomError::NotAdmitted => ErrorCode::Forbidden,
+            RoomError::TooManyReactions { .. } => ErrorCode::TooManyReactions,
         }
     }
 }
@@ -197,10 +205,21 @@ impl Room {
     /// Hands one encoded frame to every member (but those named
     /// `skip_user`), kicking any that cannot take it.
     fn deliver(&mut self, frame: &ByteString, skip_user: Option<&Username>, id: Option<MessageId>) {
+        self.deliver_to(frame, id, |user| skip_user != Some(user));
+    }
+
+    /// Hands one encoded frame to the members whose user `to` picks,
+    /// kicking any that cannot take it.
+    fn deliver_to(
+        &mut self,
+        frame: &ByteString,
+        id: Option<MessageId>,
+        to: impl Fn(&Username) -> bool,
+    ) {
         let mut slow = Vec::new();
         let mut delivered = 0;
         for (session, member) in &self.members {
-            if member.kicked || skip_user == Some(&member.user) {
+            if member.kicked || !to(&member.user) {
                 continue;
             }
             let deliver = Deliver {
@@ -220,27 +239,29 @@ impl Room {
     }
 }
 
-/// The view of a stored message.
-pub fn view_of(row: MessageWithAuthor, history: bool) -> MessageView {
+/// The view of a stored message for `reader` (loaded with `reader` among
+/// its readers, so that its reactions say whether they reacted).
+pub fn view_of(row: &MessageWithAuthor, history: bool, reader: &Username) -> MessageView {
     MessageView {
         id: row.message.id,
-        user: Username::from_stored(row.author),
-        message: row.message.content,
+        user: Username::from_stored(row.author.clone()),
+        message: row.message.content.clone(),
         created_at: row.message.created_at.and_utc(),
         edited_at: row.message.edited_at.map(|t| t.and_utc()),
-        reactions: reaction_views(row.reactions),
+        reactions: reaction_views(&row.reactions, reader),
         history,
     }
 }
 
-/// Reactions as the protocol shows them.
-fn reaction_views(groups: Vec<ReactionGroup>) -> Vec<ReactionView> {
+/// Reactions as `reader` sees them.
+fn reaction_views(groups: &[ReactionGroup], reader: &Username) -> Vec<ReactionView> {
     groups
-        .into_iter()
+        .iter()
         .map(|g| ReactionView {
-            emoji: g.emoji,
-            count: g.users.len(),
-            users: g.users.into_iter().map(Username::from_stored).collect(),
+            emoji: g.emoji.clone(),
+            count: g.count,
+            me: g.readers.iter().any(|r| r == reader.as_str()),
+            users: g.first.iter().cloned().map(Username::from_stored).collect(),
         })
         .collect()
 }

@@ -1,7 +1,8 @@
 //! From a checked [`Request`] to the actor that carries it out, and from
 //! any failure to the client's `error` frame.
 //!
-//! Posts, edits, deletions, reactions, typing and history pages go to the
+//! Posts, edits, deletions, reactions, typing, history pages and lists of
+//! who reacted go to the
 //! room; private messages to the registry. Each waits within its
 //! [allowance](super::limits), and whatever goes wrong on the way is a
 //! [`SessionError`], which [`WsSession::fail`] turns into an `error` frame:
@@ -11,7 +12,9 @@ use super::WsSession;
 use super::limits::{Refusal, Slot};
 use crate::actors::delivery::Hangup;
 use crate::actors::registry::{PrivateMessageError, SendPrivate};
-use crate::actors::room::{Delete, Edit, LoadHistory, Post, React, Room, RoomError, Typing};
+use crate::actors::room::{
+    Delete, Edit, ListReactors, LoadHistory, Post, React, Room, RoomError, Typing,
+};
 use crate::domain::{MessageText, Username};
 use crate::protocol::{self, ErrorCode, Request, RequestError, ServerFrame, encode};
 use actix::prelude::*;
@@ -91,7 +94,11 @@ impl WsSession {
             Request::Post(text) => self.post(text, ctx),
             Request::Private { to, text } => self.send_private(to, text, ctx),
             Request::History { window, limit } => {
-                let request = LoadHistory { window, limit };
+                let request = LoadHistory {
+                    reader: self.user.username.clone(),
+                    window,
+                    limit,
+                };
                 self.ask_room(request, Slot::History, ctx, |page, _, ctx| {
                     ctx.text(encode(&ServerFrame::History {
                         messages: page.messages,
@@ -119,8 +126,24 @@ impl WsSession {
                     user: self.user.clone(),
                     id,
                     emoji,
+                    max_distinct: self.limits.max_reactions,
                 };
                 self.ask_room(react, Slot::Request, ctx, |(), _, _| {});
+            }
+            Request::Reactors { id, emoji } => {
+                let emoji_text = emoji.as_str().to_owned();
+                let request = ListReactors {
+                    reader: self.user.clone(),
+                    id,
+                    emoji,
+                };
+                self.ask_room(request, Slot::Reactors, ctx, move |users, _, ctx| {
+                    ctx.text(encode(&ServerFrame::Reactors {
+                        id,
+                        emoji: emoji_text,
+                        users,
+                    }));
+                });
             }
             Request::Typing(typing) => self.on_typing(typing),
         }

@@ -65,6 +65,8 @@ pub struct SessionLimits {
     pub queue: usize,
     /// Longest message, in characters.
     pub max_message_chars: usize,
+    /// Distinct emoji one message may carry.
+    pub max_reactions: usize,
 }
 
 impl SessionLimits {
@@ -83,6 +85,7 @@ impl From<&Settings> for SessionLimits {
             client_timeout: s.client_timeout,
             queue: s.session_queue,
             max_message_chars: s.max_message_chars,
+            max_reactions: s.max_reactions,
         }
     }
 }
@@ -101,6 +104,9 @@ pub enum Refusal {
     /// A history page is still on its way.
     #[error("wait for the previous history page before asking for the next")]
     HistoryPending,
+    /// A list of who reacted is still on its way.
+    #[error("wait for the previous list of who reacted before asking for the next")]
+    ReactorsPending,
     /// The private-message allowance is spent.
     #[error("too many private messages at once; this one was not sent")]
     TooManyPrivate {
@@ -125,7 +131,9 @@ impl Refusal {
     /// How long the client should wait before trying again.
     pub fn retry_after(&self) -> Duration {
         match self {
-            Refusal::TooManyRequests | Refusal::HistoryPending => IN_FLIGHT_RETRY,
+            Refusal::TooManyRequests | Refusal::HistoryPending | Refusal::ReactorsPending => {
+                IN_FLIGHT_RETRY
+            }
             Refusal::TooManyPrivate { retry_after } | Refusal::WriteRate { retry_after, .. } => {
                 *retry_after
             }
@@ -189,6 +197,9 @@ pub enum Slot {
     /// History pages: one at a time, so one client cannot pile up pages in
     /// its own output buffer.
     History,
+    /// Full lists of who reacted: one at a time, for the same reason (a
+    /// list can hold every member of a big room).
+    Reactors,
 }
 
 /// The allowances of one connection, as they stand.
@@ -197,6 +208,8 @@ pub struct Allowances {
     requests_in_flight: usize,
     /// A `history` request is being answered; the next waits for it.
     history_in_flight: bool,
+    /// A `reactors` request is being answered; the next waits for it.
+    reactors_in_flight: bool,
     /// Last typing state passed on to the room, and when.
     typing: Option<(bool, Instant)>,
     typing_budget: Budget,
@@ -208,6 +221,7 @@ impl Default for Allowances {
         Allowances {
             requests_in_flight: 0,
             history_in_flight: false,
+            reactors_in_flight: false,
             typing: None,
             typing_budget: Budget::new(TYPING_BURST, TYPING_REFILL),
             private_budget: Budget::new(PRIVATE_BURST, PRIVATE_REFILL),
@@ -223,12 +237,17 @@ impl Allowances {
                 Err(Refusal::TooManyRequests)
             }
             Slot::History if self.history_in_flight => Err(Refusal::HistoryPending),
+            Slot::Reactors if self.reactors_in_flight => Err(Refusal::ReactorsPending),
             Slot::Request => {
                 self.requests_in_flight += 1;
                 Ok(())
             }
             Slot::History => {
                 self.history_in_flight = true;
+                Ok(())
+            }
+            Slot::Reactors => {
+                self.reactors_in_flight = true;
                 Ok(())
             }
         }
@@ -239,6 +258,7 @@ impl Allowances {
         match slot {
             Slot::Request => self.requests_in_flight -= 1,
             Slot::History => self.history_in_flight = false,
+            Slot::Reactors => self.reactors_in_flight = false,
         }
     }
 
@@ -501,6 +521,7 @@ mod tests {
             client_timeout: Duration::from_secs(2),
             queue: 1,
             max_message_chars,
+            max_reactions: 20,
         };
         assert_eq!(limits(4000).max_frame_bytes(), MIN_FRAME_BYTES);
         assert!(limits(20_000).max_frame_bytes() >= 20_000 * 6);

@@ -10,7 +10,7 @@ use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 /// A stored message with what the protocol shows beside it: its author's
-/// name and its reactions.
+/// name and its reactions, summed up for the readers it was loaded for.
 #[derive(Debug, Clone)]
 pub struct MessageWithAuthor {
     /// The row.
@@ -43,7 +43,8 @@ pub fn insert(
 
 /// Up to `limit` messages of a room in `window`, oldest first, and whether
 /// the log goes on past the page (older ones for `Latest`/`Before`, newer
-/// ones for `After`). Deleted messages are left out.
+/// ones for `After`). Deleted messages are left out. The reactions say
+/// which of `readers` reacted.
 ///
 /// Walks the `(room_id, id)` index from the window's edge, so its cost does
 /// not grow with the length of the log.
@@ -52,6 +53,7 @@ pub fn page(
     room_id: RoomId,
     window: Window,
     limit: i64,
+    readers: &[&str],
 ) -> Result<(Vec<MessageWithAuthor>, bool), DbError> {
     let mut query = messages::table
         .inner_join(users::table)
@@ -72,16 +74,17 @@ pub fn page(
     if window_is_backwards(window) {
         rows.reverse();
     }
-    Ok((with_reactions(conn, rows)?, has_more))
+    Ok((with_reactions(conn, rows, readers)?, has_more))
 }
 
 /// Rows and their authors, with each message's reactions beside it.
 fn with_reactions(
     conn: &mut DbConnection,
     rows: Vec<(Message, String)>,
+    readers: &[&str],
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
     let ids: Vec<MessageId> = rows.iter().map(|(m, _)| m.id).collect();
-    let mut groups = reactions::for_messages(conn, &ids)?;
+    let mut groups = reactions::for_messages(conn, &ids, readers)?;
     Ok(rows
         .into_iter()
         .map(|(message, author)| MessageWithAuthor {
@@ -111,13 +114,15 @@ pub fn ids_after(
         .load(conn)?)
 }
 
-/// The live messages `ids` of a room, oldest first. Callers pass at most
+/// The live messages `ids` of a room, oldest first, their reactions
+/// showing which of `readers` reacted. Callers pass at most
 /// a room's catch-up limit (10,000) of ids: within every backend's limit
 /// on bound parameters (SQLite's is 32,766), here and for the reactions.
 pub fn with_ids(
     conn: &mut DbConnection,
     room_id: RoomId,
     ids: &[MessageId],
+    readers: &[&str],
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
     let rows: Vec<(Message, String)> = messages::table
         .inner_join(users::table)
@@ -127,7 +132,7 @@ pub fn with_ids(
         .order(messages::id.asc())
         .select((Message::as_select(), users::username))
         .load(conn)?;
-    with_reactions(conn, rows)
+    with_reactions(conn, rows, readers)
 }
 
 /// Most stored messages [`resume_floor`] looks back over.

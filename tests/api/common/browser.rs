@@ -536,6 +536,30 @@ impl Chrome {
             .unwrap_or_else(|e| panic!("{} clears the composer: {e}", self.name));
     }
 
+    /// What the composer holds now.
+    pub async fn composer_text(&self) -> String {
+        let value = self
+            .js(
+                "return document.getElementById('chat-message-input').value;",
+                vec![],
+            )
+            .await;
+        value.as_str().unwrap_or_default().to_owned()
+    }
+
+    /// Waits until the composer notice (`#composer-notice`) shows text
+    /// containing `part`, and returns it.
+    pub async fn wait_for_notice(&self, part: &str) -> String {
+        let seen = self
+            .wait_js(
+                &format!("a notice saying {part:?}"),
+                "const n = document.getElementById('composer-notice');                 const text = n && !n.hidden ? n.textContent.trim() : '';                 return text.includes(arguments[0]) ? text : { waiting: text };",
+                vec![json!(part)],
+            )
+            .await;
+        seen.as_str().unwrap_or_default().to_owned()
+    }
+
     /// Types `text` and presses Enter, then waits until it shows in the log
     /// as this person's message; returns its id.
     pub async fn send(&self, text: &str) -> String {
@@ -630,6 +654,27 @@ impl Chrome {
             vec![json!(id), json!(emoji), json!(count)],
         )
         .await;
+    }
+
+    /// Waits until the `emoji` chip on message `id` counts `count`, is
+    /// marked as this person's (`.mine`) or not as `mine` says, and its
+    /// tooltip contains `who`; returns the tooltip.
+    pub async fn wait_for_chip(
+        &self,
+        id: &str,
+        emoji: &str,
+        count: u32,
+        mine: bool,
+        who: &str,
+    ) -> String {
+        let seen = self
+            .wait_js(
+                &format!("the {emoji} chip on message {id}: {count}, mine {mine}, naming {who:?}"),
+                "const c = document.querySelector(                   `#chat-log .message[data-id=\"${arguments[0]}\"] button.reaction-chip[data-emoji=\"${arguments[1]}\"]`);                 if (c === null) return { waiting: 'no chip' };                 const state = [c.querySelector('.reaction-count')?.textContent.trim(),                   c.classList.contains('mine'), c.getAttribute('aria-pressed'), c.title];                 return (state[0] === String(arguments[2]) && state[1] === arguments[3]                   && state[2] === String(arguments[3]) && state[3].includes(arguments[4]))                   ? state[3] : { waiting: state };",
+                vec![json!(id), json!(emoji), json!(count), json!(mine), json!(who)],
+            )
+            .await;
+        seen.as_str().unwrap_or_default().to_owned()
     }
 
     /// The message element `id`.
