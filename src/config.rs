@@ -85,6 +85,13 @@ pub struct Settings {
     /// Writes per second one user's allowance regains
     /// (`CONFAB_WRITE_PER_SEC`); 0 turns the allowance off.
     pub write_per_sec: u32,
+    /// Rooms one user may create per hour by visiting them
+    /// (`CONFAB_ROOMS_PER_HOUR`), counted in the database so that it holds
+    /// over every instance; staff have no limit; 0: no limit for anyone.
+    pub rooms_per_hour: u32,
+    /// Rooms the selector at `/chat/` lists at most
+    /// (`CONFAB_ROOM_INDEX_LIMIT`); a search finds the others.
+    pub room_index_limit: usize,
 }
 
 impl Default for Settings {
@@ -110,6 +117,8 @@ impl Default for Settings {
             write_burst: 20,
             write_per_sec: 2,
             metrics_bind: None,
+            rooms_per_hour: 10,
+            room_index_limit: 100,
         }
     }
 }
@@ -215,6 +224,16 @@ impl Settings {
                 "CONFAB_WRITE_PER_SEC",
                 defaults.write_per_sec,
             )?,
+            rooms_per_hour: parse_or(
+                get("CONFAB_ROOMS_PER_HOUR"),
+                "CONFAB_ROOMS_PER_HOUR",
+                defaults.rooms_per_hour,
+            )?,
+            room_index_limit: parse_or(
+                get("CONFAB_ROOM_INDEX_LIMIT"),
+                "CONFAB_ROOM_INDEX_LIMIT",
+                defaults.room_index_limit,
+            )?,
         }
         .validated()
     }
@@ -237,6 +256,7 @@ impl Settings {
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
+            ("CONFAB_ROOM_INDEX_LIMIT", self.room_index_limit as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -325,6 +345,8 @@ mod tests {
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
         assert!(s.allowed_origins.is_empty());
+        assert_eq!(s.rooms_per_hour, 10);
+        assert_eq!(s.room_index_limit, 100);
     }
 
     #[test]

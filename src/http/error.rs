@@ -32,6 +32,15 @@ pub enum AppError {
     /// A limit was reached; trying again later may work.
     #[error("{0}")]
     TooManyRequests(String),
+    /// A limit was reached that frees up at a known time: 429 with a
+    /// `Retry-After` header.
+    #[error("{message}")]
+    RetryLater {
+        /// What happened and when to try again, as a sentence.
+        message: String,
+        /// How long until trying again can work.
+        retry_after: std::time::Duration,
+    },
     /// Our fault; details are logged, not shown.
     #[error("something went wrong on our side; please try again")]
     Internal(String),
@@ -79,7 +88,9 @@ impl ResponseError for AppError {
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            AppError::TooManyRequests(_) => StatusCode::TOO_MANY_REQUESTS,
+            AppError::TooManyRequests(_) | AppError::RetryLater { .. } => {
+                StatusCode::TOO_MANY_REQUESTS
+            }
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -97,7 +108,13 @@ impl ResponseError for AppError {
                     log::error!("internal error: {detail}");
                 }
                 // Plain text here; `render_error_page` dresses it as HTML.
-                HttpResponse::build(self.status_code()).body(other.to_string())
+                let mut response = HttpResponse::build(self.status_code());
+                if let AppError::RetryLater { retry_after, .. } = other {
+                    // Whole seconds, rounded up: never earlier than it frees.
+                    let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+                    response.insert_header((header::RETRY_AFTER, secs.max(1)));
+                }
+                response.body(other.to_string())
             }
         }
     }
@@ -137,10 +154,13 @@ pub fn render_error_page<B>(res: ServiceResponse<B>) -> actix_web::Result<ErrorH
             return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
         }
     };
-    let (req, _) = res.into_parts();
-    let response = HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .body(page);
+    let (req, original) = res.into_parts();
+    let mut response = HttpResponse::build(status);
+    // When to try again still applies to the page that explains it.
+    if let Some(retry) = original.headers().get(header::RETRY_AFTER) {
+        response.insert_header((header::RETRY_AFTER, retry.clone()));
+    }
+    let response = response.content_type("text/html; charset=utf-8").body(page);
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(req, response).map_into_right_body(),
     ))

@@ -31,6 +31,7 @@ mod postgres;
 mod presence;
 mod private_messages;
 mod rights;
+mod rooms;
 mod scale_out;
 mod shutdown;
 mod typing;
