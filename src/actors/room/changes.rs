@@ -212,15 +212,16 @@ impl Handler<Delete> for Room {
 
     fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
-        let admin_only = self.info.admin_only;
         let store = self.change_message(
             by,
             id,
             move |c, by, message| {
                 let author = message.user_id;
                 // Staff rights as they are now, not as they were when the
-                // socket opened (in an admin-only room, just read).
-                let by = if by.id == author || admin_only {
+                // socket opened. (Read again even if the room started out
+                // admin-only: `confab room set` may have opened it since,
+                // and then the admission check read nothing.)
+                let by = if by.id == author {
                     by
                 } else {
                     as_of_now(c, &by)?
