@@ -1,5 +1,5 @@
 //! The command line: `confab [serve]`, `confab createsuperuser`,
-//! `confab room create|list`, `confab user promote|demote` and
+//! `confab room create|set|list`, `confab user promote|demote` and
 //! `confab healthcheck`.
 //!
 //! Administrative commands open the same database as the server (from
@@ -63,6 +63,18 @@ pub enum RoomCommand {
         /// Only staff may enter it.
         #[arg(long)]
         admin_only: bool,
+    },
+    /// Change an existing room: admin-only, or open to everyone.
+    #[command(group = clap::ArgGroup::new("access").required(true).args(["admin_only", "public"]))]
+    Set {
+        /// The room's name.
+        name: String,
+        /// From now on only staff may enter it, read its history or post.
+        #[arg(long)]
+        admin_only: bool,
+        /// From now on everyone signed in may enter it.
+        #[arg(long)]
+        public: bool,
     },
     /// List the rooms.
     List,
@@ -188,7 +200,7 @@ fn room(settings: &Settings, action: RoomCommand) -> anyhow::Result<()> {
     match action {
         RoomCommand::Create { name, admin_only } => {
             let name = RoomName::parse(&name)?;
-            match db.run_here(|c| rooms::create(c, name.as_str(), admin_only)) {
+            match db.run_here(|c| rooms::create(c, name.as_str(), admin_only, None)) {
                 Ok(_) => {
                     let kind = if admin_only {
                         "admin-only room"
@@ -198,7 +210,36 @@ fn room(settings: &Settings, action: RoomCommand) -> anyhow::Result<()> {
                     println!("Created {kind} {name}.");
                     Ok(())
                 }
-                Err(DbError::Conflict) => bail!("a room called {name} already exists"),
+                Err(DbError::Conflict) => {
+                    let flag = if admin_only {
+                        "--admin-only"
+                    } else {
+                        "--public"
+                    };
+                    bail!(
+                        "a room called {name} already exists; to change it, run \
+                         `confab room set {name} {flag}`"
+                    )
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        RoomCommand::Set {
+            name, admin_only, ..
+        } => {
+            // clap requires exactly one of --admin-only and --public.
+            let name = RoomName::parse(&name)?;
+            match db.run_here(|c| rooms::set_admin_only(c, name.as_str(), admin_only)) {
+                Ok(()) => {
+                    let now = if admin_only {
+                        "is now admin-only: only staff may enter it"
+                    } else {
+                        "is now open to everyone"
+                    };
+                    println!("Room {name} {now}.");
+                    Ok(())
+                }
+                Err(DbError::NotFound) => bail!("there is no room called {name}"),
                 Err(e) => Err(e.into()),
             }
         }

@@ -104,6 +104,13 @@ pub struct Settings {
     /// Distinct emoji one message may carry (`CONFAB_MAX_REACTIONS`); a
     /// new one beyond it is refused with `too_many_reactions`.
     pub max_reactions: usize,
+    /// Rooms one user may create per hour by visiting them
+    /// (`CONFAB_ROOMS_PER_HOUR`), counted in the database so that it holds
+    /// over every instance; staff have no limit; 0: no limit for anyone.
+    pub rooms_per_hour: u32,
+    /// Rooms the selector at `/chat/` lists at most
+    /// (`CONFAB_ROOM_INDEX_LIMIT`); a search finds the others.
+    pub room_index_limit: usize,
 }
 
 impl Default for Settings {
@@ -135,6 +142,8 @@ impl Default for Settings {
             hash_queue: 64,
             max_reactions: 20,
             metrics_bind: None,
+            rooms_per_hour: 10,
+            room_index_limit: 100,
         }
     }
 }
@@ -275,6 +284,16 @@ impl Settings {
                 "CONFAB_MAX_REACTIONS",
                 defaults.max_reactions,
             )?,
+            rooms_per_hour: parse_or(
+                get("CONFAB_ROOMS_PER_HOUR"),
+                "CONFAB_ROOMS_PER_HOUR",
+                defaults.rooms_per_hour,
+            )?,
+            room_index_limit: parse_or(
+                get("CONFAB_ROOM_INDEX_LIMIT"),
+                "CONFAB_ROOM_INDEX_LIMIT",
+                defaults.room_index_limit,
+            )?,
         }
         .validated()
     }
@@ -298,6 +317,7 @@ impl Settings {
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
             ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),
+            ("CONFAB_ROOM_INDEX_LIMIT", self.room_index_limit as u64),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -391,6 +411,8 @@ mod tests {
         assert_eq!(s.login_failures_per_address, 20);
         assert_eq!(s.signups_per_hour, 30);
         assert_eq!(s.hash_queue, 64);
+        assert_eq!(s.rooms_per_hour, 10);
+        assert_eq!(s.room_index_limit, 100);
     }
 
     #[test]

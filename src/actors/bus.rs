@@ -142,12 +142,10 @@ pub trait RoomBus: Send + Sync + 'static {
     /// to whether they are gone from every instance (`None`: no shared
     /// view, as for [`arrive`](RoomBus::arrive)).
     fn depart(&self, room: &RoomName, user: &Username) -> BoxFuture<'static, Option<bool>>;
-    /// How many distinct users are online in each of `rooms`, over every
-    /// instance (`None`: no shared view).
-    fn online_counts(
-        &self,
-        rooms: Vec<RoomName>,
-    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>>;
+    /// Every room with anyone online on any instance, and how many
+    /// distinct users (`None`: no shared view). One request, whose cost
+    /// grows with the rooms that have members, not with all rooms.
+    fn online_rooms(&self) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>>;
 }
 
 /// The bus as the actors hold it.
@@ -291,10 +289,7 @@ impl RoomBus for LocalBus {
         Box::pin(future::ready(None))
     }
 
-    fn online_counts(
-        &self,
-        _: Vec<RoomName>,
-    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
+    fn online_rooms(&self) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
         Box::pin(future::ready(None))
     }
 }

@@ -254,25 +254,24 @@ impl Handler<UserDelivery> for Registry {
     }
 }
 
-/// How many distinct users are online in each of `rooms`, over every
-/// instance when the bus shares presence, else on this one.
+/// Every room with anyone online and how many distinct users, over every
+/// instance when the bus shares presence, else on this one. Rooms nobody
+/// is in are not asked about at all, so the answer costs what the busy
+/// rooms cost, however many rooms exist.
 #[derive(Message)]
 #[rtype(result = "HashMap<RoomName, usize>")]
-pub struct OnlineCounts {
-    /// The rooms to count.
-    pub rooms: Vec<RoomName>,
-}
+pub struct OnlineRooms;
 
-impl Handler<OnlineCounts> for Registry {
+impl Handler<OnlineRooms> for Registry {
     type Result = ResponseFuture<HashMap<RoomName, usize>>;
 
-    fn handle(&mut self, msg: OnlineCounts, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, _: OnlineRooms, _ctx: &mut Self::Context) -> Self::Result {
         let local: HashMap<RoomName, usize> = self
             .rooms
             .iter()
             .map(|(name, room)| (name.clone(), room.online.len()))
             .collect();
-        let shared = self.bus.online_counts(msg.rooms);
+        let shared = self.bus.online_rooms();
         Box::pin(async move { shared.await.unwrap_or(local) })
     }
 }

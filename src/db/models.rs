@@ -60,6 +60,9 @@ pub struct Room {
     pub admin_only: bool,
     /// Creation time (UTC).
     pub created_at: NaiveDateTime,
+    /// The user whose visit created it; `None` for rooms made by
+    /// `confab room create` or before creators were recorded.
+    pub created_by: Option<UserId>,
 }
 
 /// The room as the handlers and actors see it; only parsed names are stored.
@@ -83,6 +86,8 @@ pub struct NewRoom<'a> {
     pub admin_only: bool,
     /// Creation time (UTC).
     pub created_at: NaiveDateTime,
+    /// Who created it, when a user did (counted by the hourly quota).
+    pub created_by: Option<UserId>,
 }
 
 /// A row of `messages`.

@@ -28,6 +28,7 @@ diesel::table! {
         name -> Text,
         admin_only -> Bool,
         created_at -> Timestamp,
+        created_by -> Nullable<Integer>,
     }
 }
 

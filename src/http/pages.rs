@@ -1,11 +1,17 @@
 //! `/chat/`: the room selector and the room page.
+//!
+//! The selector lists at most `CONFAB_ROOM_INDEX_LIMIT` rooms, busiest
+//! first, and searches the rest by name; its cost does not grow with every
+//! room that exists (see [`rooms::index`] and [`OnlineRooms`]). A visit to
+//! a room that does not exist creates it, within the visitor's hourly
+//! quota (`CONFAB_ROOMS_PER_HOUR`).
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
 use super::{AppError, Templates};
-use crate::actors::registry::{OnlineCounts, Registry};
+use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
-use crate::db::queries::rooms;
+use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
 use crate::db::{Database, DbError};
 use crate::domain::{Identity, RoomInfo, RoomName};
 use actix::Addr;
@@ -44,8 +50,11 @@ async fn home() -> HttpResponse {
 }
 
 #[derive(Deserialize)]
-struct IndexQuery {
+struct IndexParams {
+    /// The "join or create" form without JavaScript.
     room_name: Option<String>,
+    /// The search box: only rooms whose name contains this.
+    q: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -58,10 +67,11 @@ struct RoomRow {
 #[get("/chat/")]
 async fn index(
     SignedIn(user): SignedIn,
-    query: web::Query<IndexQuery>,
+    query: web::Query<IndexParams>,
     templates: web::Data<Templates>,
     db: web::Data<Database>,
     registry: web::Data<Addr<Registry>>,
+    settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     // The form's no-JavaScript path: `?room_name=x` goes to the room.
@@ -77,12 +87,22 @@ async fn index(
     } else {
         StatusCode::OK
     };
+    // Longer than any name can be: nothing could match, and nothing long
+    // is sent to the database.
+    let search = query
+        .q
+        .as_deref()
+        .map(str::trim)
+        .filter(|q| !q.is_empty())
+        .map(|q| q.chars().take(RoomName::MAX_CHARS + 1).collect());
     let page = Index {
         user: &user,
         error,
         status,
+        search,
     };
-    page.render(&templates, &db, &registry, &session).await
+    page.render(&templates, &db, &registry, &settings, &session)
+        .await
 }
 
 #[derive(Deserialize)]
@@ -105,6 +125,7 @@ async fn create_room(
     templates: web::Data<Templates>,
     db: web::Data<Database>,
     registry: web::Data<Addr<Registry>>,
+    settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
@@ -119,7 +140,11 @@ async fn create_room(
         Ok(name) => {
             let admin_only = form.admin_only.is_some();
             let create = name.as_str().to_owned();
-            match db.run(move |c| rooms::create(c, &create, admin_only)).await {
+            let by = user.id;
+            match db
+                .run(move |c| rooms::create(c, &create, admin_only, Some(by)))
+                .await
+            {
                 Ok(_) => return Ok(redirect(&format!("/chat/{name}/"))),
                 Err(DbError::Conflict) => format!("A room called {name} already exists."),
                 Err(e) => return Err(e.into()),
@@ -130,8 +155,10 @@ async fn create_room(
         user: &user,
         error: Some(error),
         status: StatusCode::BAD_REQUEST,
+        search: None,
     };
-    page.render(&templates, &db, &registry, &session).await
+    page.render(&templates, &db, &registry, &settings, &session)
+        .await
 }
 
 /// The room selector, with an optional error for the form just sent.
@@ -139,38 +166,53 @@ struct Index<'a> {
     user: &'a Identity,
     error: Option<String>,
     status: StatusCode,
+    /// The search box's text, if any.
+    search: Option<String>,
 }
 
 impl Index<'_> {
+    /// One question to the registry (one Redis call with a shared bus) for
+    /// the busy rooms, and one database task for the page's rows: the cost
+    /// grows with the rooms that have members and the index limit, not
+    /// with every room.
     async fn render(
         self,
         templates: &Templates,
         db: &Database,
         registry: &Addr<Registry>,
+        settings: &Settings,
         session: &Session,
     ) -> Result<HttpResponse, AppError> {
-        let all = db.run(rooms::all).await?;
-        let names = all
-            .iter()
-            .filter_map(|r| RoomName::parse(&r.name).ok())
-            .collect();
-        let counts = registry
-            .send(OnlineCounts { rooms: names })
+        let online = registry
+            .send(OnlineRooms)
             .await
             .map_err(|e| AppError::Internal(format!("registry: {e}")))?;
-        let rooms: Vec<RoomRow> = all
+        let query = IndexQuery {
+            staff: self.user.is_staff,
+            search: self.search.clone(),
+            limit: settings.room_index_limit,
+            online: online
+                .into_iter()
+                .map(|(name, n)| (name.as_str().to_owned(), n))
+                .collect(),
+        };
+        let found = db.run(move |c| rooms::index(c, &query)).await?;
+        let rooms: Vec<RoomRow> = found
+            .rooms
             .into_iter()
             .map(|r| RoomRow {
-                online: RoomName::parse(&r.name)
-                    .ok()
-                    .and_then(|n| counts.get(&n).copied())
-                    .unwrap_or(0),
                 name: r.name,
+                online: r.online,
                 admin_only: r.admin_only,
             })
             .collect();
         let mut ctx = Templates::context("Rooms", Some(self.user), &csrf_token(session)?);
         ctx.insert("rooms", &rooms);
+        ctx.insert("more_rooms", &found.more);
+        ctx.insert("index_limit", &settings.room_index_limit);
+        if let Some(search) = &self.search {
+            ctx.insert("search", search);
+        }
         if let Some(error) = self.error {
             ctx.insert("error", &error);
         }
@@ -198,7 +240,21 @@ async fn room(
 ) -> Result<HttpResponse, AppError> {
     let name = room_name_from_path(&path)?;
     let lookup = name.as_str().to_owned();
-    let row = db.run(move |c| rooms::get_or_create(c, &lookup)).await?;
+    let visitor = Visitor {
+        id: user.id,
+        rooms_per_hour: (settings.rooms_per_hour > 0 && !user.is_staff)
+            .then_some(settings.rooms_per_hour),
+    };
+    let row = db
+        .run(move |c| rooms::get_or_create(c, &lookup, visitor))
+        .await
+        .map_err(|e| match e {
+            OpenRoomError::QuotaReached { retry_after, .. } => AppError::RateLimited {
+                message: sentence(&e),
+                retry_after,
+            },
+            OpenRoomError::Db(e) => e.into(),
+        })?;
     let info = RoomInfo::from(row);
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!(

@@ -34,6 +34,7 @@ mod presence;
 mod private_messages;
 mod reactions;
 mod rights;
+mod rooms;
 mod scale_out;
 mod shutdown;
 mod typing;

@@ -141,12 +141,13 @@ async fn staff_create_admin_only_rooms_from_the_selector() {
     assert_eq!(res.headers()["location"], "/chat/council/");
     assert_eq!(boss.get("/chat/council/").await.status(), 200);
 
-    // Visible to everyone in the selector, marked, but closed to non-staff.
-    let page = bob.text("/chat/").await;
+    // Listed, marked, for staff; neither listed nor open to non-staff.
+    let page = boss.text("/chat/").await;
     assert!(
         page.contains("/chat/council/") && page.contains("admin only"),
         "{page}"
     );
+    assert!(!bob.text("/chat/").await.contains("council"));
     let res = bob.get("/chat/council/").await;
     assert_eq!(res.status(), 403);
     assert!(res.text().await.unwrap().contains("admin-only"));

@@ -6,7 +6,10 @@
 //! rooms it has members in, sweeps out entries whose instance stopped
 //! refreshing them (a crashed process), announcing those users' departure.
 //! Lua scripts make each step atomic, so exactly one instance announces a
-//! user's first arrival and last departure.
+//! user's first arrival and last departure. A last sorted set lists the
+//! rooms with anyone online (scored by when their latest entry expires),
+//! so that the room selector asks one question whose cost grows with the
+//! busy rooms, not with every room that exists.
 //!
 //! Timing: an entry is written to expire five sixths of the TTL after its
 //! refresh, refreshes come every third of the TTL and sweeps every sixth, so
@@ -31,14 +34,15 @@ use tokio::sync::oneshot;
 /// is live). On an arrival (ARGV[6] = 1) it also returns who is online
 /// now; the heartbeat, which refreshes every room and user, leaves the
 /// lists out rather than fetch them over and over.
-/// KEYS: user key, room key. ARGV: instance, expiry ms, now ms, user,
-/// ttl ms, list (0 or 1).
+/// KEYS: user key, room key, busy-rooms key. ARGV: instance, expiry ms,
+/// now ms, user, ttl ms, list (0 or 1), room.
 const REFRESH: &str = r"
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[3])
 local present = redis.call('ZCARD', KEYS[1])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 redis.call('PEXPIRE', KEYS[1], ARGV[5])
 redis.call('ZADD', KEYS[2], 'GT', ARGV[2], ARGV[4])
+redis.call('ZADD', KEYS[3], 'GT', ARGV[2], ARGV[7])
 if ARGV[6] == '1' then
   return {present, redis.call('ZRANGEBYSCORE', KEYS[2], ARGV[3], '+inf')}
 end
@@ -80,23 +84,46 @@ end
 return gone
 ";
 
+/// The rooms with anyone online, and how many: forgets rooms whose every
+/// entry expired, then counts the live users of the others (a room whose
+/// users all departed counts 0 and is left out).
+/// KEYS: busy-rooms key. ARGV: now ms, room key prefix.
+const ONLINE_ROOMS: &str = r"
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])
+local busy = {}
+for _, room in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
+  local online = redis.call('ZCOUNT', ARGV[2] .. room, ARGV[1], '+inf')
+  if online > 0 then
+    table.insert(busy, {room, online})
+  end
+end
+return busy
+";
+
 /// The scripts, each hashed once per process.
 struct Scripts {
     refresh: Script,
     depart: Script,
     reap: Script,
+    online_rooms: Script,
 }
 
 static SCRIPTS: LazyLock<Scripts> = LazyLock::new(|| Scripts {
     refresh: Script::new(REFRESH),
     depart: Script::new(DEPART),
     reap: Script::new(REAP),
+    online_rooms: Script::new(ONLINE_ROOMS),
 });
 
 /// Every script, loaded on each new connection: pipelined invocations run
 /// by hash and do not load a missing script themselves.
-pub(super) fn scripts() -> [&'static Script; 3] {
-    [&SCRIPTS.refresh, &SCRIPTS.depart, &SCRIPTS.reap]
+pub(super) fn scripts() -> [&'static Script; 4] {
+    [
+        &SCRIPTS.refresh,
+        &SCRIPTS.depart,
+        &SCRIPTS.reap,
+        &SCRIPTS.online_rooms,
+    ]
 }
 
 fn now_ms() -> u64 {
@@ -137,12 +164,14 @@ impl RedisBridge {
         refresh
             .key(self.channels.presence_key(room, user))
             .key(self.channels.online_key(room))
+            .key(self.channels.online_rooms_key())
             .arg(&self.instance)
             .arg(self.expiry_ms())
             .arg(now_ms())
             .arg(user.as_str())
             .arg(self.ttl_ms())
-            .arg(u8::from(list));
+            .arg(u8::from(list))
+            .arg(room.as_str());
         refresh
     }
 
@@ -339,30 +368,29 @@ impl Handler<Depart> for RedisBridge {
     }
 }
 
-/// How many users are online in each room, over every instance.
+/// Every room with anyone online on any instance, and how many: one
+/// script call, whatever the number of rooms.
 #[derive(Message)]
 #[rtype(result = "()")]
-pub(super) struct Counts {
-    pub(super) rooms: Vec<RoomName>,
+pub(super) struct OnlineRooms {
     pub(super) reply: oneshot::Sender<Option<HashMap<RoomName, usize>>>,
 }
 
-impl Handler<Counts> for RedisBridge {
+impl Handler<OnlineRooms> for RedisBridge {
     type Result = ();
 
-    fn handle(&mut self, msg: Counts, ctx: &mut Self::Context) {
-        let mut pipe = redis::pipe();
-        let now = now_ms();
-        for room in &msg.rooms {
-            pipe.cmd("ZCOUNT")
-                .arg(self.channels.online_key(room))
-                .arg(now)
-                .arg("+inf");
-        }
-        let rooms = msg.rooms;
+    fn handle(&mut self, msg: OnlineRooms, ctx: &mut Self::Context) {
+        let mut ask = SCRIPTS.online_rooms.prepare_invoke();
+        ask.key(self.channels.online_rooms_key())
+            .arg(now_ms())
+            .arg(self.channels.online_prefix());
         self.query(ctx, msg.reply, move |mut conn| async move {
-            let counts: Vec<usize> = pipe.query_async(&mut conn).await?;
-            Ok(rooms.into_iter().zip(counts).collect())
+            let busy: Vec<(String, usize)> = ask.invoke_async(&mut conn).await?;
+            // Names come from Redis: only valid ones are believed.
+            Ok(busy
+                .into_iter()
+                .filter_map(|(room, online)| RoomName::parse(&room).ok().map(|r| (r, online)))
+                .collect())
         });
     }
 }

@@ -7,7 +7,7 @@
 //! tables it shares with the bridge let an incoming event reach its room
 //! without another trip through a mailbox.
 
-use super::presence::{Arrive, Counts, Depart};
+use super::presence::{Arrive, Depart, OnlineRooms};
 use super::wire::{self, Channels};
 use super::{
     BACKOFF_MIN, BridgeError, BusKey, Fallback, Listen, Publish, RedisBridge, SUBSCRIBE_TIMEOUT,
@@ -215,11 +215,8 @@ impl RoomBus for RedisBus {
         })
     }
 
-    fn online_counts(
-        &self,
-        rooms: Vec<RoomName>,
-    ) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
-        self.ask(|reply| Counts { rooms, reply })
+    fn online_rooms(&self) -> BoxFuture<'static, Option<HashMap<RoomName, usize>>> {
+        self.ask(|reply| OnlineRooms { reply })
     }
 }
 

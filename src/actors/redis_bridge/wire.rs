@@ -41,7 +41,18 @@ impl Channels {
 
     /// The users online in a room, scored by when they expire.
     pub(super) fn online_key(&self, room: &RoomName) -> String {
-        format!("{}:online:{room}", self.prefix)
+        format!("{}{room}", self.online_prefix())
+    }
+
+    /// The prefix of every room's [`online_key`](Self::online_key).
+    pub(super) fn online_prefix(&self) -> String {
+        format!("{}:online:", self.prefix)
+    }
+
+    /// The rooms with anyone online, each scored by when its last entry
+    /// expires: the room selector reads this instead of every room's key.
+    pub(super) fn online_rooms_key(&self) -> String {
+        format!("{}:online-rooms", self.prefix)
     }
 
     /// The key of the instances `user` is in `room` on, scored by expiry.

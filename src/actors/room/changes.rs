@@ -2,10 +2,11 @@
 //!
 //! Each is one atomic step of the room: stored, then published, before the
 //! room looks at its next message, so ids, the log and the broadcast agree.
-//! Rights that can be lost are read from the database at each change (in
-//! an admin-only room, whether the user is still staff; for deleting
-//! another's message, whether they are staff now), so a user demoted while
-//! connected loses them at once.
+//! Rights that can be lost are read from the database at each change
+//! (whether the room is admin-only now, and then whether the user is still
+//! staff; for deleting another's message, whether they are staff now), so
+//! a user demoted while connected, or a room made admin-only by
+//! `confab room set`, takes effect at once.
 //!
 //! The three changes to an existing message share their steps, written
 //! once in [`Room::change_message`]: the user must still be admitted, the
@@ -16,7 +17,7 @@
 use super::{Room, RoomError};
 use crate::db::models::Message;
 use crate::db::queries::reactions::{self, Toggled};
-use crate::db::queries::{messages, users};
+use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo};
 use crate::metrics::METRICS;
@@ -35,12 +36,17 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
 }
 
 /// Checks that `who` may still act in (or read) the room: always in an
-/// open room; in an admin-only one only while staff.
+/// open room; in an admin-only one only while staff. Both are read now,
+/// not taken from when the room or the socket started.
 pub(super) fn still_admitted(
     conn: &mut DbConnection,
     room: &RoomInfo,
     who: &Identity,
 ) -> Result<Identity, RoomError> {
+    let room = RoomInfo {
+        admin_only: rooms::is_admin_only(conn, room.id)?,
+        ..room.clone()
+    };
     if !room.admin_only {
         return Ok(who.clone());
     }
@@ -207,15 +213,16 @@ impl Handler<Delete> for Room {
 
     fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
-        let admin_only = self.info.admin_only;
         let store = self.change_message(
             by,
             id,
             move |c, by, message| {
                 let author = message.user_id;
                 // Staff rights as they are now, not as they were when the
-                // socket opened (in an admin-only room, just read).
-                let by = if by.id == author || admin_only {
+                // socket opened. (Read again even if the room started out
+                // admin-only: `confab room set` may have opened it since,
+                // and then the admission check read nothing.)
+                let by = if by.id == author {
                     by
                 } else {
                     as_of_now(c, &by)?

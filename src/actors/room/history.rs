@@ -15,8 +15,10 @@ use actix::prelude::*;
 #[derive(Message)]
 #[rtype(result = "Result<HistoryPage, RoomError>")]
 pub struct LoadHistory {
-    /// Who reads: their reactions are marked `me`.
-    pub reader: Username,
+    /// Who asks: they must still be admitted (the room may have become
+    /// admin-only, or they may have lost staff, since they joined), and
+    /// their reactions are marked `me`.
+    pub who: Identity,
     /// Which part of the log.
     pub window: Window,
     /// At most this many.
@@ -39,13 +41,21 @@ impl Handler<LoadHistory> for Room {
 
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let room_id = self.info.id;
-        let reader = msg.reader;
+        let info = self.info.clone();
+        let reader = msg.who.username.clone();
         let name = reader.as_str().to_owned();
         Box::pin(async move {
             let (rows, has_more) = db
                 .run(move |c| {
-                    messages::page(c, room_id, msg.window, msg.limit.into(), &[name.as_str()])
+                    still_admitted(c, &info, &msg.who)?;
+                    let names = [name.as_str()];
+                    Ok::<_, RoomError>(messages::page(
+                        c,
+                        info.id,
+                        msg.window,
+                        msg.limit.into(),
+                        &names,
+                    )?)
                 })
                 .await?;
             Ok(HistoryPage {

@@ -95,7 +95,7 @@ impl WsSession {
             Request::Private { to, text } => self.send_private(to, text, ctx),
             Request::History { window, limit } => {
                 let request = LoadHistory {
-                    reader: self.user.username.clone(),
+                    who: self.user.clone(),
                     window,
                     limit,
                 };

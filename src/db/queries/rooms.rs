@@ -1,10 +1,32 @@
-//! Rooms: looked up by the name in the URL, and created on a first visit
-//! (the tutorial's `get_or_create`) or by `confab room create`.
+//! Rooms: looked up by the name in the URL, created on a first visit (the
+//! tutorial's `get_or_create`, within the visitor's hourly quota) or by
+//! staff and `confab room create`, and listed for the room selector.
 
 use crate::db::models::{NewRoom, Room};
-use crate::db::schema::rooms;
+use crate::db::schema::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
+use crate::domain::UserId;
+use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use std::collections::HashMap;
+use std::time::Duration;
+
+diesel::define_sql_function! {
+    /// `coalesce(x, y)`: a room without messages sorts as if its latest
+    /// message had id 0, last on both backends (PostgreSQL would put the
+    /// NULL first in a descending order, SQLite last).
+    fn coalesce(x: Nullable<BigInt>, y: BigInt) -> BigInt;
+}
+
+diesel::define_sql_function! {
+    /// `lower(text)`: the name filter ignores case on both backends
+    /// (SQLite's LIKE does already for ASCII, PostgreSQL's does not).
+    fn lower(x: Text) -> Text;
+}
+
+/// The window the creation quota counts over.
+const QUOTA_WINDOW: TimeDelta = TimeDelta::hours(1);
 
 /// Looks a room up by name.
 pub fn by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Room>, DbError> {
@@ -15,30 +37,157 @@ pub fn by_name(conn: &mut DbConnection, name: &str) -> Result<Option<Room>, DbEr
         .optional()?)
 }
 
-/// Creates a room; [`DbError::Conflict`] when the name is taken.
-pub fn create(conn: &mut DbConnection, name: &str, admin_only: bool) -> Result<Room, DbError> {
+/// Creates a room made by `created_by` (`None`: the command line);
+/// [`DbError::Conflict`] when the name is taken.
+pub fn create(
+    conn: &mut DbConnection,
+    name: &str,
+    admin_only: bool,
+    created_by: Option<UserId>,
+) -> Result<Room, DbError> {
     diesel::insert_into(rooms::table)
         .values(&NewRoom {
             name,
             admin_only,
             created_at: super::now(),
+            created_by,
         })
         .returning(rooms::all_columns)
         .get_result(conn)
         .map_err(DbError::from)
 }
 
-/// Returns the room called `name`, creating an open room if there is none
-/// (the tutorial's `get_or_create`). Safe when two requests race: the loser
-/// of the insert reads the winner's row.
-pub fn get_or_create(conn: &mut DbConnection, name: &str) -> Result<Room, DbError> {
+/// Makes a room admin-only or open to everyone; [`DbError::NotFound`] for
+/// an unknown name.
+pub fn set_admin_only(
+    conn: &mut DbConnection,
+    name: &str,
+    admin_only: bool,
+) -> Result<(), DbError> {
+    let changed = diesel::update(rooms::table.filter(rooms::name.eq(name)))
+        .set(rooms::admin_only.eq(admin_only))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Whether the room `id` is admin-only now: read at each act of a member,
+/// so `confab room set NAME --admin-only` takes effect at once.
+pub fn is_admin_only(conn: &mut DbConnection, id: crate::domain::RoomId) -> Result<bool, DbError> {
+    rooms::table
+        .find(id)
+        .select(rooms::admin_only)
+        .first(conn)
+        .map_err(DbError::from)
+}
+
+/// Who is opening a room by visiting it, and how many rooms an hour they
+/// may create that way.
+#[derive(Debug, Clone, Copy)]
+pub struct Visitor {
+    /// The user.
+    pub id: UserId,
+    /// Rooms they may create per hour; `None`: no limit (staff, or
+    /// `CONFAB_ROOMS_PER_HOUR=0`).
+    pub rooms_per_hour: Option<u32>,
+}
+
+/// Why a visit did not open a room.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenRoomError {
+    /// The visitor has created their quota of rooms within the last hour.
+    #[error(
+        "you have created {limit} new rooms in the last hour, the most allowed; \
+         you can create another in {}, and meanwhile enter any room that exists",
+        in_words(*retry_after)
+    )]
+    QuotaReached {
+        /// The quota.
+        limit: u32,
+        /// When the oldest of those rooms leaves the window.
+        retry_after: Duration,
+    },
+    /// The database failed.
+    #[error(transparent)]
+    Db(#[from] DbError),
+}
+
+// What a transaction's own BEGIN or COMMIT fails with.
+impl From<diesel::result::Error> for OpenRoomError {
+    fn from(e: diesel::result::Error) -> Self {
+        OpenRoomError::Db(e.into())
+    }
+}
+
+/// A wait as a person says it: "45 seconds", "1 minute", "12 minutes".
+fn in_words(wait: Duration) -> String {
+    let secs = wait.as_secs().max(1);
+    if secs < 60 {
+        return format!("{secs} second{}", if secs == 1 { "" } else { "s" });
+    }
+    let minutes = secs.div_ceil(60);
+    format!("{minutes} minute{}", if minutes == 1 { "" } else { "s" })
+}
+
+/// Returns the room called `name`, creating an open room made by
+/// `visitor` if there is none and their quota allows (the tutorial's
+/// `get_or_create`). Safe when two requests race: the loser of the insert
+/// reads the winner's row, and a user's own racing visits are counted one
+/// after the other (see [`create_within_quota`]).
+pub fn get_or_create(
+    conn: &mut DbConnection,
+    name: &str,
+    visitor: Visitor,
+) -> Result<Room, OpenRoomError> {
     if let Some(room) = by_name(conn, name)? {
         return Ok(room);
     }
-    match create(conn, name, false) {
-        Err(DbError::Conflict) => by_name(conn, name)?.ok_or(DbError::NotFound),
+    match create_within_quota(conn, name, visitor) {
+        Err(OpenRoomError::Db(DbError::Conflict)) => {
+            Ok(by_name(conn, name)?.ok_or(DbError::NotFound)?)
+        }
         other => other,
     }
+}
+
+/// Creates the room if `visitor` has created fewer than their quota in the
+/// last hour. The count and the insert run in one transaction that first
+/// writes the visitor's own `users` row (to the value it has): that takes
+/// the row's lock on PostgreSQL and the database's write lock on SQLite, so
+/// one user's visits racing on any number of instances are counted one
+/// after the other, and none slips past the quota.
+fn create_within_quota(
+    conn: &mut DbConnection,
+    name: &str,
+    visitor: Visitor,
+) -> Result<Room, OpenRoomError> {
+    conn.transaction(|conn| {
+        diesel::update(users::table.find(visitor.id))
+            .set(users::is_staff.eq(users::is_staff))
+            .execute(conn)
+            .map_err(DbError::from)?;
+        if let Some(limit) = visitor.rooms_per_hour {
+            let now = super::now();
+            let recent: Vec<NaiveDateTime> = rooms::table
+                .filter(rooms::created_by.eq(visitor.id))
+                .filter(rooms::created_at.gt(now - QUOTA_WINDOW))
+                .order(rooms::created_at.asc())
+                .select(rooms::created_at)
+                .load(conn)
+                .map_err(DbError::from)?;
+            let limit_len = limit as usize;
+            if recent.len() >= limit_len {
+                // Room becomes free when enough of them leave the window
+                // for the count to drop below the limit.
+                let frees_at = recent[recent.len() - limit_len] + QUOTA_WINDOW;
+                let retry_after = (frees_at - now).to_std().unwrap_or(Duration::from_secs(1));
+                return Err(OpenRoomError::QuotaReached { limit, retry_after });
+            }
+        }
+        Ok(create(conn, name, false, Some(visitor.id))?)
+    })
 }
 
 /// Every room, by name.
@@ -47,4 +196,136 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<Room>, DbError> {
         .order(rooms::name.asc())
         .select(Room::as_select())
         .load(conn)?)
+}
+
+/// What the room selector asks for.
+#[derive(Debug, Clone)]
+pub struct IndexQuery {
+    /// Whether admin-only rooms may be listed (the reader is staff).
+    pub staff: bool,
+    /// Only names containing this, ignoring case.
+    pub search: Option<String>,
+    /// At most this many rooms.
+    pub limit: usize,
+    /// Rooms with someone online, and how many: listed first, busiest first.
+    pub online: HashMap<String, usize>,
+}
+
+/// One room of the selector.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexEntry {
+    /// Its name.
+    pub name: String,
+    /// Only staff may enter.
+    pub admin_only: bool,
+    /// Distinct users online in it.
+    pub online: usize,
+}
+
+/// The selector's rooms, and whether more match than are listed.
+#[derive(Debug, Clone)]
+pub struct IndexPage {
+    /// By members online, then latest message, then name.
+    pub rooms: Vec<IndexEntry>,
+    /// Rooms that match but are not listed.
+    pub more: bool,
+}
+
+/// The rooms to list: the busiest by members online, then by latest
+/// message, then by name, visible to the reader and matching the search.
+///
+/// Two queries, whatever the number of rooms: the rooms with someone
+/// online (a list bounded by who is connected), and the `limit + 1` with
+/// the latest messages. Every room the true order lists among the first
+/// `limit` is in one of the two, so ordering their union gives the page.
+pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, DbError> {
+    let latest = || {
+        coalesce(
+            messages::table
+                .filter(messages::room_id.eq(rooms::id))
+                .select(diesel::dsl::max(messages::id))
+                .single_value(),
+            0_i64,
+        )
+    };
+    let pattern = query.search.as_deref().map(|text| {
+        let escaped: String = text
+            .to_lowercase()
+            .chars()
+            .flat_map(|c| match c {
+                '\\' | '%' | '_' => vec!['\\', c],
+                c => vec![c],
+            })
+            .collect();
+        format!("%{escaped}%")
+    });
+    let visible = || {
+        let mut rows = rooms::table
+            .select((rooms::name, rooms::admin_only, latest()))
+            .into_boxed();
+        if !query.staff {
+            rows = rows.filter(rooms::admin_only.eq(false));
+        }
+        if let Some(pattern) = &pattern {
+            rows = rows.filter(lower(rooms::name).like(pattern.clone()).escape('\\'));
+        }
+        rows
+    };
+    let mut found: HashMap<String, (bool, i64)> = HashMap::new();
+    let busy: Vec<&String> = query.online.keys().collect();
+    // In chunks, within every backend's limit on bound parameters.
+    for names in busy.chunks(1000) {
+        let rows: Vec<(String, bool, i64)> =
+            visible().filter(rooms::name.eq_any(names)).load(conn)?;
+        found.extend(rows.into_iter().map(|(n, a, l)| (n, (a, l))));
+    }
+    let recent: Vec<(String, bool, i64)> = visible()
+        .order((latest().desc(), rooms::name.asc()))
+        .limit(
+            i64::try_from(query.limit)
+                .unwrap_or(i64::MAX)
+                .saturating_add(1),
+        )
+        .load(conn)?;
+    found.extend(recent.into_iter().map(|(n, a, l)| (n, (a, l))));
+    let mut listed: Vec<(IndexEntry, i64)> = found
+        .into_iter()
+        .map(|(name, (admin_only, latest))| {
+            let online = query.online.get(&name).copied().unwrap_or(0);
+            (
+                IndexEntry {
+                    name,
+                    admin_only,
+                    online,
+                },
+                latest,
+            )
+        })
+        .collect();
+    listed.sort_by(|(a, a_latest), (b, b_latest)| {
+        b.online
+            .cmp(&a.online)
+            .then(b_latest.cmp(a_latest))
+            .then(a.name.cmp(&b.name))
+    });
+    let more = listed.len() > query.limit;
+    listed.truncate(query.limit);
+    Ok(IndexPage {
+        rooms: listed.into_iter().map(|(entry, _)| entry).collect(),
+        more,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waits_read_as_a_person_says_them() {
+        assert_eq!(in_words(Duration::from_millis(200)), "1 second");
+        assert_eq!(in_words(Duration::from_secs(45)), "45 seconds");
+        assert_eq!(in_words(Duration::from_secs(60)), "1 minute");
+        assert_eq!(in_words(Duration::from_secs(61)), "2 minutes");
+        assert_eq!(in_words(Duration::from_secs(3599)), "60 minutes");
+    }
 }

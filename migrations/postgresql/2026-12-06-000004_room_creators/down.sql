@@ -1,0 +1,2 @@
+DROP INDEX rooms_created_by_created_at;
+ALTER TABLE rooms DROP COLUMN created_by;
