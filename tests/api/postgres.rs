@@ -42,20 +42,20 @@ async fn migrations_go_down_and_up_again() {
         postgres,
         migration_names::<diesel::sqlite::Sqlite>(&SQLITE_MIGRATIONS)
     );
-    assert_eq!(postgres.len(), 3);
+    assert_eq!(postgres.len(), 4);
 
     let mut conn = PgConnection::establish(&db.url).unwrap();
     let up = conn.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap();
-    assert_eq!(up.len(), 3);
+    assert_eq!(up.len(), 4);
     assert_eq!(
         tables(&mut conn),
-        ["messages", "reactions", "rooms", "users"]
+        ["messages", "reactions", "rooms", "sessions", "users"]
     );
     let down = conn.revert_all_migrations(POSTGRES_MIGRATIONS).unwrap();
-    assert_eq!(down.len(), 3);
+    assert_eq!(down.len(), 4);
     assert!(tables(&mut conn).is_empty(), "down.sql undoes up.sql");
     let up = conn.run_pending_migrations(POSTGRES_MIGRATIONS).unwrap();
-    assert_eq!(up.len(), 3);
+    assert_eq!(up.len(), 4);
     drop(conn);
 
     // The server starts on the result, finds nothing to do, and works.
@@ -96,8 +96,8 @@ async fn the_postgresql_tables_mirror_the_sqlite_ones_column_for_column() {
     )
     .load(&mut sqlite)
     .unwrap();
-    assert_eq!(pg_columns.len(), 21, "{pg_columns:#?}");
-    // Message and reaction ids are 64-bit: BIGINT in PostgreSQL, where
+    assert_eq!(pg_columns.len(), 26, "{pg_columns:#?}");
+    // Message, reaction and session ids are 64-bit: BIGINT in PostgreSQL, where
     // INTEGER is 32-bit; in SQLite every INTEGER is 64-bit already.
     let wide: Vec<(&str, &str)> = pg_columns
         .iter()
@@ -109,7 +109,8 @@ async fn the_postgresql_tables_mirror_the_sqlite_ones_column_for_column() {
         [
             ("messages", "id"),
             ("reactions", "id"),
-            ("reactions", "message_id")
+            ("reactions", "message_id"),
+            ("sessions", "id")
         ]
     );
     let pg_columns: Vec<Column> = pg_columns
