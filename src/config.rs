@@ -85,6 +85,14 @@ pub struct Settings {
     /// Writes per second one user's allowance regains
     /// (`CONFAB_WRITE_PER_SEC`); 0 turns the allowance off.
     pub write_per_sec: u32,
+    /// How long a session lasts unused (`CONFAB_SESSION_IDLE_SECS`): no
+    /// page load and no open socket for this long, and it is over.
+    pub session_idle: Duration,
+    /// How often each instance re-checks the sessions and staff rights
+    /// behind its open sockets (`CONFAB_SESSION_SWEEP_SECS`): the longest
+    /// a socket outlives a session ended, or rights taken away, by another
+    /// process (the CLI).
+    pub session_sweep: Duration,
 }
 
 impl Default for Settings {
@@ -110,6 +118,8 @@ impl Default for Settings {
             write_burst: 20,
             write_per_sec: 2,
             metrics_bind: None,
+            session_idle: Duration::from_secs(14 * 24 * 3600),
+            session_sweep: Duration::from_secs(2),
         }
     }
 }
@@ -215,6 +225,16 @@ impl Settings {
                 "CONFAB_WRITE_PER_SEC",
                 defaults.write_per_sec,
             )?,
+            session_idle: Duration::from_secs(parse_or(
+                get("CONFAB_SESSION_IDLE_SECS"),
+                "CONFAB_SESSION_IDLE_SECS",
+                defaults.session_idle.as_secs(),
+            )?),
+            session_sweep: Duration::from_secs(parse_or(
+                get("CONFAB_SESSION_SWEEP_SECS"),
+                "CONFAB_SESSION_SWEEP_SECS",
+                defaults.session_sweep.as_secs(),
+            )?),
         }
         .validated()
     }
@@ -237,6 +257,8 @@ impl Settings {
             ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
+            ("CONFAB_SESSION_IDLE_SECS", self.session_idle.as_secs()),
+            ("CONFAB_SESSION_SWEEP_SECS", self.session_sweep.as_secs()),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -325,6 +347,8 @@ mod tests {
         assert_eq!(s.database_url, "confab.db");
         assert_eq!(s.max_message_chars, 4000);
         assert!(s.allowed_origins.is_empty());
+        assert_eq!(s.session_idle, Duration::from_secs(1_209_600));
+        assert_eq!(s.session_sweep, Duration::from_secs(2));
     }
 
     #[test]

@@ -32,5 +32,6 @@ mod presence;
 mod private_messages;
 mod rights;
 mod scale_out;
+mod sessions;
 mod shutdown;
 mod typing;

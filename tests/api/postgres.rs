@@ -236,10 +236,10 @@ async fn three_instances_starting_at_once_on_a_fresh_database_all_come_up() {
     // Each migration was applied once, and the schema is whole.
     let mut conn = PgConnection::establish(&db.url).unwrap();
     let applied = conn.applied_migrations().unwrap();
-    assert_eq!(applied.len(), 3);
+    assert_eq!(applied.len(), 4);
     assert_eq!(
         tables(&mut conn),
-        ["messages", "reactions", "rooms", "users"]
+        ["messages", "reactions", "rooms", "sessions", "users"]
     );
     serves_a_conversation(&db).await;
 }

@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 /// A Redis prefix no other test (or run) uses, so tests share one Redis.
-fn fresh_prefix() -> String {
+pub(crate) fn fresh_prefix() -> String {
     format!("confabtest{}", unique_suffix())
 }
 
@@ -58,7 +58,7 @@ async fn ready(app: &TestApp) -> serde_json::Value {
 }
 
 /// Waits (bounded) until `/readyz` says Redis is `want`.
-async fn wait_for_redis(app: &TestApp, want: &str) {
+pub(crate) async fn wait_for_redis(app: &TestApp, want: &str) {
     for _ in 0..200 {
         if ready(app).await["redis"] == want {
             return;

@@ -39,7 +39,8 @@ mod wire;
 
 pub use redis_bus::RedisBus;
 
-use crate::actors::bus::{Published, RoomEvent, Routes, UserDelivery};
+use crate::actors::bus::{Published, RoomEvent, Routes, ToUser, UserDelivery};
+use crate::domain::EndedLogins;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
 use crate::protocol::ServerFrame;
@@ -115,6 +116,8 @@ enum Fallback {
     /// Deliver to this instance's connections of the user; answer whether
     /// any instance received it.
     User(Username, ByteString, oneshot::Sender<bool>),
+    /// Close this instance's connections of the user's ended sessions.
+    SignedOut(Username, EndedLogins),
     /// A notice for the other instances only; nothing to do here.
     Nothing,
 }
@@ -283,6 +286,9 @@ impl RedisBridge {
             Fallback::User(user, frame, done) => {
                 let _ = done.send(self.users.deliver(&user, frame));
             }
+            Fallback::SignedOut(user, ended) => {
+                self.users.hand(&user, ToUser::SignedOut(ended));
+            }
             Fallback::Nothing => {}
         }
     }
@@ -380,11 +386,11 @@ impl RedisBridge {
                 }
                 None => log::warn!("undecodable event on {channel}"),
             },
-            Some(Topic::User(user)) => match std::str::from_utf8(msg.get_payload_bytes()) {
-                Ok(frame) => {
-                    self.users.deliver(&user, ByteString::from(frame));
+            Some(Topic::User(user)) => match wire::decode_user(msg.get_payload_bytes()) {
+                Some(what) => {
+                    self.users.hand(&user, what);
                 }
-                Err(_) => log::warn!("undecodable frame on {channel}"),
+                None => log::warn!("undecodable payload on {channel}"),
             },
             None => log::debug!("message on unexpected channel {channel}"),
         }

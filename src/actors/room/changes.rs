@@ -35,7 +35,7 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
 
 /// Checks that `who` may still act in the room: always in an open room;
 /// in an admin-only one only while staff.
-fn still_admitted(
+pub(super) fn still_admitted(
     conn: &mut DbConnection,
     room: &RoomInfo,
     who: &Identity,

@@ -91,7 +91,11 @@ impl WsSession {
             Request::Post(text) => self.post(text, ctx),
             Request::Private { to, text } => self.send_private(to, text, ctx),
             Request::History { window, limit } => {
-                let request = LoadHistory { window, limit };
+                let request = LoadHistory {
+                    reader: self.user.clone(),
+                    window,
+                    limit,
+                };
                 self.ask_room(request, Slot::History, ctx, |page, _, ctx| {
                     ctx.text(encode(&ServerFrame::History {
                         messages: page.messages,
