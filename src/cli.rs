@@ -1,13 +1,18 @@
 //! The command line: `confab [serve]`, `confab createsuperuser`,
-//! `confab room create|set|list`, `confab user promote|demote` and
+//! `confab room create|set|list`, `confab user promote|demote|logout-all` and
 //! `confab healthcheck`.
+//!
+//! A command changes the database only; it cannot reach a running server.
+//! Servers notice within `CONFAB_SESSION_SWEEP_SECS` (the session sweep,
+//! `actors/sweep.rs`): a demoted user's sockets in admin-only rooms close,
+//! and so do the sockets of sessions `logout-all` ended.
 //!
 //! Administrative commands open the same database as the server (from
 //! `DATABASE_URL`), apply migrations if needed, do one thing and exit
 //! non-zero with a message on any error.
 
 use crate::config::Settings;
-use crate::db::queries::{rooms, users};
+use crate::db::queries::{rooms, sessions, users};
 use crate::db::{Database, DbError};
 use crate::domain::{Password, RoomName, Username};
 use crate::passwords;
@@ -90,6 +95,12 @@ pub enum UserCommand {
     },
     /// Take staff rights away from an account.
     Demote {
+        /// The account's username.
+        username: String,
+    },
+    /// End every session of an account: each browser signed in as it must
+    /// log in again, and its open sockets close.
+    LogoutAll {
         /// The account's username.
         username: String,
     },
@@ -262,6 +273,7 @@ fn user(settings: &Settings, action: UserCommand) -> anyhow::Result<()> {
     let (raw, staff) = match action {
         UserCommand::Promote { username } => (username, true),
         UserCommand::Demote { username } => (username, false),
+        UserCommand::LogoutAll { username } => return logout_all(&db, &username),
     };
     let username = Username::parse(&raw)?;
     match db.run_here(|c| users::set_staff(c, username.as_str(), staff)) {
@@ -272,6 +284,19 @@ fn user(settings: &Settings, action: UserCommand) -> anyhow::Result<()> {
                 "is no longer staff"
             };
             println!("{username} {now}.");
+            Ok(())
+        }
+        Err(DbError::NotFound) => bail!("there is no user called {username}"),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn logout_all(db: &Database, raw: &str) -> anyhow::Result<()> {
+    let username = Username::parse(raw)?;
+    match db.run_here(|c| sessions::delete_all_of(c, username.as_str())) {
+        Ok(ended) => {
+            let noun = if ended == 1 { "session" } else { "sessions" };
+            println!("Ended {ended} {noun} of {username}.");
             Ok(())
         }
         Err(DbError::NotFound) => bail!("there is no user called {username}"),

@@ -111,6 +111,14 @@ pub struct Settings {
     /// Rooms the selector at `/chat/` lists at most
     /// (`CONFAB_ROOM_INDEX_LIMIT`); a search finds the others.
     pub room_index_limit: usize,
+    /// How long a session lasts unused (`CONFAB_SESSION_IDLE_SECS`): no
+    /// page load and no open socket for this long, and it is over.
+    pub session_idle: Duration,
+    /// How often each instance re-checks the sessions and staff rights
+    /// behind its open sockets (`CONFAB_SESSION_SWEEP_SECS`): the longest
+    /// a socket outlives a session ended, or rights taken away, by another
+    /// process (the CLI).
+    pub session_sweep: Duration,
 }
 
 impl Default for Settings {
@@ -144,6 +152,8 @@ impl Default for Settings {
             metrics_bind: None,
             rooms_per_hour: 10,
             room_index_limit: 100,
+            session_idle: Duration::from_secs(14 * 24 * 3600),
+            session_sweep: Duration::from_secs(2),
         }
     }
 }
@@ -294,6 +304,16 @@ impl Settings {
                 "CONFAB_ROOM_INDEX_LIMIT",
                 defaults.room_index_limit,
             )?,
+            session_idle: Duration::from_secs(parse_or(
+                get("CONFAB_SESSION_IDLE_SECS"),
+                "CONFAB_SESSION_IDLE_SECS",
+                defaults.session_idle.as_secs(),
+            )?),
+            session_sweep: Duration::from_secs(parse_or(
+                get("CONFAB_SESSION_SWEEP_SECS"),
+                "CONFAB_SESSION_SWEEP_SECS",
+                defaults.session_sweep.as_secs(),
+            )?),
         }
         .validated()
     }
@@ -318,6 +338,8 @@ impl Settings {
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
             ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),
             ("CONFAB_ROOM_INDEX_LIMIT", self.room_index_limit as u64),
+            ("CONFAB_SESSION_IDLE_SECS", self.session_idle.as_secs()),
+            ("CONFAB_SESSION_SWEEP_SECS", self.session_sweep.as_secs()),
         ];
         for (name, value) in positive {
             if value == 0 {
@@ -413,6 +435,8 @@ mod tests {
         assert_eq!(s.hash_queue, 64);
         assert_eq!(s.rooms_per_hour, 10);
         assert_eq!(s.room_index_limit, 100);
+        assert_eq!(s.session_idle, Duration::from_secs(1_209_600));
+        assert_eq!(s.session_sweep, Duration::from_secs(2));
     }
 
     #[test]

@@ -8,8 +8,10 @@ use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, BusKey, RedisBus};
 use crate::actors::registry::{CloseAll, Registry};
 use crate::actors::session::SessionsShared;
+use crate::actors::sweep::SessionSweep;
 use crate::config::Settings;
 use crate::db::{Database, DbError};
+use crate::domain::LoginLifetime;
 use crate::http::client::client_addr_of;
 use crate::http::cookie_key::{CookieKey, KeyError};
 use crate::http::hardening;
@@ -52,6 +54,10 @@ pub enum StartupError {
         source: std::io::Error,
     },
 }
+
+/// How long browsers keep the session cookie: the most they allow. When a
+/// session ends is the server's decision (`auth.rs`).
+const COOKIE_TTL: time::Duration = time::Duration::days(400);
 
 /// Strict-Transport-Security when `CONFAB_SECURE_COOKIES` is on.
 const HSTS: &str = "max-age=31536000";
@@ -120,6 +126,13 @@ impl Application {
             None => LocalBus::shared(),
         };
         let registry = Registry::new(db.clone(), bus.clone()).start();
+        SessionSweep::new(
+            db.clone(),
+            registry.clone(),
+            LoginLifetime::new(settings.session_idle),
+            settings.session_sweep,
+        )
+        .start();
         let registry_for_stop = registry.clone();
         let (listener, local) = bind(settings.bind)?;
         let metrics = settings.metrics_bind.map(bind).transpose()?;
@@ -259,7 +272,12 @@ fn serve(
             .cookie_same_site(SameSite::Lax)
             .cookie_secure(settings.secure_cookies)
             .cookie_content_security(CookieContentSecurity::Private)
-            .session_lifecycle(PersistentSession::default().session_ttl(time::Duration::days(14)))
+            // The server decides when a session is over (its `sessions`
+            // row and CONFAB_SESSION_IDLE_SECS); the browser keeps the
+            // cookie as long as browsers keep any (400 days), since an open
+            // page's socket keeps a session in use without a request that
+            // could renew a shorter cookie.
+            .session_lifecycle(PersistentSession::default().session_ttl(COOKIE_TTL))
             .build();
         let mut headers = DefaultHeaders::new()
             .add(("Content-Security-Policy", CSP))

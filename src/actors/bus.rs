@@ -8,9 +8,11 @@
 //! instance sees. Either way the room code is the same, so swapping the
 //! in-process [`LocalBus`] for the [Redis bridge](super::redis_bridge) is a
 //! start-up decision only. Private messages travel the same way, addressed
-//! to a user instead of a room.
+//! to a user instead of a room, and so does the news that some of a user's
+//! sessions ended (a logout, a password change), so that their sockets
+//! close on every instance.
 
-use crate::domain::{MessageId, RoomName, Username};
+use crate::domain::{EndedLogins, MessageId, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
 use actix::{Message, Recipient};
 use bytestring::ByteString;
@@ -65,14 +67,23 @@ pub enum Published {
     },
 }
 
-/// A frame for every connection of one user, on this instance.
+/// Something for every connection of one user, on this instance.
 #[derive(Message, Debug, Clone)]
 #[rtype(result = "()")]
 pub struct UserDelivery {
     /// The user.
     pub user: Username,
-    /// The encoded frame.
-    pub frame: ByteString,
+    /// What for.
+    pub what: ToUser,
+}
+
+/// What the bus brings a user's connections.
+#[derive(Debug, Clone)]
+pub enum ToUser {
+    /// An encoded frame for each of them (a private message).
+    Frame(ByteString),
+    /// Some of the user's sessions ended: their connections are closed.
+    SignedOut(EndedLogins),
 }
 
 /// Proof of a subscription, needed to end it; a newer subscription for the
@@ -123,6 +134,10 @@ pub trait RoomBus: Send + Sync + 'static {
     fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed;
     /// Ends a subscription made by [`watch_user`](RoomBus::watch_user).
     fn unwatch_user(&self, user: &Username, subscription: Subscription);
+    /// Tells every instance that the sessions `ended` of `user` are over,
+    /// so that their connections close. Best effort: an instance the news
+    /// does not reach closes them at its next session sweep.
+    fn sign_out(&self, user: &Username, ended: EndedLogins);
     /// Whether the bus can reach every instance right now.
     fn is_healthy(&self) -> bool;
     /// Whether other instances may store messages in the same rooms (then
@@ -214,11 +229,17 @@ impl Routes<Username, UserDelivery> {
     /// Hands `frame` to this instance's connections of `user`; false when
     /// there are none here.
     pub(crate) fn deliver(&self, user: &Username, frame: ByteString) -> bool {
+        self.hand(user, ToUser::Frame(frame))
+    }
+
+    /// Hands `what` to this instance's connections of `user`; false when
+    /// there are none here.
+    pub(crate) fn hand(&self, user: &Username, what: ToUser) -> bool {
         self.send(
             user,
             UserDelivery {
                 user: user.clone(),
-                frame,
+                what,
             },
         )
     }
@@ -271,6 +292,10 @@ impl RoomBus for LocalBus {
 
     fn unwatch_user(&self, user: &Username, subscription: Subscription) {
         self.users.remove(user, subscription);
+    }
+
+    fn sign_out(&self, user: &Username, ended: EndedLogins) {
+        self.users.hand(user, ToUser::SignedOut(ended));
     }
 
     fn is_healthy(&self) -> bool {

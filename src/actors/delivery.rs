@@ -69,6 +69,11 @@ pub enum Hangup {
     GoingAway,
     /// The user may no longer be in this room (1008, policy).
     NotAdmitted,
+    /// The session the connection was opened with ended: a logout, a
+    /// password change, `confab user logout-all`, or idle expiry (1008,
+    /// policy, with the reason "signed out"; the client should not
+    /// reconnect but offer to log in).
+    SignedOut,
 }
 
 /// A connection is gone (or was kicked), for the registry. Sending it twice

@@ -20,13 +20,18 @@
 //! - [`bus`]: the seam between publishing a room event and delivering it.
 //!   In-process by default; a Redis bridge plugs into the same trait so that
 //!   rooms and sessions never know how many instances there are.
+//! - [`sweep`]: one per process. Every few seconds re-checks the
+//!   signed-in sessions and staff rights behind the registry's connections
+//!   (what another process, the CLI, changed) and hangs up those that lost
+//!   them.
 //! - [`delivery`]: a session as rooms and the registry see it, a
 //!   [`SessionHandle`](delivery::SessionHandle), and the messages they send
 //!   it.
 //!
 //! Imports go one way, so the pieces can be read and changed bottom-up:
 //! `delivery` uses no other actor; `bus` and `redis_bridge` use only the bus;
-//! `room` uses `bus` and `delivery`; `registry` adds `room`; `session` is at
+//! `room` uses `bus` and `delivery`; `registry` adds `room`; `sweep` uses
+//! `registry` and `delivery`; `session` is at
 //! the top and nothing below it names it (only `http/ws.rs` starts one).
 //!
 //! Every queue a client can fill is bounded: a session's mailbox has a fixed
@@ -39,3 +44,4 @@ pub mod redis_bridge;
 pub mod registry;
 pub mod room;
 pub mod session;
+pub mod sweep;

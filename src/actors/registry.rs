@@ -4,13 +4,16 @@
 //! actor starts (first member) and stops (last member leaves), and it alone
 //! counts a user's connections per room, which is what presence is: a user
 //! with two tabs is online once, and leaves when the last tab closes. It also
-//! routes private messages, since it knows every connection of every user.
+//! routes private messages, since it knows every connection of every user,
+//! and closes the connections of sessions that end (a logout, a password
+//! change, anywhere), since it knows which session opened each. The
+//! [sweep](super::sweep) asks it for that list to re-check it.
 
-use crate::actors::bus::{Bus, Subscription, UserDelivery};
+use crate::actors::bus::{Bus, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
 use crate::actors::room::{Close, Join, Leave, Room};
 use crate::db::Database;
-use crate::domain::{RoomInfo, RoomName, Username};
+use crate::domain::{EndedLogins, LoginId, RoomId, RoomInfo, RoomName, Username};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -23,7 +26,11 @@ struct RoomEntry {
 
 struct SessionEntry {
     user: Username,
+    /// The signed-in session that opened it.
+    login: LoginId,
     room: RoomName,
+    /// The room's id, for the sweep to read whether it is admin-only now.
+    room_id: RoomId,
     handle: SessionHandle,
 }
 
@@ -72,6 +79,8 @@ pub struct Connect {
     pub session: SessionHandle,
     /// Its user.
     pub user: Username,
+    /// The signed-in session it was opened with.
+    pub login: LoginId,
     /// The room, already checked to exist and admit the user.
     pub room: RoomInfo,
     /// A reconnection that has seen every message up to this id.
@@ -128,6 +137,8 @@ impl Handler<Connect> for Registry {
             msg.session.id(),
             SessionEntry {
                 user: msg.user,
+                login: msg.login,
+                room_id: msg.room.id,
                 room: msg.room.name,
                 handle: msg.session,
             },
@@ -229,11 +240,15 @@ impl Handler<UserDelivery> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: UserDelivery, ctx: &mut Self::Context) {
+        let frame = match msg.what {
+            ToUser::Frame(frame) => frame,
+            ToUser::SignedOut(ended) => return self.sign_out(&msg.user, ended),
+        };
         let Some(entry) = self.users.get(&msg.user) else {
             return;
         };
         let deliver = Deliver {
-            frame: msg.frame,
+            frame,
             message_id: None,
         };
         let mut slow = Vec::new();
@@ -251,6 +266,56 @@ impl Handler<UserDelivery> for Registry {
         for session in slow {
             ctx.notify(Disconnect { session });
         }
+    }
+}
+
+impl Registry {
+    /// Closes this instance's connections of `user`'s sessions `ended`
+    /// (each tells the registry it is gone as it stops).
+    fn sign_out(&self, user: &Username, ended: EndedLogins) {
+        let Some(entry) = self.users.get(user) else {
+            return;
+        };
+        for id in &entry.sessions {
+            if let Some(session) = self.sessions.get(id)
+                && ended.includes(session.login)
+            {
+                session.handle.hang_up(Hangup::SignedOut);
+            }
+        }
+    }
+}
+
+/// One open connection, as the [sweep](super::sweep) re-checks it.
+pub struct OpenConnection {
+    /// The signed-in session that opened it.
+    pub login: LoginId,
+    /// Its room (whether that is admin-only is read at each sweep, so
+    /// `confab room set NAME --admin-only` reaches open sockets too).
+    pub room: RoomId,
+    /// Where to hang it up.
+    pub handle: SessionHandle,
+}
+
+/// Every open connection of this instance, for the sweep.
+#[derive(Message)]
+#[rtype(result = "Vec<OpenConnection>")]
+pub struct OpenConnections;
+
+impl Handler<OpenConnections> for Registry {
+    type Result = MessageResult<OpenConnections>;
+
+    fn handle(&mut self, _: OpenConnections, _ctx: &mut Self::Context) -> Self::Result {
+        MessageResult(
+            self.sessions
+                .values()
+                .map(|entry| OpenConnection {
+                    login: entry.login,
+                    room: entry.room_id,
+                    handle: entry.handle.clone(),
+                })
+                .collect(),
+        )
     }
 }
 

@@ -2,8 +2,8 @@
 //! `queries/`; conversion to domain types happens where rows are used, or
 //! here as a `From` impl when several places need the same one.
 
-use super::schema::{messages, reactions, rooms, users};
-use crate::domain::{MessageId, RoomId, RoomInfo, RoomName, UserId};
+use super::schema::{messages, reactions, rooms, sessions, users};
+use crate::domain::{LoginId, MessageId, RoomId, RoomInfo, RoomName, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -136,4 +136,34 @@ pub struct NewReaction<'a> {
     pub emoji: &'a str,
     /// When (UTC).
     pub created_at: NaiveDateTime,
+}
+
+/// A row of `sessions`: one signed-in browser.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sessions)]
+pub struct Login {
+    /// Primary key.
+    pub id: LoginId,
+    /// SHA-256 of the secret in the cookie (hex).
+    pub key_hash: String,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When the user logged in (UTC).
+    pub created_at: NaiveDateTime,
+    /// When it was last used, as last written (UTC).
+    pub last_seen_at: NaiveDateTime,
+}
+
+/// A new row of `sessions`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sessions)]
+pub struct NewLogin<'a> {
+    /// SHA-256 of the secret in the cookie (hex).
+    pub key_hash: &'a str,
+    /// Whose session it is.
+    pub user_id: UserId,
+    /// When (UTC).
+    pub created_at: NaiveDateTime,
+    /// The same, as its first use.
+    pub last_seen_at: NaiveDateTime,
 }

@@ -33,6 +33,16 @@ diesel::table! {
 }
 
 diesel::table! {
+    sessions (id) {
+        id -> BigInt,
+        key_hash -> Text,
+        user_id -> Integer,
+        created_at -> Timestamp,
+        last_seen_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     users (id) {
         id -> Integer,
         username -> Text,
@@ -48,5 +58,6 @@ diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (user_id));
 diesel::joinable!(reactions -> messages (message_id));
 diesel::joinable!(reactions -> users (user_id));
+diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(messages, reactions, rooms, users,);
+diesel::allow_tables_to_appear_in_same_query!(messages, reactions, rooms, sessions, users,);

@@ -59,6 +59,13 @@ id_type!(
     RoomId(i32) as Integer
 );
 id_type!(
+    /// A row of `sessions`: one signed-in browser, from its login to its
+    /// logout or expiry (not a WebSocket connection, which is a
+    /// [`SessionId`](crate::actors::delivery::SessionId)). 64-bit: every
+    /// login takes a new one.
+    LoginId(i64) as BigInt
+);
+id_type!(
     /// A row of `messages`; increases with every message stored, so within
     /// one room it orders messages too.
     MessageId(i64) as BigInt

@@ -8,6 +8,7 @@
 mod emoji;
 mod identity;
 mod ids;
+mod login;
 mod message;
 mod names;
 mod password;
@@ -15,7 +16,8 @@ mod window;
 
 pub use emoji::{Emoji, EmojiError};
 pub use identity::{Identity, RoomInfo};
-pub use ids::{MessageId, RoomId, UserId};
+pub use ids::{LoginId, MessageId, RoomId, UserId};
+pub use login::{EndedLogins, LoginLifetime, LoginSecret};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};

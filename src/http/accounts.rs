@@ -1,4 +1,4 @@
-//! `/accounts/`: sign up, log in, log out.
+//! `/accounts/`: sign up, log in, log out, change the password.
 //!
 //! Logging in and signing up pass their throttles ([`super::throttle`])
 //! before any password is hashed, and the hashing itself is queued with a
@@ -6,21 +6,27 @@
 //! crowd 503 from the second, each with `Retry-After`, and neither can hold
 //! a real user's login up for long. Failed logins are logged with the name
 //! tried and the client address, for fail2ban and for people.
+//!
+//! Logging out and changing the password end sessions on the server
+//! ([`auth`]) and tell every instance over the bus, so that the sockets of
+//! the sessions ended close at once (with 1008, "signed out").
 
-use super::auth::{self, check_csrf, csrf_token, safe_next};
+use super::auth::{self, SignedInAs, check_csrf, csrf_token, safe_next};
 use super::client::client_addr;
 use super::error::sentence;
 use super::throttle::AccountThrottles;
 use super::{AppError, Templates};
+use crate::actors::bus::Bus;
 use crate::config::Settings;
-use crate::db::queries::users;
+use crate::db::queries::{sessions, users};
 use crate::db::{Database, DbError};
-use crate::domain::{Password, Username};
+use crate::domain::{EndedLogins, Password, Username};
 use crate::metrics::METRICS;
 use crate::passwords::PasswordHashing;
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use diesel::Connection;
 use serde::Deserialize;
 use std::net::{IpAddr, Ipv4Addr};
 
@@ -31,7 +37,9 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .service(login_form)
         .service(login)
         .service(logout_form)
-        .service(logout);
+        .service(logout)
+        .service(password_form)
+        .service(change_password);
 }
 
 #[derive(Deserialize)]
@@ -189,7 +197,7 @@ async fn signup(
     };
     attempt.created();
     log::info!("new account {username} from {client}");
-    auth::log_in(&session, user.id)?;
+    auth::log_in(&session, &db, user.id).await?;
     Ok(redirect(safe_next(&form.next)))
 }
 
@@ -238,7 +246,7 @@ async fn login(
     match user {
         Some(user) if ok => {
             attempt.succeeded();
-            auth::log_in(&session, user.id)?;
+            auth::log_in(&session, &db, user.id).await?;
             Ok(redirect(safe_next(&form.next)))
         }
         _ => {
@@ -259,16 +267,134 @@ async fn login(
 async fn logout_form(
     templates: web::Data<Templates>,
     db: web::Data<Database>,
+    settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    let user = auth::current_user(&session, &db).await?;
+    let user = auth::current_user(&session, &db, &settings).await?;
     let ctx = Templates::context("Log out", user.as_ref(), &csrf_token(&session)?);
     Ok(html(templates.render("accounts/logout.html", &ctx)?))
 }
 
+/// Ends this browser's session everywhere: the row goes (a copy of the
+/// cookie stops working), and its sockets on every instance close.
 #[post("/accounts/logout/")]
-async fn logout(session: Session, form: web::Form<CsrfForm>) -> Result<HttpResponse, AppError> {
+async fn logout(
+    db: web::Data<Database>,
+    settings: web::Data<Settings>,
+    bus: web::Data<Bus>,
+    session: Session,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
-    auth::log_out(&session);
+    match auth::signed_in(&session, &db, &settings).await? {
+        Some(this) => {
+            auth::log_out(&session, &db, this.login).await?;
+            bus.sign_out(&this.user.username, EndedLogins::Only(this.login));
+        }
+        None => session.purge(),
+    }
     Ok(redirect("/accounts/login/"))
+}
+
+#[derive(Deserialize)]
+struct PasswordForm {
+    #[serde(default)]
+    csrf_token: String,
+    #[serde(default)]
+    current: String,
+    #[serde(default)]
+    password: String,
+    #[serde(default)]
+    password2: String,
+}
+
+/// The password form, with an error (and status 400) when re-shown, or a
+/// confirmation once changed.
+fn password_page(
+    templates: &Templates,
+    session: &Session,
+    who: &SignedInAs,
+    outcome: Result<Option<&str>, &str>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = Templates::context("Change password", Some(&who.user), &csrf_token(session)?);
+    match outcome {
+        Ok(done) => {
+            if let Some(done) = done {
+                ctx.insert("done", done);
+            }
+            Ok(html(templates.render("accounts/password.html", &ctx)?))
+        }
+        Err(error) => {
+            ctx.insert("error", error);
+            Ok(HttpResponse::BadRequest()
+                .content_type("text/html; charset=utf-8")
+                .body(templates.render("accounts/password.html", &ctx)?))
+        }
+    }
+}
+
+#[get("/accounts/password/")]
+async fn password_form(
+    templates: web::Data<Templates>,
+    session: Session,
+    who: SignedInAs,
+) -> Result<HttpResponse, AppError> {
+    password_page(&templates, &session, &who, Ok(None))
+}
+
+/// Changes the password, checked by the rules sign-up uses, and ends every
+/// other session of the user (their sockets close); this one stays.
+#[post("/accounts/password/")]
+async fn change_password(
+    templates: web::Data<Templates>,
+    db: web::Data<Database>,
+    passwords: web::Data<PasswordHashing>,
+    bus: web::Data<Bus>,
+    session: Session,
+    who: SignedInAs,
+    form: web::Form<PasswordForm>,
+) -> Result<HttpResponse, AppError> {
+    check_csrf(&session, &form.csrf_token)?;
+    let retry = |error: &str| password_page(&templates, &session, &who, Err(error));
+    let id = who.user.id;
+    let stored = db
+        .run(move |c| users::by_id(c, id))
+        .await?
+        .map(|u| u.password_hash);
+    if !passwords.verify(stored, form.current.clone()).await? {
+        return retry("Your current password is not right.");
+    }
+    // The very rules of sign-up, not a copy of them.
+    let password = match Password::parse(&form.password, &who.user.username) {
+        Ok(p) => p,
+        Err(e) => return retry(&sentence(&e)),
+    };
+    if form.password != form.password2 {
+        return retry("The two new passwords do not match.");
+    }
+    let hash = passwords.hash(password).await?;
+    let keep = who.login;
+    let ended = db
+        .run(move |c| {
+            // Both or neither: a new password with the old sessions still
+            // open would defeat the point.
+            c.transaction(|c| {
+                users::set_password_hash(c, id, &hash)?;
+                sessions::delete_others(c, id, keep)
+            })
+        })
+        .await?;
+    log::info!(
+        "{} changed their password; {ended} other sessions ended",
+        who.user.username
+    );
+    bus.sign_out(&who.user.username, EndedLogins::AllBut(keep));
+    password_page(
+        &templates,
+        &session,
+        &who,
+        Ok(Some(
+            "Your password is changed, and every other browser signed in as you is signed out.",
+        )),
+    )
 }

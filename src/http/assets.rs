@@ -31,6 +31,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("room/actions.js", JS),
     asset!("room/composer.js", JS),
     asset!("room/dom.js", JS),
+    asset!("room/ended.js", JS),
     asset!("room/frames.js", JS),
     asset!("room/history.js", JS),
     asset!("room/log.js", JS),

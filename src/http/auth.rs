@@ -1,52 +1,116 @@
-//! Who is signed in: the session cookie and CSRF tokens (passwords are
-//! hashed in [`crate::passwords`]).
+//! Who is signed in: the session cookie, the server-side session it
+//! names, and CSRF tokens (passwords are hashed in [`crate::passwords`]).
 //!
 //! The cookie is encrypted and signed (actix-session's private cookie store)
-//! and holds only the user's id and the CSRF token; the user row is read
-//! from the database on each request, so a demoted or deleted account loses
-//! its rights at once.
+//! and holds the CSRF token and, once signed in, a random
+//! [`LoginSecret`]. The session itself lives on the server: a row of
+//! `sessions` found by the secret's hash, which says whose it is. So logout
+//! deletes the row and every copy of the cookie stops working at once, and
+//! a session unused for `CONFAB_SESSION_IDLE_SECS` is over. The user row is
+//! read with the session on each request, so a demoted or deleted account
+//! loses its rights at once.
 
 use super::AppError;
+use crate::config::Settings;
 use crate::db::Database;
-use crate::db::queries::users;
-use crate::domain::{Identity, UserId, Username};
+use crate::db::queries::{self, sessions};
+use crate::domain::{Identity, LoginId, LoginLifetime, LoginSecret, UserId, Username};
 use actix_session::{Session, SessionExt};
 use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 use rand::RngCore;
 
-const USER_ID: &str = "uid";
+/// The cookie field that holds the [`LoginSecret`].
+const SECRET: &str = "sid";
 const CSRF: &str = "csrf";
 
 fn session_error(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("session cookie: {e}"))
 }
 
-/// The user the session cookie names, if it names one that still exists.
-pub async fn current_user(session: &Session, db: &Database) -> Result<Option<Identity>, AppError> {
-    let Some(id) = session.get::<UserId>(USER_ID).map_err(session_error)? else {
+/// A signed-in request: who, and which of their sessions.
+#[derive(Debug, Clone)]
+pub struct SignedInAs {
+    /// The user, as the database has them now.
+    pub user: Identity,
+    /// The server-side session the cookie names.
+    pub login: LoginId,
+}
+
+/// The user and session the cookie names, if it names a session that is
+/// still there and not idle past its time (which is then deleted). A use
+/// is written down only every so often ([`LoginLifetime::needs_touch`]),
+/// so most page loads write nothing.
+pub async fn signed_in(
+    session: &Session,
+    db: &Database,
+    settings: &Settings,
+) -> Result<Option<SignedInAs>, AppError> {
+    let Some(secret) = session.get::<String>(SECRET).map_err(session_error)? else {
         return Ok(None);
     };
-    let row = db.run(move |c| users::by_id(c, id)).await?;
-    Ok(row.map(|u| Identity {
-        id: u.id,
-        username: Username::from_stored(u.username),
-        is_staff: u.is_staff,
-    }))
+    let key_hash = LoginSecret::from_cookie(secret).hash();
+    let lifetime = LoginLifetime::new(settings.session_idle);
+    let found = db
+        .run(move |c| {
+            let Some((login, user)) = sessions::find(c, &key_hash)? else {
+                return Ok(None);
+            };
+            let now = queries::now();
+            if lifetime.is_over(login.last_seen_at, now) {
+                sessions::delete(c, login.id)?;
+                return Ok(None);
+            }
+            if lifetime.needs_touch(login.last_seen_at, now) {
+                sessions::touch(c, &[login.id], now)?;
+            }
+            Ok::<_, crate::db::DbError>(Some(SignedInAs {
+                user: Identity {
+                    id: user.id,
+                    username: Username::from_stored(user.username),
+                    is_staff: user.is_staff,
+                },
+                login: login.id,
+            }))
+        })
+        .await?;
+    if found.is_none() {
+        // Ended or expired: the cookie's secret is worthless, drop it.
+        session.remove(SECRET);
+    }
+    Ok(found)
 }
 
-/// Starts a fresh session for `user` (a new cookie and CSRF token, so a
-/// session fixed before login is worthless after it).
-pub fn log_in(session: &Session, user: UserId) -> Result<(), AppError> {
+/// The user the session cookie names, if any (see [`signed_in`]).
+pub async fn current_user(
+    session: &Session,
+    db: &Database,
+    settings: &Settings,
+) -> Result<Option<Identity>, AppError> {
+    Ok(signed_in(session, db, settings).await?.map(|s| s.user))
+}
+
+/// Starts a fresh session for `user`: a new row, a new cookie and CSRF
+/// token, so a session fixed before login is worthless after it.
+pub async fn log_in(session: &Session, db: &Database, user: UserId) -> Result<LoginId, AppError> {
+    let secret = LoginSecret::generate();
+    let key_hash = secret.hash();
+    let login = db
+        .run(move |c| sessions::create(c, &key_hash, user))
+        .await?;
     session.renew();
-    session.insert(USER_ID, user.0).map_err(session_error)?;
+    session
+        .insert(SECRET, secret.as_str())
+        .map_err(session_error)?;
     session.insert(CSRF, new_token()).map_err(session_error)?;
-    Ok(())
+    Ok(login.id)
 }
 
-/// Ends the session entirely.
-pub fn log_out(session: &Session) {
+/// Ends the session `login` on the server and clears the cookie.
+pub async fn log_out(session: &Session, db: &Database, login: LoginId) -> Result<(), AppError> {
+    db.run(move |c| sessions::delete(c, login)).await?;
     session.purge();
+    Ok(())
 }
 
 fn new_token() -> String {
@@ -82,28 +146,41 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
-/// Extractor for pages that need a signed-in user; anyone else is sent to
-/// the login page with `?next=` pointing back.
+/// Extractor for pages that need a signed-in user; anyone else (a replayed
+/// cookie of a session that ended included) is sent to the login page with
+/// `?next=` pointing back.
 pub struct SignedIn(pub Identity);
 
-impl FromRequest for SignedIn {
+impl FromRequest for SignedInAs {
     type Error = AppError;
     type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let session = req.get_session();
         let db = req.app_data::<web::Data<Database>>().cloned();
+        let settings = req.app_data::<web::Data<Settings>>().cloned();
         let next = match req.query_string() {
             "" => req.path().to_owned(),
             q => format!("{}?{q}", req.path()),
         };
         Box::pin(async move {
-            let db = db.ok_or_else(|| AppError::Internal("no database configured".into()))?;
-            current_user(&session, &db)
+            let (Some(db), Some(settings)) = (db, settings) else {
+                return Err(AppError::Internal("no database configured".into()));
+            };
+            signed_in(&session, &db, &settings)
                 .await?
-                .map(SignedIn)
                 .ok_or(AppError::LoginRequired { next })
         })
+    }
+}
+
+impl FromRequest for SignedIn {
+    type Error = AppError;
+    type Future = LocalBoxFuture<'static, Result<Self, AppError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let signed_in = SignedInAs::from_request(req, payload);
+        Box::pin(async move { Ok(SignedIn(signed_in.await?.user)) })
     }
 }
 

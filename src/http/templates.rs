@@ -32,6 +32,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "accounts/logout.html",
         include_str!("../../templates/accounts/logout.html"),
     ),
+    (
+        "accounts/password.html",
+        include_str!("../../templates/accounts/password.html"),
+    ),
 ];
 
 /// The parsed templates, shared by all workers.

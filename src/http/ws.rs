@@ -2,11 +2,12 @@
 //!
 //! Everything is checked before the connection is upgraded, so a refused
 //! client gets a plain HTTP status: 403 for a foreign `Origin` (as Channels'
-//! `AllowedHostsOriginValidator`), for no session, or for an admin-only room;
+//! `AllowedHostsOriginValidator`), for no session (or one that has ended:
+//! a replayed cookie after logout, an idle one), or for an admin-only room;
 //! 404 for a room that does not exist.
 
 use super::AppError;
-use super::auth::current_user;
+use super::auth::{SignedInAs, signed_in};
 use super::client::{client_addr, requested_host};
 use super::error::sentence;
 use super::pages::room_name_from_path;
@@ -69,7 +70,7 @@ async fn chat_socket(
             AppError::Forbidden("This origin may not open chat connections.".into()).into(),
         );
     }
-    let user = current_user(&session, &db)
+    let SignedInAs { user, login } = signed_in(&session, &db, &settings)
         .await?
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
     let name = room_name_from_path(&path)?;
@@ -97,7 +98,7 @@ async fn chat_socket(
             );
             AppError::TooManyRequests(sentence(&refused))
         })?;
-    WsSession::new(user, info, &sessions)
+    WsSession::new(user, login, info, &sessions)
         .resuming_after(query.after)
         .holding(permit)
         .start(&req, stream)

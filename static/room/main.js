@@ -18,6 +18,7 @@
 //   sync.js        the join replay; after a reconnect, catching up on what
 //                  was missed and re-reading what is on screen
 //   composer.js    the message box; notice.js its error line
+//   ended.js       what the page says when the server closes it for good
 //   typing.js      who is typing; presence.js who is online
 //   dom.js         building elements (user text only through textContent)
 //   values.js      reading untrusted values from frames and attributes
@@ -32,6 +33,7 @@ import {
   applyPlaceholder, autosize, forgetSentText, onInput, onKeydown, onSubmit, setConnected,
   startPrivateMessage, updateCounter,
 } from "./composer.js";
+import { showEnded } from "./ended.js";
 import { addRoomMessage, onFrame } from "./frames.js";
 import { dropHistoryRequest, takeTurns } from "./history.js";
 import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
@@ -69,6 +71,7 @@ function start() {
       socketGone();
     },
     left: socketGone,
+    ended: showEnded,
     statusChanged(isOnline) {
       setConnected(isOnline);
       if (!isOnline) markStale();

@@ -36,6 +36,7 @@ export const connStatus = $("conn-status");
 export const connText = connStatus?.querySelector(".conn-text");
 export const connRetry = $("conn-retry");
 export const connAnnouncer = $("conn-announcer");
+export const endedBanner = $("room-ended");
 export const form = $("composer");
 export const input = $("chat-message-input");
 export const sendButton = $("chat-message-submit");

@@ -8,11 +8,17 @@ import { connAnnouncer, connRetry, connStatus, connText, ROOM } from "./page.js"
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
+/** Close code 1008: the server will not take this socket back (docs/protocol.md). */
+const POLICY = 1008;
+/** The reason of a 1008 close whose session ended (a logout anywhere, a password change). */
+const SIGNED_OUT = "signed out";
+
 let socket = null;
 let attempt = 0; // failed connection attempts since the last successful open
 let reconnectTimer = 0;
 let countdownTimer = 0;
 let leaving = false; // page is being hidden/unloaded: don't reconnect
+let over = false; // the server closed with 1008: reconnecting would be refused
 let wasConnected = false;
 
 let hooks = {
@@ -26,6 +32,8 @@ let hooks = {
   lost() {},
   /** The page closed the socket for good: no close event will follow. */
   left() {},
+  /** The server closed it for good (1008): `signedOut`, or the reason it gave. */
+  ended(_signedOut, _reason) {},
   /** The status changed to or from "online". */
   statusChanged() {},
 };
@@ -56,6 +64,8 @@ function statusLabel(state, seconds) {
     case "online": return "online";
     case "reconnecting": return `reconnecting in ${seconds}s`;
     case "offline": return seconds ? `offline, retrying in ${seconds}s` : "offline";
+    case "signed-out": return "signed out";
+    case "closed": return "closed";
     default: return "connecting…";
   }
 }
@@ -65,6 +75,8 @@ function announce(state) {
   if (state === "online") connAnnouncer.textContent = wasConnected ? "Connected." : "";
   else if (state === "reconnecting") connAnnouncer.textContent = "Connection lost. Reconnecting automatically.";
   else if (state === "offline") connAnnouncer.textContent = "You are offline.";
+  else if (state === "signed-out") connAnnouncer.textContent = "You were signed out.";
+  else if (state === "closed") connAnnouncer.textContent = "The server closed this room's connection.";
 }
 
 function setStatus(state, seconds) {
@@ -98,7 +110,7 @@ function clearReconnect() {
 
 export function connect() {
   clearReconnect();
-  if (socket) return;
+  if (socket || over) return;
   setStatus("connecting");
 
   let ws;
@@ -122,11 +134,20 @@ export function connect() {
   ws.addEventListener("message", (event) => {
     if (socket === ws) hooks.message(event);
   });
-  ws.addEventListener("close", () => {
+  ws.addEventListener("close", (event) => {
     if (socket !== ws) return;
     socket = null;
     // Whatever was waiting for an answer will not get one from this socket.
     hooks.lost();
+    if (event.code === POLICY) {
+      // Signed out, or no longer allowed in: a new socket would be refused
+      // (403) however often we tried. Say so instead.
+      over = true;
+      const signedOut = event.reason === SIGNED_OUT;
+      setStatus(signedOut ? "signed-out" : "closed");
+      hooks.ended(signedOut, event.reason);
+      return;
+    }
     if (!leaving) scheduleReconnect();
   });
   // "error" is always followed by "close", which does the work.
@@ -135,7 +156,7 @@ export function connect() {
 /**
  * Exponential backoff (1s, 2s, 4s … 30s) with ±20% jitter so that every
  * client does not hammer a restarting server at the same instant. This
- * also covers close code 4403 and failed handshakes: we keep trying.
+ * also covers failed handshakes: we keep trying. Only a 1008 close stops it.
  */
 function scheduleReconnect() {
   clearReconnect();

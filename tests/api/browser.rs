@@ -838,3 +838,90 @@ async fn reaction_chips_count_mark_mine_and_name_everyone_on_hover() {
     assert!(who.starts_with("you, u1"), "{who}");
     alice.screenshot("room-reaction-chips").await;
 }
+
+#[actix_web::test]
+async fn a_second_tab_is_signed_out_when_the_first_logs_out() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    // One browser, two tabs in the lobby, one session.
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let first = alice.client.window().await.expect("the first tab");
+    let second = alice
+        .client
+        .new_window(true)
+        .await
+        .expect("a second tab")
+        .handle;
+    alice
+        .client
+        .switch_to_window(second.clone())
+        .await
+        .expect("switch to the second tab");
+    alice.open_room(&app, "lobby", "alice").await;
+
+    alice
+        .client
+        .switch_to_window(first)
+        .await
+        .expect("back to the first tab");
+    let logout = alice
+        .wait_displayed(
+            "the header's log out button",
+            "form[action='/accounts/logout/'] button[type=submit]",
+        )
+        .await;
+    alice.click(&logout, "log out").await;
+    alice
+        .wait_js(
+            "the login page after logging out",
+            "return location.pathname === '/accounts/login/';",
+            vec![],
+        )
+        .await;
+
+    alice
+        .client
+        .switch_to_window(second)
+        .await
+        .expect("to the second tab");
+    let shown = alice
+        .wait_js(
+            "the second tab to say it was signed out",
+            "const status = document.getElementById('conn-status');\
+             const banner = document.getElementById('room-ended');\
+             if (status.dataset.state !== 'signed-out' || banner.hidden) \
+               return {waiting: status.dataset.state};\
+             const link = banner.querySelector('.room-ended-link');\
+             return [status.textContent.trim(), banner.textContent, link.getAttribute('href')];",
+            vec![],
+        )
+        .await;
+    assert_eq!(shown[0], "signed out", "{shown}");
+    assert!(
+        shown[1].as_str().unwrap().contains("You were signed out"),
+        "{shown}"
+    );
+    assert_eq!(shown[2], "/accounts/login/?next=%2Fchat%2Flobby%2F");
+    assert_eq!(
+        alice
+            .js("return document.getElementById('chat-message-input').disabled || document.getElementById('chat-message-submit').disabled;", vec![])
+            .await,
+        true,
+        "nothing can be sent"
+    );
+    alice.screenshot("room-signed-out").await;
+    // It stays that way: no reconnecting against a closed door.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(
+        alice
+            .js(
+                "return document.getElementById('conn-status').dataset.state;",
+                vec![]
+            )
+            .await,
+        "signed-out"
+    );
+    alice.close().await;
+}

@@ -36,5 +36,6 @@ mod reactions;
 mod rights;
 mod rooms;
 mod scale_out;
+mod sessions;
 mod shutdown;
 mod typing;

@@ -50,7 +50,7 @@ async fn migrations_go_down_and_up_again() {
     assert_eq!(up.len(), versions);
     assert_eq!(
         tables(&mut conn),
-        ["messages", "reactions", "rooms", "users"]
+        ["messages", "reactions", "rooms", "sessions", "users"]
     );
     let down = conn.revert_all_migrations(POSTGRES_MIGRATIONS).unwrap();
     assert_eq!(down.len(), versions);
@@ -97,8 +97,8 @@ async fn the_postgresql_tables_mirror_the_sqlite_ones_column_for_column() {
     )
     .load(&mut sqlite)
     .unwrap();
-    assert_eq!(pg_columns.len(), 24, "{pg_columns:#?}");
-    // Message and reaction ids are 64-bit: BIGINT in PostgreSQL, where
+    assert_eq!(pg_columns.len(), 29, "{pg_columns:#?}");
+    // Message, reaction and session ids are 64-bit: BIGINT in PostgreSQL, where
     // INTEGER is 32-bit; in SQLite every INTEGER is 64-bit already.
     let wide: Vec<(&str, &str)> = pg_columns
         .iter()
@@ -110,7 +110,8 @@ async fn the_postgresql_tables_mirror_the_sqlite_ones_column_for_column() {
         [
             ("messages", "id"),
             ("reactions", "id"),
-            ("reactions", "message_id")
+            ("reactions", "message_id"),
+            ("sessions", "id")
         ]
     );
     let pg_columns: Vec<Column> = pg_columns
@@ -242,7 +243,7 @@ async fn three_instances_starting_at_once_on_a_fresh_database_all_come_up() {
     );
     assert_eq!(
         tables(&mut conn),
-        ["messages", "reactions", "rooms", "users"]
+        ["messages", "reactions", "rooms", "sessions", "users"]
     );
     serves_a_conversation(&db).await;
 }

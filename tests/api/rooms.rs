@@ -251,7 +251,9 @@ async fn non_staff_never_see_admin_only_rooms_or_their_counts() {
 
 on_every_backend!(room_set_converts_a_room_both_ways_at_once);
 async fn room_set_converts_a_room_both_ways_at_once() {
-    let app = TestApp::spawn().await;
+    // The sweep off, so that the socket meets the change on its own next
+    // request (the sweep's part has a test of its own below).
+    let app = TestApp::spawn_with(|s| s.session_sweep = Duration::from_secs(3600)).await;
     let alice = app.user("alice").await;
     let mut a = app.join(&alice, "shared").await;
     a.joined().await;
@@ -300,6 +302,44 @@ async fn room_set_converts_a_room_both_ways_at_once() {
     assert!(!out.status.success(), "one of --admin-only and --public");
     let out = app.cli(&["room", "set", "shared", "--admin-only", "--public"]);
     assert!(!out.status.success(), "not both");
+}
+
+on_every_backend!(a_room_made_admin_only_closes_idle_non_staff_sockets_within_the_sweep);
+async fn a_room_made_admin_only_closes_idle_non_staff_sockets_within_the_sweep() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let boss = app.user("boss").await;
+    assert!(app.cli(&["user", "promote", "boss"]).status.success());
+    let mut a = app.join(&alice, "shared").await;
+    a.joined().await;
+    let mut b = app.join(&boss, "shared").await;
+    b.joined().await;
+    let mut elsewhere = app.join(&alice, "lobby").await;
+    elsewhere.joined().await;
+
+    let out = app.cli(&["room", "set", "shared", "--admin-only"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let since = std::time::Instant::now();
+    // Alice sends nothing; the sweep (every 2 s) closes her socket.
+    loop {
+        match a.next_event().await {
+            Event::Closed(close) => {
+                assert_eq!(close.map(|(code, _)| code), Some(1008));
+                break;
+            }
+            Event::Frame(_) => {}
+        }
+    }
+    assert!(
+        since.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        since.elapsed()
+    );
+    // Staff stay, and so does her socket in a public room.
+    b.say("still here").await;
+    assert_eq!(b.next_of("chat_message").await["message"], "still here");
+    elsewhere.say("me too").await;
+    assert_eq!(elsewhere.next_of("chat_message").await["message"], "me too");
 }
 
 on_every_backend!(room_create_after_a_visit_points_at_room_set);

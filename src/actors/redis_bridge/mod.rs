@@ -42,7 +42,8 @@ mod wire;
 pub use redis_bus::RedisBus;
 pub use seal::{BusKey, Rejected};
 
-use crate::actors::bus::{Published, RoomEvent, Routes, UserDelivery};
+use crate::actors::bus::{Published, RoomEvent, Routes, ToUser, UserDelivery};
+use crate::domain::EndedLogins;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
 use crate::protocol::ServerFrame;
@@ -127,6 +128,8 @@ enum Fallback {
     /// Deliver to this instance's connections of the user; answer whether
     /// any instance received it.
     User(Username, ByteString, oneshot::Sender<bool>),
+    /// Close this instance's connections of the user's ended sessions.
+    SignedOut(Username, EndedLogins),
     /// A notice for the other instances only; nothing to do here.
     Nothing,
 }
@@ -297,6 +300,9 @@ impl RedisBridge {
             Fallback::User(user, frame, done) => {
                 let _ = done.send(self.users.deliver(&user, frame));
             }
+            Fallback::SignedOut(user, ended) => {
+                self.users.hand(&user, ToUser::SignedOut(ended));
+            }
             Fallback::Nothing => {}
         }
     }
@@ -401,11 +407,11 @@ impl RedisBridge {
                 }
                 None => reject(channel, Rejected::Malformed),
             },
-            Topic::User(user) => match std::str::from_utf8(payload) {
-                Ok(frame) => {
-                    self.users.deliver(&user, ByteString::from(frame));
+            Topic::User(user) => match wire::decode_user(payload) {
+                Some(what) => {
+                    self.users.hand(&user, what);
                 }
-                Err(_) => reject(channel, Rejected::Malformed),
+                None => reject(channel, Rejected::Malformed),
             },
         }
     }

@@ -14,9 +14,9 @@ use super::{
     Unlisten,
 };
 use crate::actors::bus::{
-    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, UserDelivery,
+    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, ToUser, UserDelivery,
 };
-use crate::domain::{RoomName, Username};
+use crate::domain::{EndedLogins, RoomName, Username};
 use crate::metrics::METRICS;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -183,6 +183,20 @@ impl RoomBus for RedisBus {
                 channel: self.channels.user(user),
             });
         }
+    }
+
+    fn sign_out(&self, user: &Username, ended: EndedLogins) {
+        if !self.is_healthy() {
+            // The other instances' session sweeps close theirs.
+            self.users.hand(user, ToUser::SignedOut(ended));
+            return;
+        }
+        let what = ToUser::SignedOut(ended);
+        self.bridge.do_send(Publish {
+            channel: self.channels.user(user),
+            payload: wire::encode_user(&what),
+            fallback: Fallback::SignedOut(user.clone(), ended),
+        });
     }
 
     fn is_healthy(&self) -> bool {

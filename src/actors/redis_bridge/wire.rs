@@ -5,9 +5,13 @@
 //! room, and never re-encoded on the way. A second kind of payload, the
 //! "missed" notice, tells every instance's room to catch up from the
 //! database (see [`Published::Missed`](crate::actors::bus::Published)).
+//!
+//! A user's channel carries either a frame for their connections (JSON,
+//! so it starts with `{`) or a sign-out notice, `signed_out only <id>` or
+//! `signed_out all_but <id>`, naming the sessions whose sockets must close.
 
-use crate::actors::bus::RoomEvent;
-use crate::domain::{MessageId, RoomName, Username};
+use crate::actors::bus::{RoomEvent, ToUser};
+use crate::domain::{EndedLogins, LoginId, MessageId, RoomName, Username};
 use bytestring::ByteString;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -142,6 +146,37 @@ pub(super) fn decode(payload: &[u8]) -> Option<Wire> {
     }))
 }
 
+/// The header word of a sign-out notice on a user's channel.
+const SIGNED_OUT: &str = "signed_out";
+
+/// A payload for a user's channel.
+pub(super) fn encode_user(what: &ToUser) -> Vec<u8> {
+    match what {
+        ToUser::Frame(frame) => frame.as_bytes().to_vec(),
+        ToUser::SignedOut(EndedLogins::Only(id)) => format!("{SIGNED_OUT} only {id}").into_bytes(),
+        ToUser::SignedOut(EndedLogins::AllBut(id)) => {
+            format!("{SIGNED_OUT} all_but {id}").into_bytes()
+        }
+    }
+}
+
+/// Reads a payload from a user's channel.
+pub(super) fn decode_user(payload: &[u8]) -> Option<ToUser> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let Some(notice) = text.strip_prefix(SIGNED_OUT) else {
+        return text
+            .starts_with('{')
+            .then(|| ToUser::Frame(ByteString::from(text)));
+    };
+    let (which, id) = notice.trim_start().split_once(' ')?;
+    let id = LoginId(id.parse().ok()?);
+    match which {
+        "only" => Some(ToUser::SignedOut(EndedLogins::Only(id))),
+        "all_but" => Some(ToUser::SignedOut(EndedLogins::AllBut(id))),
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,6 +232,32 @@ mod tests {
             b"missed x\n",
         ] {
             assert!(decode(payload).is_none(), "{payload:?}");
+        }
+    }
+
+    #[test]
+    fn user_payloads_survive_the_trip() {
+        let frame = ByteString::from(r#"{"type":"private_message"}"#);
+        assert!(matches!(
+            decode_user(&encode_user(&ToUser::Frame(frame.clone()))),
+            Some(ToUser::Frame(back)) if back == frame
+        ));
+        for ended in [
+            EndedLogins::Only(LoginId(7)),
+            EndedLogins::AllBut(LoginId(1 << 40)),
+        ] {
+            assert!(matches!(
+                decode_user(&encode_user(&ToUser::SignedOut(ended))),
+                Some(ToUser::SignedOut(back)) if back == ended
+            ));
+        }
+        for garbage in [
+            &b"signed_out"[..],
+            b"signed_out some 1",
+            b"signed_out only x",
+            b"x",
+        ] {
+            assert!(decode_user(garbage).is_none(), "{garbage:?}");
         }
     }
 

@@ -2,6 +2,10 @@
 //! catching up after a reconnect beyond what the join burst carried), and
 //! the full list of who reacted to a message with one emoji, which pages
 //! and the join burst only sum up.
+//!
+//! Reading an admin-only room's log is a right that can be lost, so each
+//! request re-checks it (in the same database call that reads): a user
+//! demoted while connected gets `forbidden` and the socket closes.
 
 use super::changes::still_admitted;
 use super::{Room, RoomError, view_of};

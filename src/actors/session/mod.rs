@@ -25,7 +25,7 @@ use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHan
 use crate::actors::registry::{Connect, Registry};
 use crate::actors::room::Room;
 use crate::config::Settings;
-use crate::domain::{Identity, MessageId, RoomInfo};
+use crate::domain::{Identity, LoginId, MessageId, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol;
 use actix::prelude::*;
@@ -67,6 +67,9 @@ impl SessionsShared {
 pub struct WsSession {
     id: SessionId,
     user: Identity,
+    /// The signed-in session the socket was opened with: when it ends, the
+    /// socket closes.
+    login: LoginId,
     room_info: RoomInfo,
     registry: Addr<Registry>,
     room: Option<Addr<Room>>,
@@ -91,11 +94,18 @@ pub struct WsSession {
 }
 
 impl WsSession {
-    /// A session for `user` in `room`, not yet started.
-    pub fn new(user: Identity, room_info: RoomInfo, shared: &SessionsShared) -> Self {
+    /// A session for `user`, signed in as `login`, in `room`, not yet
+    /// started.
+    pub fn new(
+        user: Identity,
+        login: LoginId,
+        room_info: RoomInfo,
+        shared: &SessionsShared,
+    ) -> Self {
         WsSession {
             id: SessionId::next(),
             user,
+            login,
             room_info,
             registry: shared.registry.clone(),
             room: None,
@@ -187,6 +197,7 @@ impl Actor for WsSession {
         let connect = Connect {
             session: SessionHandle::new(self.id, &ctx.address()),
             user: self.user.username.clone(),
+            login: self.login,
             room: self.room_info.clone(),
             resume_after: self.resume_after,
         };
@@ -292,6 +303,8 @@ impl Handler<Hangup> for WsSession {
             Hangup::TooSlow => (ws::CloseCode::Again, "too slow: events were not being read"),
             Hangup::GoingAway => (ws::CloseCode::Away, "server going away"),
             Hangup::NotAdmitted => (ws::CloseCode::Policy, "this room is for staff only"),
+            // Exactly these words: the room page tells them from the above.
+            Hangup::SignedOut => (ws::CloseCode::Policy, "signed out"),
         };
         ctx.close(Some(ws::CloseReason {
             code,

@@ -3,6 +3,7 @@
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
+pub mod sessions;
 pub mod users;
 
 /// The current time as stored in the database: UTC without an offset.

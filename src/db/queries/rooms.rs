@@ -83,6 +83,26 @@ pub fn is_admin_only(conn: &mut DbConnection, id: crate::domain::RoomId) -> Resu
         .map_err(DbError::from)
 }
 
+/// Which of the rooms `ids` are admin-only now, for the session sweep
+/// (one query however many rooms it asks about).
+pub fn admin_only_among(
+    conn: &mut DbConnection,
+    ids: &[crate::domain::RoomId],
+) -> Result<std::collections::HashSet<crate::domain::RoomId>, DbError> {
+    let mut found = std::collections::HashSet::new();
+    // Bounded lists: bind parameters are limited per statement.
+    for chunk in ids.chunks(10_000) {
+        found.extend(
+            rooms::table
+                .filter(rooms::id.eq_any(chunk))
+                .filter(rooms::admin_only.eq(true))
+                .select(rooms::id)
+                .load::<crate::domain::RoomId>(conn)?,
+        );
+    }
+    Ok(found)
+}
+
 /// Who is opening a room by visiting it, and how many rooms an hour they
 /// may create that way.
 #[derive(Debug, Clone, Copy)]

@@ -154,6 +154,21 @@ pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Res
     Ok(())
 }
 
+/// Replaces the password hash of account `id`.
+pub fn set_password_hash(
+    conn: &mut DbConnection,
+    id: UserId,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(users::table.find(id))
+        .set(users::password_hash.eq(password_hash))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
 /// The readiness probe: reads one user id, if there is one, which proves
 /// that the database answers and holds confab's tables.
 pub fn probe(conn: &mut DbConnection) -> Result<(), DbError> {

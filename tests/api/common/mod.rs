@@ -767,6 +767,29 @@ impl Browser {
         .await
     }
 
+    /// Another client holding a copy of this one's cookies, as someone who
+    /// copied them would replay them.
+    pub fn replay_cookies(&self) -> Browser {
+        let jar = Arc::new(Jar::default());
+        let url: reqwest::Url = self.base.parse().expect("the server's URL");
+        if let Some(cookies) = self.jar.cookies(&url) {
+            for cookie in cookies.to_str().expect("ASCII cookies").split("; ") {
+                jar.add_cookie_str(cookie, &url);
+            }
+        }
+        let http = reqwest::Client::builder()
+            .cookie_provider(jar.clone())
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("http client");
+        Browser {
+            http,
+            jar,
+            base: self.base.clone(),
+            username: self.username.clone(),
+        }
+    }
+
     pub fn cookie_header(&self) -> Option<HeaderValue> {
         let url = self.base.parse().ok()?;
         let value = self.jar.cookies(&url)?;
@@ -847,6 +870,20 @@ impl Ws {
                 Some(Err(_)) | None => return Event::Closed(None),
             }
         }
+    }
+
+    /// How the socket closes within `limit`, frames before it skipped;
+    /// `None` if it is still open then.
+    pub async fn closes_within(&mut self, limit: Duration) -> Option<Option<(u16, String)>> {
+        tokio::time::timeout(limit, async {
+            loop {
+                if let Event::Closed(close) = self.next_event().await {
+                    return close;
+                }
+            }
+        })
+        .await
+        .ok()
     }
 
     /// Skips frames until one of type `kind` arrives.
