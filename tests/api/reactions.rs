@@ -412,15 +412,7 @@ async fn reactors_lists_everyone_to_those_who_may_read_the_room() {
 on_every_backend!(a_member_who_lost_an_admin_only_room_cannot_list_its_reactors);
 async fn a_member_who_lost_an_admin_only_room_cannot_list_its_reactors() {
     let app = TestApp::spawn().await;
-    assert!(
-        app.cli(&["room", "create", "staff-room", "--admin-only"])
-            .status
-            .success()
-    );
-    let carol = app.user("carol").await;
-    assert!(app.cli(&["user", "promote", "carol"]).status.success());
-    let mut c = app.join(&carol, "staff-room").await;
-    c.joined().await;
+    let (_carol, mut c) = app.staff_in_admin_only_room("carol").await;
     let id = post(&mut c, &mut [], "staff only").await;
     c.send_json(react(id, "👍")).await;
     delta(&mut c, id).await;

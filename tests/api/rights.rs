@@ -43,15 +43,7 @@ async fn a_demoted_moderator_can_no_longer_delete_others_messages() {
 on_every_backend!(a_demoted_member_of_an_admin_only_room_is_shown_the_door);
 async fn a_demoted_member_of_an_admin_only_room_is_shown_the_door() {
     let app = TestApp::spawn().await;
-    assert!(
-        app.cli(&["room", "create", "staff-room", "--admin-only"])
-            .status
-            .success()
-    );
-    let carol = app.user("carol").await;
-    assert!(app.cli(&["user", "promote", "carol"]).status.success());
-    let mut c = app.join(&carol, "staff-room").await;
-    c.joined().await;
+    let (carol, mut c) = app.staff_in_admin_only_room("carol").await;
     c.say("while staff").await;
     assert_eq!(c.expect("chat_message").await["message"], "while staff");
 

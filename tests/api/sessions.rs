@@ -242,15 +242,7 @@ async fn a_session_unused_for_the_idle_time_expires() {
 on_every_backend!(demotion_through_the_cli_closes_admin_only_sockets_within_five_seconds);
 async fn demotion_through_the_cli_closes_admin_only_sockets_within_five_seconds() {
     let app = TestApp::spawn().await;
-    assert!(
-        app.cli(&["room", "create", "staff-room", "--admin-only"])
-            .status
-            .success()
-    );
-    let carol = app.user("carol").await;
-    assert!(app.cli(&["user", "promote", "carol"]).status.success());
-    let mut staff = app.join(&carol, "staff-room").await;
-    staff.joined().await;
+    let (carol, mut staff) = app.staff_in_admin_only_room("carol").await;
     let mut lobby = app.join(&carol, "lobby").await;
     lobby.joined().await;
 

@@ -378,6 +378,18 @@ impl TestApp {
             .expect("move the message id counter");
     }
 
+    /// `name`, made staff through the CLI, with a socket joined to a new
+    /// admin-only room `staff-room`: where the tests of lost rights start.
+    pub async fn staff_in_admin_only_room(&self, name: &str) -> (Browser, Ws) {
+        let out = self.cli(&["room", "create", "staff-room", "--admin-only"]);
+        assert!(out.status.success(), "room create: {out:?}");
+        let browser = self.user(name).await;
+        assert!(self.cli(&["user", "promote", name]).status.success());
+        let mut ws = self.join(&browser, "staff-room").await;
+        ws.joined().await;
+        (browser, ws)
+    }
+
     /// A browser-like client with a cookie jar that does not follow redirects.
     pub fn browser(&self) -> Browser {
         self.browser_on(self.port)
