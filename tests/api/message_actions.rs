@@ -14,15 +14,6 @@ async fn post(ws: &mut Ws, others: &mut [&mut Ws], text: &str) -> i64 {
     id
 }
 
-async fn error_code(ws: &mut Ws) -> String {
-    let frame = ws.expect("error").await;
-    assert!(
-        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "errors explain themselves: {frame}"
-    );
-    frame["code"].as_str().unwrap().to_owned()
-}
-
 on_every_backend!(only_the_author_edits_and_everyone_sees_it);
 async fn only_the_author_edits_and_everyone_sees_it() {
     let app = TestApp::spawn().await;
@@ -31,7 +22,7 @@ async fn only_the_author_edits_and_everyone_sees_it() {
 
     b.send_json(json!({"type": "edit_message", "id": id, "message": "hacked"}))
         .await;
-    assert_eq!(error_code(&mut b).await, "forbidden");
+    assert_eq!(b.error_code().await, "forbidden");
 
     a.send_json(json!({"type": "edit_message", "id": id, "message": "hello"}))
         .await;
@@ -59,7 +50,7 @@ async fn only_the_author_edits_and_everyone_sees_it() {
         (json!({"type": "edit_message", "id": id}), "invalid_frame"),
     ] {
         a.send_json(frame.clone()).await;
-        assert_eq!(error_code(&mut a).await, code, "{frame}");
+        assert_eq!(a.error_code().await, code, "{frame}");
     }
 
     // A newcomer, and anyone after a restart, sees the edited text.
@@ -85,7 +76,7 @@ async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
 
     b.send_json(json!({"type": "delete_message", "id": second}))
         .await;
-    assert_eq!(error_code(&mut b).await, "forbidden");
+    assert_eq!(b.error_code().await, "forbidden");
 
     a.send_json(json!({"type": "delete_message", "id": second}))
         .await;
@@ -102,7 +93,7 @@ async fn the_author_or_staff_delete_and_the_message_is_gone_for_everyone() {
         json!({"type": "react", "id": second, "emoji": "👍"}),
     ] {
         a.send_json(frame.clone()).await;
-        assert_eq!(error_code(&mut a).await, "not_found", "{frame}");
+        assert_eq!(a.error_code().await, "not_found", "{frame}");
     }
 
     // Staff moderate anyone's message.
@@ -142,7 +133,7 @@ async fn staff_may_delete_but_not_edit_someone_elses_message() {
 
     m.send_json(json!({"type": "edit_message", "id": id, "message": "put in my mouth"}))
         .await;
-    assert_eq!(error_code(&mut m).await, "forbidden");
+    assert_eq!(m.error_code().await, "forbidden");
     a.expect_nothing_for(std::time::Duration::from_millis(300))
         .await;
     assert_eq!(stored_content(&app, id), "my words");
@@ -223,7 +214,7 @@ async fn messages_from_another_room_cannot_be_touched() {
         json!({"type": "react", "id": id, "emoji": "👍"}),
     ] {
         here.send_json(frame.clone()).await;
-        assert_eq!(error_code(&mut here).await, "not_found", "{frame}");
+        assert_eq!(here.error_code().await, "not_found", "{frame}");
     }
     elsewhere
         .expect_nothing_for(std::time::Duration::from_millis(300))

@@ -46,15 +46,6 @@ async fn delta(ws: &mut Ws, id: i64) -> Value {
     frame
 }
 
-async fn error_code(ws: &mut Ws) -> String {
-    let frame = ws.expect("error").await;
-    assert!(
-        frame["message"].as_str().is_some_and(|m| !m.is_empty()),
-        "errors explain themselves: {frame}"
-    );
-    frame["code"].as_str().unwrap().to_owned()
-}
-
 /// Posts `text` as `ws` and returns its id once everyone in `others` saw it.
 async fn post(ws: &mut Ws, others: &mut [&mut Ws], text: &str) -> i64 {
     ws.say(text).await;
@@ -161,10 +152,10 @@ async fn a_toggle_tells_everyone_only_what_changed() {
 
     for bad in ["", "ok", "👍👍", "<b>", "x".repeat(200).as_str()] {
         b.send_json(react(id, bad)).await;
-        assert_eq!(error_code(&mut b).await, "invalid_emoji", "{bad:?}");
+        assert_eq!(b.error_code().await, "invalid_emoji", "{bad:?}");
     }
     b.send_json(react(424_242, "👍")).await;
-    assert_eq!(error_code(&mut b).await, "not_found");
+    assert_eq!(b.error_code().await, "not_found");
 
     // Stored, and summed up on join: carol did not react, alice did.
     let mut c = app.join(&app.user("carol").await, "lobby").await;
@@ -305,7 +296,7 @@ async fn a_cap_of_one_is_honoured() {
     delta(&mut a, id).await;
     delta(&mut b, id).await;
     b.send_json(react(id, "🎉")).await;
-    assert_eq!(error_code(&mut b).await, "too_many_reactions");
+    assert_eq!(b.error_code().await, "too_many_reactions");
     b.send_json(react(id, "👍")).await;
     assert_eq!(delta(&mut b, id).await["count"], 2);
     assert_eq!(stored(&app, id).len(), 2);
@@ -395,18 +386,18 @@ async fn reactors_lists_everyone_to_those_who_may_read_the_room() {
     c.send_json(ask("👍")).await;
     assert_eq!(c.expect("reactors").await["users"], json!([]));
     c.send_json(ask("ok")).await;
-    assert_eq!(error_code(&mut c).await, "invalid_emoji");
+    assert_eq!(c.error_code().await, "invalid_emoji");
     c.send_json(json!({"type": "reactors", "id": 424_242, "emoji": "🎉"}))
         .await;
-    assert_eq!(error_code(&mut c).await, "not_found");
+    assert_eq!(c.error_code().await, "not_found");
     c.send_json(json!({"type": "reactors", "id": id})).await;
-    assert_eq!(error_code(&mut c).await, "invalid_frame");
+    assert_eq!(c.error_code().await, "invalid_frame");
 
     // Only messages of the room the socket is in.
     let mut elsewhere = app.join(&app.user("dave").await, "elsewhere").await;
     elsewhere.joined().await;
     elsewhere.send_json(ask("🎉")).await;
-    assert_eq!(error_code(&mut elsewhere).await, "not_found");
+    assert_eq!(elsewhere.error_code().await, "not_found");
 }
 
 on_every_backend!(a_member_who_lost_an_admin_only_room_cannot_list_its_reactors);
@@ -423,7 +414,7 @@ async fn a_member_who_lost_an_admin_only_room_cannot_list_its_reactors() {
     assert!(app.cli(&["user", "demote", "carol"]).status.success());
     c.send_json(json!({"type": "reactors", "id": id, "emoji": "👍"}))
         .await;
-    assert_eq!(error_code(&mut c).await, "forbidden");
+    assert_eq!(c.error_code().await, "forbidden");
     match c.next_event().await {
         Event::Closed(close) => assert_eq!(close.map(|(code, _)| code), Some(1008)),
         Event::Frame(frame) => panic!("unexpected {frame}"),

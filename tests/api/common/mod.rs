@@ -398,18 +398,11 @@ impl TestApp {
     /// A browser for the server on `port` of this machine (one
     /// [`serve_binary`] started on this app's database, say).
     pub fn browser_on(&self, port: u16) -> Browser {
-        let jar = Arc::new(Jar::default());
-        let http = reqwest::Client::builder()
-            .cookie_provider(jar.clone())
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("http client");
-        Browser {
-            http,
-            jar,
-            base: format!("http://127.0.0.1:{port}"),
-            username: String::new(),
-        }
+        Browser::with_jar(
+            Arc::new(Jar::default()),
+            format!("http://127.0.0.1:{port}"),
+            String::new(),
+        )
     }
 
     /// A new account, signed in.
@@ -789,6 +782,11 @@ impl Browser {
                 jar.add_cookie_str(cookie, &url);
             }
         }
+        Browser::with_jar(jar, self.base.clone(), self.username.clone())
+    }
+
+    /// A client on `jar` that does not follow redirects.
+    fn with_jar(jar: Arc<Jar>, base: String, username: String) -> Browser {
         let http = reqwest::Client::builder()
             .cookie_provider(jar.clone())
             .redirect(reqwest::redirect::Policy::none())
@@ -797,8 +795,8 @@ impl Browser {
         Browser {
             http,
             jar,
-            base: self.base.clone(),
-            username: self.username.clone(),
+            base,
+            username,
         }
     }
 
@@ -913,6 +911,16 @@ impl Ws {
         let frame = self.recv().await;
         assert_eq!(frame["type"], kind, "expected {kind}, got {frame}");
         frame
+    }
+
+    /// The next frame, which must be an error that explains itself; its code.
+    pub async fn error_code(&mut self) -> String {
+        let frame = self.expect("error").await;
+        assert!(
+            frame["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "errors explain themselves: {frame}"
+        );
+        frame["code"].as_str().unwrap().to_owned()
     }
 
     /// Reads the join burst (history then `user_list`) and returns both.
