@@ -19,7 +19,7 @@ use crate::db::models::Message;
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomInfo};
+use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomId};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame};
 use actix::prelude::*;
@@ -40,18 +40,14 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
 /// not taken from when the room or the socket started.
 pub(super) fn still_admitted(
     conn: &mut DbConnection,
-    room: &RoomInfo,
+    room: RoomId,
     who: &Identity,
 ) -> Result<Identity, RoomError> {
-    let room = RoomInfo {
-        admin_only: rooms::is_admin_only(conn, room.id)?,
-        ..room.clone()
-    };
-    if !room.admin_only {
+    if !rooms::is_admin_only(conn, room)? {
         return Ok(who.clone());
     }
     let now = as_of_now(conn, who)?;
-    if room.admits(&now) {
+    if now.is_staff {
         Ok(now)
     } else {
         Err(RoomError::NotAdmitted)
@@ -76,15 +72,15 @@ impl Room {
         write: impl FnOnce(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
     ) -> impl Future<Output = Result<T, RoomError>> + 'static {
         let db = self.db.clone();
-        let info = self.info.clone();
+        let room = self.info.id;
         let not_found = move |e: DbError| match e {
             DbError::NotFound => RoomError::NotFound(id),
             other => RoomError::Storage(other),
         };
         async move {
             db.run(move |c| {
-                let who = still_admitted(c, &info, &who)?;
-                let message = messages::find_live(c, info.id, id).map_err(not_found)?;
+                let who = still_admitted(c, room, &who)?;
+                let message = messages::find_live(c, room, id).map_err(not_found)?;
                 let who = allowed(c, who, &message)?;
                 write(c, &who).map_err(not_found)
             })
@@ -123,14 +119,14 @@ impl Handler<Post> for Room {
 
     fn handle(&mut self, post: Post, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let info = self.info.clone();
+        let room = self.info.id;
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
         let store = async move {
             db.run(move |c| {
-                still_admitted(c, &info, &author)?;
-                let row = messages::insert(c, info.id, author.id, &text, created_at.naive_utc())?;
+                still_admitted(c, room, &author)?;
+                let row = messages::insert(c, room, author.id, &text, created_at.naive_utc())?;
                 Ok::<_, RoomError>((row.id, text))
             })
             .await

@@ -45,17 +45,17 @@ impl Handler<LoadHistory> for Room {
 
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let info = self.info.clone();
+        let room = self.info.id;
         let reader = msg.who.username.clone();
         let name = reader.as_str().to_owned();
         Box::pin(async move {
             let (rows, has_more) = db
                 .run(move |c| {
-                    still_admitted(c, &info, &msg.who)?;
+                    still_admitted(c, room, &msg.who)?;
                     let names = [name.as_str()];
                     Ok::<_, RoomError>(messages::page(
                         c,
-                        info.id,
+                        room,
                         msg.window,
                         msg.limit.into(),
                         &names,
@@ -89,15 +89,15 @@ impl Handler<ListReactors> for Room {
 
     fn handle(&mut self, msg: ListReactors, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
-        let info = self.info.clone();
+        let room = self.info.id;
         let ListReactors { reader, id, emoji } = msg;
         Box::pin(async move {
             let names = db
                 .run(move |c| {
                     // Rights as of now, as for every change: a user who lost
                     // the room reads nothing more of it.
-                    still_admitted(c, &info, &reader)?;
-                    messages::find_live(c, info.id, id).map_err(|e| match e {
+                    still_admitted(c, room, &reader)?;
+                    messages::find_live(c, room, id).map_err(|e| match e {
                         DbError::NotFound => RoomError::NotFound(id),
                         other => RoomError::Storage(other),
                     })?;
