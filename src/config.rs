@@ -50,9 +50,16 @@ pub struct Settings {
     pub heartbeat_interval: Duration,
     /// Silence after which a socket is dropped (`CONFAB_CLIENT_TIMEOUT_SECS`).
     pub client_timeout: Duration,
-    /// Events that may wait for one slow client before it is disconnected
-    /// (`CONFAB_SESSION_QUEUE`).
-    pub session_queue: usize,
+    /// Output one client may leave unread for longer than
+    /// `slow_client` before it is disconnected, in bytes
+    /// (`CONFAB_MAX_UNSENT_BYTES`).
+    pub max_unsent_bytes: usize,
+    /// How long a client's unread output may stay over `max_unsent_bytes`
+    /// (`CONFAB_SLOW_CLIENT_SECS`).
+    pub slow_client: Duration,
+    /// Requests from one socket that may wait for their answer before the
+    /// server stops reading that socket (`CONFAB_REQUEST_QUEUE`).
+    pub request_queue: usize,
     /// HTTP worker threads (`CONFAB_WORKERS`); 0 means one per CPU core
     /// but one, which is left to the actor thread that runs the rooms.
     pub workers: usize,
@@ -132,7 +139,9 @@ impl Default for Settings {
             max_message_chars: 4000,
             heartbeat_interval: Duration::from_secs(10),
             client_timeout: Duration::from_secs(30),
-            session_queue: 256,
+            max_unsent_bytes: 4 * 1024 * 1024,
+            slow_client: Duration::from_secs(10),
+            request_queue: 256,
             workers: 0,
             secure_cookies: false,
             redis_url: None,
@@ -187,6 +196,14 @@ impl Settings {
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let defaults = Settings::default();
         let get = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
+        if get("CONFAB_SESSION_QUEUE").is_some() {
+            // Slow clients are judged by unread bytes and time now, not by
+            // a count of frames (actors/outbox.rs).
+            log::warn!(
+                "CONFAB_SESSION_QUEUE is no longer used and is ignored; see \
+                 CONFAB_MAX_UNSENT_BYTES and CONFAB_SLOW_CLIENT_SECS"
+            );
+        }
         Settings {
             bind: parse_or(get("CONFAB_BIND"), "CONFAB_BIND", defaults.bind)?,
             metrics_bind: get("CONFAB_METRICS_BIND")
@@ -222,10 +239,20 @@ impl Settings {
                 "CONFAB_CLIENT_TIMEOUT_SECS",
                 defaults.client_timeout.as_secs(),
             )?),
-            session_queue: parse_or(
-                get("CONFAB_SESSION_QUEUE"),
-                "CONFAB_SESSION_QUEUE",
-                defaults.session_queue,
+            max_unsent_bytes: parse_or(
+                get("CONFAB_MAX_UNSENT_BYTES"),
+                "CONFAB_MAX_UNSENT_BYTES",
+                defaults.max_unsent_bytes,
+            )?,
+            slow_client: Duration::from_secs(parse_or(
+                get("CONFAB_SLOW_CLIENT_SECS"),
+                "CONFAB_SLOW_CLIENT_SECS",
+                defaults.slow_client.as_secs(),
+            )?),
+            request_queue: parse_or(
+                get("CONFAB_REQUEST_QUEUE"),
+                "CONFAB_REQUEST_QUEUE",
+                defaults.request_queue,
             )?,
             workers: parse_or(get("CONFAB_WORKERS"), "CONFAB_WORKERS", defaults.workers)?,
             secure_cookies: parse_or(
@@ -333,7 +360,9 @@ impl Settings {
             ("CONFAB_DB_POOL_SIZE", self.db_pool_size as u64),
             ("CONFAB_MAX_MESSAGE_CHARS", self.max_message_chars as u64),
             ("CONFAB_HEARTBEAT_SECS", self.heartbeat_interval.as_secs()),
-            ("CONFAB_SESSION_QUEUE", self.session_queue as u64),
+            ("CONFAB_MAX_UNSENT_BYTES", self.max_unsent_bytes as u64),
+            ("CONFAB_SLOW_CLIENT_SECS", self.slow_client.as_secs()),
+            ("CONFAB_REQUEST_QUEUE", self.request_queue as u64),
             ("CONFAB_PRESENCE_TTL_SECS", self.presence_ttl.as_secs()),
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
             ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),

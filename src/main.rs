@@ -5,7 +5,8 @@ use clap::Parser;
 
 fn main() -> anyhow::Result<()> {
     let cli = confab::cli::Cli::parse();
-    let settings = confab::config::Settings::from_env()?;
+    // Logging first, so that what reading the settings warns about is seen.
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = confab::config::Settings::from_env()?;
     confab::cli::run(cli, settings)
 }

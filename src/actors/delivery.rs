@@ -2,20 +2,23 @@
 //! to, hand a join burst, hang up, and ask whether it is still there.
 //!
 //! This is the bottom of the actor layer. Rooms and the registry hold a
-//! [`SessionHandle`] (built from `Recipient`s) instead of the session
-//! actor's address, so neither imports the session module and the session
-//! is free to change how it talks to its socket: moving from
-//! actix-web-actors to another WebSocket layer touches only `session/` and
-//! the handshake in `http/ws.rs`.
+//! [`SessionHandle`] (the session's [`Outbox`] and a `Recipient`) instead
+//! of the session actor's address, so neither imports the session module
+//! and the session is free to change how it talks to its socket: moving
+//! from actix-web-actors to another WebSocket layer touches only
+//! `session/` and the handshake in `http/ws.rs`.
 //!
-//! A session's room and the registry share one handle, so one sender: when
-//! the session's queue is full, both are refused at once.
+//! Frames go straight into the session's outbox, not through its mailbox:
+//! offering never waits and is never refused for a burst's size. Whether a
+//! client keeps up is judged by the session from the outbox's unsent bytes
+//! over time (`outbox.rs`).
 //!
 //! The messages defined here are the whole contract between the two sides:
 //! [`Deliver`] (one live frame), [`JoinBurst`] (history and the frames that
 //! close a join), [`Hangup`] (the server ends the connection, and why) and
 //! [`Disconnect`] (a connection is gone, told to the registry).
 
+use super::outbox::Outbox;
 use crate::domain::MessageId;
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
@@ -36,8 +39,7 @@ impl SessionId {
 }
 
 /// A frame for the client.
-#[derive(Message, Clone)]
-#[rtype(result = "()")]
+#[derive(Clone)]
 pub struct Deliver {
     /// The encoded frame, shared with every other recipient.
     pub frame: ByteString,
@@ -47,8 +49,7 @@ pub struct Deliver {
 
 /// What a session gets on joining, in one message: the history (or the
 /// catch-up after a reconnect), then the frames that close the burst.
-#[derive(Message, Default)]
-#[rtype(result = "()")]
+#[derive(Default)]
 pub struct JoinBurst {
     /// The ids of `history`, ascending.
     pub ids: Vec<MessageId>,
@@ -62,7 +63,8 @@ pub struct JoinBurst {
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub enum Hangup {
-    /// The client fell too far behind (1013, try again later).
+    /// The client left too much unread for too long, or took nothing at
+    /// all for the client timeout (1013, try again later).
     TooSlow,
     /// The server is shutting down (1001): the client reconnects (to
     /// another instance, behind a load balancer) and resumes.
@@ -92,22 +94,21 @@ pub struct SessionHandle(Arc<Handles>);
 
 struct Handles {
     id: SessionId,
-    deliver: Recipient<Deliver>,
-    burst: Recipient<JoinBurst>,
+    outbox: Arc<Outbox>,
     hangup: Recipient<Hangup>,
 }
 
 impl SessionHandle {
-    /// The handle of session `id`, whose actor runs at `addr`.
-    pub fn new<A>(id: SessionId, addr: &Addr<A>) -> Self
+    /// The handle of session `id`, whose actor runs at `addr` and writes
+    /// `outbox` to its socket.
+    pub fn new<A>(id: SessionId, addr: &Addr<A>, outbox: Arc<Outbox>) -> Self
     where
-        A: Actor + Handler<Deliver> + Handler<JoinBurst> + Handler<Hangup>,
-        A::Context: ToEnvelope<A, Deliver> + ToEnvelope<A, JoinBurst> + ToEnvelope<A, Hangup>,
+        A: Actor + Handler<Hangup>,
+        A::Context: ToEnvelope<A, Hangup>,
     {
         SessionHandle(Arc::new(Handles {
             id,
-            deliver: addr.clone().recipient(),
-            burst: addr.clone().recipient(),
+            outbox,
             hangup: addr.clone().recipient(),
         }))
     }
@@ -117,18 +118,23 @@ impl SessionHandle {
         self.0.id
     }
 
-    /// Offers a frame without waiting; false when the session's queue is
-    /// full: a client that stopped reading, to be hung up with
-    /// [`Hangup::TooSlow`]. A stopping session counts as served (its
-    /// [`Disconnect`] is on the way).
+    /// Queues a frame for the client without waiting; the payload is
+    /// shared, not copied. Always true: however big a burst, a client that
+    /// reads is never refused (the session itself judges one that does
+    /// not, by bytes and time, and hangs up on its own).
     pub fn offer(&self, deliver: Deliver) -> bool {
-        !matches!(self.0.deliver.try_send(deliver), Err(SendError::Full(_)))
+        self.0
+            .outbox
+            .deliver(deliver.frame.into_bytes(), deliver.message_id);
+        true
     }
 
-    /// Hands over the join burst. One message however long the history:
-    /// it never meets the mailbox's limit, which is for live traffic.
+    /// Queues the join burst, ahead of every live frame that follows.
     pub fn send_burst(&self, burst: JoinBurst) {
-        self.0.burst.do_send(burst);
+        let frames = burst.history.into_iter().chain(burst.then);
+        self.0
+            .outbox
+            .burst(burst.ids, frames.map(ByteString::into_bytes));
     }
 
     /// Ends the connection for the reason given.
@@ -138,6 +144,6 @@ impl SessionHandle {
 
     /// Whether the session is still running.
     pub fn is_connected(&self) -> bool {
-        self.0.deliver.connected()
+        self.0.hangup.connected()
     }
 }

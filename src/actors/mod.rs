@@ -24,22 +24,29 @@
 //!   signed-in sessions and staff rights behind the registry's connections
 //!   (what another process, the CLI, changed) and hangs up those that lost
 //!   them.
+//! - [`outbox`]: a session's output queue, shared by the rooms that fill
+//!   it and the socket that drains it, and the rule for slow clients.
 //! - [`delivery`]: a session as rooms and the registry see it, a
 //!   [`SessionHandle`](delivery::SessionHandle), and the messages they send
 //!   it.
 //!
 //! Imports go one way, so the pieces can be read and changed bottom-up:
-//! `delivery` uses no other actor; `bus` and `redis_bridge` use only the bus;
+//! `delivery` uses only `outbox`; `bus` and `redis_bridge` use only the bus;
 //! `room` uses `bus` and `delivery`; `registry` adds `room`; `sweep` uses
 //! `registry` and `delivery`; `session` is at
 //! the top and nothing below it names it (only `http/ws.rs` starts one).
 //!
-//! Every queue a client can fill is bounded: a session's mailbox has a fixed
-//! capacity, and a room that finds it full disconnects that one client
-//! instead of buffering for it.
+//! Every queue a client can fill is bounded. Its requests: at
+//! `CONFAB_REQUEST_QUEUE` waiting, its socket is no longer read. Its
+//! output: frames are shared bytes in its [`outbox`](outbox::Outbox), and a
+//! client that leaves more than `CONFAB_MAX_UNSENT_BYTES` unread for
+//! `CONFAB_SLOW_CLIENT_SECS` (or takes nothing for
+//! `CONFAB_CLIENT_TIMEOUT_SECS`) is disconnected; one that reads is never
+//! dropped, however big the burst.
 
 pub mod bus;
 pub mod delivery;
+pub mod outbox;
 pub mod redis_bridge;
 pub mod registry;
 pub mod room;

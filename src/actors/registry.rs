@@ -256,8 +256,8 @@ impl Handler<UserDelivery> for Registry {
             let Some(session) = self.sessions.get(id) else {
                 continue;
             };
-            // The same rule as a room's: a client that lets its queue fill
-            // is not waited for, it is disconnected.
+            // Never waits: a session that does not keep up is judged by
+            // its own outbox.
             if !session.handle.offer(deliver.clone()) {
                 session.handle.hang_up(Hangup::TooSlow);
                 slow.push(*id);

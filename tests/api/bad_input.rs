@@ -142,7 +142,12 @@ async fn configured_origins_are_allowed() {
 
 on_every_backend!(a_client_that_stops_reading_is_disconnected_without_harming_the_others);
 async fn a_client_that_stops_reading_is_disconnected_without_harming_the_others() {
-    let app = TestApp::spawn_with(|s| s.session_queue = 16).await;
+    // Judged by unread bytes over time: a little, for a short while here.
+    let app = TestApp::spawn_with(|s| {
+        s.max_unsent_bytes = 64 * 1024;
+        s.slow_client = std::time::Duration::from_secs(1);
+    })
+    .await;
     let alice = app.user("alice").await;
     let bob = app.user("bob").await;
     let mut a = app.join(&alice, "lobby").await;

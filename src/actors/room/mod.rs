@@ -8,9 +8,9 @@
 //! first live event never overlap or leave a gap.
 //!
 //! Delivery is the other half: every [`Published`] event from the bus is
-//! offered to each member's [`SessionHandle`] without waiting. A member whose
-//! queue is full is not waited for: it is reported to the registry and
-//! kicked.
+//! encoded once and offered to each member's [`SessionHandle`] without
+//! waiting (into its outbox, shared). A member that does not keep up is
+//! judged and hung up by its own session (`actors/outbox.rs`), not here.
 //!
 //! This file holds the actor itself and delivery; each other concern has a
 //! file of its own:

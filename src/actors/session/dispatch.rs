@@ -3,7 +3,11 @@
 //!
 //! Posts, edits, deletions, reactions, typing, history pages and lists of
 //! who reacted go to the
-//! room; private messages to the registry. Each waits within its
+//! room; private messages to the registry. Requests are sent in the order
+//! they arrived and the room takes its mailbox in order, so a pipelined
+//! burst is stored in the order it was sent; none is refused for being one
+//! of many (past `CONFAB_REQUEST_QUEUE` waiting, the socket is simply not
+//! read). Each waits within its
 //! [allowance](super::limits), and whatever goes wrong on the way is a
 //! [`SessionError`], which [`WsSession::fail`] turns into an `error` frame:
 //! the one place that does.
@@ -99,8 +103,8 @@ impl WsSession {
                     window,
                     limit,
                 };
-                self.ask_room(request, Slot::History, ctx, |page, _, ctx| {
-                    ctx.text(encode(&ServerFrame::History {
+                self.ask_room(request, Slot::History, ctx, |page, act, _| {
+                    act.send(encode(&ServerFrame::History {
                         messages: page.messages,
                         has_more: page.has_more,
                     }));
@@ -137,8 +141,8 @@ impl WsSession {
                     id,
                     emoji,
                 };
-                self.ask_room(request, Slot::Reactors, ctx, move |users, _, ctx| {
-                    ctx.text(encode(&ServerFrame::Reactors {
+                self.ask_room(request, Slot::Reactors, ctx, move |users, act, _| {
+                    act.send(encode(&ServerFrame::Reactors {
                         id,
                         emoji: emoji_text,
                         users,
@@ -234,7 +238,7 @@ impl WsSession {
                 .map(move |result, act, ctx| {
                     act.allowances.release(Slot::Request);
                     match result {
-                        Ok(Ok(())) => ctx.text(encode(&ServerFrame::PrivateMessageDelivered {
+                        Ok(Ok(())) => act.send(encode(&ServerFrame::PrivateMessageDelivered {
                             target: to,
                             message: echo,
                         })),
@@ -261,7 +265,7 @@ impl WsSession {
             }
             _ => {}
         }
-        ctx.text(encode(&ServerFrame::Error {
+        self.send(encode(&ServerFrame::Error {
             code: error.code(),
             message: error.to_string(),
             retry_after_ms: error.retry_after().map(|wait| {

@@ -9,7 +9,14 @@
 //! limit it ends the stream with an error and raises a flag, so the session
 //! closes with 1009. At most the limit plus one read's worth of bytes is
 //! ever buffered.
+//!
+//! It is also where back-pressure starts: while the socket's
+//! [`RequestQueue`] is full it passes nothing on (and the HTTP layer, its
+//! payload buffer full, stops reading the socket), until an answer makes
+//! room. The client's own TCP window then holds what it sends, instead of
+//! a refusal.
 
+use super::limits::RequestQueue;
 use actix_web::error::PayloadError;
 use actix_web::web::Bytes;
 use futures_util::Stream;
@@ -30,11 +37,19 @@ pub struct FrameGuard<S> {
     remaining: u64,
     /// Raised when a frame was too big; the session reads it.
     oversized: Arc<AtomicBool>,
+    /// The socket's requests waiting for an answer.
+    requests: Arc<RequestQueue>,
 }
 
 impl<S> FrameGuard<S> {
-    /// Guards `inner`: frames whose payload is over `limit` bytes end it.
-    pub fn new(inner: S, limit: usize, oversized: Arc<AtomicBool>) -> Self {
+    /// Guards `inner`: frames whose payload is over `limit` bytes end it,
+    /// and nothing is read while `requests` is full.
+    pub fn new(
+        inner: S,
+        limit: usize,
+        oversized: Arc<AtomicBool>,
+        requests: Arc<RequestQueue>,
+    ) -> Self {
         FrameGuard {
             inner,
             limit: u64::try_from(limit).unwrap_or(u64::MAX),
@@ -42,6 +57,7 @@ impl<S> FrameGuard<S> {
             have: 0,
             remaining: 0,
             oversized,
+            requests,
         }
     }
 
@@ -110,6 +126,9 @@ where
         if self.oversized.load(Ordering::Relaxed) {
             return Poll::Ready(None);
         }
+        if self.requests.is_full(cx.waker()) {
+            return Poll::Pending;
+        }
         match Pin::new(&mut self.inner).poll_next(cx) {
             Poll::Ready(Some(Ok(chunk))) => {
                 if self.scan(&chunk) {
@@ -151,7 +170,8 @@ mod tests {
     async fn guard(chunks: Vec<Vec<u8>>, limit: usize) -> (Vec<Result<Bytes, PayloadError>>, bool) {
         let flag = Arc::new(AtomicBool::new(false));
         let inner = stream::iter(chunks.into_iter().map(|c| Ok(Bytes::from(c))));
-        let out = FrameGuard::new(inner, limit, flag.clone())
+        let requests = RequestQueue::new(usize::MAX);
+        let out = FrameGuard::new(inner, limit, flag.clone(), requests)
             .collect::<Vec<_>>()
             .await;
         (out, flag.load(Ordering::Relaxed))

@@ -1,6 +1,7 @@
 //! Every allowance of one connection, in one place: how big a frame may
-//! be, how many requests may wait for the room, how often typing and
-//! private messages are passed on.
+//! be, how many requests may wait for the room before the socket is no
+//! longer read, how much unread output a client may leave, how often
+//! typing and private messages are passed on.
 //!
 //! [`SessionLimits`] is what [`Settings`] configures; [`Allowances`] is the
 //! state that enforces it for one socket. A request is admitted through
@@ -22,22 +23,21 @@
 
 use crate::config::Settings;
 use crate::domain::UserId;
+use futures_util::task::AtomicWaker;
 use governor::clock::Clock;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use std::collections::HashMap;
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
+use std::task::Waker;
 use std::time::{Duration, Instant};
 
 /// Smallest limit on one WebSocket frame, in bytes; a bigger frame closes
 /// the connection with code 1009. See [`SessionLimits::max_frame_bytes`].
 const MIN_FRAME_BYTES: usize = 64 * 1024;
-
-/// Requests (posts, edits, reactions, private messages) one session may
-/// have waiting before it is told to slow down.
-const MAX_REQUESTS_IN_FLIGHT: usize = 32;
 
 /// A client repeating "still typing" more often than this is not passed
 /// on: the browser sends it every 2 s.
@@ -61,8 +61,13 @@ pub struct SessionLimits {
     pub heartbeat_interval: Duration,
     /// Silence before the connection is closed.
     pub client_timeout: Duration,
-    /// Mailbox capacity: deliveries that may wait for this client.
-    pub queue: usize,
+    /// Unread output a client may leave for longer than `slow_client`.
+    pub max_unsent_bytes: usize,
+    /// How long unread output may stay over `max_unsent_bytes`.
+    pub slow_client: Duration,
+    /// Requests that may wait for their answer before the socket is no
+    /// longer read (back-pressure instead of a refusal).
+    pub request_queue: usize,
     /// Longest message, in characters.
     pub max_message_chars: usize,
     /// Distinct emoji one message may carry.
@@ -83,24 +88,23 @@ impl From<&Settings> for SessionLimits {
         SessionLimits {
             heartbeat_interval: s.heartbeat_interval,
             client_timeout: s.client_timeout,
-            queue: s.session_queue,
+            max_unsent_bytes: s.max_unsent_bytes,
+            slow_client: s.slow_client,
+            request_queue: s.request_queue,
             max_message_chars: s.max_message_chars,
             max_reactions: s.max_reactions,
         }
     }
 }
 
-/// How long a client refused for requests in flight is told to wait: about
-/// as long as the room takes to store a message under load.
+/// How long a client that asked for a page before the last one came is
+/// told to wait: about as long as the room takes to answer under load.
 const IN_FLIGHT_RETRY: Duration = Duration::from_millis(100);
 
 /// Why a request was refused by an allowance; the client gets
 /// `rate_limited` with [`retry_after`](Refusal::retry_after).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum Refusal {
-    /// Too many requests wait for the room.
-    #[error("you are sending faster than the server can keep up; this was not done")]
-    TooManyRequests,
     /// A history page is still on its way.
     #[error("wait for the previous history page before asking for the next")]
     HistoryPending,
@@ -131,9 +135,7 @@ impl Refusal {
     /// How long the client should wait before trying again.
     pub fn retry_after(&self) -> Duration {
         match self {
-            Refusal::TooManyRequests | Refusal::HistoryPending | Refusal::ReactorsPending => {
-                IN_FLIGHT_RETRY
-            }
+            Refusal::HistoryPending | Refusal::ReactorsPending => IN_FLIGHT_RETRY,
             Refusal::TooManyPrivate { retry_after } | Refusal::WriteRate { retry_after, .. } => {
                 *retry_after
             }
@@ -188,14 +190,68 @@ impl WriteAllowance {
     }
 }
 
+/// The requests of one socket that wait for their answer, against
+/// `CONFAB_REQUEST_QUEUE`. Requests are never refused for being many:
+/// while the queue is full the frame guard (`frame_guard.rs`) stops
+/// reading the socket, so the client's own TCP window holds the rest, and
+/// reading resumes as answers come back. The count may pass the limit by
+/// the frames one read of the socket had already brought in.
+#[derive(Debug)]
+pub struct RequestQueue {
+    waiting: AtomicUsize,
+    limit: usize,
+    /// The frame guard, parked while the queue is full.
+    reader: AtomicWaker,
+}
+
+impl RequestQueue {
+    /// An empty queue of at most `limit` requests.
+    pub fn new(limit: usize) -> Arc<Self> {
+        Arc::new(RequestQueue {
+            waiting: AtomicUsize::new(0),
+            limit,
+            reader: AtomicWaker::new(),
+        })
+    }
+
+    fn add(&self) {
+        self.waiting.fetch_add(1, Ordering::AcqRel);
+    }
+
+    fn done(&self) {
+        let before = self.waiting.fetch_sub(1, Ordering::AcqRel);
+        if before <= self.limit {
+            self.reader.wake();
+        }
+    }
+
+    /// Whether the socket should not be read now; if so, `waker` is woken
+    /// when it may be again.
+    pub fn is_full(&self, waker: &Waker) -> bool {
+        if self.waiting.load(Ordering::Acquire) < self.limit {
+            return false;
+        }
+        self.reader.register(waker);
+        // An answer may have come between the check and the registration.
+        self.waiting.load(Ordering::Acquire) >= self.limit
+    }
+
+    /// Whether the socket is not being read because of this queue.
+    pub fn holds_back(&self) -> bool {
+        self.waiting.load(Ordering::Acquire) >= self.limit
+    }
+}
+
 /// Which allowance a request to the room counts against.
 #[derive(Debug, Clone, Copy)]
 pub enum Slot {
-    /// Posts, edits, deletions, reactions (and private messages): up to
-    /// [`MAX_REQUESTS_IN_FLIGHT`] at once.
+    /// Posts, edits, deletions, reactions (and private messages): never
+    /// refused for being many; past `CONFAB_REQUEST_QUEUE` waiting, the
+    /// socket is simply not read (see [`RequestQueue`]).
     Request,
     /// History pages: one at a time, so one client cannot pile up pages in
-    /// its own output buffer.
+    /// its own output buffer. (Not pipelining of writes: a page is only
+    /// asked for after the last one was read.)
     History,
     /// Full lists of who reacted: one at a time, for the same reason (a
     /// list can hold every member of a big room).
@@ -205,7 +261,9 @@ pub enum Slot {
 /// The allowances of one connection, as they stand.
 #[derive(Debug)]
 pub struct Allowances {
-    requests_in_flight: usize,
+    /// Requests waiting for the room or the registry, shared with the
+    /// frame guard that stops reading the socket when it is full.
+    requests: Arc<RequestQueue>,
     /// A `history` request is being answered; the next waits for it.
     history_in_flight: bool,
     /// A `reactors` request is being answered; the next waits for it.
@@ -216,10 +274,11 @@ pub struct Allowances {
     private_budget: Budget,
 }
 
-impl Default for Allowances {
-    fn default() -> Self {
+impl Allowances {
+    /// Fresh allowances, counting requests in `requests`.
+    pub fn new(requests: Arc<RequestQueue>) -> Self {
         Allowances {
-            requests_in_flight: 0,
+            requests,
             history_in_flight: false,
             reactors_in_flight: false,
             typing: None,
@@ -227,19 +286,14 @@ impl Default for Allowances {
             private_budget: Budget::new(PRIVATE_BURST, PRIVATE_REFILL),
         }
     }
-}
 
-impl Allowances {
     /// Counts one more request in flight in `slot`, or refuses it.
     pub fn take(&mut self, slot: Slot) -> Result<(), Refusal> {
         match slot {
-            Slot::Request if self.requests_in_flight >= MAX_REQUESTS_IN_FLIGHT => {
-                Err(Refusal::TooManyRequests)
-            }
             Slot::History if self.history_in_flight => Err(Refusal::HistoryPending),
             Slot::Reactors if self.reactors_in_flight => Err(Refusal::ReactorsPending),
             Slot::Request => {
-                self.requests_in_flight += 1;
+                self.requests.add();
                 Ok(())
             }
             Slot::History => {
@@ -256,7 +310,7 @@ impl Allowances {
     /// A request admitted by [`take`](Self::take) was answered.
     pub fn release(&mut self, slot: Slot) {
         match slot {
-            Slot::Request => self.requests_in_flight -= 1,
+            Slot::Request => self.requests.done(),
             Slot::History => self.history_in_flight = false,
             Slot::Reactors => self.reactors_in_flight = false,
         }
@@ -519,7 +573,9 @@ mod tests {
         let limits = |max_message_chars| SessionLimits {
             heartbeat_interval: Duration::from_secs(1),
             client_timeout: Duration::from_secs(2),
-            queue: 1,
+            max_unsent_bytes: 1,
+            slow_client: Duration::from_secs(1),
+            request_queue: 1,
             max_message_chars,
             max_reactions: 20,
         };

@@ -4,9 +4,13 @@
 //! after a silence, hands each text frame to `dispatch.rs` (parsed and
 //! checked at the edge by [`protocol::parse`], then
 //! sent to the room or the registry within the allowances of `limits.rs`),
-//! and writes the frames rooms and the registry give it through its
-//! [`SessionHandle`]. Bad input never ends the connection: each bad frame
-//! gets an `error` frame and the session carries on.
+//! and judges, once a second, whether its client keeps up with its
+//! [`Outbox`] (the frames rooms and the registry push through its
+//! [`SessionHandle`], and its own): too much unread for too long, or
+//! nothing taken for the client timeout, closes the connection with 1013.
+//! `output.rs` keeps the session running while the client does not read.
+//! Bad input never ends the connection: each bad frame gets an `error`
+//! frame and the session carries on.
 //!
 //! This module is the only code that touches `actix-web-actors`, and
 //! `http/ws.rs` (the handshake, which calls [`WsSession::start`]) the only
@@ -17,11 +21,13 @@
 mod dispatch;
 mod frame_guard;
 mod limits;
+mod output;
 
 pub use dispatch::SessionError;
 pub use limits::{OpenSockets, SessionLimits, SocketPermit, TooManySockets, WriteAllowance};
 
-use crate::actors::delivery::{Deliver, Disconnect, Hangup, JoinBurst, SessionHandle, SessionId};
+use crate::actors::delivery::{Disconnect, Hangup, SessionHandle, SessionId};
+use crate::actors::outbox::{FlowLimits, Outbox};
 use crate::actors::registry::{Connect, Registry};
 use crate::actors::room::Room;
 use crate::config::Settings;
@@ -31,11 +37,16 @@ use crate::protocol;
 use actix::prelude::*;
 use actix_web::{HttpRequest, HttpResponse, web};
 use actix_web_actors::ws;
+use bytestring::ByteString;
 use frame_guard::FrameGuard;
-use limits::Allowances;
+use limits::{Allowances, RequestQueue};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
+
+/// How often a session checks whether its client keeps up with its
+/// output: the time rules are in whole seconds.
+const OUTPUT_CHECK: Duration = Duration::from_secs(1);
 
 /// What every session of the instance shares, built once at start-up and
 /// handed to each WebSocket handshake.
@@ -75,11 +86,12 @@ pub struct WsSession {
     room: Option<Addr<Room>>,
     limits: SessionLimits,
     last_heard: Instant,
-    /// Ids of the messages sent in the join burst, ascending: a live copy
-    /// of one of them (stored just before the join and delivered just after,
-    /// or found by a room's catch-up later) is not written twice. Ten ids
-    /// for a join, at most 500 for a resume.
-    sent_in_history: Vec<MessageId>,
+    /// Every text frame for the client, in order, until the socket takes
+    /// it; shared with the room, the registry and the response body.
+    outbox: Arc<Outbox>,
+    /// Requests waiting for an answer, shared with the frame guard, which
+    /// stops reading the socket while too many wait.
+    requests: Arc<RequestQueue>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
     allowances: Allowances,
@@ -102,6 +114,7 @@ impl WsSession {
         room_info: RoomInfo,
         shared: &SessionsShared,
     ) -> Self {
+        let requests = RequestQueue::new(shared.limits.request_queue);
         WsSession {
             id: SessionId::next(),
             user,
@@ -111,9 +124,14 @@ impl WsSession {
             room: None,
             limits: shared.limits.clone(),
             last_heard: Instant::now(),
-            sent_in_history: Vec::new(),
+            outbox: Arc::new(Outbox::new(FlowLimits {
+                max_unsent_bytes: shared.limits.max_unsent_bytes,
+                slow_client: shared.limits.slow_client,
+                client_timeout: shared.limits.client_timeout,
+            })),
+            requests: requests.clone(),
             resume_after: None,
-            allowances: Allowances::default(),
+            allowances: Allowances::new(requests),
             oversized: Arc::new(AtomicBool::new(false)),
             writes: shared.writes.clone(),
             _permit: None,
@@ -134,17 +152,45 @@ impl WsSession {
         self
     }
 
-    /// Completes the WebSocket handshake and starts the session actor.
+    /// Completes the WebSocket handshake and starts the session actor: the
+    /// actor runs in a task of its own and the response body is its outbox
+    /// (`output.rs` says why).
     pub fn start(
         self,
         req: &HttpRequest,
         stream: web::Payload,
     ) -> Result<HttpResponse, actix_web::Error> {
+        let mut response = ws::handshake(req)?;
         let frame_size = self.limits.max_frame_bytes();
-        let stream = FrameGuard::new(stream, frame_size, self.oversized.clone());
-        ws::WsResponseBuilder::new(self, req, stream)
-            .frame_size(frame_size)
-            .start()
+        let outbox = self.outbox.clone();
+        let stream = FrameGuard::new(
+            stream,
+            frame_size,
+            self.oversized.clone(),
+            self.requests.clone(),
+        );
+        let codec = actix_http::ws::Codec::new().max_size(frame_size);
+        let context = ws::WebsocketContext::with_codec(self, stream, codec);
+        actix_web::rt::spawn(output::drive(context, outbox.clone()));
+        Ok(response.streaming(output::OutboxBody::new(outbox)))
+    }
+
+    /// Queues one of the session's own text frames (an answer, an error)
+    /// behind everything already queued for the client.
+    fn send(&self, frame: ByteString) {
+        self.outbox.text(frame.into_bytes());
+    }
+
+    /// Judges whether the client keeps up with its output.
+    fn check_output(&mut self, ctx: &mut ws::WebsocketContext<Self>) {
+        if let Some(verdict) = self.outbox.verdict(Instant::now()) {
+            log::warn!(
+                "{} in #{} is not reading ({verdict}); disconnecting that connection",
+                self.user.username,
+                self.room_info.name
+            );
+            Handler::<Hangup>::handle(self, Hangup::TooSlow, ctx);
+        }
     }
 
     /// Closes the connection with 1009: a frame was over the limit.
@@ -177,8 +223,14 @@ impl Actor for WsSession {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         METRICS.connections(1);
-        ctx.set_mailbox_capacity(self.limits.queue);
+        ctx.run_interval(OUTPUT_CHECK, Self::check_output);
         ctx.run_interval(self.limits.heartbeat_interval, |act, ctx| {
+            // Silence is not held against a client whose socket we stopped
+            // reading (back-pressure) or whose pong may wait behind output
+            // it has not read yet: the output rules judge that one.
+            if act.requests.holds_back() || act.outbox.unsent() > 0 {
+                act.last_heard = Instant::now();
+            }
             if act.last_heard.elapsed() > act.limits.client_timeout {
                 log::info!(
                     "{} timed out in room {}",
@@ -195,7 +247,7 @@ impl Actor for WsSession {
             }
         });
         let connect = Connect {
-            session: SessionHandle::new(self.id, &ctx.address()),
+            session: SessionHandle::new(self.id, &ctx.address(), self.outbox.clone()),
             user: self.user.username.clone(),
             login: self.login,
             room: self.room_info.clone(),
@@ -254,50 +306,19 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for WsSession {
     }
 }
 
-impl Handler<Deliver> for WsSession {
-    type Result = ();
-
-    fn handle(&mut self, msg: Deliver, ctx: &mut Self::Context) {
-        if msg
-            .message_id
-            .is_some_and(|id| self.sent_in_history.binary_search(&id).is_ok())
-        {
-            return;
-        }
-        ctx.text(msg.frame);
-    }
-}
-
-impl Handler<JoinBurst> for WsSession {
-    type Result = ();
-
-    fn handle(&mut self, burst: JoinBurst, ctx: &mut Self::Context) {
-        self.sent_in_history = burst.ids;
-        for frame in burst.history {
-            ctx.text(frame);
-        }
-        for frame in burst.then {
-            ctx.text(frame);
-        }
-    }
-}
-
 impl Handler<Hangup> for WsSession {
     type Result = ();
 
     fn handle(&mut self, why: Hangup, ctx: &mut Self::Context) {
-        // A room and the registry may both find one client too slow: it is
-        // hung up (and counted) once.
+        // Hung up (and counted) once, whoever asks first.
         if ctx.state() != ActorState::Running {
             return;
         }
         if why == Hangup::TooSlow {
-            log::warn!(
-                "{} in #{} is not reading; disconnecting that connection",
-                self.user.username,
-                self.room_info.name
-            );
             METRICS.slow_client_dropped();
+            // What it did not read is dropped (freeing its share of the
+            // burst); only the close frame follows, if the socket takes it.
+            self.outbox.close();
         }
         let (code, description) = match why {
             Hangup::TooSlow => (ws::CloseCode::Again, "too slow: events were not being read"),
