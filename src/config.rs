@@ -523,8 +523,12 @@ mod tests {
         assert!(err.to_string().contains("CONFAB_BIND"), "{err}");
         let err = from(&[("CONFAB_SECRET_KEY", "short")]).unwrap_err();
         assert!(err.to_string().contains("32 bytes"), "{err}");
-        let err = from(&[("CONFAB_SESSION_QUEUE", "0")]).unwrap_err();
+        let err = from(&[("CONFAB_REQUEST_QUEUE", "0")]).unwrap_err();
         assert!(err.to_string().contains("at least 1"), "{err}");
+        let err = from(&[("CONFAB_MAX_UNSENT_BYTES", "lots")]).unwrap_err();
+        assert!(err.to_string().contains("CONFAB_MAX_UNSENT_BYTES"), "{err}");
+        // The frame-count rule is gone: its old setting is ignored, not refused.
+        assert!(from(&[("CONFAB_SESSION_QUEUE", "16")]).is_ok());
         let err = from(&[("CONFAB_MAX_REACTIONS", "0")]).unwrap_err();
         assert!(err.to_string().contains("CONFAB_MAX_REACTIONS"), "{err}");
     }

@@ -313,6 +313,9 @@ async fn a_member_that_never_reads_is_dropped_in_time_and_memory_stays_bounded()
         dropped_at <= Duration::from_secs(CLIENT_TIMEOUT + 10),
         "dropped {dropped_at:?} after the burst began"
     );
+    eprintln!(
+        "non-reader dropped {dropped_at:?} after the burst began; RSS {start_rss} -> peak {peak_rss}"
+    );
     let bound = start_rss + 4 * 1024 * 1024 + 50 * 1024 * 1024;
     assert!(
         peak_rss < bound,

@@ -345,8 +345,8 @@ async fn every_member_sees_one_order_with_senders_on_both_instances() {
     w1.joined().await;
     let mut w2 = two.join(&s2, "race").await;
     w2.joined().await;
-    // Both senders fire at once, in bursts that stay under the per-socket
-    // limit of requests in flight, without waiting for each other.
+    // Both senders fire at once, in bursts of ten, without waiting for
+    // each other.
     let send = |mut ws: Ws, tag: &'static str| async move {
         for burst in 0..EACH / 10 {
             for i in 0..10 {
