@@ -18,7 +18,7 @@
 //! instance holds through one `Arc` and spends before it asks the room to
 //! change anything.
 //!
-//! (Just over 500 lines with its unit tests: every allowance stays in this
+//! (About 600 lines with its unit tests: every allowance stays in this
 //! one file on purpose, so that "where is the limit for X" has one answer.)
 
 use crate::config::Settings;
@@ -566,6 +566,30 @@ mod tests {
             sockets.per_user.map().get(&UserId(3)).is_none(),
             "given back on drop"
         );
+    }
+
+    #[test]
+    fn a_full_request_queue_holds_reading_back_until_an_answer_comes() {
+        struct Flag(std::sync::atomic::AtomicBool);
+        impl std::task::Wake for Flag {
+            fn wake(self: Arc<Self>) {
+                self.0.store(true, Ordering::SeqCst);
+            }
+        }
+        let woken = Arc::new(Flag(std::sync::atomic::AtomicBool::new(false)));
+        let waker = Waker::from(woken.clone());
+        let queue = RequestQueue::new(2);
+        let mut allowances = Allowances::new(queue.clone());
+        assert!(allowances.take(Slot::Request).is_ok());
+        assert!(!queue.is_full(&waker));
+        assert!(
+            allowances.take(Slot::Request).is_ok(),
+            "never refused, only counted"
+        );
+        assert!(queue.is_full(&waker) && queue.holds_back());
+        allowances.release(Slot::Request);
+        assert!(woken.0.load(Ordering::SeqCst), "the reader is woken");
+        assert!(!queue.is_full(&waker));
     }
 
     #[test]
