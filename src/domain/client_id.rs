@@ -1,7 +1,8 @@
 //! The id a client gives a post, so that sending it again (after a lost
 //! connection or a refusal) never stores it twice.
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
+use std::fmt;
 
 /// Longest `client_id`, in characters: room for a UUID (36) and then some.
 pub const CLIENT_ID_MAX_CHARS: usize = 64;
@@ -18,8 +19,8 @@ pub enum ClientIdError {
 /// characters, chosen by the client (a UUID, say). Unique per user: the
 /// server stores a post once per (user, `client_id`), and answers a repeat
 /// with the message it stored.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct ClientId(String);
 
 impl ClientId {
@@ -52,6 +53,31 @@ impl TryFrom<String> for ClientId {
     }
 }
 
+/// Read from JSON as a checked string; the error of anything else names
+/// the field, so that the client's `invalid_frame` says what to fix.
+impl<'de> Deserialize<'de> for ClientId {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Checked;
+
+        impl serde::de::Visitor<'_> for Checked {
+            type Value = ClientId;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(
+                    f,
+                    "a client_id: a string of 1 to {CLIENT_ID_MAX_CHARS} characters"
+                )
+            }
+
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<ClientId, E> {
+                ClientId::parse(raw.to_owned()).map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(Checked)
+    }
+}
+
 impl From<ClientId> for String {
     fn from(id: ClientId) -> Self {
         id.0
@@ -80,7 +106,8 @@ mod tests {
     fn it_is_read_from_json_as_a_checked_string() {
         let id: ClientId = serde_json::from_str("\"abc\"").unwrap();
         assert_eq!(id.as_str(), "abc");
-        assert!(serde_json::from_str::<ClientId>("5").is_err());
+        let err = serde_json::from_str::<ClientId>("5").unwrap_err();
+        assert!(err.to_string().contains("a client_id"), "{err}");
         let long = format!("\"{}\"", "x".repeat(65));
         let err = serde_json::from_str::<ClientId>(&long).unwrap_err();
         assert!(err.to_string().contains("1 to 64 characters"), "{err}");
