@@ -860,6 +860,67 @@ async fn a_message_sent_while_the_server_is_away_waits_in_the_log_and_arrives_on
 }
 
 #[actix_web::test]
+async fn a_reload_keeps_the_outbox_and_sends_it_without_doubling_what_was_stored() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    // One post the server stored but whose echo the page never saw (the
+    // connection dropped first), and one it never got, both still in the
+    // tab's outbox when it reloads.
+    let same_alice = app.browser();
+    same_alice
+        .login("alice", "correct horse battery", "/chat/")
+        .await;
+    let mut ws = app.join(&same_alice, "lobby").await;
+    ws.joined().await;
+    ws.send_json(
+        json!({"type": "chat_message", "message": "stored, echo lost", "client_id": "lost-echo"}),
+    )
+    .await;
+    ws.expect("chat_message").await;
+    alice
+        .js(
+            "sessionStorage.setItem('confab.outbox:lobby:alice', JSON.stringify([\
+               {clientId: 'lost-echo', text: 'stored, echo lost'},\
+               {clientId: 'never-sent', text: 'never got there'}]));",
+            vec![],
+        )
+        .await;
+    alice.reload().await;
+    alice.wait_connected("lobby", "alice").await;
+    alice
+        .wait_for_messages(
+            "each once, after the reload",
+            &["stored, echo lost".to_owned(), "never got there".to_owned()],
+        )
+        .await;
+    assert!(
+        !alice.exists(".message--outbox").await,
+        "the outbox is empty"
+    );
+    let left = alice
+        .js(
+            "return sessionStorage.getItem('confab.outbox:lobby:alice');",
+            vec![],
+        )
+        .await;
+    assert_eq!(left, json!(null), "and so is its storage");
+    // The server stored each once.
+    ws.send_json(json!({"type": "history", "limit": 10})).await;
+    let page = ws.next_of("history").await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["stored, echo lost", "never got there"]);
+    alice.close().await;
+}
+
+#[actix_web::test]
 async fn reaction_chips_count_mark_mine_and_name_everyone_on_hover() {
     let Some(driver) = Driver::start().await else {
         return;
