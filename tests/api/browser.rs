@@ -24,6 +24,7 @@
 
 use crate::common::TestApp;
 use crate::common::browser::{Driver, Screen};
+use crate::scale_out::same_user_on;
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
@@ -869,10 +870,7 @@ async fn a_reload_keeps_the_outbox_and_sends_it_without_doubling_what_was_stored
     // One post the server stored but whose echo the page never saw (the
     // connection dropped first), and one it never got, both still in the
     // tab's outbox when it reloads.
-    let same_alice = app.browser();
-    same_alice
-        .login("alice", "correct horse battery", "/chat/")
-        .await;
+    let same_alice = same_user_on(&app, "alice").await;
     let mut ws = app.join(&same_alice, "lobby").await;
     ws.joined().await;
     ws.send_json(

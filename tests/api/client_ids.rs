@@ -6,7 +6,7 @@
 
 use crate::common::redis::OwnRedis;
 use crate::common::{TestApp, Ws, redis_url};
-use crate::scale_out::{Partition, pair, pair_via, ready, wait_for_redis};
+use crate::scale_out::{Partition, pair, pair_via, ready, same_user_on, wait_for_redis};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -59,10 +59,7 @@ async fn only_the_sending_socket_gets_its_client_id_back() {
     let app = TestApp::spawn().await;
     let [mut a, mut b] = app.members("lobby", ["alice", "bob"]).await;
     // Alice's second tab: the same user, another socket.
-    let alice = app.browser();
-    alice
-        .login("alice", "correct horse battery", "/chat/")
-        .await;
+    let alice = same_user_on(&app, "alice").await;
     let mut a2 = app.join(&alice, "lobby").await;
     a2.joined().await;
 
@@ -98,10 +95,7 @@ async fn a_repeat_is_answered_with_the_stored_message_to_its_socket_alone() {
     let again = a.expect("chat_message").await;
     assert_eq!(again, first, "the stored message, not a new one");
     // Even with other text, from another socket of alice's.
-    let alice = app.browser();
-    alice
-        .login("alice", "correct horse battery", "/chat/")
-        .await;
+    let alice = same_user_on(&app, "alice").await;
     let mut a2 = app.join(&alice, "lobby").await;
     a2.joined().await;
     a2.send_json(post("once, edited before resending", "c-2"))
@@ -272,10 +266,7 @@ async fn two_instances_racing_one_client_id_store_one_message() {
     let alice = one.user("alice").await;
     let mut a1 = one.join(&alice, "lobby").await;
     a1.joined().await;
-    let alice_on_two = two.browser();
-    alice_on_two
-        .login("alice", "correct horse battery", "/chat/")
-        .await;
+    let alice_on_two = same_user_on(&two, "alice").await;
     let mut a2 = two.join(&alice_on_two, "lobby").await;
     a2.joined().await;
     let mut b = two.join(&two.user("bob").await, "lobby").await;

@@ -45,8 +45,9 @@ pub(crate) async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp)
     (a, b)
 }
 
-/// `browser`'s account, signed in on another instance.
-async fn same_user_on(app: &TestApp, name: &str) -> Browser {
+/// `name`'s account (signed up already), signed in again on `app`: another
+/// instance, or another device of theirs on the same one.
+pub(crate) async fn same_user_on(app: &TestApp, name: &str) -> Browser {
     let browser = app.browser();
     let res = browser.login(name, "correct horse battery", "/chat/").await;
     assert_eq!(res.status(), 303, "login of {name}");
