@@ -108,6 +108,9 @@ pub struct Message {
     pub edited_at: Option<NaiveDateTime>,
     /// When it was deleted (UTC); its content is then empty.
     pub deleted_at: Option<NaiveDateTime>,
+    /// The author's name for the post (the protocol's `client_id`), unique
+    /// per author, if the client gave one.
+    pub client_id: Option<String>,
 }
 
 /// A new row of `messages`.
@@ -122,6 +125,8 @@ pub struct NewMessage<'a> {
     pub content: &'a str,
     /// When it was posted (UTC).
     pub created_at: NaiveDateTime,
+    /// The author's name for the post, if the client gave one.
+    pub client_id: Option<&'a str>,
 }
 
 /// A new row of `reactions`: one user's emoji on one message.

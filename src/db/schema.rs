@@ -9,6 +9,7 @@ diesel::table! {
         created_at -> Timestamp,
         edited_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
+        client_id -> Nullable<Text>,
     }
 }
 

@@ -5,6 +5,7 @@
 //! never checks again. Each `parse` says in its error what a person should
 //! type instead.
 
+mod client_id;
 mod emoji;
 mod identity;
 mod ids;
@@ -14,6 +15,7 @@ mod names;
 mod password;
 mod window;
 
+pub use client_id::{CLIENT_ID_MAX_CHARS, ClientId, ClientIdError};
 pub use emoji::{Emoji, EmojiError};
 pub use identity::{Identity, RoomInfo};
 pub use ids::{LoginId, MessageId, RoomId, UserId};

@@ -37,6 +37,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("room/log.js", JS),
     asset!("room/main.js", JS),
     asset!("room/notice.js", JS),
+    asset!("room/outbox.js", JS),
     asset!("room/page.js", JS),
     asset!("room/popups.js", JS),
     asset!("room/presence.js", JS),

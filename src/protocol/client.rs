@@ -1,6 +1,6 @@
 //! Frames from the browser.
 
-use crate::domain::MessageId;
+use crate::domain::{ClientId, MessageId};
 use serde::Deserialize;
 
 /// Most messages one `history` request may ask for.
@@ -25,6 +25,10 @@ pub enum ClientFrame {
     ChatMessage {
         /// The text as typed.
         message: String,
+        /// The client's name for this post, if it gave one: a repeat is
+        /// not stored again, and every answer to it carries it.
+        #[serde(default)]
+        client_id: Option<ClientId>,
     },
     /// A page of the log: older than `before` (scroll-back), newer than
     /// `after` (catching up), or the newest with neither.
@@ -109,10 +113,32 @@ struct Envelope {
     kind: Option<String>,
 }
 
-/// The tutorial client's frame: `{"message": "..."}`.
+/// The tutorial client's frame: `{"message": "..."}` (a client that
+/// knows better may add a `client_id`).
 #[derive(Deserialize)]
 struct UntypedChatMessage {
     message: String,
+    #[serde(default)]
+    client_id: Option<ClientId>,
+}
+
+/// Only the fields that say which post a frame is, read without the rest.
+#[derive(Deserialize)]
+struct PostEnvelope {
+    #[serde(rename = "type")]
+    kind: Option<String>,
+    client_id: Option<ClientId>,
+}
+
+/// The valid `client_id` of a post (a `chat_message` frame, typed or not)
+/// that was refused, so that the error frame can say which post it
+/// refuses; `None` if the text is not such a frame or has none.
+pub fn post_client_id(text: &str) -> Option<ClientId> {
+    let envelope: PostEnvelope = serde_json::from_str(text).ok()?;
+    match envelope.kind.as_deref() {
+        None | Some("chat_message") => envelope.client_id,
+        Some(_) => None,
+    }
 }
 
 /// Decodes one text frame into its wire shape; [`parse`](super::parse)
@@ -130,6 +156,7 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
             serde_json::from_str(text).map_err(|e| FrameError::Malformed(e.to_string()))?;
         return Ok(ClientFrame::ChatMessage {
             message: frame.message,
+            client_id: frame.client_id,
         });
     };
     match serde_json::from_str(text) {
@@ -159,6 +186,7 @@ mod tests {
     fn chat(text: &str) -> ClientFrame {
         ClientFrame::ChatMessage {
             message: text.to_owned(),
+            client_id: None,
         }
     }
 
@@ -173,6 +201,56 @@ mod tests {
             decode(r#"{"type":"chat_message","message":"hi <b>"}"#),
             Ok(chat("hi <b>"))
         );
+    }
+
+    #[test]
+    fn a_post_may_name_itself_with_a_client_id() {
+        let id = ClientId::parse("c-1".into()).unwrap();
+        let with_id = ClientFrame::ChatMessage {
+            message: "hi".into(),
+            client_id: Some(id.clone()),
+        };
+        assert_eq!(
+            decode(r#"{"type":"chat_message","message":"hi","client_id":"c-1"}"#),
+            Ok(with_id.clone())
+        );
+        assert_eq!(decode(r#"{"message":"hi","client_id":"c-1"}"#), Ok(with_id));
+        assert_eq!(
+            decode(r#"{"type":"chat_message","message":"hi","client_id":null}"#),
+            Ok(chat("hi"))
+        );
+        let long = format!(
+            r#"{{"type":"chat_message","message":"hi","client_id":"{}"}}"#,
+            "x".repeat(65)
+        );
+        for text in [
+            long.as_str(),
+            r#"{"type":"chat_message","message":"hi","client_id":7}"#,
+            r#"{"type":"chat_message","message":"hi","client_id":""}"#,
+            r#"{"message":"hi","client_id":["x"]}"#,
+        ] {
+            assert_eq!(
+                decode(text).map_err(|e| e.code()),
+                Err(ErrorCode::InvalidFrame),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_post_still_says_which_it_was() {
+        let id = |text: &str| post_client_id(text).map(|id| id.as_str().to_owned());
+        assert_eq!(
+            id(r#"{"type":"chat_message","message":5,"client_id":"c-2"}"#).as_deref(),
+            Some("c-2")
+        );
+        assert_eq!(
+            id(r#"{"message":"","client_id":"c-3"}"#).as_deref(),
+            Some("c-3")
+        );
+        assert_eq!(id(r#"{"type":"history","client_id":"c-4"}"#), None);
+        assert_eq!(id(r#"{"message":"x","client_id":""}"#), None);
+        assert_eq!(id("not json"), None);
     }
 
     #[test]

@@ -15,7 +15,7 @@ mod command;
 mod request;
 mod server;
 
-pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX};
+pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, post_client_id};
 pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
 pub use server::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};

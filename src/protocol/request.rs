@@ -14,7 +14,7 @@ use super::client::{ClientFrame, FrameError, decode};
 use super::command::{CommandError, PrivateCommand};
 use super::server::ErrorCode;
 use crate::domain::{
-    Emoji, EmojiError, MessageId, MessageText, MessageTextError, Username, Window,
+    ClientId, Emoji, EmojiError, MessageId, MessageText, MessageTextError, Username, Window,
 };
 
 /// The limits a request is checked against.
@@ -28,13 +28,22 @@ pub struct Limits {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Request {
     /// Post a message to the room.
-    Post(MessageText),
+    Post {
+        /// What it says.
+        text: MessageText,
+        /// The client's name for the post: stored once per user, and
+        /// carried by every answer to it.
+        client_id: Option<ClientId>,
+    },
     /// `/pm <user> <text>`: a private message to every connection of a user.
     Private {
         /// Who it is for.
         to: Username,
         /// What it says.
         text: MessageText,
+        /// The client's name for it, carried by every answer to it (a
+        /// private message is not stored, so not deduplicated either).
+        client_id: Option<ClientId>,
     },
     /// A page of the log.
     History {
@@ -79,11 +88,22 @@ impl Request {
     pub fn is_write(&self) -> bool {
         matches!(
             self,
-            Request::Post(_)
+            Request::Post { .. }
                 | Request::Edit { .. }
                 | Request::Delete { .. }
                 | Request::React { .. }
         )
+    }
+
+    /// The `client_id` the client gave a post (or private message), which
+    /// every answer to it carries.
+    pub fn client_id(&self) -> Option<&ClientId> {
+        match self {
+            Request::Post { client_id, .. } | Request::Private { client_id, .. } => {
+                client_id.as_ref()
+            }
+            _ => None,
+        }
     }
 }
 
@@ -121,15 +141,19 @@ impl RequestError {
 pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
     let checked = |text: String| MessageText::parse(text, limits.max_message_chars);
     Ok(match decode(text)? {
-        ClientFrame::ChatMessage { message } => match PrivateCommand::parse(&message) {
+        ClientFrame::ChatMessage { message, client_id } => match PrivateCommand::parse(&message) {
             Some(command) => {
                 let command = command?;
                 Request::Private {
                     to: command.target,
                     text: checked(command.text)?,
+                    client_id,
                 }
             }
-            None => Request::Post(checked(message)?),
+            None => Request::Post {
+                text: checked(message)?,
+                client_id,
+            },
         },
         ClientFrame::History {
             before,
@@ -182,7 +206,7 @@ mod tests {
     fn message_text_is_checked_wherever_it_appears() {
         assert!(matches!(
             parse(r#"{"message":"hi"}"#, &LIMITS),
-            Ok(Request::Post(t)) if t.as_str() == "hi"
+            Ok(Request::Post { text, client_id: None }) if text.as_str() == "hi"
         ));
         assert_eq!(code(r#"{"message":"   "}"#), Some(ErrorCode::EmptyMessage));
         assert_eq!(
@@ -202,7 +226,7 @@ mod tests {
     #[test]
     fn private_messages_name_a_valid_user() {
         match parse(r#"{"message":"/pm bob hello"}"#, &LIMITS) {
-            Ok(Request::Private { to, text }) => {
+            Ok(Request::Private { to, text, .. }) => {
                 assert_eq!(to.as_str(), "bob");
                 assert_eq!(text.as_str(), "hello");
             }

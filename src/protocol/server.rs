@@ -1,6 +1,6 @@
 //! Frames to the browser.
 
-use crate::domain::{MessageId, Username};
+use crate::domain::{ClientId, MessageId, Username};
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -29,6 +29,11 @@ pub struct MessageView {
     /// Sent as part of the history on join rather than live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
+    /// The `client_id` its author gave the post: only in the echo to the
+    /// socket that sent it (and in the answer to a repeat), never to
+    /// anyone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<ClientId>,
 }
 
 /// One emoji's reactions on a message, as one reader sees them: a summary
@@ -181,6 +186,9 @@ pub enum ServerFrame {
         target: Username,
         /// The text.
         message: String,
+        /// The `client_id` the sender gave it, if any.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientId>,
     },
     /// Something the client sent was refused; the connection carries on.
     Error {
@@ -191,6 +199,9 @@ pub enum ServerFrame {
         /// With `rate_limited`: how long to wait before trying again.
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
+        /// When it refuses a post that carried a `client_id`: that id.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        client_id: Option<ClientId>,
     },
 }
 
@@ -233,7 +244,7 @@ mod tests {
 
     #[test]
     fn chat_message_has_the_tutorial_fields_plus_id_and_time() {
-        let frame = ServerFrame::ChatMessage(MessageView {
+        let view = MessageView {
             id: MessageId(7),
             user: user("alice"),
             message: "hi".into(),
@@ -241,10 +252,20 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             history: false,
-        });
+            client_id: None,
+        };
         assert_eq!(
-            &*encode(&frame),
+            &*encode(&ServerFrame::ChatMessage(view.clone())),
             r#"{"type":"chat_message","id":7,"user":"alice","message":"hi","created_at":"2023-11-14T22:13:20.000Z"}"#
+        );
+        // The sender's echo: the same, with its client_id last.
+        let echo = MessageView {
+            client_id: Some(ClientId::parse("c-9".into()).unwrap()),
+            ..view
+        };
+        assert_eq!(
+            &*encode(&ServerFrame::ChatMessage(echo)),
+            r#"{"type":"chat_message","id":7,"user":"alice","message":"hi","created_at":"2023-11-14T22:13:20.000Z","client_id":"c-9"}"#
         );
     }
 
@@ -258,6 +279,7 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             history: true,
+            client_id: None,
         });
         assert!(encode(&frame).contains(r#""history":true"#));
     }
@@ -277,6 +299,7 @@ mod tests {
                 users: vec![user("alice"), user("bob"), user("carol")],
             }],
             history: false,
+            client_id: None,
         });
         assert_eq!(
             &*encode(&frame),
@@ -345,10 +368,21 @@ mod tests {
             code: ErrorCode::MessageTooLong,
             message: "too long".into(),
             retry_after_ms: None,
+            client_id: None,
         };
         assert_eq!(
             &*encode(&frame),
             r#"{"type":"error","code":"message_too_long","message":"too long"}"#
+        );
+        let frame = ServerFrame::Error {
+            code: ErrorCode::RateLimited,
+            message: "wait".into(),
+            retry_after_ms: Some(500),
+            client_id: Some(ClientId::parse("c-1".into()).unwrap()),
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"error","code":"rate_limited","message":"wait","retry_after_ms":500,"client_id":"c-1"}"#
         );
     }
 

@@ -1,10 +1,14 @@
 // The composer (#composer): the message box that grows with its text, the
-// character counter near the limit, "/pm name text" for private messages,
-// and the texts of messages sent until the server accepts or refuses them
-// (a refused text is given back, never lost).
+// character counter near the limit, and "/pm name text" for private
+// messages. Room posts go to the outbox (outbox.js), which keeps them until
+// the server has them; a private message is sent only while connected and
+// kept here, by its client_id, until it is delivered or refused (a refused
+// text is given back, never lost). Private messages are not stored, so they
+// are not sent again by themselves: a second try could deliver one twice.
 
 import { fitHeight, isPlainEnter } from "./dom.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
+import { newClientId, post } from "./outbox.js";
 import { counter, input, MAX_CHARS, narrowScreen, ROOM, sendButton } from "./page.js";
 import { send } from "./socket.js";
 import { noteTyping, stopTyping } from "./typing.js";
@@ -14,15 +18,8 @@ import { charCount } from "./values.js";
 const COUNTER_FROM = Math.floor(MAX_CHARS * 0.9);
 /** The composer grows up to this many lines, then scrolls. */
 const COMPOSER_MAX_LINES = 6;
-/** Error codes meaning "your last message was refused": give the text back. */
-const RESTORE_ON_ERROR = new Set(["message_too_long", "empty_message", "rate_limited"]);
-
-/**
- * Texts sent and not yet echoed back or refused, oldest first. Errors do
- * not say which frame they refuse; a refusal of a post comes when it is
- * read (before it is stored), so it is most likely the newest one out.
- */
-let pendingTexts = [];
+/** Private messages sent and not yet delivered or refused: client_id → text. */
+const pendingPrivate = new Map();
 
 export function autosize() {
   fitHeight(input, COMPOSER_MAX_LINES);
@@ -62,48 +59,49 @@ function sendMessage() {
     showNotice(`Your message is ${n} characters long; the limit is ${MAX_CHARS}.`);
     return;
   }
-  if (!send({ type: "chat_message", message: text })) {
-    showNotice("Not connected. Your message is still here; send it once you are back online.");
-    return;
+  if (/^\/pm(\s|$)/.test(text)) {
+    const clientId = newClientId();
+    if (!send({ type: "chat_message", message: text, client_id: clientId })) {
+      showNotice("Not connected. Your private message is still here; send it once you are back online.");
+      return;
+    }
+    pendingPrivate.set(clientId, text);
+  } else {
+    post(text);
   }
-  pendingTexts.push(text);
   stopTyping();
   setComposerText("");
   hideNotice();
 }
 
-/**
- * A message we sent was accepted: our own `chat_message` with `text`, or a
- * private message delivered with `privateText`. Without either, every
- * answer will never come (the socket closed).
- */
-export function forgetSentText({ text, privateText } = {}) {
-  let at = -1;
-  if (text !== undefined) at = pendingTexts.indexOf(text);
-  else if (privateText !== undefined) {
-    at = pendingTexts.findIndex((t) => /^\/pm\s/.test(t) && t.endsWith(privateText));
-  } else {
-    pendingTexts = [];
-    return;
-  }
-  if (at >= 0) pendingTexts.splice(at, 1);
+/** A private message we sent with `clientId` was delivered. */
+export function privateDelivered(clientId) {
+  pendingPrivate.delete(clientId);
 }
 
-/**
- * An error frame with `code`: if it refused a message we sent, give its
- * text back, in front of anything typed since. True if a text came back.
- */
-export function giveBackRefused(code) {
-  if (pendingTexts.length === 0 || !RESTORE_ON_ERROR.has(code)) return false;
-  const refused = pendingTexts.pop();
+/** The socket closed: the private messages out will not be answered (nor sent again). */
+export function forgetPrivate() {
+  pendingPrivate.clear();
+}
+
+/** Puts a refused text back in the composer, in front of anything typed since. */
+export function giveBack(text) {
   const typed = input.value.trim() === "" ? "" : input.value;
-  setComposerText(typed ? `${refused}\n${typed}` : refused);
+  setComposerText(typed ? `${text}\n${typed}` : text);
+}
+
+/** An error answering `clientId`: if it refused a private message of ours, its text comes back. True if it did. */
+export function giveBackPrivate(clientId) {
+  const text = pendingPrivate.get(clientId);
+  if (text === undefined) return false;
+  pendingPrivate.delete(clientId);
+  giveBack(text);
   return true;
 }
 
-/** Sending needs a connection; typing stays possible while disconnected. */
-export function setConnected(isOnline) {
-  sendButton.disabled = !isOnline;
+/** Posts can be sent (into the outbox) whether or not the socket is open; not once the room has ended. */
+export function setSendable(can) {
+  sendButton.disabled = !can;
 }
 
 export function onSubmit(event) {

@@ -4,14 +4,15 @@
 // ones first.
 
 import { clearPending, forgetAll, reactorsAnswered } from "./actions.js";
-import { forgetSentText, giveBackRefused } from "./composer.js";
+import { giveBack, giveBackPrivate, privateDelivered } from "./composer.js";
 import { receiveHistoryAnswer } from "./history.js";
 import {
-  addToLog, appendSystem, emptyLog, findMessage, insertRoomMessage, keepPinned, registerMessage,
-  removeMessage,
+  addToLog, appendEntry, appendSystem, emptyLog, findMessage, insertRoomMessage, keepPinned,
+  registerMessage, removeMessage,
 } from "./log.js";
 import { showNotice } from "./notice.js";
-import { log, ME } from "./page.js";
+import * as outbox from "./outbox.js";
+import { ME } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
 import {
@@ -110,20 +111,35 @@ const handlers = {
     const item = renderPrivate({
       from: str(frame.user), to: ME, text: str(frame.message), outgoing: false, createdAt: frame.created_at,
     });
-    addToLog(() => log.append(item));
+    addToLog(() => appendEntry(item));
   },
 
   private_message_delivered(frame) {
-    forgetSentText({ privateText: str(frame.message) });
+    privateDelivered(str(frame.client_id));
     const item = renderPrivate({
       from: ME, to: str(frame.target), text: str(frame.message), outgoing: true, createdAt: frame.created_at,
     });
-    addToLog(() => log.append(item), { force: true });
+    addToLog(() => appendEntry(item), { force: true });
   },
 
   error(frame) {
     const code = str(frame.code);
-    const gaveBack = giveBackRefused(code);
+    // An error that names a post of ours (by its client_id): the outbox
+    // sends it again by itself if that can help, and says so in the log;
+    // otherwise its text comes back to the composer, with the error.
+    const clientId = str(frame.client_id);
+    const refusal = clientId ? outbox.refused(clientId, code, frame.retry_after_ms) : null;
+    if (refusal !== null && refusal.retrying) {
+      clearPending();
+      return;
+    }
+    let gaveBack = false;
+    if (refusal !== null) {
+      giveBack(refusal.text);
+      gaveBack = true;
+    } else if (clientId) {
+      gaveBack = giveBackPrivate(clientId);
+    }
     const worded = Object.hasOwn(PAGE_TEXT, code) ? PAGE_TEXT[code](frame, gaveBack) : "";
     showNotice(worded || str(frame.message) || ERROR_TEXT[code] || "Something went wrong.");
     // Errors don't say which frame they answer: un-dim everything waiting.
@@ -142,6 +158,8 @@ export function addRoomMessage(frame) {
   const id = messageId(frame.id);
   if (id === null) return;
   sync.received(id, frame.history);
+  // Our post's echo, or the answer to sending it again: it is out of the outbox.
+  if (typeof frame.client_id === "string") outbox.delivered(frame.client_id);
   const known = findMessage(id);
   if (known !== undefined) {
     // A resume starts a little before the last id seen: what comes again
@@ -153,7 +171,6 @@ export function addRoomMessage(frame) {
   const mine = user === ME;
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
-    if (mine) forgetSentText({ text: str(frame.message) }); // our send was accepted
   }
   const item = renderMessage({ ...frame, id });
   registerMessage(id, item);

@@ -1,5 +1,6 @@
 // The message log (#chat-log): room messages in id order, with system lines
-// and private messages in between, and #history-status always first. Owns
+// and private messages in between, #history-status always first, and the
+// outbox's posts not yet sent (`.message--outbox`, outbox.js) always last. Owns
 // which room messages are on screen (by id), the scroll-back state the
 // status line shows, and scrolling: the view sticks to the bottom only if
 // the reader is already there, otherwise "New messages" is offered.
@@ -66,6 +67,15 @@ function isRoomMessage(node) {
   return node !== null && node.classList.contains("message") && node.dataset.id !== undefined;
 }
 
+function isOutgoing(node) {
+  return node !== null && node.classList.contains("message--outbox");
+}
+
+/** The first post still in the outbox: everything else goes before it. */
+function firstOutgoing() {
+  return log.querySelector(":scope > .message--outbox");
+}
+
 /**
  * Hides author and time on a message that directly follows one by the same
  * author within a few minutes. Only room messages group; a system line or a
@@ -85,6 +95,7 @@ function applyGrouping(item) {
 export function insertRoomMessage(item, id) {
   let before = null;
   for (let node = log.lastElementChild; node; node = node.previousElementSibling) {
+    if (isOutgoing(node)) before = node;
     if (!isRoomMessage(node)) continue;
     if (Number(node.dataset.id) > id) before = node;
     else break;
@@ -140,9 +151,24 @@ function trimLog() {
   applyGrouping(historyStatus.nextElementSibling);
 }
 
-/** Empties the log for a fresh join; the server is about to replay the latest messages. */
+/** Puts a system line or private message at the end, before the outbox. */
+export function appendEntry(item) {
+  log.insertBefore(item, firstOutgoing());
+}
+
+/** A post joins the outbox, at the very end; the view follows it. */
+export function addOutgoing(item) {
+  addToLog(() => log.append(item), { force: true });
+}
+
+/** A post leaves the outbox (sent, or given back to the composer). */
+export function removeOutgoing(item) {
+  keepPinned(() => item.remove());
+}
+
+/** Empties the log for a fresh join; the server is about to replay the latest messages. Posts in the outbox stay. */
 export function emptyLog() {
-  log.replaceChildren(historyStatus);
+  log.replaceChildren(historyStatus, ...log.querySelectorAll(":scope > .message--outbox"));
   messagesById.clear();
   setHistoryState("idle");
   newMessagesButton.hidden = true;
@@ -190,7 +216,7 @@ export function addToLog(mutate, { force = false, notify = true } = {}) {
 }
 
 export function appendSystem(text) {
-  addToLog(() => log.append(renderSystem(text)), { notify: false });
+  addToLog(() => appendEntry(renderSystem(text)), { notify: false });
 }
 
 /** The first entry (not the status line, not one of `leaving`) at least partly in view. */

@@ -18,6 +18,8 @@
 //   sync.js        the join replay; after a reconnect, catching up on what
 //                  was missed and re-reading what is on screen
 //   composer.js    the message box; notice.js its error line
+//   outbox.js      posts until the server has them: shown as "sending…",
+//                  sent again (same client_id) after a reconnect or a refusal
 //   ended.js       what the page says when the server closes it for good
 //   typing.js      who is typing; presence.js who is online
 //   dom.js         building elements (user text only through textContent)
@@ -30,7 +32,7 @@ import {
   clearPending, onLogClick, onLogHover, onLogInput, onLogKeydown, onPageClick, reactorsAnswered,
 } from "./actions.js";
 import {
-  applyPlaceholder, autosize, forgetSentText, onInput, onKeydown, onSubmit, setConnected,
+  applyPlaceholder, autosize, forgetPrivate, onInput, onKeydown, onSubmit, setSendable,
   startPrivateMessage, updateCounter,
 } from "./composer.js";
 import { showEnded } from "./ended.js";
@@ -38,6 +40,7 @@ import { addRoomMessage, onFrame } from "./frames.js";
 import { dropHistoryRequest, takeTurns } from "./history.js";
 import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
 import { hideNotice, holdNotice, releaseNotice } from "./notice.js";
+import * as outbox from "./outbox.js";
 import {
   connRetry, form, input, log, narrowScreen, newMessagesButton, notice, noticeClose, root, userList,
 } from "./page.js";
@@ -61,19 +64,26 @@ function start() {
   sync.wire({ addMessage: addRoomMessage });
   socket.wire({
     resumeAfter: sync.resumeAfter,
-    opened: sync.opened,
+    opened() {
+      sync.opened();
+      outbox.flush();
+    },
     message: onFrame,
     lost() {
-      forgetSentText();
+      forgetPrivate();
+      outbox.disconnected();
       forgetOurTyping();
       clearPending();
       reactorsAnswered();
       socketGone();
     },
     left: socketGone,
-    ended: showEnded,
+    ended(signedOut, reason) {
+      setSendable(false);
+      outbox.halt();
+      showEnded(signedOut, reason);
+    },
     statusChanged(isOnline) {
-      setConnected(isOnline);
       if (!isOnline) markStale();
     },
   });
@@ -123,6 +133,9 @@ function start() {
   applyPlaceholder();
 
   setHistoryState("idle");
+  // What this tab had not sent before a reload, shown (and sent) again.
+  outbox.restore();
+  setSendable(true);
   renderTyping();
   autosize();
   updateCounter();

@@ -4,6 +4,7 @@
 // the log is log.js's business; what their buttons do is actions.js's.
 //
 //   .message[data-id][data-user]        (.message--mine, .message--cont)
+//   .message.message--outbox[data-client-id][data-state]   a post not yet sent
 //     .message-body      as wide as the bubble, so the hover time sits beside it
 //       .message-meta    author + <time>
 //       .message-bubble  .message-text, .message-edited, .message-actions
@@ -250,6 +251,38 @@ export function refreshMessage(item, msg, { text = true, reactions = true } = {}
     if (msg.edited_at) markEdited(item, msg.edited_at);
   }
   if (reactions) renderReactions(item, msg.reactions);
+}
+
+// ---------------------------------------------------------------------
+// Posts in the outbox (outbox.js): one's own text, not yet a message
+// ---------------------------------------------------------------------
+
+/** What a post in the outbox says under its text, by its state. */
+const OUTGOING_STATUS = {
+  sending: "sending…",
+  retrying: "not sent — retrying",
+  stopped: "not sent",
+};
+
+/** Builds a post waiting in the outbox: like one's own message, with its state where the time goes. */
+export function renderOutgoing(text) {
+  const item = el("div", "message message--mine message--outbox");
+  const meta = el("div", "message-meta");
+  const status = el("span", "message-status");
+  meta.append(el("span", "message-author", ME), " ", status);
+  const bubble = el("div", "message-bubble");
+  bubble.append(el("span", "message-text", text));
+  const body = el("div", "message-body");
+  body.append(meta, bubble);
+  item.append(body);
+  setOutgoingState(item, "sending");
+  return item;
+}
+
+/** `sending`, `retrying` or `stopped`. */
+export function setOutgoingState(item, state) {
+  item.dataset.state = state;
+  item.querySelector(".message-status").textContent = OUTGOING_STATUS[state] || "";
 }
 
 // ---------------------------------------------------------------------

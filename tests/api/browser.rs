@@ -1,7 +1,9 @@
 //! The room page end to end: real headless Chromiums (one per person)
 //! against the real server, through the page's DOM hooks:
 //!
-//! - `#chat-log` holds `.message[data-id]`, each with a `.message-text`;
+//! - `#chat-log` holds `.message[data-id]`, each with a `.message-text`,
+//!   and last, posts not yet stored: `.message--outbox`, with their
+//!   `.message-text` and a `.message-status` ("sending…", "not sent — retrying");
 //! - `#chat-message-input` (Enter sends), `#chat-message-submit`,
 //!   `#user-list`, `#conn-status[data-state]`, `#typing-indicator`,
 //!   `#history-status`;
@@ -22,6 +24,7 @@
 
 use crate::common::TestApp;
 use crate::common::browser::{Driver, Screen};
+use crate::scale_out::same_user_on;
 use fantoccini::Locator;
 use fantoccini::key::Key;
 use serde_json::json;
@@ -730,7 +733,7 @@ async fn on_a_phone_a_tap_shows_a_messages_actions_and_editing_and_reacting_work
 }
 
 #[actix_web::test]
-async fn refusals_are_shown_in_words_and_the_unsent_text_stays_in_the_composer() {
+async fn a_refused_message_is_retried_by_itself_and_a_hopeless_one_comes_back_to_the_composer() {
     let Some(driver) = Driver::start().await else {
         return;
     };
@@ -743,33 +746,35 @@ async fn refusals_are_shown_in_words_and_the_unsent_text_stays_in_the_composer()
     .await;
     let alice = driver.in_room(&app, "alice", "lobby").await;
 
-    // Two messages sent at once: the second is over the allowance.
+    // Two messages sent at once: the second is over the allowance. It stays
+    // in the log as not sent, and goes out again once the wait is over.
     alice
         .js(
             "const input = document.getElementById('chat-message-input');\
              input.value = 'first'; input.form.requestSubmit();\
-             input.value = 'second, not sent yet'; input.form.requestSubmit();",
+             input.value = 'second, sent by itself later'; input.form.requestSubmit();",
             vec![],
         )
         .await;
     let id = alice.wait_for_message("first").await;
-    let notice = alice
-        .wait_for_notice("You're sending too fast — try again in 1 s")
+    alice
+        .wait_for_outbox("second, sent by itself later", "not sent — retrying")
         .await;
     alice.screenshot("room-rate-limited").await;
-    assert!(notice.contains("still in the box"), "{notice}");
-    assert_eq!(alice.composer_text().await, "second, not sent yet");
-    let in_log = alice
-        .js(
-            "return [...document.querySelectorAll('#chat-log .message-text')]\
-               .some((t) => t.textContent === arguments[0]);",
-            vec![json!("second, not sent yet")],
+    assert_eq!(alice.composer_text().await, "", "nothing to do by hand");
+    alice.wait_for_message("second, sent by itself later").await;
+    alice
+        .wait_for_messages(
+            "each once, in order",
+            &[
+                "first".to_owned(),
+                "second, sent by itself later".to_owned(),
+            ],
         )
         .await;
-    assert_eq!(
-        in_log,
-        json!(false),
-        "the refused message is not in the log"
+    assert!(
+        !alice.exists(".message--outbox").await,
+        "the outbox is empty"
     );
 
     // Bob's 👍 fills the message's one kind of reaction.
@@ -789,11 +794,128 @@ async fn refusals_are_shown_in_words_and_the_unsent_text_stays_in_the_composer()
         .await;
     alice.screenshot("room-too-many-reactions").await;
     assert!(!alice.exists(".reaction-chip[data-emoji=\"🎉\"]").await);
-    // Adding to the one there works, and the text is still waiting.
+    // Adding to the one there works.
     tokio::time::sleep(Duration::from_millis(1200)).await;
     alice.click_reaction_chip(&id, THUMBS_UP).await;
     alice.wait_for_chip(&id, THUMBS_UP, 2, true, "you").await;
-    assert_eq!(alice.composer_text().await, "second, not sent yet");
+
+    // A refusal no retry can help (only invisible characters: empty) gives
+    // the text back to the composer, with the reason.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    alice.type_message(&format!("\u{200B}{}", Key::Enter)).await;
+    alice.wait_for_notice("empty").await;
+    assert_eq!(alice.composer_text().await, "\u{200B}");
+    assert!(!alice.exists(".message--outbox").await);
+}
+
+#[actix_web::test]
+async fn a_message_sent_while_the_server_is_away_waits_in_the_log_and_arrives_once() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    alice.send("before").await;
+
+    // The server goes away; alice writes on regardless.
+    app.stop().await;
+    alice
+        .wait_js(
+            "the page to notice the server is gone",
+            "return document.getElementById('conn-status').dataset.state !== 'online';",
+            vec![],
+        )
+        .await;
+    alice
+        .type_message(&format!("while away{}", Key::Enter))
+        .await;
+    alice
+        .wait_for_outbox("while away", "not sent — retrying")
+        .await;
+    assert_eq!(alice.composer_text().await, "", "the text went to the log");
+    alice.screenshot("room-outbox-not-sent").await;
+
+    // Back: the page reconnects, sends it, and shows it once, as a message.
+    let app = app.start_again().await;
+    alice.wait_connected("lobby", "alice").await;
+    alice
+        .wait_for_messages(
+            "each once, after the reconnect",
+            &["before".to_owned(), "while away".to_owned()],
+        )
+        .await;
+    assert!(
+        !alice.exists(".message--outbox").await,
+        "the outbox is empty"
+    );
+    // Stored once, too.
+    let mut ws = app.join(&app.user("bob").await, "lobby").await;
+    let (history, _) = ws.joined().await;
+    let texts: Vec<&str> = history
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["before", "while away"]);
+    alice.close().await;
+    app.stop().await;
+}
+
+#[actix_web::test]
+async fn a_reload_keeps_the_outbox_and_sends_it_without_doubling_what_was_stored() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    // One post the server stored but whose echo the page never saw (the
+    // connection dropped first), and one it never got, both still in the
+    // tab's outbox when it reloads.
+    let same_alice = same_user_on(&app, "alice").await;
+    let mut ws = app.join(&same_alice, "lobby").await;
+    ws.joined().await;
+    ws.send_json(
+        json!({"type": "chat_message", "message": "stored, echo lost", "client_id": "lost-echo"}),
+    )
+    .await;
+    ws.expect("chat_message").await;
+    alice
+        .js(
+            "sessionStorage.setItem('confab.outbox:lobby:alice', JSON.stringify([\
+               {clientId: 'lost-echo', text: 'stored, echo lost'},\
+               {clientId: 'never-sent', text: 'never got there'}]));",
+            vec![],
+        )
+        .await;
+    alice.reload().await;
+    alice.wait_connected("lobby", "alice").await;
+    alice
+        .wait_for_messages(
+            "each once, after the reload",
+            &["stored, echo lost".to_owned(), "never got there".to_owned()],
+        )
+        .await;
+    assert!(
+        !alice.exists(".message--outbox").await,
+        "the outbox is empty"
+    );
+    let left = alice
+        .js(
+            "return sessionStorage.getItem('confab.outbox:lobby:alice');",
+            vec![],
+        )
+        .await;
+    assert_eq!(left, json!(null), "and so is its storage");
+    // The server stored each once.
+    ws.send_json(json!({"type": "history", "limit": 10})).await;
+    let page = ws.next_of("history").await;
+    let texts: Vec<&str> = page["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["message"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, ["stored, echo lost", "never got there"]);
+    alice.close().await;
 }
 
 #[actix_web::test]

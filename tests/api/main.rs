@@ -21,6 +21,7 @@ mod browser;
 mod bus_auth;
 mod chat;
 mod cli;
+mod client_ids;
 mod connection_caps;
 mod deploy;
 mod flow_control;

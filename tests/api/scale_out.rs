@@ -45,8 +45,9 @@ pub(crate) async fn pair_via(url_one: &str, url_two: &str) -> (TestApp, TestApp)
     (a, b)
 }
 
-/// `browser`'s account, signed in on another instance.
-async fn same_user_on(app: &TestApp, name: &str) -> Browser {
+/// `name`'s account (signed up already), signed in again on `app`: another
+/// instance, or another device of theirs on the same one.
+pub(crate) async fn same_user_on(app: &TestApp, name: &str) -> Browser {
     let browser = app.browser();
     let res = browser.login(name, "correct horse battery", "/chat/").await;
     assert_eq!(res.status(), 303, "login of {name}");
@@ -457,14 +458,14 @@ async fn a_redis_outage_loses_nothing_and_heals_by_itself() {
 /// A TCP relay to Redis that the test can cut, as a network partition
 /// between one instance and Redis would: open connections are dropped and
 /// new ones refused until it heals.
-struct Partition {
+pub(crate) struct Partition {
     port: u16,
     cut: Arc<AtomicBool>,
     relays: Arc<Mutex<Vec<tokio::task::JoinHandle<()>>>>,
 }
 
 impl Partition {
-    async fn to(target: u16) -> Partition {
+    pub(crate) async fn to(target: u16) -> Partition {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = listener.local_addr().unwrap().port();
         let cut = Arc::new(AtomicBool::new(false));
@@ -489,18 +490,18 @@ impl Partition {
     }
 
     /// Where instances reach it.
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("redis://127.0.0.1:{}/", self.port)
     }
 
-    fn cut(&self) {
+    pub(crate) fn cut(&self) {
         self.cut.store(true, Ordering::SeqCst);
         for relay in self.relays.lock().unwrap().drain(..) {
             relay.abort();
         }
     }
 
-    fn heal(&self) {
+    pub(crate) fn heal(&self) {
         self.cut.store(false, Ordering::SeqCst);
     }
 }

@@ -1,5 +1,11 @@
 //! What changes the room's log: [`Post`], [`Edit`], [`Delete`], [`React`].
 //!
+//! A post that carries a `client_id` is stored once per author and
+//! `client_id`: a repeat (a client sending it again after a lost connection
+//! or a refusal) stores nothing and is answered to its socket alone with
+//! the message stored the first time ([`Posted::Repeat`]); the first time,
+//! the sending socket's echo carries the `client_id` (`echoes.rs`).
+//!
 //! Each is one atomic step of the room: stored, then published, before the
 //! room looks at its next message, so ids, the log and the broadcast agree.
 //! Rights that can be lost are read from the database at each change
@@ -14,16 +20,18 @@
 //! message that vanished meanwhile is reported as not found rather than as
 //! a database failure.
 
-use super::{Room, RoomError};
+use super::{Room, RoomError, view_of};
+use crate::actors::delivery::SessionId;
 use crate::db::models::Message;
+use crate::db::queries::messages::{MessageWithAuthor, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Emoji, Identity, MessageId, MessageText, RoomId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId};
 use crate::metrics::METRICS;
-use crate::protocol::{MessageView, ServerFrame};
+use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
-use chrono::Utc;
+use chrono::{NaiveDateTime, Utc};
 use std::future::Future;
 
 /// `who` with their staff rights as they are now.
@@ -106,16 +114,65 @@ impl Room {
 
 /// A member posts a message to the room.
 #[derive(Message)]
-#[rtype(result = "Result<MessageId, RoomError>")]
+#[rtype(result = "Result<Posted, RoomError>")]
 pub struct Post {
     /// The author.
     pub author: Identity,
     /// What they wrote.
     pub text: MessageText,
+    /// The socket it came from, which alone gets the echo with `client_id`.
+    pub session: SessionId,
+    /// The client's name for the post: stored once per author.
+    pub client_id: Option<ClientId>,
+}
+
+/// What became of a post.
+#[derive(Debug)]
+pub enum Posted {
+    /// Stored as this message, and published: everyone gets it, the
+    /// sending socket with the post's `client_id`.
+    New(MessageId),
+    /// Its author had stored a post with this `client_id` already: that
+    /// message (with the `client_id`), for the sending socket alone.
+    Repeat(MessageView),
+}
+
+/// A post as its database job left it.
+enum StoredPost {
+    New(MessageId),
+    Repeat(MessageWithAuthor),
+}
+
+/// Stores a post once per `client_id` (see [`messages::insert_once`]); a
+/// repeat is read back as its author sees it, unless it was deleted since
+/// or belongs to another room.
+fn store_post(
+    c: &mut DbConnection,
+    room: RoomId,
+    author: &Identity,
+    text: &str,
+    at: NaiveDateTime,
+    client_id: Option<&ClientId>,
+) -> Result<StoredPost, RoomError> {
+    let Some(client_id) = client_id else {
+        return Ok(StoredPost::New(
+            messages::insert(c, room, author.id, text, at)?.id,
+        ));
+    };
+    match messages::insert_once(c, room, author.id, text, at, client_id)? {
+        Stored::New(row) => Ok(StoredPost::New(row.id)),
+        Stored::Repeat(row) => {
+            let reader = [author.username.as_str()];
+            messages::with_ids(c, room, &[row.id], &reader)?
+                .pop()
+                .map(StoredPost::Repeat)
+                .ok_or(RoomError::RepeatGone(row.id))
+        }
+    }
 }
 
 impl Handler<Post> for Room {
-    type Result = AtomicResponse<Self, Result<MessageId, RoomError>>;
+    type Result = AtomicResponse<Self, Result<Posted, RoomError>>;
 
     fn handle(&mut self, post: Post, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
@@ -123,18 +180,41 @@ impl Handler<Post> for Room {
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
+        let client_id = post.client_id.clone();
         let store = async move {
             db.run(move |c| {
                 still_admitted(c, room, &author)?;
-                let row = messages::insert(c, room, author.id, &text, created_at.naive_utc())?;
-                Ok::<_, RoomError>((row.id, text))
+                let stored = store_post(
+                    c,
+                    room,
+                    &author,
+                    &text,
+                    created_at.naive_utc(),
+                    client_id.as_ref(),
+                )?;
+                Ok::<_, RoomError>((stored, text))
             })
             .await
         };
-        let author = post.author.username;
+        let Post {
+            author,
+            session,
+            client_id,
+            ..
+        } = post;
+        let author = author.username;
         AtomicResponse::new(Box::pin(store.into_actor(self).map(
             move |stored, room, _ctx| {
-                let (id, message) = stored?;
+                let (id, message) = match stored? {
+                    (StoredPost::New(id), message) => (id, message),
+                    (StoredPost::Repeat(row), _) => {
+                        let view = MessageView {
+                            client_id,
+                            ..view_of(&row, false, &author)
+                        };
+                        return Ok(Posted::Repeat(view));
+                    }
+                };
                 let view = MessageView {
                     id,
                     user: author,
@@ -143,12 +223,28 @@ impl Handler<Post> for Room {
                     edited_at: None,
                     reactions: Vec::new(),
                     history: false,
+                    client_id: None,
                 };
                 METRICS.message_in();
+                room.expect_echo(session, client_id, &view);
                 room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
-                Ok(id)
+                Ok(Posted::New(id))
             },
         )))
+    }
+}
+
+impl Room {
+    /// Notes that when the new message of `view` comes back from the bus,
+    /// `session` (which posted it) is to get it with its `client_id`.
+    fn expect_echo(&mut self, session: SessionId, client_id: Option<ClientId>, view: &MessageView) {
+        let Some(client_id) = client_id else { return };
+        let echo = MessageView {
+            client_id: Some(client_id),
+            ..view.clone()
+        };
+        self.echoes
+            .expect(view.id, session, encode(&ServerFrame::ChatMessage(echo)));
     }
 }
 

@@ -97,6 +97,7 @@ impl Handler<Join> for Room {
                             code: ErrorCode::Internal,
                             message: "the message history could not be loaded".to_owned(),
                             retry_after_ms: None,
+                            client_id: None,
                         }));
                     }
                 }

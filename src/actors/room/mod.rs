@@ -28,14 +28,17 @@
 //!   enough ago that the bus should have brought them (an instance that died
 //!   between storing a message and publishing it).
 //! - `memory.rs`: which messages the room has delivered, for the catch-up.
+//! - `echoes.rs`: the echo of a post to the socket that sent it, which
+//!   alone carries the post's `client_id`.
 
 mod catch_up;
 mod changes;
+mod echoes;
 mod history;
 mod membership;
 mod memory;
 
-pub use changes::{Delete, Edit, Post, React};
+pub use changes::{Delete, Edit, Post, Posted, React};
 pub use history::{HistoryPage, ListReactors, LoadHistory};
 pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
 
@@ -50,6 +53,7 @@ use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame};
 use actix::prelude::*;
 use bytestring::ByteString;
 use catch_up::{CatchUp, OUTAGE_POLL, Scope};
+use echoes::Echoes;
 use memory::Memory;
 use std::collections::HashMap;
 
@@ -72,6 +76,13 @@ pub enum RoomError {
     /// The room is admin-only and the user is no longer staff.
     #[error("this room is for staff only")]
     NotAdmitted,
+    /// A repeated `client_id` whose message was deleted since, or is in
+    /// another room: nothing is stored again.
+    #[error(
+        "this client_id was used already, for message {0}, which has been deleted or is in \
+         another room; it was not stored again"
+    )]
+    RepeatGone(MessageId),
     /// A new emoji on a message that already has the most allowed.
     #[error("this message already has {max} different reactions; add yours to one of them instead")]
     TooManyReactions {
@@ -85,7 +96,7 @@ impl RoomError {
     pub fn code(&self) -> ErrorCode {
         match self {
             RoomError::Storage(_) => ErrorCode::Internal,
-            RoomError::NotFound(_) => ErrorCode::NotFound,
+            RoomError::NotFound(_) | RoomError::RepeatGone(_) => ErrorCode::NotFound,
             RoomError::Forbidden(_) | RoomError::NotAdmitted => ErrorCode::Forbidden,
             RoomError::TooManyReactions { .. } => ErrorCode::TooManyReactions,
         }
@@ -110,6 +121,8 @@ pub struct Room {
     subscription: Option<Subscription>,
     /// What members have had, for catching up from the database.
     memory: Memory,
+    /// Echoes due to the sockets that posted, with their `client_id`s.
+    echoes: Echoes,
     /// Outage polls since the last settled check.
     ticks: u32,
 }
@@ -125,6 +138,7 @@ impl Room {
             members: HashMap::new(),
             subscription: None,
             memory: Memory::default(),
+            echoes: Echoes::default(),
             ticks: 0,
         }
     }
@@ -223,7 +237,8 @@ impl Room {
                 continue;
             }
             let deliver = Deliver {
-                frame: frame.clone(),
+                // The sender of a post gets its echo, with its client_id.
+                frame: self.echoes.frame_for(id, *session, frame),
                 message_id: id,
             };
             if member.session.offer(deliver) {
@@ -250,6 +265,7 @@ pub fn view_of(row: &MessageWithAuthor, history: bool, reader: &Username) -> Mes
         edited_at: row.message.edited_at.map(|t| t.and_utc()),
         reactions: reaction_views(&row.reactions, reader),
         history,
+        client_id: None,
     }
 }
 

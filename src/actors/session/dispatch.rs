@@ -10,16 +10,17 @@
 //! read). Each waits within its
 //! [allowance](super::limits), and whatever goes wrong on the way is a
 //! [`SessionError`], which [`WsSession::fail`] turns into an `error` frame:
-//! the one place that does.
+//! the one place that does. Every answer to a post (or `/pm`) carries the
+//! `client_id` it came with, the errors too.
 
 use super::WsSession;
 use super::limits::{Refusal, Slot};
 use crate::actors::delivery::Hangup;
 use crate::actors::registry::{PrivateMessageError, SendPrivate};
 use crate::actors::room::{
-    Delete, Edit, ListReactors, LoadHistory, Post, React, Room, RoomError, Typing,
+    Delete, Edit, ListReactors, LoadHistory, Post, Posted, React, Room, RoomError, Typing,
 };
-use crate::domain::{MessageText, Username};
+use crate::domain::{ClientId, MessageText, Username};
 use crate::protocol::{self, ErrorCode, Request, RequestError, ServerFrame, encode};
 use actix::prelude::*;
 use actix_web_actors::ws;
@@ -84,7 +85,7 @@ impl WsSession {
     pub(super) fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         match protocol::parse(text, &self.protocol_limits()) {
             Ok(request) => self.dispatch(request, ctx),
-            Err(e) => self.fail(e.into(), ctx),
+            Err(e) => self.fail_answering(e.into(), protocol::post_client_id(text), ctx),
         }
     }
 
@@ -92,11 +93,15 @@ impl WsSession {
         if request.is_write()
             && let Err(refused) = self.writes.spend(self.user.id)
         {
-            return self.fail(refused.into(), ctx);
+            return self.fail_answering(refused.into(), request.client_id().cloned(), ctx);
         }
         match request {
-            Request::Post(text) => self.post(text, ctx),
-            Request::Private { to, text } => self.send_private(to, text, ctx),
+            Request::Post { text, client_id } => self.post(text, client_id, ctx),
+            Request::Private {
+                to,
+                text,
+                client_id,
+            } => self.send_private(to, text, client_id, ctx),
             Request::History { window, limit } => {
                 let request = LoadHistory {
                     who: self.user.clone(),
@@ -166,7 +171,12 @@ impl WsSession {
         });
     }
 
-    fn post(&mut self, text: MessageText, ctx: &mut ws::WebsocketContext<Self>) {
+    fn post(
+        &mut self,
+        text: MessageText,
+        client_id: Option<ClientId>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         // A message sent ends "typing" (the browser says so too, but a
         // client that does not must not leave others watching a stale line).
         if self.allowances.is_typing() {
@@ -175,8 +185,16 @@ impl WsSession {
         let post = Post {
             author: self.user.clone(),
             text,
+            session: self.id,
+            client_id: client_id.clone(),
         };
-        self.ask_room(post, Slot::Request, ctx, |_, _, _| {});
+        // A new message's echo comes through the room, like everyone's; a
+        // repeat is answered here, to this socket alone.
+        self.ask_room_for(post, Slot::Request, client_id, ctx, |posted, _, ctx| {
+            if let Posted::Repeat(view) = posted {
+                ctx.text(encode(&ServerFrame::ChatMessage(view)));
+            }
+        });
     }
 
     /// Sends `request` to the room, within the allowance of its `slot`;
@@ -193,11 +211,28 @@ impl WsSession {
         T: Send + 'static,
         Room: Handler<M>,
     {
+        self.ask_room_for(request, slot, None, ctx, done);
+    }
+
+    /// [`ask_room`](Self::ask_room) for a request the client named
+    /// `client_id`, which its `error` frames then carry.
+    fn ask_room_for<M, T>(
+        &mut self,
+        request: M,
+        slot: Slot,
+        client_id: Option<ClientId>,
+        ctx: &mut ws::WebsocketContext<Self>,
+        done: impl FnOnce(T, &mut Self, &mut ws::WebsocketContext<Self>) + 'static,
+    ) where
+        M: actix::Message<Result = Result<T, RoomError>> + Send + 'static,
+        T: Send + 'static,
+        Room: Handler<M>,
+    {
         let Some(room) = self.room.clone() else {
-            return self.fail(SessionError::Closing, ctx);
+            return self.fail_answering(SessionError::Closing, client_id, ctx);
         };
         if let Err(refused) = self.allowances.take(slot) {
-            return self.fail(refused.into(), ctx);
+            return self.fail_answering(refused.into(), client_id, ctx);
         }
         ctx.spawn(
             room.send(request)
@@ -206,8 +241,10 @@ impl WsSession {
                     act.allowances.release(slot);
                     match result {
                         Ok(Ok(answer)) => done(answer, act, ctx),
-                        Ok(Err(e)) => act.fail(e.into(), ctx),
-                        Err(e) => act.fail(SessionError::RoomUnavailable(e), ctx),
+                        Ok(Err(e)) => act.fail_answering(e.into(), client_id, ctx),
+                        Err(e) => {
+                            act.fail_answering(SessionError::RoomUnavailable(e), client_id, ctx)
+                        }
                     }
                 }),
         );
@@ -217,13 +254,14 @@ impl WsSession {
         &mut self,
         to: Username,
         text: MessageText,
+        client_id: Option<ClientId>,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         if let Err(refused) = self.allowances.private_message(Instant::now()) {
-            return self.fail(refused.into(), ctx);
+            return self.fail_answering(refused.into(), client_id, ctx);
         }
         if let Err(refused) = self.allowances.take(Slot::Request) {
-            return self.fail(refused.into(), ctx);
+            return self.fail_answering(refused.into(), client_id, ctx);
         }
         let echo = text.as_str().to_owned();
         let request = SendPrivate {
@@ -241,9 +279,12 @@ impl WsSession {
                         Ok(Ok(())) => act.send(encode(&ServerFrame::PrivateMessageDelivered {
                             target: to,
                             message: echo,
+                            client_id,
                         })),
-                        Ok(Err(e)) => act.fail(e.into(), ctx),
-                        Err(e) => act.fail(SessionError::RegistryUnavailable(e), ctx),
+                        Ok(Err(e)) => act.fail_answering(e.into(), client_id, ctx),
+                        Err(e) => {
+                            act.fail_answering(SessionError::RegistryUnavailable(e), client_id, ctx)
+                        }
                     }
                 }),
         );
@@ -253,6 +294,18 @@ impl WsSession {
     /// of a request ends here. The session carries on, unless the user may
     /// no longer be in the room.
     pub(super) fn fail(&self, error: SessionError, ctx: &mut ws::WebsocketContext<Self>) {
+        self.fail_answering(error, None, ctx);
+    }
+
+    /// [`fail`](Self::fail) for a post (or `/pm`) the client named
+    /// `client_id`: the `error` frame carries it, so the client knows which
+    /// of its posts was refused.
+    pub(super) fn fail_answering(
+        &self,
+        error: SessionError,
+        client_id: Option<ClientId>,
+        ctx: &mut ws::WebsocketContext<Self>,
+    ) {
         match &error {
             SessionError::Room(RoomError::Storage(e)) => {
                 log::error!("room request for {} failed: {e}", self.user.username);
@@ -272,6 +325,7 @@ impl WsSession {
                 // Rounded up: a client that waits exactly this long is let in.
                 u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
             }),
+            client_id,
         }));
         if matches!(error, SessionError::Room(RoomError::NotAdmitted)) {
             ctx.notify(Hangup::NotAdmitted);

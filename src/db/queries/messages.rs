@@ -5,7 +5,7 @@ use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
 use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{MessageId, RoomId, UserId, Window};
+use crate::domain::{ClientId, MessageId, RoomId, UserId, Window};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -29,16 +29,84 @@ pub fn insert(
     content: &str,
     created_at: NaiveDateTime,
 ) -> Result<Message, DbError> {
-    diesel::insert_into(messages::table)
-        .values(&NewMessage {
+    insert_row(
+        conn,
+        &NewMessage {
             room_id,
             user_id,
             content,
             created_at,
-        })
+            client_id: None,
+        },
+    )
+}
+
+/// What storing a post with a `client_id` came to.
+#[derive(Debug)]
+pub enum Stored {
+    /// Stored now, as this row.
+    New(Message),
+    /// The author had stored a post with this `client_id` before: that
+    /// row, as it is now (edited, or deleted, since perhaps), and nothing new.
+    Repeat(Message),
+}
+
+/// Stores a post that its author named `client_id`, unless they already
+/// stored one so named (in any room, at any time): then that row is
+/// returned instead and nothing is written.
+///
+/// The unique index on `(user_id, client_id)` decides, so two repeats
+/// racing (on two instances, say) store one message: the loser's insert
+/// fails inside a savepoint (a nested transaction: it leaves a surrounding
+/// transaction usable, which PostgreSQL would otherwise abort) and it reads
+/// the winner's row. The look-up first spares the usual repeat that failure.
+pub fn insert_once(
+    conn: &mut DbConnection,
+    room_id: RoomId,
+    user_id: UserId,
+    content: &str,
+    created_at: NaiveDateTime,
+    client_id: &ClientId,
+) -> Result<Stored, DbError> {
+    if let Some(row) = by_client_id(conn, user_id, client_id)? {
+        return Ok(Stored::Repeat(row));
+    }
+    let new = NewMessage {
+        room_id,
+        user_id,
+        content,
+        created_at,
+        client_id: Some(client_id.as_str()),
+    };
+    match conn.transaction(|conn| insert_row(conn, &new)) {
+        Ok(row) => Ok(Stored::New(row)),
+        Err(DbError::Conflict) => by_client_id(conn, user_id, client_id)?
+            .map(Stored::Repeat)
+            .ok_or(DbError::Conflict),
+        Err(e) => Err(e),
+    }
+}
+
+fn insert_row(conn: &mut DbConnection, new: &NewMessage<'_>) -> Result<Message, DbError> {
+    diesel::insert_into(messages::table)
+        .values(new)
         .returning(messages::all_columns)
         .get_result(conn)
         .map_err(DbError::from)
+}
+
+/// The message `user_id` posted with `client_id`, deleted or not.
+fn by_client_id(
+    conn: &mut DbConnection,
+    user_id: UserId,
+    client_id: &ClientId,
+) -> Result<Option<Message>, DbError> {
+    Ok(messages::table
+        .filter(messages::user_id.eq(user_id))
+        .filter(messages::client_id.eq(client_id.as_str()))
+        .select(Message::as_select())
+        .first(conn)
+        .optional()?)
 }
 
 /// Up to `limit` messages of a room in `window`, oldest first, and whether

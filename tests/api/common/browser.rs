@@ -586,6 +586,23 @@ impl Chrome {
         id.as_str().unwrap_or_default().to_owned()
     }
 
+    /// Waits until the post `text` waits in the outbox (`.message--outbox`,
+    /// at the end of the log, no id yet) saying `status` ("sending…",
+    /// "not sent — retrying").
+    pub async fn wait_for_outbox(&self, text: &str, status: &str) {
+        self.wait_js(
+            &format!("{text:?} in the outbox, {status:?}"),
+            "const entries = [...document.querySelectorAll('#chat-log .message--outbox')];\
+             const now = entries.map((m) => [m.querySelector('.message-text')?.textContent,\
+               m.querySelector('.message-status')?.textContent]);\
+             const last = document.getElementById('chat-log').lastElementChild;\
+             return (now.some(([t, s]) => t === arguments[0] && s === arguments[1])\
+               && last.classList.contains('message--outbox')) || { waiting: now };",
+            vec![json!(text), json!(status)],
+        )
+        .await;
+    }
+
     /// Waits until the log's messages read exactly `texts`, top to bottom.
     pub async fn wait_for_messages(&self, what: &str, texts: &[String]) {
         self.wait_js(
