@@ -190,9 +190,9 @@ impl WsSession {
         };
         // A new message's echo comes through the room, like everyone's; a
         // repeat is answered here, to this socket alone.
-        self.ask_room_for(post, Slot::Request, client_id, ctx, |posted, _, ctx| {
+        self.ask_room_for(post, Slot::Request, client_id, ctx, |posted, act, _| {
             if let Posted::Repeat(view) = posted {
-                ctx.text(encode(&ServerFrame::ChatMessage(view)));
+                act.send(encode(&ServerFrame::ChatMessage(view)));
             }
         });
     }
