@@ -224,23 +224,30 @@ impl Thread {
                 Some(Err(mpsc::TryRecvError::Disconnected)) | None => self.start_probe(),
             }
         }
-        self.state.up.store(self.conn.is_some(), Ordering::Relaxed);
         self.conn.as_mut()
     }
 
     /// Reconnects in the background: a connection attempt may take long
     /// (an unreachable host), and writes must be refused meanwhile, not
     /// kept waiting.
+    ///
+    /// `up` is lowered here, before the probe starts, and raised only by the
+    /// probe, once it has a connection.
     fn start_probe(&mut self) {
+        self.state.up.store(false, Ordering::Relaxed);
         let (found, probe) = mpsc::sync_channel(1);
         let (backend, target) = (self.backend, self.target.clone());
+        let state = self.state.clone();
         let spawned = std::thread::Builder::new()
             .name("confab-db-probe".to_owned())
             .spawn(move || {
                 loop {
                     match backend.open(&target) {
                         Ok(conn) => {
-                            let _ = found.send(conn);
+                            // Up from now: the next batch takes it.
+                            if found.send(conn).is_ok() {
+                                state.up.store(true, Ordering::Relaxed);
+                            }
                             return;
                         }
                         Err(e) => log::debug!("the database is still down: {e}"),
@@ -310,9 +317,7 @@ impl Thread {
         if R2D2Connection::is_broken(conn) || conn.ping().is_err() {
             log::error!("the database went away ({error}): writes are refused until it answers");
             self.conn = None;
-            self.state.up.store(false, Ordering::Relaxed);
             self.start_probe();
-            self.state.up.store(self.conn.is_some(), Ordering::Relaxed);
         } else {
             log::error!("a batch of writes failed: {error}");
         }

@@ -23,6 +23,7 @@ mod chat;
 mod cli;
 mod connection_caps;
 mod deploy;
+mod durability;
 mod frame_cap;
 mod history;
 mod http_hardening;

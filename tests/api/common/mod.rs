@@ -12,6 +12,7 @@
 //! under `CI=true`, where CI must run everything: see [`missing`].
 
 pub mod browser;
+pub mod postgres;
 pub mod redis;
 
 use confab::config::Settings;
@@ -245,6 +246,16 @@ impl TestApp {
     pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let database = Arc::new(TestDatabase::create(backend));
         let mut settings = test_settings(&database.url);
+        tweak(&mut settings);
+        Self::start(settings, database).await
+    }
+
+    /// A fresh server on the database at `url`, which the test provides and
+    /// removes (a PostgreSQL server of its own, a file on a disk of its
+    /// own), with `tweak`ed settings.
+    pub async fn spawn_at(url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let database = Arc::new(TestDatabase::at(url));
+        let mut settings = test_settings(url);
         tweak(&mut settings);
         Self::start(settings, database).await
     }
@@ -610,6 +621,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database at `url`, which the test provides and removes.
+    fn at(url: &str) -> TestDatabase {
+        TestDatabase {
+            url: url.to_owned(),
+            _dir: tempfile::tempdir().expect("temp dir"),
+            #[cfg(feature = "postgres")]
+            _postgres: None,
+        }
+    }
+
     /// A new, empty database on `backend`. PostgreSQL needs
     /// `CONFAB_TEST_POSTGRES_URL`: callers check [`postgres_url`] first.
     pub fn create(backend: Backend) -> TestDatabase {
