@@ -613,6 +613,53 @@ mod tests {
         }
     }
 
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn every_pooled_postgres_connection_commits_synchronously() {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            synchronous_commit: String,
+        }
+        let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but CONFAB_TEST_POSTGRES_URL is not set")
+            }
+            _ => return eprintln!("CONFAB_TEST_POSTGRES_URL is not set: skipping"),
+        };
+        let name = format!("confab_unit_{:016x}", rand::random::<u64>());
+        let admin = || diesel::PgConnection::establish(&server).expect("reach PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin())
+            .expect("create a scratch database");
+        let (base, _) = server.rsplit_once('/').expect("a database in the URL");
+        let show = |conn: &mut DbConnection| {
+            diesel::sql_query("SHOW synchronous_commit")
+                .get_result::<Setting>(conn)
+                .map(|row| row.synchronous_commit)
+        };
+        let checked = std::panic::catch_unwind(|| {
+            let db = Database::connect(&format!("{base}/{name}"), 4).expect("the database opens");
+            // Held together, so the pool hands out four distinct connections.
+            let mut held: Vec<_> = (0..4)
+                .map(|_| db.pool.get().expect("a pooled connection"))
+                .collect();
+            for conn in &mut held {
+                assert_eq!(show(conn).expect("SHOW answers"), "on");
+            }
+            let writer = actix_web::rt::System::new()
+                .block_on(db.write(move |c| show(c).map_err(DbError::from)));
+            assert_eq!(writer.expect("the writer answers"), "on");
+        });
+        let _ =
+            diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin());
+        if let Err(panic) = checked {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
     #[cfg(not(feature = "postgres"))]
     #[test]
     fn postgres_without_the_feature_is_a_clear_error() {

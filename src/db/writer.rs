@@ -345,3 +345,61 @@ fn begin(conn: &mut DbConnection) -> diesel::QueryResult<()> {
         DbConnection::Pg(c) => AnsiTransactionManager::begin_transaction(c),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::db::Database;
+    use crate::db::queries::{messages, rooms, users};
+    use crate::domain::MessageId;
+
+    /// A database with one room and one user, and their ids.
+    fn seeded() -> (
+        tempfile::TempDir,
+        Database,
+        crate::domain::RoomId,
+        crate::domain::UserId,
+    ) {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let url = dir.path().join("confab.db").display().to_string();
+        let db = Database::connect(&url, 1).expect("the database opens");
+        let (room, user) = db
+            .run_here(|c| {
+                let room = rooms::create(c, "lobby", false, None)?;
+                let alice = crate::domain::Username::from_stored("alice".to_owned());
+                let user = users::create(c, &alice, "hash", false)?;
+                Ok((room.id, user.id))
+            })
+            .expect("seeded");
+        (dir, db, room, user)
+    }
+
+    #[test]
+    fn a_failing_write_undoes_itself_alone_and_answers_keep_their_order() {
+        let (_dir, db, room, user) = seeded();
+        let now = crate::db::queries::now();
+        let store = |text: &'static str| {
+            db.write(move |c| messages::insert(c, room, user, text, now).map(|m| m.id))
+        };
+        let first = store("one");
+        let failing = db.write(move |c| {
+            messages::insert(c, room, user, "undone", now)?;
+            Err::<(), _>(DbError::Conflict)
+        });
+        let last = store("two");
+        let answers = actix_web::rt::System::new()
+            .block_on(async { (first.await, failing.await, last.await) });
+        let (first, failing, last): (MessageId, _, MessageId) = (
+            answers.0.expect("stored"),
+            answers.1,
+            answers.2.expect("stored"),
+        );
+        assert!(matches!(failing, Err(DbError::Conflict)), "{failing:?}");
+        assert!(first < last, "ids in the order queued");
+        let (rows, _) = db
+            .run_here(|c| messages::page(c, room, crate::domain::Window::Latest, 10, &[]))
+            .expect("the log reads");
+        let texts: Vec<&str> = rows.iter().map(|r| r.message.content.as_str()).collect();
+        assert_eq!(texts, ["one", "two"], "the failed write left nothing");
+    }
+}
