@@ -206,7 +206,15 @@ impl Thread {
                     Err(_) => break,
                 }
             }
-            self.commit(batch);
+            // A write that panics is a bug; it must not take every later
+            // write down with the thread. Its batch is lost (its callers
+            // are told the write was cancelled) and the connection, in an
+            // unknown state, replaced.
+            let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.commit(batch)));
+            if ran.is_err() {
+                log::error!("a database write panicked: its batch is lost");
+                self.conn = None;
+            }
         }
     }
 
