@@ -5,9 +5,11 @@
 //! on a full disk refuses writes and keeps serving reads, and a process
 //! killed mid-burst kept every message any client saw.
 
-use crate::common::postgres::{OwnPostgres, running_as_root};
+#[cfg(feature = "postgres")]
+use crate::common::postgres::OwnPostgres;
 use crate::common::{
-    PATIENCE, RawSocket, TestApp, Ws, missing, read_join_burst, serve_binary, socket_to,
+    PATIENCE, RawSocket, TestApp, Ws, missing, read_join_burst, running_as_root, serve_binary,
+    socket_to,
 };
 use futures_util::{SinkExt, StreamExt};
 use serde_json::{Value, json};
@@ -76,6 +78,7 @@ fn assert_unavailable(frame: &Value) {
 }
 
 /// `/readyz`'s status, which must come within `ANSWERED_WITHIN`.
+#[cfg(feature = "postgres")]
 async fn readiness(app: &TestApp) -> u16 {
     let client = reqwest::Client::new();
     let asked = Instant::now();

@@ -12,6 +12,7 @@
 //! under `CI=true`, where CI must run everything: see [`missing`].
 
 pub mod browser;
+#[cfg(feature = "postgres")]
 pub mod postgres;
 pub mod redis;
 
@@ -577,6 +578,15 @@ pub fn missing<T>(what: &str, consequence: &str) -> Option<T> {
     }
     eprintln!("{what}: {consequence}");
     None
+}
+
+/// Whether the tests run as root (who may mount a file system, and whose
+/// PostgreSQL must run as another user).
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
 
 /// The URL of a test service in the environment variable `name`, or

@@ -7,7 +7,7 @@
 //! refuses to run as root, so when the tests run as root it runs as the
 //! `postgres` user (through `runuser`).
 
-use super::{free_port, missing};
+use super::{free_port, missing, running_as_root};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -149,13 +149,4 @@ impl Drop for OwnPostgres {
             Command::new(program).args(args).output()
         };
     }
-}
-
-/// Whether the tests run as root (whose PostgreSQL must run as another
-/// user).
-pub fn running_as_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
 }
