@@ -42,6 +42,11 @@ pub const MAX_BATCH: usize = 512;
 /// How often the probe tries to reconnect while the database is down.
 pub const PROBE_INTERVAL: Duration = Duration::from_millis(250);
 
+/// How long the first write waits for the writer's first connection (a
+/// busy PostgreSQL may take a while to let one in): within the two seconds
+/// in which a write must be answered, even when the database is down.
+const FIRST_CONNECT_WAIT: Duration = Duration::from_millis(1500);
+
 /// The handle writes are queued through; cheap to clone. The thread ends
 /// when the last handle is dropped.
 #[derive(Clone)]
@@ -229,7 +234,9 @@ impl Thread {
                     self.conn = Some(conn);
                 }
                 Some(Err(mpsc::TryRecvError::Empty)) => {}
-                Some(Err(mpsc::TryRecvError::Disconnected)) | None => self.start_probe(),
+                Some(Err(mpsc::TryRecvError::Disconnected)) | None => {
+                    self.start_probe(FIRST_CONNECT_WAIT);
+                }
             }
         }
         self.conn.as_mut()
@@ -237,11 +244,12 @@ impl Thread {
 
     /// Reconnects in the background: a connection attempt may take long
     /// (an unreachable host), and writes must be refused meanwhile, not
-    /// kept waiting.
+    /// kept waiting. Waits up to `wait` for the first attempt, and leaves
+    /// the probe running after that.
     ///
     /// `up` is lowered here, before the probe starts, and raised only by the
     /// probe, once it has a connection.
-    fn start_probe(&mut self) {
+    fn start_probe(&mut self, wait: Duration) {
         self.state.up.store(false, Ordering::Relaxed);
         let (found, probe) = mpsc::sync_channel(1);
         let (backend, target) = (self.backend, self.target.clone());
@@ -264,10 +272,7 @@ impl Thread {
                 }
             });
         match spawned {
-            // The first attempt answers quickly when the database is up
-            // (the first write, a connection that broke alone): wait for
-            // it a moment, and leave the probe running otherwise.
-            Ok(_) => match probe.recv_timeout(PROBE_INTERVAL) {
+            Ok(_) => match probe.recv_timeout(wait) {
                 Ok(conn) => self.conn = Some(conn),
                 Err(_) => self.probe = Some(probe),
             },
@@ -325,7 +330,8 @@ impl Thread {
         if R2D2Connection::is_broken(conn) || conn.ping().is_err() {
             log::error!("the database went away ({error}): writes are refused until it answers");
             self.conn = None;
-            self.start_probe();
+            // The database just failed: no waiting for it.
+            self.start_probe(Duration::ZERO);
         } else {
             log::error!("a batch of writes failed: {error}");
         }
