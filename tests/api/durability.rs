@@ -119,9 +119,14 @@ async fn a_postgres_outage_is_answered_at_once_and_survived() {
     let id = post(&mut alice, "before").await.expect("stored");
     bob.next_of("chat_message").await;
     acknowledged.insert(id, "before".to_owned());
+    let carol = app.user("carol").await;
 
     let stopped = Instant::now();
     postgres.stop();
+    // A page asks to be reloaded later, rather than failing as a bug.
+    let page = carol.get("/chat/").await;
+    assert_eq!(page.status(), 503);
+    assert!(page.headers().contains_key("retry-after"), "{page:?}");
     let mut refused = 0;
     while stopped.elapsed() < Duration::from_secs(8) {
         let asked = Instant::now();
