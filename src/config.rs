@@ -38,6 +38,10 @@ pub struct Settings {
     pub database_url: String,
     /// Connections in the database pool (`CONFAB_DB_POOL_SIZE`).
     pub db_pool_size: u32,
+    /// How long a request waits for a pooled database connection before it
+    /// fails with `unavailable` (`CONFAB_DB_TIMEOUT_MS`): while the
+    /// database is down, reads and `/readyz` answer this fast.
+    pub db_timeout: Duration,
     /// Cookie signing and encryption key material (`CONFAB_SECRET_KEY`);
     /// when absent one is generated and kept beside the database.
     pub secret_key: Option<String>,
@@ -134,6 +138,7 @@ impl Default for Settings {
             bind: SocketAddr::from(([127, 0, 0, 1], 8000)),
             database_url: "confab.db".to_owned(),
             db_pool_size: 8,
+            db_timeout: Duration::from_millis(1000),
             secret_key: None,
             allowed_origins: Vec::new(),
             max_message_chars: 4000,
@@ -215,6 +220,11 @@ impl Settings {
                 "CONFAB_DB_POOL_SIZE",
                 defaults.db_pool_size,
             )?,
+            db_timeout: Duration::from_millis(parse_or(
+                get("CONFAB_DB_TIMEOUT_MS"),
+                "CONFAB_DB_TIMEOUT_MS",
+                u64::try_from(defaults.db_timeout.as_millis()).unwrap_or(u64::MAX),
+            )?),
             secret_key: get("CONFAB_SECRET_KEY"),
             allowed_origins: get("CONFAB_ALLOWED_ORIGINS")
                 .map(|v| {
@@ -358,6 +368,10 @@ impl Settings {
         }
         let positive = [
             ("CONFAB_DB_POOL_SIZE", self.db_pool_size as u64),
+            (
+                "CONFAB_DB_TIMEOUT_MS",
+                u64::try_from(self.db_timeout.as_millis()).unwrap_or(u64::MAX),
+            ),
             ("CONFAB_MAX_MESSAGE_CHARS", self.max_message_chars as u64),
             ("CONFAB_HEARTBEAT_SECS", self.heartbeat_interval.as_secs()),
             ("CONFAB_MAX_UNSENT_BYTES", self.max_unsent_bytes as u64),
@@ -455,6 +469,7 @@ mod tests {
         let s = from(&[]).unwrap();
         assert_eq!(s.bind.to_string(), "127.0.0.1:8000");
         assert_eq!(s.database_url, "confab.db");
+        assert_eq!(s.db_timeout, Duration::from_millis(1000));
         assert_eq!(s.max_message_chars, 4000);
         assert_eq!(s.max_reactions, 20);
         assert!(s.allowed_origins.is_empty());

@@ -18,8 +18,9 @@
 //!   cookie key, the WebSocket handshake, health, assets, templates, and
 //!   the one error type of every handler.
 //! - [`passwords`]: Argon2 hashing, for the HTTP side and the CLI alike.
-//! - [`db`]: connection pool (SQLite or PostgreSQL), generated schema, row
-//!   structs and queries.
+//! - [`db`]: connection pool (SQLite or PostgreSQL), the writer that
+//!   commits room writes in batches, generated schema, row structs and
+//!   queries.
 //! - [`metrics`]: process-wide counters, served at `/metrics`.
 
 pub mod actors;

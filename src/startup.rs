@@ -105,7 +105,11 @@ impl Application {
         // database is created or migrated; a missing one is generated only
         // once the database is open, when the directory it goes in exists.
         let key = CookieKey::find(&settings)?;
-        let db = Database::connect(&settings.database_url, settings.db_pool_size)?;
+        let db = Database::connect_with(
+            &settings.database_url,
+            settings.db_pool_size,
+            settings.db_timeout,
+        )?;
         let key = key.or_generate()?;
         let templates = web::Data::new(Templates::load()?);
         let bus: Bus = match &settings.redis_url {

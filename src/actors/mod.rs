@@ -12,8 +12,9 @@
 //!   requests, keeps the heartbeat and the connection's allowances, and
 //!   writes the frames it is given.
 //! - [`room::Room`]: one per room with members on this instance (the
-//!   Channels "group"). Stores messages in order, publishes room events to the
-//!   bus and fans the bus's events out to its members.
+//!   Channels "group"). Stores messages in order (through the database's
+//!   writer, many in flight), publishes room events to the bus and fans the
+//!   bus's events out to its members.
 //! - [`registry::Registry`]: one per process. Starts rooms when their first
 //!   member arrives and stops them when the last leaves; knows who is online
 //!   where, for presence and private messages.

@@ -13,17 +13,34 @@
 //!
 //! Diesel is synchronous, so every query runs on the blocking thread pool
 //! through [`Database::run`]; actors and request handlers await it and never
-//! block their own thread.
+//! block their own thread. Writes that are broadcast once stored (posts,
+//! edits, deletions, reactions) go through [`Database::write`] instead: one
+//! [writer](writer) thread per database commits them in batches, one
+//! durable commit for many writes.
+//!
+//! When the database cannot be reached, nothing waits long for it: a pool
+//! checkout gives up after the configured timeout, the writer refuses at
+//! once, and [`DbError::is_unavailable`] tells those failures (and a full or
+//! read-only disk) apart, so that clients are asked to retry rather than
+//! told of an internal error.
 
 pub mod models;
 pub mod queries;
 pub mod schema;
+pub mod writer;
 
 use diesel::connection::{Connection, SimpleConnection};
 use diesel::r2d2::{ManageConnection, Pool, PooledConnection, R2D2Connection};
 use diesel::sqlite::SqliteConnection;
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use writer::Writer;
+
+/// How long a client is asked to wait before retrying a write the database
+/// could not take (`retry_after_ms` of `unavailable`).
+pub const RETRY_UNAVAILABLE: Duration = Duration::from_secs(1);
 
 /// A connection to whichever backend `DATABASE_URL` names.
 #[derive(diesel::MultiConnection)]
@@ -79,6 +96,47 @@ pub enum DbError {
     /// The blocking task running the query was cancelled (shutdown).
     #[error("the database task was cancelled")]
     Cancelled,
+    /// The writer has lost the database and refuses writes until it answers
+    /// again.
+    #[error("the database cannot be reached; writes are refused until it answers")]
+    Unavailable,
+    /// The transaction this write was part of failed: nothing of it was
+    /// stored. Shared by every write of the batch.
+    #[error("the write was not committed: {0}")]
+    NotCommitted(Arc<DbError>),
+    /// The writer thread could not be started.
+    #[error("cannot start the database writer: {0}")]
+    Writer(String),
+}
+
+impl DbError {
+    /// Whether this failure means the database cannot be reached or cannot
+    /// write right now (and may again later): no connection to be had in
+    /// time, a connection that broke, PostgreSQL shutting down or not
+    /// accepting connections, a SQLite file on a full or read-only disk, or
+    /// locked for too long. Clients are told `unavailable` and to retry.
+    pub fn is_unavailable(&self) -> bool {
+        use diesel::result::{DatabaseErrorKind, Error};
+        match self {
+            DbError::Connect(_) | DbError::Pool(_) | DbError::Unavailable => true,
+            DbError::NotCommitted(e) => e.is_unavailable(),
+            DbError::Query(Error::DatabaseError(DatabaseErrorKind::ClosedConnection, _))
+            | DbError::Query(Error::BrokenTransactionManager) => true,
+            // diesel reports SQLite's result codes only through their
+            // messages (sqlite3_errmsg), which are fixed per code.
+            DbError::Query(Error::DatabaseError(_, info)) => {
+                const SQLITE_UNAVAILABLE: [&str; 5] = [
+                    "database or disk is full",             // SQLITE_FULL
+                    "attempt to write a readonly database", // SQLITE_READONLY
+                    "disk I/O error",                       // SQLITE_IOERR
+                    "database is locked",                   // SQLITE_BUSY
+                    "unable to open database file",         // SQLITE_CANTOPEN
+                ];
+                SQLITE_UNAVAILABLE.contains(&info.message())
+            }
+            _ => false,
+        }
+    }
 }
 
 impl From<diesel::ConnectionError> for DbError {
@@ -142,7 +200,18 @@ impl Backend {
                 Ok(DbConnection::Sqlite(conn))
             }
             #[cfg(feature = "postgres")]
-            Backend::Postgres => Ok(DbConnection::Pg(diesel::PgConnection::establish(target)?)),
+            Backend::Postgres => {
+                let mut conn = diesel::PgConnection::establish(target)?;
+                // A commit is acknowledged (and its message broadcast) only
+                // once it is on disk: a server configured with
+                // `synchronous_commit = off` is overruled for confab's
+                // connections (stronger settings, for replicas, are kept).
+                conn.batch_execute(
+                    "SELECT set_config('synchronous_commit', 'on', false)
+                     WHERE current_setting('synchronous_commit') = 'off'",
+                )?;
+                Ok(DbConnection::Pg(conn))
+            }
             #[cfg(not(feature = "postgres"))]
             Backend::Postgres => Err(DbError::PostgresNotBuilt),
         }
@@ -323,12 +392,25 @@ fn migrate(conn: &mut DbConnection) -> Result<(), DbError> {
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<ConnectionOpener>,
+    writer: Writer,
 }
 
 impl Database {
     /// Opens the database named by `url`, applies pending migrations and
-    /// builds a pool of `pool_size` connections.
+    /// builds a pool of `pool_size` connections, which waits a second at
+    /// most for a connection (the server's default).
     pub fn connect(url: &str, pool_size: u32) -> Result<Self, DbError> {
+        Self::connect_with(url, pool_size, Duration::from_secs(1))
+    }
+
+    /// [`connect`](Self::connect), with a pool that gives up on a
+    /// connection after `checkout_timeout` (`CONFAB_DB_TIMEOUT_MS`): while
+    /// the database is down, reads fail that fast instead of queueing.
+    pub fn connect_with(
+        url: &str,
+        pool_size: u32,
+        checkout_timeout: Duration,
+    ) -> Result<Self, DbError> {
         let (backend, target) = Backend::from_url(url);
         // Migrate on a connection of its own, closed before serving starts,
         // so that nothing it did (a lock, a transaction) reaches the pool.
@@ -343,8 +425,36 @@ impl Database {
         drop(setup);
         let pool = Pool::builder()
             .max_size(pool_size)
-            .build(ConnectionOpener { backend, target })?;
-        Ok(Database { pool })
+            .connection_timeout(checkout_timeout)
+            .build(ConnectionOpener {
+                backend,
+                target: target.clone(),
+            })?;
+        let writer = Writer::start(backend, target)?;
+        Ok(Database { pool, writer })
+    }
+
+    /// Queues `f` for the [writer](writer), behind every write queued
+    /// before it, and answers once its batch is durably committed (or
+    /// failed). The write is queued at the call, not when the future is
+    /// first polled, so writes queued one after the other are stored (and
+    /// get their ids) in that order.
+    ///
+    /// `f` runs in a savepoint: an error it returns undoes what it wrote
+    /// and nothing else.
+    pub fn write<F, T, E>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
+    where
+        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        T: Send + 'static,
+        E: From<DbError> + Send + 'static,
+    {
+        self.writer.write(f)
+    }
+
+    /// Whether the writer is taking writes (false while it has lost the
+    /// database).
+    pub fn writes_are_taken(&self) -> bool {
+        self.writer.is_up()
     }
 
     /// Runs `f` with a pooled connection on the blocking thread pool.
@@ -500,6 +610,53 @@ mod tests {
                 .get_result(conn)
                 .expect("the pragma answers");
             assert_eq!(row.synchronous, 2, "FULL");
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn every_pooled_postgres_connection_commits_synchronously() {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Setting {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            synchronous_commit: String,
+        }
+        let server = match std::env::var("CONFAB_TEST_POSTGRES_URL") {
+            Ok(url) if !url.is_empty() => url,
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but CONFAB_TEST_POSTGRES_URL is not set")
+            }
+            _ => return eprintln!("CONFAB_TEST_POSTGRES_URL is not set: skipping"),
+        };
+        let name = format!("confab_unit_{:016x}", rand::random::<u64>());
+        let admin = || diesel::PgConnection::establish(&server).expect("reach PostgreSQL");
+        diesel::sql_query(format!("CREATE DATABASE {name}"))
+            .execute(&mut admin())
+            .expect("create a scratch database");
+        let (base, _) = server.rsplit_once('/').expect("a database in the URL");
+        let show = |conn: &mut DbConnection| {
+            diesel::sql_query("SHOW synchronous_commit")
+                .get_result::<Setting>(conn)
+                .map(|row| row.synchronous_commit)
+        };
+        let checked = std::panic::catch_unwind(|| {
+            let db = Database::connect(&format!("{base}/{name}"), 4).expect("the database opens");
+            // Held together, so the pool hands out four distinct connections.
+            let mut held: Vec<_> = (0..4)
+                .map(|_| db.pool.get().expect("a pooled connection"))
+                .collect();
+            for conn in &mut held {
+                assert_eq!(show(conn).expect("SHOW answers"), "on");
+            }
+            let writer = actix_web::rt::System::new()
+                .block_on(db.write(move |c| show(c).map_err(DbError::from)));
+            assert_eq!(writer.expect("the writer answers"), "on");
+        });
+        let _ =
+            diesel::sql_query(format!("DROP DATABASE {name} WITH (FORCE)")).execute(&mut admin());
+        if let Err(panic) = checked {
+            std::panic::resume_unwind(panic);
         }
     }
 

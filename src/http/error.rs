@@ -67,6 +67,16 @@ pub fn sentence(e: &impl std::fmt::Display) -> String {
 
 impl From<DbError> for AppError {
     fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            // Down, restarting or out of disk: worth a retry, not a bug.
+            log::warn!("database unavailable for a page: {e}");
+            return AppError::Busy {
+                message: sentence(
+                    &"the database is unavailable right now; please try again in a moment",
+                ),
+                retry_after: crate::db::RETRY_UNAVAILABLE,
+            };
+        }
         AppError::Internal(e.to_string())
     }
 }

@@ -1,6 +1,8 @@
 //! `/healthz` (the process is up) and `/readyz` (it can serve: the database
-//! answers and, when configured, Redis is connected) and `/metrics`
-//! (Prometheus). With `CONFAB_METRICS_BIND`, `/metrics` is served on that
+//! answers, to reads and to the writer, and, when configured, Redis is
+//! connected) and `/metrics` (Prometheus). `/readyz` answers within
+//! [`READY_WITHIN`] whatever the database does, so that a load balancer
+//! sees an outage at once. With `CONFAB_METRICS_BIND`, `/metrics` is served on that
 //! address only, and that address serves nothing else.
 
 use crate::actors::bus::Bus;
@@ -13,6 +15,11 @@ use actix_web::middleware::Next;
 use actix_web::{Error, HttpResponse, get, web};
 use serde::Serialize;
 use std::net::SocketAddr;
+use std::time::Duration;
+
+/// The longest `/readyz` waits for the database before it says
+/// `unavailable`.
+pub const READY_WITHIN: Duration = Duration::from_millis(1500);
 
 /// Registers the health routes.
 pub fn routes(cfg: &mut web::ServiceConfig) {
@@ -71,10 +78,19 @@ async fn readyz(
     bus: web::Data<Bus>,
     settings: web::Data<Settings>,
 ) -> HttpResponse {
-    let database = match db.run(users::probe).await {
-        Ok(()) => "ok",
-        Err(e) => {
+    let probe = tokio::time::timeout(READY_WITHIN, db.run(users::probe)).await;
+    let database = match probe {
+        Ok(Ok(())) if db.writes_are_taken() => "ok",
+        Ok(Ok(())) => {
+            log::warn!("readiness check: the writer has lost the database");
+            "unavailable"
+        }
+        Ok(Err(e)) => {
             log::warn!("readiness check failed: {e}");
+            "unavailable"
+        }
+        Err(_) => {
+            log::warn!("readiness check: no answer from the database in {READY_WITHIN:?}");
             "unavailable"
         }
     };

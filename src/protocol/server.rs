@@ -86,6 +86,10 @@ pub enum ErrorCode {
     RateLimited,
     /// The connection is not in its room (it is being closed).
     NotReady,
+    /// The database cannot be reached or cannot write right now (it is
+    /// down, restarting, or its disk is full); nothing was stored. Comes
+    /// with `retry_after_ms`: send the same frame again then.
+    Unavailable,
     /// Something went wrong on the server; the message was not stored.
     Internal,
 }
@@ -196,7 +200,8 @@ pub enum ServerFrame {
         code: ErrorCode,
         /// Human-readable explanation.
         message: String,
-        /// With `rate_limited`: how long to wait before trying again.
+        /// With `rate_limited` and `unavailable`: how long to wait before
+        /// trying again.
         #[serde(skip_serializing_if = "Option::is_none")]
         retry_after_ms: Option<u64>,
         /// When it refuses a post that carried a `client_id`: that id.

@@ -24,6 +24,7 @@ mod cli;
 mod client_ids;
 mod connection_caps;
 mod deploy;
+mod durability;
 mod flow_control;
 mod frame_cap;
 mod history;

@@ -6,12 +6,14 @@
 //! the message stored the first time ([`Posted::Repeat`]); the first time,
 //! the sending socket's echo carries the `client_id` (`echoes.rs`).
 //!
-//! Each is one atomic step of the room: stored, then published, before the
-//! room looks at its next message, so ids, the log and the broadcast agree.
-//! Rights that can be lost are read from the database at each change
-//! (whether the room is admin-only now, and then whether the user is still
-//! staff; for deleting another's message, whether they are staff now), so
-//! a user demoted while connected, or a room made admin-only by
+//! Each is one write for the database's writer, queued in the order the
+//! room got it and published in that order once durably stored (see
+//! `pending.rs`), so ids, the log and the broadcast agree. Each write
+//! checks its rules and writes in one closure, inside its batch's
+//! transaction: rights that can be lost are read from the database at each
+//! change (whether the room is admin-only now, and then whether the user is
+//! still staff; for deleting another's message, whether they are staff
+//! now), so a user demoted while connected, or a room made admin-only by
 //! `confab room set`, takes effect at once.
 //!
 //! The three changes to an existing message share their steps, written
@@ -32,7 +34,6 @@ use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
 use chrono::{NaiveDateTime, Utc};
-use std::future::Future;
 
 /// `who` with their staff rights as they are now.
 fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomError> {
@@ -63,7 +64,7 @@ pub(super) fn still_admitted(
 }
 
 impl Room {
-    /// Stores a change to the live message `id` made by `who`, in the
+    /// The write that changes the live message `id` for `who`, in the
     /// order every such change takes: `who` must still be admitted (with
     /// their rights as of now), the message must be live in this room,
     /// `allowed` decides whether `who` may change it, and `write` changes
@@ -78,37 +79,31 @@ impl Room {
         + Send
         + 'static,
         write: impl FnOnce(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
-    ) -> impl Future<Output = Result<T, RoomError>> + 'static {
-        let db = self.db.clone();
+    ) -> impl FnOnce(&mut DbConnection) -> Result<T, RoomError> + Send + 'static {
         let room = self.info.id;
         let not_found = move |e: DbError| match e {
             DbError::NotFound => RoomError::NotFound(id),
-            other => RoomError::Storage(other),
+            other => RoomError::from(other),
         };
-        async move {
-            db.run(move |c| {
-                let who = still_admitted(c, room, &who)?;
-                let message = messages::find_live(c, room, id).map_err(not_found)?;
-                let who = allowed(c, who, &message)?;
-                write(c, &who).map_err(not_found)
-            })
-            .await
+        move |c| {
+            let who = still_admitted(c, room, &who)?;
+            let message = messages::find_live(c, room, id).map_err(not_found)?;
+            let who = allowed(c, who, &message)?;
+            write(c, &who).map_err(not_found)
         }
     }
 
-    /// Runs `store` as the room's next atomic step and, when it succeeds,
-    /// publishes the frame `announce` makes of its result.
-    fn then_publish<T: 'static>(
-        &self,
-        store: impl Future<Output = Result<T, RoomError>> + 'static,
+    /// Queues `store` as the room's next write and, once it is stored in
+    /// its turn, publishes the frame `announce` makes of its result.
+    fn then_publish<T: Send + 'static>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        store: impl FnOnce(&mut DbConnection) -> Result<T, RoomError> + Send + 'static,
         announce: impl FnOnce(T) -> ServerFrame + 'static,
-    ) -> AtomicResponse<Self, Result<(), RoomError>> {
-        AtomicResponse::new(Box::pin(store.into_actor(self).map(
-            move |stored, room, _ctx| {
-                room.publish(&announce(stored?), None, None);
-                Ok(())
-            },
-        )))
+    ) -> ResponseFuture<Result<(), RoomError>> {
+        self.write_in_order(ctx, store, move |room, stored| {
+            room.publish(&announce(stored), None, None);
+        })
     }
 }
 
@@ -172,29 +167,26 @@ fn store_post(
 }
 
 impl Handler<Post> for Room {
-    type Result = AtomicResponse<Self, Result<Posted, RoomError>>;
+    type Result = ResponseFuture<Result<Posted, RoomError>>;
 
-    fn handle(&mut self, post: Post, _ctx: &mut Self::Context) -> Self::Result {
-        let db = self.db.clone();
+    fn handle(&mut self, post: Post, ctx: &mut Self::Context) -> Self::Result {
         let room = self.info.id;
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
         let client_id = post.client_id.clone();
-        let store = async move {
-            db.run(move |c| {
-                still_admitted(c, room, &author)?;
-                let stored = store_post(
-                    c,
-                    room,
-                    &author,
-                    &text,
-                    created_at.naive_utc(),
-                    client_id.as_ref(),
-                )?;
-                Ok::<_, RoomError>((stored, text))
-            })
-            .await
+        // One closure checks and stores: it runs in the writer's batch.
+        let store = move |c: &mut DbConnection| {
+            still_admitted(c, room, &author)?;
+            let stored = store_post(
+                c,
+                room,
+                &author,
+                &text,
+                created_at.naive_utc(),
+                client_id.as_ref(),
+            )?;
+            Ok::<_, RoomError>((stored, text))
         };
         let Post {
             author,
@@ -203,34 +195,32 @@ impl Handler<Post> for Room {
             ..
         } = post;
         let author = author.username;
-        AtomicResponse::new(Box::pin(store.into_actor(self).map(
-            move |stored, room, _ctx| {
-                let (id, message) = match stored? {
-                    (StoredPost::New(id), message) => (id, message),
-                    (StoredPost::Repeat(row), _) => {
-                        let view = MessageView {
-                            client_id,
-                            ..view_of(&row, false, &author)
-                        };
-                        return Ok(Posted::Repeat(view));
-                    }
-                };
-                let view = MessageView {
-                    id,
-                    user: author,
-                    message,
-                    created_at,
-                    edited_at: None,
-                    reactions: Vec::new(),
-                    history: false,
-                    client_id: None,
-                };
-                METRICS.message_in();
-                room.expect_echo(session, client_id, &view);
-                room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
-                Ok(Posted::New(id))
-            },
-        )))
+        self.write_in_order(ctx, store, move |room, stored| {
+            let (id, message) = match stored {
+                (StoredPost::New(id), message) => (id, message),
+                (StoredPost::Repeat(row), _) => {
+                    let view = MessageView {
+                        client_id,
+                        ..view_of(&row, false, &author)
+                    };
+                    return Posted::Repeat(view);
+                }
+            };
+            let view = MessageView {
+                id,
+                user: author,
+                message,
+                created_at,
+                edited_at: None,
+                reactions: Vec::new(),
+                history: false,
+                client_id: None,
+            };
+            METRICS.message_in();
+            room.expect_echo(session, client_id, &view);
+            room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
+            Posted::New(id)
+        })
     }
 }
 
@@ -261,9 +251,9 @@ pub struct Edit {
 }
 
 impl Handler<Edit> for Room {
-    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+    type Result = ResponseFuture<Result<(), RoomError>>;
 
-    fn handle(&mut self, edit: Edit, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, edit: Edit, ctx: &mut Self::Context) -> Self::Result {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
         let store = self.change_message(
@@ -282,7 +272,7 @@ impl Handler<Edit> for Room {
                 Ok(text)
             },
         );
-        self.then_publish(store, move |message| ServerFrame::MessageEdited {
+        self.then_publish(ctx, store, move |message| ServerFrame::MessageEdited {
             id,
             message,
             edited_at,
@@ -301,9 +291,9 @@ pub struct Delete {
 }
 
 impl Handler<Delete> for Room {
-    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+    type Result = ResponseFuture<Result<(), RoomError>>;
 
-    fn handle(&mut self, delete: Delete, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, delete: Delete, ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
         let store = self.change_message(
             by,
@@ -329,7 +319,7 @@ impl Handler<Delete> for Room {
             },
             move |c, _| messages::delete(c, id, Utc::now().naive_utc()),
         );
-        self.then_publish(store, move |()| ServerFrame::MessageDeleted { id })
+        self.then_publish(ctx, store, move |()| ServerFrame::MessageDeleted { id })
     }
 }
 
@@ -349,9 +339,9 @@ pub struct React {
 }
 
 impl Handler<React> for Room {
-    type Result = AtomicResponse<Self, Result<(), RoomError>>;
+    type Result = ResponseFuture<Result<(), RoomError>>;
 
-    fn handle(&mut self, react: React, _ctx: &mut Self::Context) -> Self::Result {
+    fn handle(&mut self, react: React, ctx: &mut Self::Context) -> Self::Result {
         let React {
             user,
             id,
@@ -369,13 +359,11 @@ impl Handler<React> for Room {
                 reactions::toggle(c, id, user.id, emoji.as_str(), at, max_distinct)
             },
         );
-        let store = async move {
-            match toggle.await? {
-                Toggled::Done { added, count } => Ok((added, count)),
-                Toggled::Full => Err(RoomError::TooManyReactions { max: max_distinct }),
-            }
+        let store = move |c: &mut DbConnection| match toggle(c)? {
+            Toggled::Done { added, count } => Ok((added, count)),
+            Toggled::Full => Err(RoomError::TooManyReactions { max: max_distinct }),
         };
-        self.then_publish(store, move |(added, count)| ServerFrame::Reaction {
+        self.then_publish(ctx, store, move |(added, count)| ServerFrame::Reaction {
             id,
             emoji: stored_emoji,
             user: who,

@@ -99,7 +99,7 @@ impl Handler<ListReactors> for Room {
                     still_admitted(c, room, &reader)?;
                     messages::find_live(c, room, id).map_err(|e| match e {
                         DbError::NotFound => RoomError::NotFound(id),
-                        other => RoomError::Storage(other),
+                        other => RoomError::from(other),
                     })?;
                     Ok::<_, RoomError>(reactions::reactors(c, id, emoji.as_str())?)
                 })

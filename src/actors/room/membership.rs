@@ -4,6 +4,7 @@
 use super::catch_up::resume_floor;
 use super::{Member, Room, view_of};
 use crate::actors::delivery::{JoinBurst, SessionHandle, SessionId};
+use crate::db::RETRY_UNAVAILABLE;
 use crate::db::queries::messages;
 use crate::domain::{MessageId, Username, Window};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
@@ -93,10 +94,17 @@ impl Handler<Join> for Room {
                     }
                     Err(e) => {
                         log::error!("room {}: loading history failed: {e}", room.info.name);
+                        let unavailable = e.is_unavailable();
                         burst.then.push(encode(&ServerFrame::Error {
-                            code: ErrorCode::Internal,
+                            code: if unavailable {
+                                ErrorCode::Unavailable
+                            } else {
+                                ErrorCode::Internal
+                            },
                             message: "the message history could not be loaded".to_owned(),
-                            retry_after_ms: None,
+                            retry_after_ms: unavailable.then(|| {
+                                u64::try_from(RETRY_UNAVAILABLE.as_millis()).unwrap_or(u64::MAX)
+                            }),
                             client_id: None,
                         }));
                     }
@@ -189,6 +197,11 @@ impl Handler<Close> for Room {
     type Result = ();
 
     fn handle(&mut self, _: Close, ctx: &mut Self::Context) {
-        ctx.stop();
+        // Writes still in flight are published first (`pending.rs` stops
+        // the room after the last).
+        self.closing = true;
+        if self.pending.is_empty() {
+            ctx.stop();
+        }
     }
 }

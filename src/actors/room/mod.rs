@@ -1,11 +1,12 @@
 //! The room actor: one per room that has members on this instance (the
 //! Channels "group" plus its consumer fan-out).
 //!
-//! It owns the order of its room. Messages that change the log are handled
-//! atomically: the next one is not looked at until the database has stored
-//! the previous one and its event is published, so ids, the log and the
-//! broadcast agree. A join is atomic too, so a newcomer's history and its
-//! first live event never overlap or leave a gap.
+//! It owns the order of its room. Messages that change the log are queued
+//! with the database's writer in the order they came, many in flight at
+//! once, and each is published once it and every write before it are
+//! durably stored, so ids, the log and the broadcast agree. A join is
+//! atomic, so a newcomer's history and its first live event never overlap
+//! or leave a gap.
 //!
 //! Delivery is the other half: every [`Published`] event from the bus is
 //! encoded once and offered to each member's [`SessionHandle`] without
@@ -19,6 +20,7 @@
 //! - `changes.rs`: what changes the log — [`Post`], and [`Edit`],
 //!   [`Delete`] and [`React`], which go through one helper that checks
 //!   rights and finds the message.
+//! - `pending.rs`: the writes in flight, published in the order they came.
 //! - `history.rs`: reading the log on request: pages ([`LoadHistory`]) and
 //!   the full list of who reacted with one emoji ([`ListReactors`]).
 //! - `catch_up.rs`: nothing stored is lost to the members, even when the bus
@@ -37,6 +39,7 @@ mod echoes;
 mod history;
 mod membership;
 mod memory;
+mod pending;
 
 pub use changes::{Delete, Edit, Post, Posted, React};
 pub use history::{HistoryPage, ListReactors, LoadHistory};
@@ -55,6 +58,7 @@ use bytestring::ByteString;
 use catch_up::{CatchUp, OUTAGE_POLL, Scope};
 use echoes::Echoes;
 use memory::Memory;
+use pending::PendingWrites;
 use std::collections::HashMap;
 
 /// Posts that may wait in a room's mailbox before senders are held back.
@@ -66,7 +70,16 @@ pub enum RoomError {
     /// The database refused or failed (logged; the client is told only
     /// that it failed).
     #[error("the server's database failed, so this was not done; please try again")]
-    Storage(#[from] DbError),
+    Storage(DbError),
+    /// The database cannot be reached or cannot write right now (see
+    /// [`DbError::is_unavailable`]): nothing was done, and the client
+    /// should try again in a moment.
+    #[error("the database is unavailable right now, so this was not done; try again in a moment")]
+    Unavailable(DbError),
+    /// The room stopped before the write was confirmed (the server is
+    /// shutting down); it may have been stored.
+    #[error("the room closed before this was confirmed; try again")]
+    Closed,
     /// No such message in this room, or it was deleted.
     #[error("there is no message {0} in this room")]
     NotFound(MessageId),
@@ -91,11 +104,31 @@ pub enum RoomError {
     },
 }
 
+impl From<DbError> for RoomError {
+    fn from(e: DbError) -> Self {
+        if e.is_unavailable() {
+            RoomError::Unavailable(e)
+        } else {
+            RoomError::Storage(e)
+        }
+    }
+}
+
 impl RoomError {
+    /// How long the client should wait before sending it again, for
+    /// `unavailable`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            RoomError::Unavailable(_) => Some(crate::db::RETRY_UNAVAILABLE),
+            _ => None,
+        }
+    }
+
     /// The code the client gets in its `error` frame.
     pub fn code(&self) -> ErrorCode {
         match self {
-            RoomError::Storage(_) => ErrorCode::Internal,
+            RoomError::Storage(_) | RoomError::Closed => ErrorCode::Internal,
+            RoomError::Unavailable(_) => ErrorCode::Unavailable,
             RoomError::NotFound(_) | RoomError::RepeatGone(_) => ErrorCode::NotFound,
             RoomError::Forbidden(_) | RoomError::NotAdmitted => ErrorCode::Forbidden,
             RoomError::TooManyReactions { .. } => ErrorCode::TooManyReactions,
@@ -125,6 +158,11 @@ pub struct Room {
     echoes: Echoes,
     /// Outage polls since the last settled check.
     ticks: u32,
+    /// Writes queued with the database and not yet published.
+    pending: PendingWrites,
+    /// The registry closed the room; it stops once `pending` is empty, so
+    /// that every stored write is published.
+    closing: bool,
 }
 
 impl Room {
@@ -140,6 +178,8 @@ impl Room {
             memory: Memory::default(),
             echoes: Echoes::default(),
             ticks: 0,
+            pending: PendingWrites::default(),
+            closing: false,
         }
     }
 

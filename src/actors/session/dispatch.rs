@@ -56,10 +56,12 @@ pub enum SessionError {
 }
 
 impl SessionError {
-    /// How long to wait before trying again, for every `rate_limited`.
+    /// How long to wait before trying again, for every `rate_limited` and
+    /// `unavailable`.
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             SessionError::Refused(refusal) => Some(refusal.retry_after()),
+            SessionError::Room(e) => e.retry_after(),
             _ => None,
         }
     }

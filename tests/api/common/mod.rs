@@ -12,6 +12,8 @@
 //! under `CI=true`, where CI must run everything: see [`missing`].
 
 pub mod browser;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod redis;
 
 use confab::config::Settings;
@@ -245,6 +247,16 @@ impl TestApp {
     pub async fn spawn_on(backend: Backend, tweak: impl FnOnce(&mut Settings)) -> TestApp {
         let database = Arc::new(TestDatabase::create(backend));
         let mut settings = test_settings(&database.url);
+        tweak(&mut settings);
+        Self::start(settings, database).await
+    }
+
+    /// A fresh server on the database at `url`, which the test provides and
+    /// removes (a PostgreSQL server of its own, a file on a disk of its
+    /// own), with `tweak`ed settings.
+    pub async fn spawn_at(url: &str, tweak: impl FnOnce(&mut Settings)) -> TestApp {
+        let database = Arc::new(TestDatabase::at(url));
+        let mut settings = test_settings(url);
         tweak(&mut settings);
         Self::start(settings, database).await
     }
@@ -568,6 +580,15 @@ pub fn missing<T>(what: &str, consequence: &str) -> Option<T> {
     None
 }
 
+/// Whether the tests run as root (who may mount a file system, and whose
+/// PostgreSQL must run as another user).
+pub fn running_as_root() -> bool {
+    std::process::Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).trim() == "0")
+}
+
 /// The URL of a test service in the environment variable `name`, or
 /// [`missing`]'s answer.
 pub fn service_url(name: &str, consequence: &str) -> Option<String> {
@@ -610,6 +631,16 @@ pub struct TestDatabase {
 }
 
 impl TestDatabase {
+    /// The database at `url`, which the test provides and removes.
+    fn at(url: &str) -> TestDatabase {
+        TestDatabase {
+            url: url.to_owned(),
+            _dir: tempfile::tempdir().expect("temp dir"),
+            #[cfg(feature = "postgres")]
+            _postgres: None,
+        }
+    }
+
     /// A new, empty database on `backend`. PostgreSQL needs
     /// `CONFAB_TEST_POSTGRES_URL`: callers check [`postgres_url`] first.
     pub fn create(backend: Backend) -> TestDatabase {
