@@ -197,7 +197,8 @@ fn print(r: &BurstResult) {
         && r.duplicated == 0
         && r.disconnects.is_empty()
         && r.order.same_order
-        && p.accepted_twice == 0;
+        && p.accepted_twice == 0
+        && (!r.retry || p.never_accepted == 0);
     let mut rows = vec![
         (
             "posts",
