@@ -255,6 +255,15 @@ fn print(r: &BurstResult) {
             ),
         ));
     }
+    if p.unattributed > 0 {
+        rows.push((
+            "unattributed",
+            format!(
+                "{} refusals named no post (a server without client ids): not retried",
+                p.unattributed
+            ),
+        ));
+    }
     rows.push(("verdict", if clean { "OK" } else { "NOT CLEAN" }.into()));
     report::print_table(
         &format!(

@@ -162,8 +162,10 @@ pub async fn run(args: IngestArgs, options: RunOptions<'_>) -> anyhow::Result<()
     let rooms: Vec<String> = (0..args.rooms)
         .map(|r| format!("{}{r}", args.room_prefix))
         .collect();
-    for room in &rooms {
-        site.open_room(&accounts[0], room).await?;
+    // Each room opened by another account: a user may create only a few
+    // rooms an hour (CONFAB_ROOMS_PER_HOUR).
+    for (r, room) in rooms.iter().enumerate() {
+        site.open_room(&accounts[r % accounts.len()], room).await?;
     }
 
     let mut stages = vec![match args.rate {
