@@ -707,6 +707,114 @@ pub async fn run(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{Value, json};
+    use std::collections::HashSet;
+    use std::sync::Mutex;
+    use tokio::net::TcpListener;
+    use tokio::sync::broadcast;
+
+    /// A stand-in for a server with client ids: it refuses the first
+    /// attempt of every post with `rate_limited` naming its client id,
+    /// stores the second (a new id) and sends it to every socket, in one
+    /// order.
+    async fn refusing_server() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (room, _) = broadcast::channel::<String>(4096);
+        let state = Arc::new(Mutex::new((0i64, HashSet::<String>::new())));
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let (room, state) = (room.clone(), state.clone());
+                tokio::spawn(async move {
+                    let ws = tokio_tungstenite::accept_async(stream).await.unwrap();
+                    let (mut sink, mut source) = ws.split();
+                    let mut live = room.subscribe();
+                    let (reply, mut replies) = mpsc::unbounded_channel::<String>();
+                    reply
+                        .send(r#"{"type":"user_list","users":["u"]}"#.into())
+                        .unwrap();
+                    tokio::spawn(async move {
+                        loop {
+                            let frame = tokio::select! {
+                                r = replies.recv() => r,
+                                l = live.recv() => l.ok(),
+                            };
+                            let Some(frame) = frame else { break };
+                            if sink.send(Message::text(frame)).await.is_err() {
+                                break;
+                            }
+                        }
+                    });
+                    while let Some(Ok(Message::Text(text))) = source.next().await {
+                        let post: Value = serde_json::from_str(&text).unwrap();
+                        let client_id = post["client_id"].as_str().unwrap().to_owned();
+                        let mut state = state.lock().unwrap();
+                        if state.1.insert(client_id.clone()) {
+                            let error = json!({"type": "error", "code": "rate_limited",
+                                "message": "slow down", "retry_after_ms": 5, "client_id": client_id});
+                            let _ = reply.send(error.to_string());
+                        } else {
+                            state.0 += 1;
+                            let stored = json!({"type": "chat_message", "id": state.0, "user": "u",
+                                "message": post["message"], "created_at": "x", "client_id": client_id});
+                            let _ = room.send(stored.to_string());
+                        }
+                    }
+                });
+            }
+        });
+        Server::parse(&format!("http://{addr}")).unwrap()
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn refused_posts_are_retried_until_each_is_stored_once() {
+        let server = refusing_server().await;
+        let accounts = [Account {
+            username: "u".into(),
+            cookie: "confab_session=x".into(),
+        }];
+        let load = Load {
+            run: 7,
+            rooms: vec!["room".into()],
+            members: 3,
+            senders: 2,
+            messages: 20,
+            rate: None,
+            send_for: None,
+            window: 8,
+            size: 32,
+            client_ids: true,
+            retry: true,
+            record_order: true,
+            drain: Duration::from_secs(5),
+            deadline: Instant::now() + Duration::from_secs(30),
+        };
+        let outcome = run(&server, &accounts, load, 4).await.unwrap();
+        let posts = outcome.posts();
+        assert_eq!(
+            posts,
+            LedgerSummary {
+                posts: 40,
+                attempts: 80,
+                accepted: 40,
+                refused: 40,
+                refused_with_retry_after: 40,
+                refused_posts: 40,
+                refused_then_accepted: 40,
+                never_accepted: 0,
+                accepted_twice: 0,
+                unattributed: 0,
+            }
+        );
+        assert_eq!(outcome.losses(2), (0, 0));
+        assert_eq!(outcome.duplicated_reordered(), (0, 0));
+        let order = outcome.order(1);
+        assert!(order.same_order && order.identical == 3, "{order:?}");
+        assert!(outcome.disconnects().is_empty());
+        assert_eq!(outcome.errors().get("rate_limited"), Some(&40));
+        assert_eq!(outcome.echo_latency.count, 40);
+        assert!(outcome.readers.iter().all(|r| r.received == 40));
+    }
 
     #[test]
     fn client_ids_name_run_sender_and_post() {
