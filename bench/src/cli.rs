@@ -2,10 +2,13 @@
 
 use crate::plot::{self, PlotArgs};
 use crate::scenario::RunOptions;
+use crate::scenario::burst::{self, BurstArgs};
 use crate::scenario::fanout::{self, FanoutArgs};
 use crate::scenario::idle::{self, IdleArgs};
+use crate::scenario::ingest::{self, IngestArgs};
 use crate::scenario::join::{self, JoinArgs};
 use crate::scenario::seed::{self, SeedArgs};
+use crate::scenario::soak::{self, SoakArgs};
 use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -47,6 +50,15 @@ pub enum Scenario {
     Idle(IdleArgs),
     /// Join time (connect → last ten messages → user list).
     Join(JoinArgs),
+    /// One room, a burst of pipelined posts from several members: loss,
+    /// order, refusals, disconnects (and, with --retry, retries).
+    Burst(BurstArgs),
+    /// Many rooms, every member posting: stored messages/s, post→echo
+    /// latency.
+    Ingest(IngestArgs),
+    /// Minutes of mixed traffic and hostile clients: server memory over
+    /// time, exact delivery across reconnects.
+    Soak(SoakArgs),
     /// Fill a room with stored messages in the server's SQLite file
     /// (server stopped).
     Seed(SeedArgs),
@@ -70,6 +82,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::Cross(args) => fanout::run(args, true, options).await,
         Scenario::Idle(args) => idle::run(args, options).await,
         Scenario::Join(args) => join::run(args, options).await,
+        Scenario::Burst(args) => burst::run(args, options).await,
+        Scenario::Ingest(args) => ingest::run(args, options).await,
+        Scenario::Soak(args) => soak::run(args, options).await,
         Scenario::Seed(args) => seed::run(args),
         Scenario::Plot(args) => plot::run(args),
     }

@@ -106,6 +106,19 @@ impl Dialer {
         cookie: &str,
         i: usize,
     ) -> anyhow::Result<Socket> {
+        self.open_after(server, room, None, cookie, i).await
+    }
+
+    /// Like [`Dialer::open`], resuming after message `after` if given
+    /// (`/ws/chat/<room>/?after=ID`: the server sends what came since).
+    pub async fn open_after(
+        &self,
+        server: &Server,
+        room: &str,
+        after: Option<i64>,
+        cookie: &str,
+        i: usize,
+    ) -> anyhow::Result<Socket> {
         let socket = match server.addr {
             SocketAddr::V4(_) => TcpSocket::new_v4()?,
             SocketAddr::V6(_) => TcpSocket::new_v6()?,
@@ -120,7 +133,9 @@ impl Dialer {
             .await
             .with_context(|| format!("connecting to {}", server.addr))?;
         stream.set_nodelay(true)?;
-        let mut request = format!("ws://{}/ws/chat/{room}/", server.addr).into_client_request()?;
+        let query = after.map_or(String::new(), |id| format!("?after={id}"));
+        let mut request =
+            format!("ws://{}/ws/chat/{room}/{query}", server.addr).into_client_request()?;
         let headers = request.headers_mut();
         headers.insert(COOKIE, HeaderValue::from_str(cookie)?);
         headers.insert(ORIGIN, HeaderValue::from_str(&server.http_base())?);
@@ -151,7 +166,7 @@ pub async fn until_joined(socket: &mut Socket, within: Duration) -> anyhow::Resu
                 match frames::parse(&text) {
                     Ok(Incoming::UserList) => return Ok(burst),
                     Ok(Incoming::Chat { history: true, .. }) => burst.history += 1,
-                    Ok(Incoming::Error { code }) => bail!("error frame while joining: {code}"),
+                    Ok(Incoming::Error { code, .. }) => bail!("error frame while joining: {code}"),
                     _ => {}
                 }
             }

@@ -13,12 +13,38 @@ use std::borrow::Cow;
 /// A server frame, reduced to what the scenarios need.
 #[derive(Debug, PartialEq)]
 pub enum Incoming<'a> {
-    /// A `chat_message`; `history` marks the ones of a join burst.
-    Chat { text: Cow<'a, str>, history: bool },
+    /// A `chat_message`; `history` marks the ones of a join burst. `id` and
+    /// `client_id` (on the author's own echo, from servers that know it)
+    /// are there when the server sent them.
+    Chat {
+        text: Cow<'a, str>,
+        history: bool,
+        id: Option<i64>,
+        client_id: Option<Cow<'a, str>>,
+    },
     /// The `user_list` that closes a join burst.
     UserList,
-    /// An `error` frame: a request of ours was refused.
-    Error { code: Cow<'a, str> },
+    /// The `resumed` frame of a reconnect with `?after=`.
+    Resumed,
+    /// `message_edited`: message `id` now reads `text`.
+    Edited { id: i64, text: Cow<'a, str> },
+    /// `message_deleted`.
+    Deleted { id: i64 },
+    /// `reaction`: `user` added (or took back) `emoji` on message `id`.
+    Reaction {
+        id: i64,
+        emoji: Cow<'a, str>,
+        user: Cow<'a, str>,
+        added: bool,
+    },
+    /// An `error` frame: a request of ours was refused. `retry_after_ms`
+    /// says when to try again, `client_id` which post it answers (from
+    /// servers that know them).
+    Error {
+        code: Cow<'a, str>,
+        retry_after_ms: Option<u64>,
+        client_id: Option<Cow<'a, str>>,
+    },
     /// Anything else (joins, leaves, typing, ...).
     Other,
 }
@@ -33,19 +59,48 @@ struct RawFrame<'a> {
     history: bool,
     #[serde(default, borrow)]
     code: Option<Cow<'a, str>>,
+    #[serde(default)]
+    id: Option<i64>,
+    #[serde(default, borrow)]
+    client_id: Option<Cow<'a, str>>,
+    #[serde(default)]
+    retry_after_ms: Option<u64>,
+    #[serde(default, borrow)]
+    emoji: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    user: Option<Cow<'a, str>>,
+    #[serde(default)]
+    added: bool,
 }
 
 /// Parses one server text frame.
 pub fn parse(text: &str) -> Result<Incoming<'_>, serde_json::Error> {
     let raw: RawFrame<'_> = serde_json::from_str(text)?;
+    let id = raw.id.unwrap_or(-1);
     Ok(match raw.kind.as_ref() {
         "chat_message" => Incoming::Chat {
             text: raw.message.unwrap_or_default(),
             history: raw.history,
+            id: raw.id,
+            client_id: raw.client_id,
         },
         "user_list" => Incoming::UserList,
+        "resumed" => Incoming::Resumed,
+        "message_edited" => Incoming::Edited {
+            id,
+            text: raw.message.unwrap_or_default(),
+        },
+        "message_deleted" => Incoming::Deleted { id },
+        "reaction" => Incoming::Reaction {
+            id,
+            emoji: raw.emoji.unwrap_or_default(),
+            user: raw.user.unwrap_or_default(),
+            added: raw.added,
+        },
         "error" => Incoming::Error {
             code: raw.code.unwrap_or(Cow::Borrowed("?")),
+            retry_after_ms: raw.retry_after_ms,
+            client_id: raw.client_id,
         },
         _ => Incoming::Other,
     })
@@ -54,6 +109,14 @@ pub fn parse(text: &str) -> Result<Incoming<'_>, serde_json::Error> {
 /// The client frame that posts `text` to the room.
 pub fn chat_frame(text: &str) -> String {
     serde_json::json!({ "type": "chat_message", "message": text }).to_string()
+}
+
+/// The client frame that posts `text` with a `client_id` (servers that
+/// know it echo it back and put it on the error frame answering the post;
+/// older ones ignore it).
+pub fn chat_frame_with_id(text: &str, client_id: &str) -> String {
+    serde_json::json!({ "type": "chat_message", "message": text, "client_id": client_id })
+        .to_string()
 }
 
 /// The identity and send time a benchmark message carries in its text:
@@ -131,6 +194,14 @@ mod tests {
     }
 
     #[test]
+    fn posts_with_a_client_id() {
+        assert_eq!(
+            chat_frame_with_id("hi", "b1-2-3"),
+            r#"{"client_id":"b1-2-3","message":"hi","type":"chat_message"}"#
+        );
+    }
+
+    #[test]
     fn other_text_is_not_a_stamp() {
         assert_eq!(Stamp::parse("hello"), None);
         assert_eq!(Stamp::parse("b:1:2:3"), None);
@@ -145,7 +216,9 @@ mod tests {
             parse(chat).unwrap(),
             Incoming::Chat {
                 text: "hi".into(),
-                history: true
+                history: true,
+                id: Some(3),
+                client_id: None,
             }
         );
         let live = r#"{"type":"chat_message","id":4,"user":"a","message":"yo","created_at":"x"}"#;
@@ -153,7 +226,9 @@ mod tests {
             parse(live).unwrap(),
             Incoming::Chat {
                 text: "yo".into(),
-                history: false
+                history: false,
+                id: Some(4),
+                client_id: None,
             }
         );
         assert_eq!(
@@ -163,8 +238,49 @@ mod tests {
         assert_eq!(
             parse(r#"{"type":"error","code":"rate_limited","message":"slow down"}"#).unwrap(),
             Incoming::Error {
-                code: "rate_limited".into()
+                code: "rate_limited".into(),
+                retry_after_ms: None,
+                client_id: None,
             }
+        );
+        let refused = r#"{"type":"error","code":"rate_limited","message":"m","retry_after_ms":480,"client_id":"c1"}"#;
+        assert_eq!(
+            parse(refused).unwrap(),
+            Incoming::Error {
+                code: "rate_limited".into(),
+                retry_after_ms: Some(480),
+                client_id: Some("c1".into()),
+            }
+        );
+        let echo = r#"{"type":"chat_message","id":5,"user":"a","message":"m","created_at":"x","client_id":"c1"}"#;
+        assert!(matches!(
+            parse(echo).unwrap(),
+            Incoming::Chat { id: Some(5), client_id: Some(c), .. } if c == "c1"
+        ));
+        assert_eq!(
+            parse(r#"{"type":"message_edited","id":5,"message":"n","edited_at":"x"}"#).unwrap(),
+            Incoming::Edited {
+                id: 5,
+                text: "n".into()
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"message_deleted","id":5}"#).unwrap(),
+            Incoming::Deleted { id: 5 }
+        );
+        assert_eq!(
+            parse(r#"{"type":"reaction","id":5,"emoji":"👍","user":"b","added":true,"count":1}"#)
+                .unwrap(),
+            Incoming::Reaction {
+                id: 5,
+                emoji: "👍".into(),
+                user: "b".into(),
+                added: true
+            }
+        );
+        assert_eq!(
+            parse(r#"{"type":"resumed","after":4,"has_more":false}"#).unwrap(),
+            Incoming::Resumed
         );
         assert_eq!(
             parse(r#"{"type":"user_join","user":"b"}"#).unwrap(),

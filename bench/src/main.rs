@@ -9,7 +9,8 @@
 //! Where things live:
 //! - [`cli`]: the command line, one subcommand per scenario;
 //! - [`scenario`]: the scenarios themselves (`fanout`/`cross`, `idle`,
-//!   `join`) and the `seed` step that fills a room for `join`;
+//!   `join`, `burst`, `ingest`, `soak`) and the `seed` step that fills a
+//!   room for `join`;
 //! - [`accounts`]: signing users up and opening rooms over HTTP;
 //! - [`connect`]: opening a socket and waiting out its join burst;
 //! - [`frames`]: the server frames we read and the stamped text we send;

@@ -179,15 +179,16 @@ impl SeqTracker {
         }
     }
 
+    /// Whether `seq` arrived.
+    pub fn has(&self, seq: u32) -> bool {
+        self.seen
+            .get((seq / 64) as usize)
+            .is_some_and(|w| w & (1u64 << (seq % 64)) != 0)
+    }
+
     /// How many of `0..sent` never arrived.
     pub fn lost(&self, sent: u32) -> u64 {
-        let seen = (0..sent)
-            .filter(|&seq| {
-                self.seen
-                    .get((seq / 64) as usize)
-                    .is_some_and(|w| w & (1u64 << (seq % 64)) != 0)
-            })
-            .count() as u64;
+        let seen = (0..sent).filter(|&seq| self.has(seq)).count() as u64;
         u64::from(sent) - seen
     }
 

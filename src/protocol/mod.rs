@@ -12,6 +12,8 @@
 
 mod client;
 mod command;
+#[cfg(test)]
+mod proptests;
 mod request;
 mod server;
 

@@ -216,8 +216,9 @@ impl Reader {
             Ok(Incoming::Chat {
                 text,
                 history: false,
+                ..
             }) => self.on_chat(&text),
-            Ok(Incoming::Error { code }) => {
+            Ok(Incoming::Error { code, .. }) => {
                 *self.report.errors.entry(code.into_owned()).or_default() += 1;
                 // The error answers one of our requests: reopen the window.
                 if let Some((_, gate)) = &self.me {
@@ -445,7 +446,7 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
         site.open_room(&accounts[0], room).await?;
     }
 
-    let run_id = run_id();
+    let run_id = super::run_id();
     let shared = Arc::new(Shared {
         run: run_id,
         senders_per_room: args.senders,
@@ -757,15 +758,6 @@ async fn settle(shared: &Shared, deadline: Instant) {
         }
         last = now;
     }
-}
-
-/// A number that tells this run's messages from earlier runs' in the same
-/// rooms (their history is still there).
-fn run_id() -> u32 {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.subsec_nanos());
-    nanos ^ std::process::id().rotate_left(16)
 }
 
 fn print_stage(r: &StageResult) {

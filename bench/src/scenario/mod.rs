@@ -5,11 +5,22 @@
 //! - [`idle`]: many quiet sockets; the server's memory per connection.
 //! - [`join`]: how long joining a room takes, history included.
 //! - [`seed`]: fills a room with stored messages for `join`.
+//! - [`burst`]: a burst of pipelined posts in one room: loss, order,
+//!   refusals, disconnects, retries.
+//! - [`ingest`]: many rooms all posting: stored messages/s and post→echo
+//!   latency.
+//! - [`soak`]: mixed traffic and hostile clients for minutes: server memory
+//!   over time and exact delivery across reconnects.
+//! - [`posting`]: the engine `burst` and `ingest` share.
 
+pub mod burst;
 pub mod fanout;
 pub mod idle;
+pub mod ingest;
 pub mod join;
+pub mod posting;
 pub mod seed;
+pub mod soak;
 
 use crate::connect::Server;
 use crate::system;
@@ -42,4 +53,13 @@ pub fn server_pids(servers: &[Server], given: &[u32]) -> Vec<u32> {
             }
         })
         .collect()
+}
+
+/// A number that tells this run's messages from earlier runs' in the same
+/// rooms (their history is still there).
+pub fn run_id() -> u32 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.subsec_nanos());
+    nanos ^ std::process::id().rotate_left(16)
 }
