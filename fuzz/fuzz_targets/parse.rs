@@ -27,7 +27,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let within = |t: &str| t.chars().count() <= limits.max_message_chars && !t.trim().is_empty();
     match &request {
-        Request::Post(t) | Request::Edit { text: t, .. } | Request::Private { text: t, .. } => {
+        Request::Post { text: t, .. } | Request::Edit { text: t, .. } | Request::Private { text: t, .. } => {
             assert!(within(t.as_str()), "{request:?} is outside {limits:?}");
         }
         Request::History { limit, .. } => {

@@ -60,8 +60,8 @@ fn assert_within_limits(request: &Request) {
         assert!(!s.trim().is_empty(), "blank text {s:?} was accepted");
     };
     match request {
-        Request::Post(t) | Request::Edit { text: t, .. } => text_ok(t),
-        Request::Private { to, text } => {
+        Request::Post { text: t, .. } | Request::Edit { text: t, .. } => text_ok(t),
+        Request::Private { to, text, .. } => {
             text_ok(text);
             assert!(Username::parse(to.as_str()).is_ok(), "{to:?}");
         }
@@ -103,7 +103,7 @@ fn check_parse(text: &str) {
 /// would have to be followed.
 fn posted(request: &Request) -> Option<&str> {
     match request {
-        Request::Post(t) => Some(t.as_str()),
+        Request::Post { text, .. } => Some(text.as_str()),
         _ => None,
     }
 }
@@ -319,6 +319,7 @@ proptest! {
             to: Username::parse(&user).map_err(|e| TestCaseError::fail(e.to_string()))?,
             text: MessageText::parse(text.clone(), LIMITS.max_message_chars)
                 .map_err(|e| TestCaseError::fail(e.to_string()))?,
+            client_id: None,
         };
         prop_assert_eq!(parse(&frame.to_string(), &LIMITS), Ok(expected));
     }
