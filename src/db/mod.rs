@@ -440,11 +440,12 @@ impl Database {
     /// first polled, so writes queued one after the other are stored (and
     /// get their ids) in that order.
     ///
-    /// `f` runs in a savepoint: an error it returns undoes what it wrote
-    /// and nothing else.
+    /// An error `f` returns undoes what it wrote and nothing else (its
+    /// batch is run again with a savepoint per write, so `f` may run
+    /// twice: it must not count on state of its own between runs).
     pub fn write<F, T, E>(&self, f: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {

@@ -92,14 +92,23 @@ impl Writer {
 
     /// Queues `job` now, behind every write queued before it, and returns
     /// its answer once its batch is committed (or failed).
+    ///
+    /// `job` may run twice: if a write of its batch fails, the batch is
+    /// undone and run again with a savepoint per write (see
+    /// [`Thread::commit`]), so it must not count on state of its own
+    /// between runs.
     pub fn write<F, T, E>(&self, job: F) -> impl Future<Output = Result<T, E>> + Send + 'static
     where
-        F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+        F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
         let (answer, answered) = oneshot::channel();
-        let queued = self.queue.send(Box::new(Queued { job, answer }));
+        let queued = self.queue.send(Box::new(Queued {
+            job,
+            answer,
+            result: None,
+        }));
         async move {
             if queued.is_err() {
                 return Err(E::from(DbError::Cancelled));
@@ -114,23 +123,22 @@ impl Writer {
 /// A queued write, its types erased so that writes of every kind share one
 /// queue.
 trait Job: Send {
-    /// Runs the write in a savepoint of the open transaction; what it did
-    /// is told only once the transaction's fate is known.
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn Ran>;
-    /// Answers without running: the database cannot be reached.
-    fn refuse(self: Box<Self>, error: DbError);
-}
-
-/// A write that ran, waiting for its batch's commit.
-trait Ran: Send {
+    /// Runs the write in the open transaction (in a savepoint of its own
+    /// when `alone`) and keeps what it returned until the batch's fate is
+    /// known; false if it failed.
+    fn run(&mut self, conn: &mut DbConnection, alone: bool) -> bool;
     /// Tells the writer's caller: its own result if the batch committed,
     /// otherwise that nothing was stored.
     fn answer(self: Box<Self>, committed: Result<(), &Arc<DbError>>);
+    /// Answers without running: the database cannot be reached.
+    fn refuse(self: Box<Self>, error: DbError);
 }
 
 struct Queued<F, T, E> {
     job: F,
     answer: oneshot::Sender<Result<T, E>>,
+    /// What the last run returned.
+    result: Option<Result<T, E>>,
 }
 
 /// Why a savepoint ended without its write: the write's own error, or the
@@ -148,44 +156,41 @@ impl<E> From<diesel::result::Error> for Savepoint<E> {
 
 impl<F, T, E> Job for Queued<F, T, E>
 where
-    F: FnOnce(&mut DbConnection) -> Result<T, E> + Send + 'static,
+    F: FnMut(&mut DbConnection) -> Result<T, E> + Send + 'static,
     T: Send + 'static,
     E: From<DbError> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn Ran> {
-        let Queued { job, answer } = *self;
-        // Nested in the batch's transaction, diesel's `transaction` is a
-        // savepoint: an error rolls back this write alone.
-        let result = match conn.transaction(|c| job(c).map_err(Savepoint::Job)) {
-            Ok(value) => Ok(value),
-            Err(Savepoint::Job(e)) => Err(e),
-            Err(Savepoint::Db(e)) => Err(E::from(DbError::from(e))),
+    fn run(&mut self, conn: &mut DbConnection, alone: bool) -> bool {
+        let job = &mut self.job;
+        let result = if alone {
+            // Nested in the batch's transaction, diesel's `transaction` is
+            // a savepoint: an error rolls back this write alone.
+            match conn.transaction(|c| job(c).map_err(Savepoint::Job)) {
+                Ok(value) => Ok(value),
+                Err(Savepoint::Job(e)) => Err(e),
+                Err(Savepoint::Db(e)) => Err(E::from(DbError::from(e))),
+            }
+        } else {
+            job(conn)
         };
-        Box::new(Done { result, answer })
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
     }
 
-    fn refuse(self: Box<Self>, error: DbError) {
-        let _ = self.answer.send(Err(E::from(error)));
-    }
-}
-
-struct Done<T, E> {
-    result: Result<T, E>,
-    answer: oneshot::Sender<Result<T, E>>,
-}
-
-impl<T, E> Ran for Done<T, E>
-where
-    T: Send + 'static,
-    E: From<DbError> + Send + 'static,
-{
     fn answer(self: Box<Self>, committed: Result<(), &Arc<DbError>>) {
         let result = match committed {
-            Ok(()) => self.result,
+            Ok(()) => self
+                .result
+                .unwrap_or_else(|| Err(E::from(DbError::Cancelled))),
             Err(e) => Err(E::from(DbError::NotCommitted(e.clone()))),
         };
         // The caller may have gone (its room closed): the write stands.
         let _ = self.answer.send(result);
+    }
+
+    fn refuse(self: Box<Self>, error: DbError) {
+        let _ = self.answer.send(Err(E::from(error)));
     }
 }
 
@@ -281,26 +286,48 @@ impl Thread {
     }
 
     /// Runs `batch` in one transaction and answers each write.
-    fn commit(&mut self, batch: Vec<Box<dyn Job>>) {
+    ///
+    /// First straight through, one statement after another: on PostgreSQL
+    /// every statement is a round trip, and a savepoint per write would
+    /// triple a post's. Only if a write fails (a rule it breaks, a row
+    /// that vanished, an error of the database) is the batch undone and run
+    /// again with a savepoint per write, so that the failure undoes only
+    /// its own write (and, on PostgreSQL, does not abort the others').
+    fn commit(&mut self, mut batch: Vec<Box<dyn Job>>) {
         let Some(conn) = self.connection() else {
             for job in batch {
                 job.refuse(DbError::Unavailable);
             }
             return;
         };
-        if let Err(e) = begin(conn) {
+        let mut ran = batch.len();
+        let mut alone = false;
+        let mut begun = begin(conn);
+        if begun.is_ok() {
+            if batch.iter_mut().all(|job| job.run(conn, false)) {
+                ran = batch.len();
+            } else {
+                alone = true;
+                begun =
+                    <DbConnection as Connection>::TransactionManager::rollback_transaction(conn)
+                        .and_then(|()| begin(conn));
+            }
+        }
+        if let Err(e) = begun {
             let e = Arc::new(DbError::from(e));
             for job in batch {
                 job.refuse(DbError::NotCommitted(e.clone()));
             }
             return self.after_failure(&e);
         }
-        let mut ran = Vec::with_capacity(batch.len());
-        let mut jobs = batch.into_iter();
-        for job in jobs.by_ref() {
-            ran.push(job.run(conn));
-            if transaction_is_lost(conn) {
-                break; // the rest would fail too: the batch is lost
+        if alone {
+            ran = 0;
+            for job in batch.iter_mut() {
+                job.run(conn, true);
+                ran += 1;
+                if transaction_is_lost(conn) {
+                    break; // the rest would fail too: the batch is lost
+                }
             }
         }
         let committed = <DbConnection as Connection>::TransactionManager::commit_transaction(conn)
@@ -309,11 +336,12 @@ impl Thread {
             let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
         }
         let outcome = committed.as_ref().map(|_| ());
-        for done in ran {
+        let not_run = batch.split_off(ran);
+        for done in batch {
             done.answer(outcome);
         }
         let lost = Arc::new(DbError::Unavailable);
-        for job in jobs {
+        for job in not_run {
             job.refuse(DbError::NotCommitted(lost.clone()));
         }
         if let Err(e) = &committed {

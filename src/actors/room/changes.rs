@@ -75,11 +75,11 @@ impl Room {
         &self,
         who: Identity,
         id: MessageId,
-        allowed: impl FnOnce(&mut DbConnection, Identity, &Message) -> Result<Identity, RoomError>
+        mut allowed: impl FnMut(&mut DbConnection, Identity, &Message) -> Result<Identity, RoomError>
         + Send
         + 'static,
-        write: impl FnOnce(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
-    ) -> impl FnOnce(&mut DbConnection) -> Result<T, RoomError> + Send + 'static {
+        mut write: impl FnMut(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
+    ) -> impl FnMut(&mut DbConnection) -> Result<T, RoomError> + Send + 'static {
         let room = self.info.id;
         let not_found = move |e: DbError| match e {
             DbError::NotFound => RoomError::NotFound(id),
@@ -98,7 +98,7 @@ impl Room {
     fn then_publish<T: Send + 'static>(
         &mut self,
         ctx: &mut Context<Self>,
-        store: impl FnOnce(&mut DbConnection) -> Result<T, RoomError> + Send + 'static,
+        store: impl FnMut(&mut DbConnection) -> Result<T, RoomError> + Send + 'static,
         announce: impl FnOnce(T) -> ServerFrame + 'static,
     ) -> ResponseFuture<Result<(), RoomError>> {
         self.write_in_order(ctx, store, move |room, stored| {
@@ -186,7 +186,7 @@ impl Handler<Post> for Room {
                 created_at.naive_utc(),
                 client_id.as_ref(),
             )?;
-            Ok::<_, RoomError>((stored, text))
+            Ok::<_, RoomError>((stored, text.clone()))
         };
         let Post {
             author,
@@ -267,7 +267,7 @@ impl Handler<Edit> for Room {
                 }
             },
             move |c, _| {
-                let text = text.into_string();
+                let text = text.as_str().to_owned();
                 messages::edit(c, id, &text, edited_at.naive_utc())?;
                 Ok(text)
             },
@@ -350,7 +350,7 @@ impl Handler<React> for Room {
         } = react;
         let who = user.username.clone();
         let stored_emoji = emoji.as_str().to_owned();
-        let toggle = self.change_message(
+        let mut toggle = self.change_message(
             user,
             id,
             |_, user, _| Ok(user),

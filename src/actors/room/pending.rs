@@ -77,7 +77,7 @@ impl Room {
     pub(super) fn write_in_order<T, A>(
         &mut self,
         ctx: &mut Context<Self>,
-        store: impl FnOnce(&mut DbConnection) -> Result<T, RoomError> + Send + 'static,
+        store: impl FnMut(&mut DbConnection) -> Result<T, RoomError> + Send + 'static,
         announce: impl FnOnce(&mut Room, T) -> A + 'static,
     ) -> ResponseFuture<Result<A, RoomError>>
     where

@@ -57,9 +57,7 @@ pub enum Stored {
 ///
 /// The unique index on `(user_id, client_id)` decides, so two repeats
 /// racing (on two instances, say) store one message: the loser's insert
-/// fails inside a savepoint (a nested transaction: it leaves a surrounding
-/// transaction usable, which PostgreSQL would otherwise abort) and it reads
-/// the winner's row. The look-up first spares the usual repeat that failure.
+/// stores nothing (`ON CONFLICT DO NOTHING`) and it reads the winner's row.
 pub fn insert_once(
     conn: &mut DbConnection,
     room_id: RoomId,
@@ -68,9 +66,6 @@ pub fn insert_once(
     created_at: NaiveDateTime,
     client_id: &ClientId,
 ) -> Result<Stored, DbError> {
-    if let Some(row) = by_client_id(conn, user_id, client_id)? {
-        return Ok(Stored::Repeat(row));
-    }
     let new = NewMessage {
         room_id,
         user_id,
@@ -78,12 +73,32 @@ pub fn insert_once(
         created_at,
         client_id: Some(client_id.as_str()),
     };
-    match conn.transaction(|conn| insert_row(conn, &new)) {
-        Ok(row) => Ok(Stored::New(row)),
-        Err(DbError::Conflict) => by_client_id(conn, user_id, client_id)?
+    // One statement in the usual case (a new post): the unique index turns
+    // a repeat into no row rather than an error that would abort a
+    // PostgreSQL transaction; only then is the stored one looked up. (Each
+    // statement is a round trip of the single writer's.) diesel's
+    // multi-backend connection has no `ON CONFLICT`, though both backends
+    // do: the statement is written once and run per backend.
+    macro_rules! insert_unless_repeated {
+        ($c:expr) => {
+            diesel::insert_into(messages::table)
+                .values(&new)
+                .on_conflict_do_nothing()
+                .returning(messages::all_columns)
+                .get_result::<Message>($c)
+                .optional()
+        };
+    }
+    let inserted = match conn {
+        DbConnection::Sqlite(c) => insert_unless_repeated!(c),
+        #[cfg(feature = "postgres")]
+        DbConnection::Pg(c) => insert_unless_repeated!(c),
+    }?;
+    match inserted {
+        Some(row) => Ok(Stored::New(row)),
+        None => by_client_id(conn, user_id, client_id)?
             .map(Stored::Repeat)
             .ok_or(DbError::Conflict),
-        Err(e) => Err(e),
     }
 }
 
