@@ -419,6 +419,16 @@ async fn send(
     let mut next_seq = 0u32;
     let mut in_flight = 0u64;
     let mut retries: BinaryHeap<Reverse<(u64, u32)>> = BinaryHeap::new();
+    // At a rate, senders keep the same period but not the same phase: each
+    // starts its own fraction of a period later, as independent people
+    // would. (All in step, a thousand senders would post in one wave every
+    // period, and the latency measured would be the wave's, not the
+    // server's at that rate.)
+    let senders = (load.rooms.len() * load.senders).max(1);
+    let start_nanos = start_nanos
+        + load.rate.map_or(0, |rate| {
+            (f64::from(id) / senders as f64 / rate * 1e9) as u64
+        });
     tokio::time::sleep_until(tokio::time::Instant::from_std(clock::instant_at(
         start_nanos,
     )))
