@@ -6,11 +6,12 @@
 //! PostgreSQL's WAL flush). One transaction per message would pay that
 //! sync per message; the writer pays it per batch instead. It takes
 //! whatever writes have queued (at most [`MAX_BATCH`]), runs them in order
-//! in one transaction, each in a savepoint of its own so that a write that
-//! fails (a rule it breaks, a row that vanished) undoes only itself,
-//! commits once and then answers each write in the order it came. If the
-//! commit fails, nothing of the batch was stored and every write of it is
-//! told so.
+//! in one transaction, commits once and then answers each write in the
+//! order it came. A write that fails (a rule it breaks, a row that
+//! vanished) undoes only itself: the batch is then rolled back and run
+//! again with a savepoint per write (only then, because on PostgreSQL a
+//! savepoint costs two round trips a write). If the commit fails, nothing
+//! of the batch was stored and every write of it is told so.
 //!
 //! Writes are closures over the connection, as for [`Database::run`]: a
 //! write checks its rules (rights, the row it changes) and writes in one
