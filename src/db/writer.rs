@@ -28,8 +28,11 @@
 //! [`Database::run`]: super::Database::run
 
 use super::{Backend, DbConnection, DbError};
+use crate::domain::RoomId;
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
 use diesel::r2d2::R2D2Connection;
+use std::cell::RefCell;
+use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -336,6 +339,7 @@ impl Thread {
         if committed.is_err() {
             let _ = <DbConnection as Connection>::TransactionManager::rollback_transaction(conn);
         }
+        remember_for_batch(false);
         let outcome = committed.as_ref().map(|_| ());
         let not_run = batch.split_off(ran);
         for done in batch {
@@ -375,11 +379,48 @@ fn transaction_is_lost(conn: &mut DbConnection) -> bool {
         .is_err()
 }
 
+thread_local! {
+    /// On the writer thread, during a batch: which rooms are admin-only, as
+    /// read once in this batch. `None` anywhere else.
+    static ADMIN_ONLY: RefCell<Option<HashMap<RoomId, bool>>> = const { RefCell::new(None) };
+}
+
+/// Whether room `id` is admin-only: `read` once per batch on the writer
+/// thread (every post checks it, and on PostgreSQL each read is a round
+/// trip of the one connection), every time anywhere else. A room made
+/// admin-only meanwhile (by `confab room set`, another process) counts
+/// from the next batch, a few milliseconds later.
+pub fn admin_only_once_per_batch(
+    id: RoomId,
+    read: impl FnOnce() -> Result<bool, DbError>,
+) -> Result<bool, DbError> {
+    let known = ADMIN_ONLY.with_borrow(|memo| memo.as_ref().map(|rooms| rooms.get(&id).copied()));
+    match known {
+        Some(Some(admin_only)) => Ok(admin_only),
+        Some(None) => {
+            let admin_only = read()?;
+            ADMIN_ONLY.with_borrow_mut(|memo| {
+                if let Some(rooms) = memo {
+                    rooms.insert(id, admin_only);
+                }
+            });
+            Ok(admin_only)
+        }
+        None => read(),
+    }
+}
+
+/// Starts (`true`) or ends what [`admin_only_once_per_batch`] remembers.
+fn remember_for_batch(on: bool) {
+    ADMIN_ONLY.with_borrow_mut(|memo| *memo = on.then(HashMap::new));
+}
+
 /// Opens the batch's transaction. SQLite's takes the write lock at once
 /// (`BEGIN IMMEDIATE`): a transaction that reads first and writes later
 /// could otherwise fail at once with "database is locked" when another
 /// process wrote in between, instead of waiting its turn.
 fn begin(conn: &mut DbConnection) -> diesel::QueryResult<()> {
+    remember_for_batch(true);
     match conn {
         DbConnection::Sqlite(c) => {
             AnsiTransactionManager::begin_transaction_sql(c, "BEGIN IMMEDIATE")

@@ -75,12 +75,17 @@ pub fn set_admin_only(
 
 /// Whether the room `id` is admin-only now: read at each act of a member,
 /// so `confab room set NAME --admin-only` takes effect at once.
+///
+/// In the writer's batches it is read once per batch and room
+/// ([`admin_only_once_per_batch`](crate::db::writer::admin_only_once_per_batch)).
 pub fn is_admin_only(conn: &mut DbConnection, id: crate::domain::RoomId) -> Result<bool, DbError> {
-    rooms::table
-        .find(id)
-        .select(rooms::admin_only)
-        .first(conn)
-        .map_err(DbError::from)
+    crate::db::writer::admin_only_once_per_batch(id, || {
+        rooms::table
+            .find(id)
+            .select(rooms::admin_only)
+            .first(conn)
+            .map_err(DbError::from)
+    })
 }
 
 /// Which of the rooms `ids` are admin-only now, for the session sweep
