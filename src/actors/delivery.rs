@@ -78,7 +78,7 @@ pub enum Hangup {
     SignedOut,
 }
 
-/// A connection is gone (or was kicked), for the registry. Sending it twice
+/// A connection is gone, for the registry. Sending it twice
 /// is harmless.
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -119,14 +119,13 @@ impl SessionHandle {
     }
 
     /// Queues a frame for the client without waiting; the payload is
-    /// shared, not copied. Always true: however big a burst, a client that
-    /// reads is never refused (the session itself judges one that does
-    /// not, by bytes and time, and hangs up on its own).
-    pub fn offer(&self, deliver: Deliver) -> bool {
+    /// shared, not copied. Never refused: however big a burst, a client
+    /// that reads gets it (the session itself judges one that does not,
+    /// by bytes and time, and hangs up on its own).
+    pub fn offer(&self, deliver: Deliver) {
         self.0
             .outbox
             .deliver(deliver.frame.into_bytes(), deliver.message_id);
-        true
     }
 
     /// Queues the join burst, ahead of every live frame that follows.

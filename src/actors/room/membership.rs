@@ -118,7 +118,6 @@ impl Handler<Join> for Room {
                     Member {
                         user: join.user.clone(),
                         session: join.session,
-                        kicked: false,
                     },
                 );
                 if first {

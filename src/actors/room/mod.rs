@@ -46,7 +46,7 @@ pub use history::{HistoryPage, ListReactors, LoadHistory};
 pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
 
 use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};
-use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
+use crate::actors::delivery::{Deliver, SessionHandle, SessionId};
 use crate::db::queries::messages::MessageWithAuthor;
 use crate::db::queries::reactions::ReactionGroup;
 use crate::db::{Database, DbError};
@@ -139,8 +139,6 @@ impl RoomError {
 struct Member {
     user: Username,
     session: SessionHandle,
-    /// Already reported as too slow; gets nothing more.
-    kicked: bool,
 }
 
 /// A live room.
@@ -148,8 +146,6 @@ pub struct Room {
     info: RoomInfo,
     db: Database,
     bus: Bus,
-    /// Told when the room drops a member (the registry).
-    registry: Recipient<Disconnect>,
     members: HashMap<SessionId, Member>,
     subscription: Option<Subscription>,
     /// What members have had, for catching up from the database.
@@ -167,12 +163,11 @@ pub struct Room {
 
 impl Room {
     /// A room actor for `info`, not yet started.
-    pub fn new(info: RoomInfo, db: Database, bus: Bus, registry: Recipient<Disconnect>) -> Self {
+    pub fn new(info: RoomInfo, db: Database, bus: Bus) -> Self {
         Room {
             info,
             db,
             bus,
-            registry,
             members: HashMap::new(),
             subscription: None,
             memory: Memory::default(),
@@ -186,18 +181,6 @@ impl Room {
     fn publish(&self, frame: &ServerFrame, skip_user: Option<Username>, id: Option<MessageId>) {
         self.bus
             .publish(&self.info.name, RoomEvent::now(frame, skip_user, id));
-    }
-
-    fn kick(&mut self, session: SessionId) {
-        let Some(member) = self.members.get_mut(&session) else {
-            return;
-        };
-        if member.kicked {
-            return;
-        }
-        member.kicked = true;
-        member.session.hang_up(Hangup::TooSlow);
-        self.registry.do_send(Disconnect { session });
     }
 }
 impl Actor for Room {
@@ -257,40 +240,31 @@ impl Handler<Published> for Room {
 
 impl Room {
     /// Hands one encoded frame to every member (but those named
-    /// `skip_user`), kicking any that cannot take it.
+    /// `skip_user`).
     fn deliver(&mut self, frame: &ByteString, skip_user: Option<&Username>, id: Option<MessageId>) {
         self.deliver_to(frame, id, |user| skip_user != Some(user));
     }
 
-    /// Hands one encoded frame to the members whose user `to` picks,
-    /// kicking any that cannot take it.
+    /// Hands one encoded frame to the members whose user `to` picks.
     fn deliver_to(
         &mut self,
         frame: &ByteString,
         id: Option<MessageId>,
         to: impl Fn(&Username) -> bool,
     ) {
-        let mut slow = Vec::new();
         let mut delivered = 0;
         for (session, member) in &self.members {
-            if member.kicked || !to(&member.user) {
+            if !to(&member.user) {
                 continue;
             }
-            let deliver = Deliver {
+            member.session.offer(Deliver {
                 // The sender of a post gets its echo, with its client_id.
                 frame: self.echoes.frame_for(id, *session, frame),
                 message_id: id,
-            };
-            if member.session.offer(deliver) {
-                delivered += 1;
-            } else {
-                slow.push(*session);
-            }
+            });
+            delivered += 1;
         }
         METRICS.frames_out(delivered);
-        for session in slow {
-            self.kick(session);
-        }
     }
 }
 
