@@ -26,7 +26,7 @@ const WAITING_ECHOES: usize = 1024;
 pub(super) struct Echoes(BTreeMap<MessageId, Echo>);
 
 #[derive(Debug)]
-struct Echo {
+pub(super) struct Echo {
     session: SessionId,
     frame: ByteString,
 }
@@ -41,21 +41,36 @@ impl Echoes {
         }
     }
 
-    /// The frame of message `id` for `session`: its echo if it posted the
-    /// message, else `shared`. An echo is handed out once.
+    /// The echo of message `id`, if one waits: looked up once per
+    /// delivery of the message, not once per member.
+    pub(super) fn waiting(&self, id: Option<MessageId>) -> Option<&Echo> {
+        self.0.get(&id?)
+    }
+
+    /// The echo of message `id` was handed to its session: it is not
+    /// handed out again.
+    pub(super) fn delivered(&mut self, id: MessageId) {
+        self.0.remove(&id);
+    }
+}
+
+impl Echo {
+    /// The frame of this message for `session`: the echo if it posted
+    /// the message, else `shared`.
     pub(super) fn frame_for(
-        &mut self,
-        id: Option<MessageId>,
+        echo: Option<&Echo>,
         session: SessionId,
         shared: &ByteString,
     ) -> ByteString {
-        if let Some(id) = id
-            && self.0.get(&id).is_some_and(|echo| echo.session == session)
-            && let Some(echo) = self.0.remove(&id)
-        {
-            return echo.frame;
+        match echo {
+            Some(echo) if echo.session == session => echo.frame.clone(),
+            _ => shared.clone(),
         }
-        shared.clone()
+    }
+
+    /// Whether `session` posted the message.
+    pub(super) fn is_for(&self, session: SessionId) -> bool {
+        self.session == session
     }
 }
 
@@ -69,19 +84,13 @@ mod tests {
         let shared = ByteString::from_static("shared");
         let mut echoes = Echoes::default();
         echoes.expect(MessageId(5), sender, ByteString::from_static("echo"));
-        assert_eq!(
-            echoes.frame_for(Some(MessageId(5)), other, &shared),
-            "shared"
-        );
-        assert_eq!(echoes.frame_for(None, sender, &shared), "shared");
-        assert_eq!(
-            echoes.frame_for(Some(MessageId(5)), sender, &shared),
-            "echo"
-        );
-        assert_eq!(
-            echoes.frame_for(Some(MessageId(5)), sender, &shared),
-            "shared"
-        );
+        assert!(echoes.waiting(None).is_none());
+        let echo = echoes.waiting(Some(MessageId(5)));
+        assert_eq!(Echo::frame_for(echo, other, &shared), "shared");
+        assert_eq!(Echo::frame_for(echo, sender, &shared), "echo");
+        echoes.delivered(MessageId(5));
+        let again = echoes.waiting(Some(MessageId(5)));
+        assert_eq!(Echo::frame_for(again, sender, &shared), "shared");
     }
 
     #[test]
@@ -92,13 +101,9 @@ mod tests {
         for id in 0..=WAITING_ECHOES as i64 {
             echoes.expect(MessageId(id), sender, ByteString::from_static("echo"));
         }
-        assert_eq!(
-            echoes.frame_for(Some(MessageId(0)), sender, &shared),
-            "shared"
-        );
-        assert_eq!(
-            echoes.frame_for(Some(MessageId(1)), sender, &shared),
-            "echo"
-        );
+        let first = echoes.waiting(Some(MessageId(0)));
+        assert_eq!(Echo::frame_for(first, sender, &shared), "shared");
+        let second = echoes.waiting(Some(MessageId(1)));
+        assert_eq!(Echo::frame_for(second, sender, &shared), "echo");
     }
 }

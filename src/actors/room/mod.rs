@@ -56,7 +56,7 @@ use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame};
 use actix::prelude::*;
 use bytestring::ByteString;
 use catch_up::{CatchUp, OUTAGE_POLL, Scope};
-use echoes::Echoes;
+use echoes::{Echo, Echoes};
 use memory::Memory;
 use pending::PendingWrites;
 use std::collections::HashMap;
@@ -252,17 +252,23 @@ impl Room {
         id: Option<MessageId>,
         to: impl Fn(&Username) -> bool,
     ) {
+        // The sender of a post gets its echo, with its client_id.
+        let echo = self.echoes.waiting(id);
+        let mut echoed = false;
         let mut delivered = 0;
         for (session, member) in &self.members {
             if !to(&member.user) {
                 continue;
             }
+            echoed |= echo.is_some_and(|echo| echo.is_for(*session));
             member.session.offer(Deliver {
-                // The sender of a post gets its echo, with its client_id.
-                frame: self.echoes.frame_for(id, *session, frame),
+                frame: Echo::frame_for(echo, *session, frame),
                 message_id: id,
             });
             delivered += 1;
+        }
+        if echoed && let Some(id) = id {
+            self.echoes.delivered(id);
         }
         METRICS.frames_out(delivered);
     }
