@@ -2,7 +2,7 @@
 //! `queries/`; conversion to domain types happens where rows are used, or
 //! here as a `From` impl when several places need the same one.
 
-use super::schema::{messages, reactions, rooms, sessions, users};
+use super::schema::{memberships, mentions, messages, reactions, rooms, sessions, users};
 use crate::domain::{LoginId, MessageId, RoomId, RoomInfo, RoomName, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -63,6 +63,11 @@ pub struct Room {
     /// The user whose visit created it; `None` for rooms made by
     /// `confab room create` or before creators were recorded.
     pub created_by: Option<UserId>,
+    /// For a direct conversation, the participant with the lower id.
+    pub direct_a: Option<UserId>,
+    /// For a direct conversation, the other participant (the same as
+    /// `direct_a` for notes to self).
+    pub direct_b: Option<UserId>,
 }
 
 /// The room as the handlers and actors see it; only parsed names are stored.
@@ -111,6 +116,8 @@ pub struct Message {
     /// The author's name for the post (the protocol's `client_id`), unique
     /// per author, if the client gave one.
     pub client_id: Option<String>,
+    /// The message this one replies to, if any.
+    pub reply_to: Option<MessageId>,
 }
 
 /// A new row of `messages`.
@@ -171,4 +178,29 @@ pub struct NewLogin<'a> {
     pub created_at: NaiveDateTime,
     /// The same, as its first use.
     pub last_seen_at: NaiveDateTime,
+}
+
+/// A row of `memberships`: a user is in a room (it is one of "my rooms"),
+/// and has read it up to `last_read_id`.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = memberships)]
+pub struct Membership {
+    /// The member.
+    pub user_id: UserId,
+    /// The room (or direct conversation).
+    pub room_id: RoomId,
+    /// The newest message read there; 0 for none.
+    pub last_read_id: MessageId,
+    /// When the user joined (UTC).
+    pub joined_at: NaiveDateTime,
+}
+
+/// A row of `mentions`: `message_id` mentions `user_id`.
+#[derive(Debug, Clone, Copy, Queryable, Selectable, Insertable)]
+#[diesel(table_name = mentions)]
+pub struct Mention {
+    /// The message.
+    pub message_id: MessageId,
+    /// The user it mentions.
+    pub user_id: UserId,
 }

@@ -1,6 +1,22 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    memberships (user_id, room_id) {
+        user_id -> Integer,
+        room_id -> Integer,
+        last_read_id -> BigInt,
+        joined_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    mentions (message_id, user_id) {
+        message_id -> BigInt,
+        user_id -> Integer,
+    }
+}
+
+diesel::table! {
     messages (id) {
         id -> BigInt,
         room_id -> Integer,
@@ -10,6 +26,7 @@ diesel::table! {
         edited_at -> Nullable<Timestamp>,
         deleted_at -> Nullable<Timestamp>,
         client_id -> Nullable<Text>,
+        reply_to -> Nullable<BigInt>,
     }
 }
 
@@ -30,6 +47,8 @@ diesel::table! {
         admin_only -> Bool,
         created_at -> Timestamp,
         created_by -> Nullable<Integer>,
+        direct_a -> Nullable<Integer>,
+        direct_b -> Nullable<Integer>,
     }
 }
 
@@ -55,10 +74,22 @@ diesel::table! {
     }
 }
 
+diesel::joinable!(memberships -> rooms (room_id));
+diesel::joinable!(memberships -> users (user_id));
+diesel::joinable!(mentions -> messages (message_id));
+diesel::joinable!(mentions -> users (user_id));
 diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (user_id));
 diesel::joinable!(reactions -> messages (message_id));
 diesel::joinable!(reactions -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
-diesel::allow_tables_to_appear_in_same_query!(messages, reactions, rooms, sessions, users,);
+diesel::allow_tables_to_appear_in_same_query!(
+    memberships,
+    mentions,
+    messages,
+    reactions,
+    rooms,
+    sessions,
+    users,
+);
