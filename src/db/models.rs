@@ -134,6 +134,8 @@ pub struct NewMessage<'a> {
     pub created_at: NaiveDateTime,
     /// The author's name for the post, if the client gave one.
     pub client_id: Option<&'a str>,
+    /// The message (of the same room) it replies to, if any.
+    pub reply_to: Option<MessageId>,
 }
 
 /// A new row of `reactions`: one user's emoji on one message.

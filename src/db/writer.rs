@@ -463,11 +463,11 @@ mod tests {
         let (_dir, db, room, user) = seeded();
         let now = crate::db::queries::now();
         let store = |text: &'static str| {
-            db.write(move |c| messages::insert(c, room, user, text, now).map(|m| m.id))
+            db.write(move |c| messages::insert(c, room, user, text, now, None).map(|m| m.id))
         };
         let first = store("one");
         let failing = db.write(move |c| {
-            messages::insert(c, room, user, "undone", now)?;
+            messages::insert(c, room, user, "undone", now, None)?;
             Err::<(), _>(DbError::Conflict)
         });
         let last = store("two");

@@ -12,4 +12,9 @@ pub enum Window {
     /// The oldest messages newer than this id (catching up after a
     /// reconnect).
     After(MessageId),
+    /// The messages around this id, it included (jumping to a message: a
+    /// reply's original, a search result, a mention): about half older,
+    /// half newer. The id need not be a live message; the page is then
+    /// around where it was.
+    Around(MessageId),
 }

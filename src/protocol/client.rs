@@ -29,9 +29,13 @@ pub enum ClientFrame {
         /// not stored again, and every answer to it carries it.
         #[serde(default)]
         client_id: Option<ClientId>,
+        /// The message of this room it answers, if it is a reply.
+        #[serde(default)]
+        reply_to: Option<MessageId>,
     },
     /// A page of the log: older than `before` (scroll-back), newer than
-    /// `after` (catching up), or the newest with neither.
+    /// `after` (catching up), around `around` (jumping to a message), or
+    /// the newest with none.
     History {
         /// Only messages with a smaller id.
         #[serde(default)]
@@ -39,6 +43,9 @@ pub enum ClientFrame {
         /// Only messages with a larger id.
         #[serde(default)]
         after: Option<MessageId>,
+        /// The messages around this id, it included.
+        #[serde(default)]
+        around: Option<MessageId>,
         /// How many, 1 to [`HISTORY_LIMIT_MAX`].
         #[serde(default = "default_history_limit")]
         limit: u32,
@@ -120,6 +127,8 @@ struct UntypedChatMessage {
     message: String,
     #[serde(default)]
     client_id: Option<ClientId>,
+    #[serde(default)]
+    reply_to: Option<MessageId>,
 }
 
 /// Only the fields that say which post a frame is, read without the rest.
@@ -157,6 +166,7 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
         return Ok(ClientFrame::ChatMessage {
             message: frame.message,
             client_id: frame.client_id,
+            reply_to: frame.reply_to,
         });
     };
     match serde_json::from_str(text) {
@@ -167,11 +177,12 @@ pub fn decode(text: &str) -> Result<ClientFrame, FrameError> {
             )))
         }
         Ok(ClientFrame::History {
-            before: Some(_),
-            after: Some(_),
+            before,
+            after,
+            around,
             ..
-        }) => Err(FrameError::Malformed(
-            "a history request takes `before` or `after`, not both".to_owned(),
+        }) if [before, after, around].iter().flatten().count() > 1 => Err(FrameError::Malformed(
+            "a history request takes one of `before`, `after` and `around`".to_owned(),
         )),
         Ok(frame) => Ok(frame),
         Err(e) => Err(FrameError::Malformed(e.to_string())),
@@ -187,6 +198,7 @@ mod tests {
         ClientFrame::ChatMessage {
             message: text.to_owned(),
             client_id: None,
+            reply_to: None,
         }
     }
 
@@ -209,6 +221,7 @@ mod tests {
         let with_id = ClientFrame::ChatMessage {
             message: "hi".into(),
             client_id: Some(id.clone()),
+            reply_to: None,
         };
         assert_eq!(
             decode(r#"{"type":"chat_message","message":"hi","client_id":"c-1"}"#),
@@ -254,6 +267,32 @@ mod tests {
     }
 
     #[test]
+    fn a_post_may_reply_to_a_message() {
+        assert_eq!(
+            decode(r#"{"type":"chat_message","message":"yes","reply_to":42}"#),
+            Ok(ClientFrame::ChatMessage {
+                message: "yes".into(),
+                client_id: None,
+                reply_to: Some(MessageId(42)),
+            })
+        );
+        assert_eq!(
+            decode(r#"{"message":"yes","reply_to":null}"#),
+            Ok(chat("yes"))
+        );
+        for text in [
+            r#"{"type":"chat_message","message":"x","reply_to":"42"}"#,
+            r#"{"type":"chat_message","message":"x","reply_to":{"id":42}}"#,
+        ] {
+            assert_eq!(
+                decode(text).map_err(|e| e.code()),
+                Err(ErrorCode::InvalidFrame),
+                "{text:?}"
+            );
+        }
+    }
+
+    #[test]
     fn not_json_is_invalid_json() {
         for text in ["", "hello", "{\"message\":", "{'message': 'x'}"] {
             assert_eq!(
@@ -291,6 +330,7 @@ mod tests {
             Ok(ClientFrame::History {
                 before: None,
                 after: None,
+                around: None,
                 limit: HISTORY_LIMIT_DEFAULT
             })
         );
@@ -299,6 +339,7 @@ mod tests {
             Ok(ClientFrame::History {
                 before: Some(MessageId(9)),
                 after: None,
+                around: None,
                 limit: 100
             })
         );
@@ -307,7 +348,17 @@ mod tests {
             Ok(ClientFrame::History {
                 before: None,
                 after: Some(MessageId(9)),
+                around: None,
                 limit: HISTORY_LIMIT_DEFAULT
+            })
+        );
+        assert_eq!(
+            decode(r#"{"type":"history","around":9,"limit":20}"#),
+            Ok(ClientFrame::History {
+                before: None,
+                after: None,
+                around: Some(MessageId(9)),
+                limit: 20
             })
         );
         for text in [
@@ -316,6 +367,9 @@ mod tests {
             r#"{"type":"history","limit":-1}"#,
             r#"{"type":"history","before":"x"}"#,
             r#"{"type":"history","before":1,"after":2}"#,
+            r#"{"type":"history","before":1,"around":2}"#,
+            r#"{"type":"history","around":1,"after":2}"#,
+            r#"{"type":"history","around":"x"}"#,
         ] {
             assert_eq!(
                 decode(text).map_err(|e| e.code()),

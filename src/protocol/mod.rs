@@ -20,4 +20,7 @@ mod server;
 pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, post_client_id};
 pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
-pub use server::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};
+pub use server::{
+    ErrorCode, MessageView, REPLY_EXCERPT_CHARS, ReactionView, ReplyView, ServerFrame, encode,
+    excerpt,
+};

@@ -34,6 +34,8 @@ pub enum Request {
         /// The client's name for the post: stored once per user, and
         /// carried by every answer to it.
         client_id: Option<ClientId>,
+        /// The message of the room it replies to (checked by the room).
+        reply_to: Option<MessageId>,
     },
     /// `/pm <user> <text>`: a private message to every connection of a user.
     Private {
@@ -141,7 +143,13 @@ impl RequestError {
 pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
     let checked = |text: String| MessageText::parse(text, limits.max_message_chars);
     Ok(match decode(text)? {
-        ClientFrame::ChatMessage { message, client_id } => match PrivateCommand::parse(&message) {
+        ClientFrame::ChatMessage {
+            message,
+            client_id,
+            reply_to,
+        } => match PrivateCommand::parse(&message) {
+            // A private message is not stored in the room's log: it has
+            // nothing there to reply to, and `reply_to` is ignored.
             Some(command) => {
                 let command = command?;
                 Request::Private {
@@ -153,17 +161,21 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
             None => Request::Post {
                 text: checked(message)?,
                 client_id,
+                reply_to,
             },
         },
         ClientFrame::History {
             before,
             after,
+            around,
             limit,
         } => {
-            let window = match (before, after) {
-                (Some(before), _) => Window::Before(before),
-                (None, Some(after)) => Window::After(after),
-                (None, None) => Window::Latest,
+            // `decode` refused more than one of the three.
+            let window = match (before, after, around) {
+                (Some(before), _, _) => Window::Before(before),
+                (None, Some(after), _) => Window::After(after),
+                (None, None, Some(around)) => Window::Around(around),
+                (None, None, None) => Window::Latest,
             };
             Request::History { window, limit }
         }
@@ -206,7 +218,7 @@ mod tests {
     fn message_text_is_checked_wherever_it_appears() {
         assert!(matches!(
             parse(r#"{"message":"hi"}"#, &LIMITS),
-            Ok(Request::Post { text, client_id: None }) if text.as_str() == "hi"
+            Ok(Request::Post { text, client_id: None, reply_to: None }) if text.as_str() == "hi"
         ));
         assert_eq!(code(r#"{"message":"   "}"#), Some(ErrorCode::EmptyMessage));
         assert_eq!(

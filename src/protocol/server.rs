@@ -4,6 +4,12 @@ use crate::domain::{ClientId, MessageId, Username};
 use bytestring::ByteString;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use unicode_segmentation::UnicodeSegmentation;
+
+/// Most characters (grapheme clusters) of the original a reply quotes: a
+/// line of text, enough to recognise it. Not a limit on what anyone may
+/// send, only on what a reply repeats of another message.
+pub const REPLY_EXCERPT_CHARS: usize = 100;
 
 /// A chat message as clients see it, live or from history.
 #[derive(Debug, Clone, Serialize)]
@@ -26,6 +32,9 @@ pub struct MessageView {
     /// Its reactions, if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionView>,
+    /// The message it replies to, if it is a reply.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_to: Option<ReplyView>,
     /// Sent as part of the history on join rather than live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
@@ -34,6 +43,61 @@ pub struct MessageView {
     /// anyone else.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub client_id: Option<ClientId>,
+}
+
+/// What a reply shows of the message it answers:
+/// `{"id":41,"user":"bob","excerpt":"the start of it"}`, or
+/// `{"id":41,"deleted":true}` once that message is deleted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReplyView {
+    /// The original.
+    pub id: MessageId,
+    /// Its author, while it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub user: Option<Username>,
+    /// The start of its text (at most [`REPLY_EXCERPT_CHARS`] characters,
+    /// on one line; `…` when cut), while it exists.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub excerpt: Option<String>,
+    /// It was deleted.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
+}
+
+impl ReplyView {
+    /// A reply to `id`, by `user`, which says `text` now.
+    pub fn live(id: MessageId, user: Username, text: &str) -> Self {
+        ReplyView {
+            id,
+            user: Some(user),
+            excerpt: Some(excerpt(text)),
+            deleted: false,
+        }
+    }
+
+    /// A reply to `id`, which has been deleted.
+    pub fn deleted(id: MessageId) -> Self {
+        ReplyView {
+            id,
+            user: None,
+            excerpt: None,
+            deleted: true,
+        }
+    }
+}
+
+/// The start of `text` as a quote shows it: white space (line breaks
+/// included) folded to single spaces, at most [`REPLY_EXCERPT_CHARS`]
+/// characters, never cutting a character (or an emoji) in half, and `…`
+/// when anything was cut.
+pub fn excerpt(text: &str) -> String {
+    let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    let mut graphemes = folded.graphemes(true);
+    let mut out: String = graphemes.by_ref().take(REPLY_EXCERPT_CHARS).collect();
+    if graphemes.next().is_some() {
+        out.push('…');
+    }
+    out
 }
 
 /// One emoji's reactions on a message, as one reader sees them: a summary
@@ -119,8 +183,13 @@ pub enum ServerFrame {
     History {
         /// Oldest first.
         messages: Vec<MessageView>,
-        /// Whether there are older messages still.
+        /// Whether the log goes on past the page: older messages for a
+        /// `before`, plain or `around` request, newer ones for `after`.
         has_more: bool,
+        /// Only answering `around`: whether there are newer messages
+        /// than the page holds.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        has_newer: Option<bool>,
     },
     /// Ends the catch-up burst of a socket opened with `?after=ID`: every
     /// message after ID has been sent, up to a cap.
@@ -256,6 +325,7 @@ mod tests {
             created_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             edited_at: None,
             reactions: Vec::new(),
+            reply_to: None,
             history: false,
             client_id: None,
         };
@@ -283,6 +353,7 @@ mod tests {
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
             edited_at: None,
             reactions: Vec::new(),
+            reply_to: None,
             history: true,
             client_id: None,
         });
@@ -303,6 +374,7 @@ mod tests {
                 me: true,
                 users: vec![user("alice"), user("bob"), user("carol")],
             }],
+            reply_to: None,
             history: false,
             client_id: None,
         });
@@ -336,11 +408,59 @@ mod tests {
         let frame = ServerFrame::History {
             messages: Vec::new(),
             has_more: false,
+            has_newer: None,
         };
         assert_eq!(
             &*encode(&frame),
             r#"{"type":"history","messages":[],"has_more":false}"#
         );
+    }
+
+    #[test]
+    fn a_reply_quotes_its_original_or_says_it_is_gone() {
+        let mut view = MessageView {
+            id: MessageId(8),
+            user: user("alice"),
+            message: "yes".into(),
+            created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            edited_at: None,
+            reactions: Vec::new(),
+            reply_to: Some(ReplyView::live(
+                MessageId(7),
+                user("bob"),
+                "lunch\nat noon?",
+            )),
+            history: false,
+            client_id: None,
+        };
+        assert_eq!(
+            &*encode(&ServerFrame::ChatMessage(view.clone())),
+            r#"{"type":"chat_message","id":8,"user":"alice","message":"yes","created_at":"1970-01-01T00:00:00.000Z","reply_to":{"id":7,"user":"bob","excerpt":"lunch at noon?"}}"#
+        );
+        view.reply_to = Some(ReplyView::deleted(MessageId(7)));
+        assert!(
+            encode(&ServerFrame::ChatMessage(view))
+                .contains(r#""reply_to":{"id":7,"deleted":true}"#)
+        );
+        let frame = ServerFrame::History {
+            messages: Vec::new(),
+            has_more: true,
+            has_newer: Some(false),
+        };
+        assert_eq!(
+            &*encode(&frame),
+            r#"{"type":"history","messages":[],"has_more":true,"has_newer":false}"#
+        );
+    }
+
+    #[test]
+    fn an_excerpt_is_one_line_cut_between_characters() {
+        assert_eq!(excerpt("  hi\n\nthere  "), "hi there");
+        let long = "👍🏽".repeat(REPLY_EXCERPT_CHARS + 1);
+        let cut = excerpt(&long);
+        assert_eq!(cut, format!("{}…", "👍🏽".repeat(REPLY_EXCERPT_CHARS)));
+        let exact = "a".repeat(REPLY_EXCERPT_CHARS);
+        assert_eq!(excerpt(&exact), exact);
     }
 
     #[test]

@@ -36,6 +36,7 @@ mod postgres;
 mod presence;
 mod private_messages;
 mod reactions;
+mod replies;
 mod rights;
 mod rooms;
 mod scale_out;

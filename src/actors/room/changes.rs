@@ -22,10 +22,10 @@
 //! message that vanished meanwhile is reported as not found rather than as
 //! a database failure.
 
-use super::{Room, RoomError, view_of};
+use super::{Room, RoomError, reply_view, view_of};
 use crate::actors::delivery::SessionId;
 use crate::db::models::Message;
-use crate::db::queries::messages::{MessageWithAuthor, Stored};
+use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
@@ -119,6 +119,8 @@ pub struct Post {
     pub session: SessionId,
     /// The client's name for the post: stored once per author.
     pub client_id: Option<ClientId>,
+    /// The message of this room it replies to, if any.
+    pub reply_to: Option<MessageId>,
 }
 
 /// What became of a post.
@@ -135,7 +137,30 @@ pub enum Posted {
 /// A post as its database job left it.
 enum StoredPost {
     New(MessageId),
-    Repeat(MessageWithAuthor),
+    Repeat(Box<MessageWithAuthor>),
+}
+
+/// What a post replying to `id` quotes: the live message `id` of this
+/// room. Otherwise the post is refused as [`RoomError::NotFound`], unless
+/// it is a repeat (its `client_id` stored already) of a reply whose
+/// original has gone since: that is answered as any repeat is (`None`).
+fn quote_for_post(
+    c: &mut DbConnection,
+    room: RoomId,
+    author: &Identity,
+    id: MessageId,
+    client_id: Option<&ClientId>,
+) -> Result<Option<Quoted>, RoomError> {
+    match messages::quotable(c, room, id) {
+        Ok(quoted) => Ok(Some(quoted)),
+        Err(DbError::NotFound) => match client_id {
+            Some(client_id) if messages::by_client_id(c, author.id, client_id)?.is_some() => {
+                Ok(None)
+            }
+            _ => Err(RoomError::NotFound(id)),
+        },
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Stores a post once per `client_id` (see [`messages::insert_once`]); a
@@ -148,19 +173,20 @@ fn store_post(
     text: &str,
     at: NaiveDateTime,
     client_id: Option<&ClientId>,
+    reply_to: Option<MessageId>,
 ) -> Result<StoredPost, RoomError> {
     let Some(client_id) = client_id else {
         return Ok(StoredPost::New(
-            messages::insert(c, room, author.id, text, at)?.id,
+            messages::insert(c, room, author.id, text, at, reply_to)?.id,
         ));
     };
-    match messages::insert_once(c, room, author.id, text, at, client_id)? {
+    match messages::insert_once(c, room, author.id, text, at, client_id, reply_to)? {
         Stored::New(row) => Ok(StoredPost::New(row.id)),
         Stored::Repeat(row) => {
             let reader = [author.username.as_str()];
             messages::with_ids(c, room, &[row.id], &reader)?
                 .pop()
-                .map(StoredPost::Repeat)
+                .map(|row| StoredPost::Repeat(Box::new(row)))
                 .ok_or(RoomError::RepeatGone(row.id))
         }
     }
@@ -175,9 +201,14 @@ impl Handler<Post> for Room {
         let text = post.text.into_string();
         let author = post.author.clone();
         let client_id = post.client_id.clone();
+        let reply_to = post.reply_to;
         // One closure checks and stores: it runs in the writer's batch.
         let store = move |c: &mut DbConnection| {
             still_admitted(c, room, &author)?;
+            let quoted = match reply_to {
+                Some(id) => quote_for_post(c, room, &author, id, client_id.as_ref())?,
+                None => None,
+            };
             let stored = store_post(
                 c,
                 room,
@@ -185,8 +216,9 @@ impl Handler<Post> for Room {
                 &text,
                 created_at.naive_utc(),
                 client_id.as_ref(),
+                reply_to,
             )?;
-            Ok::<_, RoomError>((stored, text.clone()))
+            Ok::<_, RoomError>((stored, text.clone(), quoted))
         };
         let Post {
             author,
@@ -196,9 +228,9 @@ impl Handler<Post> for Room {
         } = post;
         let author = author.username;
         self.write_in_order(ctx, store, move |room, stored| {
-            let (id, message) = match stored {
-                (StoredPost::New(id), message) => (id, message),
-                (StoredPost::Repeat(row), _) => {
+            let (id, message, quoted) = match stored {
+                (StoredPost::New(id), message, quoted) => (id, message, quoted),
+                (StoredPost::Repeat(row), _, _) => {
                     let view = MessageView {
                         client_id,
                         ..view_of(&row, false, &author)
@@ -213,6 +245,7 @@ impl Handler<Post> for Room {
                 created_at,
                 edited_at: None,
                 reactions: Vec::new(),
+                reply_to: quoted.as_ref().map(reply_view),
                 history: false,
                 client_id: None,
             };

@@ -1,5 +1,6 @@
-//! Reading the room's log on request: pages of it (scrolling back, or
-//! catching up after a reconnect beyond what the join burst carried), and
+//! Reading the room's log on request: pages of it (scrolling back,
+//! catching up after a reconnect beyond what the join burst carried, or
+//! around one message a reader jumps to), and
 //! the full list of who reacted to a message with one emoji, which pages
 //! and the join burst only sum up.
 //!
@@ -34,8 +35,10 @@ pub struct LoadHistory {
 pub struct HistoryPage {
     /// Oldest first.
     pub messages: Vec<MessageView>,
-    /// Whether there are older ones.
+    /// Whether there are older ones (newer ones, for `Window::After`).
     pub has_more: bool,
+    /// For `Window::Around` only: whether there are newer ones.
+    pub has_newer: Option<bool>,
 }
 
 impl Handler<LoadHistory> for Room {
@@ -49,22 +52,28 @@ impl Handler<LoadHistory> for Room {
         let reader = msg.who.username.clone();
         let name = reader.as_str().to_owned();
         Box::pin(async move {
-            let (rows, has_more) = db
+            let (rows, has_more, has_newer) = db
                 .run(move |c| {
                     still_admitted(c, room, &msg.who)?;
                     let names = [name.as_str()];
-                    Ok::<_, RoomError>(messages::page(
-                        c,
-                        room,
-                        msg.window,
-                        msg.limit.into(),
-                        &names,
-                    )?)
+                    let limit = msg.limit.into();
+                    Ok::<_, RoomError>(match msg.window {
+                        Window::Around(id) => {
+                            let (rows, older, newer) =
+                                messages::around(c, room, id, limit, &names)?;
+                            (rows, older, Some(newer))
+                        }
+                        window => {
+                            let (rows, more) = messages::page(c, room, window, limit, &names)?;
+                            (rows, more, None)
+                        }
+                    })
                 })
                 .await?;
             Ok(HistoryPage {
                 messages: rows.iter().map(|row| view_of(row, true, &reader)).collect(),
                 has_more,
+                has_newer,
             })
         })
     }

@@ -47,12 +47,12 @@ pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
 
 use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};
 use crate::actors::delivery::{Deliver, SessionHandle, SessionId};
-use crate::db::queries::messages::MessageWithAuthor;
+use crate::db::queries::messages::{MessageWithAuthor, Quoted};
 use crate::db::queries::reactions::ReactionGroup;
 use crate::db::{Database, DbError};
 use crate::domain::{MessageId, RoomInfo, Username};
 use crate::metrics::METRICS;
-use crate::protocol::{ErrorCode, MessageView, ReactionView, ServerFrame};
+use crate::protocol::{ErrorCode, MessageView, ReactionView, ReplyView, ServerFrame};
 use actix::prelude::*;
 use bytestring::ByteString;
 use catch_up::{CatchUp, OUTAGE_POLL, Scope};
@@ -284,8 +284,21 @@ pub fn view_of(row: &MessageWithAuthor, history: bool, reader: &Username) -> Mes
         created_at: row.message.created_at.and_utc(),
         edited_at: row.message.edited_at.map(|t| t.and_utc()),
         reactions: reaction_views(&row.reactions, reader),
+        reply_to: row.quoted.as_ref().map(reply_view),
         history,
         client_id: None,
+    }
+}
+
+/// What a reply shows of the original it quotes.
+pub fn reply_view(quoted: &Quoted) -> ReplyView {
+    match quoted {
+        Quoted::Live {
+            id,
+            author,
+            content,
+        } => ReplyView::live(*id, Username::from_stored(author.clone()), content),
+        Quoted::Deleted { id } => ReplyView::deleted(*id),
     }
 }
 

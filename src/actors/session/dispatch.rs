@@ -20,7 +20,7 @@ use crate::actors::registry::{PrivateMessageError, SendPrivate};
 use crate::actors::room::{
     Delete, Edit, ListReactors, LoadHistory, Post, Posted, React, Room, RoomError, Typing,
 };
-use crate::domain::{ClientId, MessageText, Username};
+use crate::domain::{ClientId, MessageId, MessageText, Username};
 use crate::protocol::{self, ErrorCode, Request, RequestError, ServerFrame, encode};
 use actix::prelude::*;
 use actix_web_actors::ws;
@@ -98,7 +98,11 @@ impl WsSession {
             return self.fail_answering(refused.into(), request.client_id().cloned(), ctx);
         }
         match request {
-            Request::Post { text, client_id } => self.post(text, client_id, ctx),
+            Request::Post {
+                text,
+                client_id,
+                reply_to,
+            } => self.post(text, client_id, reply_to, ctx),
             Request::Private {
                 to,
                 text,
@@ -114,6 +118,7 @@ impl WsSession {
                     act.send(encode(&ServerFrame::History {
                         messages: page.messages,
                         has_more: page.has_more,
+                        has_newer: page.has_newer,
                     }));
                 });
             }
@@ -177,6 +182,7 @@ impl WsSession {
         &mut self,
         text: MessageText,
         client_id: Option<ClientId>,
+        reply_to: Option<MessageId>,
         ctx: &mut ws::WebsocketContext<Self>,
     ) {
         // A message sent ends "typing" (the browser says so too, but a
@@ -189,6 +195,7 @@ impl WsSession {
             text,
             session: self.id,
             client_id: client_id.clone(),
+            reply_to,
         };
         // A new message's echo comes through the room, like everyone's; a
         // repeat is answered here, to this socket alone.

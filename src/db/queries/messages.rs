@@ -1,5 +1,8 @@
 //! The message log: every message a room stores, read back in pages by
-//! id for history and for clients that reconnect and catch up.
+//! id for history and for clients that reconnect and catch up, or around
+//! one message for a client that jumps to it. Every message read comes
+//! with what it quotes when it is a reply (its original's author and text,
+//! or that the original was deleted).
 
 use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
@@ -8,6 +11,7 @@ use crate::db::{DbConnection, DbError};
 use crate::domain::{ClientId, MessageId, RoomId, UserId, Window};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
+use std::collections::HashMap;
 
 /// A stored message with what the protocol shows beside it: its author's
 /// name and its reactions, summed up for the readers it was loaded for.
@@ -19,15 +23,100 @@ pub struct MessageWithAuthor {
     pub author: String,
     /// Reactions, in order of first use.
     pub reactions: Vec<ReactionGroup>,
+    /// What it replies to, if it is a reply.
+    pub quoted: Option<Quoted>,
 }
 
-/// Stores a message and returns its row (with the id the database gave it).
+/// The original a reply quotes, as it is now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Quoted {
+    /// Still there: its author and its current text.
+    Live {
+        /// The original.
+        id: MessageId,
+        /// Its author's username.
+        author: String,
+        /// Its text now (edited, perhaps).
+        content: String,
+    },
+    /// Deleted since the reply was posted.
+    Deleted {
+        /// The original.
+        id: MessageId,
+    },
+}
+
+/// What a new post quotes: the live message `id` of room `room_id` and its
+/// author; [`DbError::NotFound`] if there is no such message in that room
+/// (or it was deleted), so a reply never points into another room.
+pub fn quotable(
+    conn: &mut DbConnection,
+    room_id: RoomId,
+    id: MessageId,
+) -> Result<Quoted, DbError> {
+    let (message, author): (Message, String) = messages::table
+        .inner_join(users::table)
+        .filter(messages::id.eq(id))
+        .filter(messages::room_id.eq(room_id))
+        .filter(messages::deleted_at.is_null())
+        .select((Message::as_select(), users::username))
+        .first(conn)?;
+    Ok(Quoted::Live {
+        id,
+        author,
+        content: message.content,
+    })
+}
+
+/// The originals the replies among `rows` quote, by id, as they are now.
+/// An original that is missing, deleted or (which a post never stores) in
+/// another room than its reply is `Deleted`.
+fn quotes_for(
+    conn: &mut DbConnection,
+    rows: &[(Message, String)],
+) -> Result<HashMap<MessageId, Quoted>, DbError> {
+    let wanted: Vec<MessageId> = rows.iter().filter_map(|(m, _)| m.reply_to).collect();
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let found: Vec<(Message, String)> = messages::table
+        .inner_join(users::table)
+        .filter(messages::id.eq_any(&wanted))
+        .select((Message::as_select(), users::username))
+        .load(conn)?;
+    let found: HashMap<MessageId, (Message, String)> =
+        found.into_iter().map(|(m, a)| (m.id, (m, a))).collect();
+    Ok(rows
+        .iter()
+        .filter_map(|(reply, _)| {
+            let id = reply.reply_to?;
+            let quoted = match found.get(&id) {
+                Some((original, author))
+                    if original.deleted_at.is_none() && original.room_id == reply.room_id =>
+                {
+                    Quoted::Live {
+                        id,
+                        author: author.clone(),
+                        content: original.content.clone(),
+                    }
+                }
+                _ => Quoted::Deleted { id },
+            };
+            Some((id, quoted))
+        })
+        .collect())
+}
+
+/// Stores a message (a reply to `reply_to`, if given, which the caller
+/// checked with [`quotable`]) and returns its row (with the id the
+/// database gave it).
 pub fn insert(
     conn: &mut DbConnection,
     room_id: RoomId,
     user_id: UserId,
     content: &str,
     created_at: NaiveDateTime,
+    reply_to: Option<MessageId>,
 ) -> Result<Message, DbError> {
     insert_row(
         conn,
@@ -37,6 +126,7 @@ pub fn insert(
             content,
             created_at,
             client_id: None,
+            reply_to,
         },
     )
 }
@@ -65,6 +155,7 @@ pub fn insert_once(
     content: &str,
     created_at: NaiveDateTime,
     client_id: &ClientId,
+    reply_to: Option<MessageId>,
 ) -> Result<Stored, DbError> {
     let new = NewMessage {
         room_id,
@@ -72,6 +163,7 @@ pub fn insert_once(
         content,
         created_at,
         client_id: Some(client_id.as_str()),
+        reply_to,
     };
     // One statement in the usual case (a new post): the unique index turns
     // a repeat into no row rather than an error that would abort a
@@ -111,7 +203,7 @@ fn insert_row(conn: &mut DbConnection, new: &NewMessage<'_>) -> Result<Message, 
 }
 
 /// The message `user_id` posted with `client_id`, deleted or not.
-fn by_client_id(
+pub fn by_client_id(
     conn: &mut DbConnection,
     user_id: UserId,
     client_id: &ClientId,
@@ -138,6 +230,10 @@ pub fn page(
     limit: i64,
     readers: &[&str],
 ) -> Result<(Vec<MessageWithAuthor>, bool), DbError> {
+    if let Window::Around(id) = window {
+        let (rows, has_older, _) = around(conn, room_id, id, limit, readers)?;
+        return Ok((rows, has_older));
+    }
     let mut query = messages::table
         .inner_join(users::table)
         .filter(messages::room_id.eq(room_id))
@@ -149,7 +245,9 @@ pub fn page(
     query = match window {
         Window::Latest => query.order(messages::id.desc()),
         Window::Before(id) => query.filter(messages::id.lt(id)).order(messages::id.desc()),
-        Window::After(id) => query.filter(messages::id.gt(id)).order(messages::id.asc()),
+        Window::After(id) | Window::Around(id) => {
+            query.filter(messages::id.gt(id)).order(messages::id.asc())
+        }
     };
     let mut rows: Vec<(Message, String)> = query.load(conn)?;
     let has_more = rows.len() as i64 > limit;
@@ -160,7 +258,60 @@ pub fn page(
     Ok((with_reactions(conn, rows, readers)?, has_more))
 }
 
-/// Rows and their authors, with each message's reactions beside it.
+/// Up to `limit` messages of a room around `id`, oldest first: `id` itself
+/// (if it is live) and the older ones before it, about half of the page,
+/// then the newer ones; and whether the log goes on past the page, older
+/// and newer. Deleted messages are left out. Two walks of the
+/// `(room_id, id)` index, one each way from `id`.
+pub fn around(
+    conn: &mut DbConnection,
+    room_id: RoomId,
+    id: MessageId,
+    limit: i64,
+    readers: &[&str],
+) -> Result<(Vec<MessageWithAuthor>, bool, bool), DbError> {
+    let newer_limit = limit / 2;
+    let older_limit = limit - newer_limit;
+    let side = |conn: &mut DbConnection, older: bool, limit: i64| {
+        let query = messages::table
+            .inner_join(users::table)
+            .filter(messages::room_id.eq(room_id))
+            .filter(messages::deleted_at.is_null())
+            .select((Message::as_select(), users::username))
+            .limit(limit + 1)
+            .into_boxed();
+        let query = if older {
+            query.filter(messages::id.le(id)).order(messages::id.desc())
+        } else {
+            query.filter(messages::id.gt(id)).order(messages::id.asc())
+        };
+        let mut rows: Vec<(Message, String)> = query.load(conn)?;
+        let more = rows.len() as i64 > limit;
+        rows.truncate(usize::try_from(limit).unwrap_or(0));
+        Ok::<_, DbError>((rows, more))
+    };
+    let (mut rows, has_older) = side(conn, true, older_limit)?;
+    rows.reverse();
+    let (newer, has_newer) = if newer_limit > 0 {
+        side(conn, false, newer_limit)?
+    } else {
+        (Vec::new(), messages_after(conn, room_id, id)?)
+    };
+    rows.extend(newer);
+    Ok((with_reactions(conn, rows, readers)?, has_older, has_newer))
+}
+
+/// Whether room `room_id` has a live message after `id`.
+fn messages_after(
+    conn: &mut DbConnection,
+    room_id: RoomId,
+    id: MessageId,
+) -> Result<bool, DbError> {
+    Ok(!ids_after(conn, room_id, id, 1)?.is_empty())
+}
+
+/// Rows and their authors, with each message's reactions and, for a
+/// reply, what it quotes beside it.
 fn with_reactions(
     conn: &mut DbConnection,
     rows: Vec<(Message, String)>,
@@ -168,10 +319,12 @@ fn with_reactions(
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
     let ids: Vec<MessageId> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids, readers)?;
+    let quotes = quotes_for(conn, &rows)?;
     Ok(rows
         .into_iter()
         .map(|(message, author)| MessageWithAuthor {
             reactions: groups.remove(&message.id).unwrap_or_default(),
+            quoted: message.reply_to.and_then(|id| quotes.get(&id).cloned()),
             message,
             author,
         })

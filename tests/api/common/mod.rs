@@ -344,8 +344,15 @@ impl TestApp {
                     texts
                         .into_iter()
                         .map(|text| {
-                            messages::insert(conn, room.id, user.id, text.as_ref(), queries::now())
-                                .map(|m| m.id.0)
+                            messages::insert(
+                                conn,
+                                room.id,
+                                user.id,
+                                text.as_ref(),
+                                queries::now(),
+                                None,
+                            )
+                            .map(|m| m.id.0)
                         })
                         .collect()
                 })
