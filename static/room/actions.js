@@ -1,5 +1,6 @@
 // What the buttons inside messages do: tap to reveal the toolbar (phones
-// have no hover), edit, delete, react, reply privately, and who reacted
+// have no hover), edit, delete, react, reply (and jump to the original
+// from a reply's quote), reply privately, and who reacted
 // (asked for when a reaction chip is hovered or focused). One delegated click
 // listener on the log (`LOG_ACTIONS`, wired in main.js) handles them all,
 // so re-rendered messages need no wiring. Owns which message is tapped;
@@ -9,12 +10,13 @@
 // confirms them (frames.js), so every client shows the same thing; until
 // then an edited or deleted message looks dimmed (`is-pending`).
 
-import { startPrivateMessage } from "./composer.js";
+import { startPrivateMessage, startReply } from "./composer.js";
 import { button, el, fitHeight, isPlainEnter } from "./dom.js";
+import { jumpTo } from "./jump.js";
 import { showNotice } from "./notice.js";
 import { coarsePointer, log, MAX_CHARS, narrowScreen } from "./page.js";
 import { askDelete, closePopups, onPickerKey, togglePicker } from "./popups.js";
-import { reactorsMissing } from "./render.js";
+import { messageText, reactorsMissing } from "./render.js";
 import { send } from "./socket.js";
 import { charCount } from "./values.js";
 
@@ -70,7 +72,7 @@ function startEdit(item) {
 
   const text = item.querySelector(".message-text");
   const area = el("textarea", "edit-input");
-  area.value = text.textContent;
+  area.value = messageText(item); // as typed, not as formatted
   area.rows = 1;
   area.setAttribute("aria-label", "Edit message");
 
@@ -112,7 +114,7 @@ function saveEdit(item) {
   const area = item.querySelector(".edit-input");
   if (!area) return;
   const text = area.value;
-  if (text === item.querySelector(".message-text").textContent) {
+  if (text === messageText(item)) {
     closeEditor(item); // unchanged: nothing to send
     return;
   }
@@ -217,6 +219,12 @@ const LOG_ACTIONS = [
   [".action-react, .reaction-add", (target, item) => togglePicker(item, target)],
   [".reaction-option", (target, item) => pickReaction(item, target.dataset.emoji)],
   [".reaction-chip", (target, item) => react(item, target.dataset.emoji)],
+  [".action-reply", (_, item) => {
+    closePopups();
+    setActive(null);
+    startReply(item);
+  }],
+  [".message-quote", (target) => jumpTo(Number(target.dataset.replyTo))],
   [".action-edit", (_, item) => startEdit(item)],
   [".edit-save", (_, item) => saveEdit(item)],
   [".edit-cancel", (_, item) => closeEditor(item)],

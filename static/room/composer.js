@@ -5,11 +5,19 @@
 // kept here, by its client_id, until it is delivered or refused (a refused
 // text is given back, never lost). Private messages are not stored, so they
 // are not sent again by themselves: a second try could deliver one twice.
+//
+// "Reply" on a message (actions.js) makes the next post a reply to it: the
+// banner above the box (#reply-banner) quotes it until the post is sent or
+// the reply is cancelled (Esc in the box, or ×).
 
 import { fitHeight, isPlainEnter } from "./dom.js";
+import { isAway, jumpToLatest } from "./jump.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
 import { newClientId, post } from "./outbox.js";
-import { counter, input, MAX_CHARS, narrowScreen, ROOM, sendButton } from "./page.js";
+import {
+  counter, input, MAX_CHARS, narrowScreen, replyBanner, replyBannerText, replyBannerUser, ROOM, sendButton,
+} from "./page.js";
+import { excerptOf, messageText } from "./render.js";
 import { send } from "./socket.js";
 import { noteTyping, stopTyping } from "./typing.js";
 import { charCount } from "./values.js";
@@ -20,6 +28,8 @@ const COUNTER_FROM = Math.floor(MAX_CHARS * 0.9);
 const COMPOSER_MAX_LINES = 6;
 /** Private messages sent and not yet delivered or refused: client_id → text. */
 const pendingPrivate = new Map();
+/** The quote of the message the next post replies to ({ id, user, excerpt }), or null. */
+let replyTarget = null;
 
 export function autosize() {
   fitHeight(input, COMPOSER_MAX_LINES);
@@ -51,6 +61,30 @@ export function startPrivateMessage(name) {
   input.setSelectionRange(input.value.length, input.value.length);
 }
 
+/** The next post replies to room message `item`. */
+export function startReply(item) {
+  const id = Number(item.dataset.id);
+  if (!Number.isSafeInteger(id) || id <= 0) return;
+  replyTarget = { id, user: item.dataset.user || "", excerpt: excerptOf(messageText(item)) };
+  replyBannerUser.textContent = replyTarget.user;
+  replyBannerText.textContent = replyTarget.excerpt;
+  replyBanner.hidden = false;
+  input.focus();
+}
+
+/** The next post is not a reply after all. */
+export function cancelReply() {
+  replyTarget = null;
+  replyBanner.hidden = true;
+}
+
+/** Message `id` was deleted: it can no longer be replied to. */
+export function replyGone(id) {
+  if (replyTarget === null || replyTarget.id !== id) return;
+  cancelReply();
+  showNotice("The message you were replying to was deleted.");
+}
+
 function sendMessage() {
   const text = input.value;
   if (text.trim() === "") return; // nothing to say; the server would refuse it anyway
@@ -67,7 +101,10 @@ function sendMessage() {
     }
     pendingPrivate.set(clientId, text);
   } else {
-    post(text);
+    // What one sends shows at the live end: go there if the log is away.
+    if (isAway()) jumpToLatest();
+    post(text, replyTarget);
+    cancelReply();
   }
   stopTyping();
   setComposerText("");
@@ -116,6 +153,8 @@ export function onKeydown(event) {
     sendMessage();
   } else if (event.key === "Escape" && isNoticeShown()) {
     hideNotice();
+  } else if (event.key === "Escape" && replyTarget !== null) {
+    cancelReply();
   }
 }
 

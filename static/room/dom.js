@@ -32,10 +32,12 @@ const ICONS = {
     "M15 9.5h.01",
   ],
   edit: ["M4 20h4L18.5 9.5a2.1 2.1 0 0 0-3-3L5 17v3z", "M13.5 8.5l3 3"],
+  reply: ["M10 8L5 12.5l5 4.5", "M5 12.5h8.5a5.5 5.5 0 0 1 5.5 5.5v1"],
+  close: ["M6 6l12 12", "M18 6L6 18"],
   delete: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12", "M10 11v6", "M14 11v6"],
 };
 
-/** One of the toolbar icons (`react`, `edit`, `delete`). */
+/** One of the icons above (`react`, `reply`, `edit`, `delete`, `close`). */
 export function icon(name) {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");

@@ -4,19 +4,21 @@
 // ones first.
 
 import { clearPending, forgetAll, reactorsAnswered } from "./actions.js";
-import { giveBack, giveBackPrivate, privateDelivered } from "./composer.js";
+import { giveBack, giveBackPrivate, privateDelivered, replyGone } from "./composer.js";
 import { receiveHistoryAnswer } from "./history.js";
+import * as jump from "./jump.js";
 import {
   addToLog, appendEntry, appendSystem, emptyLog, findMessage, insertRoomMessage, keepPinned,
   registerMessage, removeMessage,
 } from "./log.js";
 import { showNotice } from "./notice.js";
 import * as outbox from "./outbox.js";
-import { ME } from "./page.js";
+import { log, ME } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
 import {
-  applyReaction, markEdited, refreshMessage, renderMessage, renderPrivate, setMessageText, setReactors,
+  applyReaction, markEdited, quotedDeleted, quotedEdited, refreshMessage, renderMessage, renderPrivate,
+  setMessageText, setReactors,
 } from "./render.js";
 import * as sync from "./sync.js";
 import { clearTyping, setTyping } from "./typing.js";
@@ -55,6 +57,10 @@ const handlers = {
 
   message_edited(frame) {
     const id = messageId(frame.id);
+    if (id === null) return;
+    jump.heldEdited(id, frame);
+    // Replies on screen quote the new text (docs/protocol.md, "Replies").
+    keepPinned(() => quotedEdited(log, id, str(frame.message)));
     const item = findMessage(id);
     if (!item) return;
     sync.editedLive(id);
@@ -66,7 +72,12 @@ const handlers = {
   },
 
   message_deleted(frame) {
-    removeMessage(messageId(frame.id));
+    const id = messageId(frame.id);
+    if (id === null) return;
+    jump.heldDeleted(id);
+    replyGone(id);
+    keepPinned(() => quotedDeleted(log, id));
+    removeMessage(id);
   },
 
   reaction(frame) {
@@ -172,6 +183,8 @@ export function addRoomMessage(frame) {
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
   }
+  // The log shows an older part of the room (jump.js): newer messages wait.
+  if (jump.holdBack(id, { ...frame, id })) return;
   const item = renderMessage({ ...frame, id });
   registerMessage(id, item);
   addToLog(() => insertRoomMessage(item, id), { force: mine && !frame.history });
@@ -202,4 +215,5 @@ function resetView() {
   emptyLog();
   forgetAll();
   clearTyping();
+  jump.freshStart();
 }

@@ -135,6 +135,14 @@ export function oldestLoadedId() {
   return null;
 }
 
+/** The id of the newest room message in the log, or null. */
+export function newestLoadedId() {
+  for (let node = log.lastElementChild; node && node !== historyStatus; node = node.previousElementSibling) {
+    if (isRoomMessage(node)) return Number(node.dataset.id);
+  }
+  return null;
+}
+
 /** Drops the oldest entries beyond MAX_LOG_ITEMS (only called while pinned to the bottom). */
 function trimLog() {
   let trimmedMessages = false;

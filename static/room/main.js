@@ -15,6 +15,9 @@
 //   history.js     `history` requests, never more than one out: catching up,
 //                  scroll-back and reconciling take turns
 //   scrollback.js  older messages when the reader reaches the top
+//   jump.js        jumping to a message (reply quotes, ?around=ID links): the
+//                  page around it, then back down to the live end
+//   markdown.js    message formatting, built as DOM nodes
 //   sync.js        the join replay; after a reconnect, catching up on what
 //                  was missed and re-reading what is on screen
 //   composer.js    the message box; notice.js its error line
@@ -32,23 +35,26 @@ import {
   clearPending, onLogClick, onLogHover, onLogInput, onLogKeydown, onPageClick, reactorsAnswered,
 } from "./actions.js";
 import {
-  applyPlaceholder, autosize, forgetPrivate, onInput, onKeydown, onSubmit, setSendable,
+  applyPlaceholder, autosize, cancelReply, forgetPrivate, onInput, onKeydown, onSubmit, setSendable,
   startPrivateMessage, updateCounter,
 } from "./composer.js";
 import { showEnded } from "./ended.js";
 import { addRoomMessage, onFrame } from "./frames.js";
 import { dropHistoryRequest, takeTurns } from "./history.js";
+import * as jump from "./jump.js";
 import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
 import { hideNotice, holdNotice, releaseNotice } from "./notice.js";
 import * as outbox from "./outbox.js";
 import {
-  connRetry, form, input, log, narrowScreen, newMessagesButton, notice, noticeClose, root, userList,
+  connRetry, form, input, jumpLatestButton, log, narrowScreen, newMessagesButton, notice, noticeClose,
+  replyBannerClose, root, userList,
 } from "./page.js";
 import { markStale } from "./presence.js";
 import { maybeLoadOlder } from "./scrollback.js";
 import * as socket from "./socket.js";
 import * as sync from "./sync.js";
 import { forgetOurTyping, renderTyping } from "./typing.js";
+import { messageId } from "./values.js";
 
 if (root) start();
 
@@ -60,8 +66,9 @@ function socketGone() {
 
 function start() {
   // Between modules.
-  takeTurns(sync.catchUpTurn, maybeLoadOlder, sync.reconcileTurn);
+  takeTurns(sync.catchUpTurn, jump.jumpTurn, maybeLoadOlder, jump.newerTurn, sync.reconcileTurn);
   sync.wire({ addMessage: addRoomMessage });
+  jump.wire({ addMessage: addRoomMessage });
   socket.wire({
     resumeAfter: sync.resumeAfter,
     opened() {
@@ -109,8 +116,14 @@ function start() {
   log.addEventListener("scroll", () => {
     noteScrolled();
     maybeLoadOlder();
+    jump.maybeLoadNewer();
   }, { passive: true });
   newMessagesButton.addEventListener("click", () => scrollToBottom(true));
+  jumpLatestButton.addEventListener("click", jump.jumpToLatest);
+  replyBannerClose.addEventListener("click", () => {
+    cancelReply();
+    input.focus();
+  });
 
   noticeClose.addEventListener("click", hideNotice);
   // Don't fade a notice away while someone is reading or focusing it.
@@ -133,6 +146,10 @@ function start() {
   applyPlaceholder();
 
   setHistoryState("idle");
+  // Opened at a message (`?around=ID`: a search result, a mention): the
+  // page around it replaces the join replay once the socket is in.
+  const around = messageId(Number(new URLSearchParams(location.search).get("around")));
+  if (around !== null) jump.jumpTo(around);
   // What this tab had not sent before a reload, shown (and sent) again.
   outbox.restore();
   setSendable(true);

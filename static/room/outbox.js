@@ -31,7 +31,7 @@ const RETRY_BASE_MS = 1000;
 const RETRY_MAX_MS = 30000;
 const STORAGE_KEY = `confab.outbox:${ROOM}:${ME}`;
 
-/** client_id → { clientId, text, item, attempts, timer }, oldest first. */
+/** client_id → { clientId, text, replyTo, item, attempts, timer }, oldest first; `replyTo` is the quote ({ id, user, excerpt }) of the message it answers, or null. */
 const entries = new Map();
 /** The server closed the room for good: nothing more goes out. */
 let halted = false;
@@ -47,7 +47,7 @@ export function newClientId() {
 }
 
 function save() {
-  const kept = [...entries.values()].map(({ clientId, text }) => ({ clientId, text }));
+  const kept = [...entries.values()].map(({ clientId, text, replyTo }) => ({ clientId, text, replyTo }));
   try {
     if (kept.length === 0) sessionStorage.removeItem(STORAGE_KEY);
     else sessionStorage.setItem(STORAGE_KEY, JSON.stringify(kept));
@@ -60,8 +60,8 @@ function setState(entry, state) {
   setOutgoingState(entry.item, state);
 }
 
-function add(clientId, text) {
-  const entry = { clientId, text, item: renderOutgoing(text), attempts: 0, timer: 0 };
+function add(clientId, text, replyTo) {
+  const entry = { clientId, text, replyTo, item: renderOutgoing(text, replyTo), attempts: 0, timer: 0 };
   entry.item.dataset.clientId = clientId;
   entries.set(clientId, entry);
   addOutgoing(entry.item);
@@ -73,7 +73,9 @@ function trySend(entry) {
   clearTimeout(entry.timer);
   entry.timer = 0;
   if (halted) return;
-  const sent = send({ type: "chat_message", message: entry.text, client_id: entry.clientId });
+  const frame = { type: "chat_message", message: entry.text, client_id: entry.clientId };
+  if (entry.replyTo) frame.reply_to = entry.replyTo.id;
+  const sent = send(frame);
   setState(entry, sent ? "sending" : "retrying");
 }
 
@@ -85,16 +87,17 @@ export function restore() {
   } catch {
     kept = [];
   }
-  for (const { clientId, text } of Array.isArray(kept) ? kept : []) {
+  for (const { clientId, text, replyTo } of Array.isArray(kept) ? kept : []) {
     if (typeof clientId === "string" && typeof text === "string" && !entries.has(clientId)) {
-      setState(add(clientId, text), "retrying");
+      const quote = replyTo && Number.isSafeInteger(replyTo.id) && replyTo.id > 0 ? replyTo : null;
+      setState(add(clientId, text, quote), "retrying");
     }
   }
 }
 
-/** Posts `text` to the room, now or as soon as it can. */
-export function post(text) {
-  const entry = add(newClientId(), text);
+/** Posts `text` to the room (a reply if `replyTo`, the quote of its original, is given), now or as soon as it can. */
+export function post(text, replyTo = null) {
+  const entry = add(newClientId(), text, replyTo);
   save();
   trySend(entry);
 }

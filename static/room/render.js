@@ -3,15 +3,18 @@
 // times they show (in the viewer's locale and time zone). Where they go in
 // the log is log.js's business; what their buttons do is actions.js's.
 //
-//   .message[data-id][data-user]        (.message--mine, .message--cont)
+//   .message[data-id][data-user]        (.message--mine, .message--cont, .is-target)
 //   .message.message--outbox[data-client-id][data-state]   a post not yet sent
 //     .message-body      as wide as the bubble, so the hover time sits beside it
 //       .message-meta    author + <time>
-//       .message-bubble  .message-text, .message-edited, .message-actions
+//       .message-bubble  button.message-quote[data-reply-to] (a reply's original),
+//                        .message-text (formatted: markdown.js), .message-edited,
+//                        .message-actions
 //     (.reaction-picker / .delete-confirm while open)
 //     .message-reactions  button.reaction-chip…
 
 import { button, el, icon } from "./dom.js";
+import { render as renderMarkdown } from "./markdown.js";
 import { IS_STAFF, ME } from "./page.js";
 import { handOverPicker } from "./popups.js";
 import { positiveInt, str } from "./values.js";
@@ -65,7 +68,9 @@ export function renderMessage(msg) {
   meta.append(el("span", "message-author", user), " ", renderTime(date));
 
   const bubble = el("div", "message-bubble");
-  bubble.append(el("span", "message-text", str(msg.message)), renderToolbar(user, mine));
+  const quote = renderQuote(msg.reply_to);
+  if (quote) bubble.append(quote);
+  bubble.append(renderText(str(msg.message)), renderToolbar(user, mine));
 
   const body = el("div", "message-body");
   body.append(meta, bubble);
@@ -75,13 +80,16 @@ export function renderMessage(msg) {
   return item;
 }
 
-/** The hover/tap toolbar: react for everyone, edit for the author, delete for the author and staff. */
+/** The hover/tap toolbar: react and reply for everyone, edit for the author, delete for the author and staff. */
 function renderToolbar(user, mine) {
   const bar = el("div", "message-actions");
   bar.setAttribute("role", "group");
   bar.setAttribute("aria-label", "Message actions");
 
   bar.append(reactButton("message-tool action-react"));
+  const reply = button("message-tool action-reply", undefined, mine ? "Reply" : `Reply to ${user}`);
+  reply.append(icon("reply"));
+  bar.append(reply);
 
   if (mine) {
     const edit = button("message-tool action-edit", undefined, "Edit message");
@@ -239,9 +247,99 @@ function renderChip(reaction) {
   return chip;
 }
 
+// ---------------------------------------------------------------------
+// The text, formatted (markdown.js builds DOM nodes, never HTML), and the
+// raw text it came from, which editing shows and quotes are cut from
+// ---------------------------------------------------------------------
+
+/** .message-text element → the text as typed. */
+const rawTexts = new WeakMap();
+
+function renderText(text) {
+  const node = el("span", "message-text");
+  showText(node, text);
+  return node;
+}
+
+function showText(node, text) {
+  rawTexts.set(node, text);
+  node.replaceChildren(renderMarkdown(text, ME));
+}
+
+/** The text of a message (or post in the outbox) as its author typed it. */
+export function messageText(item) {
+  const node = item.querySelector(".message-text");
+  return node ? rawTexts.get(node) ?? node.textContent : "";
+}
+
 export function setMessageText(item, text) {
   const node = item.querySelector(".message-text");
-  if (node.textContent !== text) node.textContent = text;
+  if (rawTexts.get(node) !== text) showText(node, text);
+}
+
+// ---------------------------------------------------------------------
+// Reply quotes: what a reply shows of its original, as the server sent
+// it (`reply_to`: id, user, excerpt; or deleted), then kept up to date
+// here from the original's own edits and deletion (docs/protocol.md,
+// "Replies"). A click jumps to the original (actions.js).
+// ---------------------------------------------------------------------
+
+/** Most characters of the original a quote shows: as the server cuts it. */
+const EXCERPT_CHARS = 100;
+const graphemes = typeof Intl.Segmenter === "function" ? new Intl.Segmenter(undefined, { granularity: "grapheme" }) : null;
+
+/** The start of `text` on one line, cut as the server cuts it (src/protocol/server.rs `excerpt`). */
+export function excerptOf(text) {
+  const folded = str(text).split(/\s+/).filter(Boolean).join(" ");
+  const parts = graphemes ? [...graphemes.segment(folded)].map((s) => s.segment) : [...folded];
+  return parts.length > EXCERPT_CHARS ? `${parts.slice(0, EXCERPT_CHARS).join("")}…` : folded;
+}
+
+/** A reply's quote of its original (`reply_to` from the server), or null if it is not a reply. */
+export function renderQuote(replyTo) {
+  if (!replyTo || typeof replyTo !== "object") return null;
+  const id = positiveInt(replyTo.id, 0);
+  if (id === 0) return null;
+  const quote = button("message-quote");
+  quote.dataset.replyTo = String(id);
+  quote.append(el("span", "quote-author"), el("span", "quote-text"));
+  if (replyTo.deleted === true) showQuoteDeleted(quote);
+  else showQuote(quote, str(replyTo.user), str(replyTo.excerpt));
+  return quote;
+}
+
+function showQuote(quote, user, excerpt) {
+  quote.classList.remove("is-deleted");
+  quote.dataset.user = user;
+  quote.querySelector(".quote-author").textContent = user;
+  quote.querySelector(".quote-text").textContent = excerpt;
+  quote.setAttribute("aria-label", `Reply to ${user}: ${excerpt}. Show the original message`);
+  quote.title = "Show the original message";
+}
+
+function showQuoteDeleted(quote) {
+  quote.classList.add("is-deleted");
+  quote.querySelector(".quote-author").textContent = "";
+  quote.querySelector(".quote-text").textContent = "Original message deleted";
+  quote.setAttribute("aria-label", "Reply to a message that was deleted");
+  quote.title = "The original message was deleted";
+}
+
+/** The quotes on screen of message `id`. */
+function quotesOf(container, id) {
+  return container.querySelectorAll(`.message-quote[data-reply-to="${Number(id)}"]`);
+}
+
+/** Message `id` was edited to `text`: the quotes of it on screen say so. */
+export function quotedEdited(container, id, text) {
+  for (const quote of quotesOf(container, id)) {
+    if (!quote.classList.contains("is-deleted")) showQuote(quote, quote.dataset.user || "", excerptOf(text));
+  }
+}
+
+/** Message `id` was deleted: the quotes of it on screen say so. */
+export function quotedDeleted(container, id) {
+  for (const quote of quotesOf(container, id)) showQuoteDeleted(quote);
 }
 
 /** Brings a message on screen up to date with `msg`, a message object from the server. */
@@ -264,14 +362,19 @@ const OUTGOING_STATUS = {
   stopped: "not sent",
 };
 
-/** Builds a post waiting in the outbox: like one's own message, with its state where the time goes. */
-export function renderOutgoing(text) {
+/**
+ * Builds a post waiting in the outbox: like one's own message, with its
+ * state where the time goes (and, for a reply, the quote it will carry).
+ */
+export function renderOutgoing(text, replyTo) {
   const item = el("div", "message message--mine message--outbox");
   const meta = el("div", "message-meta");
   const status = el("span", "message-status");
   meta.append(el("span", "message-author", ME), " ", status);
   const bubble = el("div", "message-bubble");
-  bubble.append(el("span", "message-text", text));
+  const quote = renderQuote(replyTo);
+  if (quote) bubble.append(quote);
+  bubble.append(renderText(text));
   const body = el("div", "message-body");
   body.append(meta, bubble);
   item.append(body);
@@ -310,7 +413,7 @@ export function renderPrivate({ from, to, text, outgoing, createdAt }) {
     meta.append(" ", reply);
   }
   const bubble = el("div", "message-bubble");
-  bubble.append(el("span", "message-text", text));
+  bubble.append(renderText(text));
   const body = el("div", "message-body");
   body.append(meta, bubble);
   item.append(body);
