@@ -12,6 +12,7 @@
 
 import { fitHeight, isPlainEnter } from "./dom.js";
 import { isAway, jumpToLatest } from "./jump.js";
+import { parse, plainText } from "./markdown.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
 import { newClientId, post } from "./outbox.js";
 import {
@@ -67,7 +68,7 @@ export function startReply(item) {
   if (!Number.isSafeInteger(id) || id <= 0) return;
   replyTarget = { id, user: item.dataset.user || "", excerpt: excerptOf(messageText(item)) };
   replyBannerUser.textContent = replyTarget.user;
-  replyBannerText.textContent = replyTarget.excerpt;
+  replyBannerText.textContent = plainText(parse(replyTarget.excerpt));
   replyBanner.hidden = false;
   input.focus();
 }

@@ -250,7 +250,9 @@ function goLive() {
 function showJumpButton() {
   if (!detached) return;
   newMessagesButton.hidden = true;
-  const count = held.size;
+  // Only what came live is news: a replay (`history`) was there before.
+  let count = 0;
+  for (const frame of held.values()) if (frame.history !== true) count += 1;
   jumpLatestButton.textContent = count > 0
     ? `${count} new ${count === 1 ? "message" : "messages"} · Jump to latest ↓`
     : "Jump to latest ↓";

@@ -14,7 +14,7 @@
 //     .message-reactions  button.reaction-chip…
 
 import { button, el, icon } from "./dom.js";
-import { render as renderMarkdown } from "./markdown.js";
+import { parse as parseMarkdown, plainText, render as renderMarkdown } from "./markdown.js";
 import { IS_STAFF, ME } from "./page.js";
 import { handOverPicker } from "./popups.js";
 import { positiveInt, str } from "./values.js";
@@ -308,7 +308,9 @@ export function renderQuote(replyTo) {
   return quote;
 }
 
-function showQuote(quote, user, excerpt) {
+function showQuote(quote, user, raw) {
+  // One line of the original, its formatting marks taken out (**a** → a).
+  const excerpt = plainText(parseMarkdown(raw));
   quote.classList.remove("is-deleted");
   quote.dataset.user = user;
   quote.querySelector(".quote-author").textContent = user;
