@@ -36,10 +36,20 @@ fn is_boundary(prev: Option<char>) -> bool {
     prev.is_none_or(|c| !(c.is_alphanumeric() || NAME_PUNCTUATION.contains(c)))
 }
 
-/// The names `text` mentions, each once (by [`Username::folded`]), in the
-/// order they first appear; see the module's rules.
-pub fn mentioned_names(text: &str) -> Vec<Username> {
-    let mut found: Vec<Username> = Vec::new();
+/// Where a mention is written in a text: the bytes `at` (from its `@` to
+/// the end of the name) and the name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MentionSpan {
+    /// Byte range of `@name` in the text.
+    pub at: std::ops::Range<usize>,
+    /// The name as written.
+    pub name: Username,
+}
+
+/// Every `@name` written in `text`, in order, repeats included; see the
+/// module's rules.
+pub fn mention_spans(text: &str) -> Vec<MentionSpan> {
+    let mut found = Vec::new();
     let mut prev: Option<char> = None;
     let mut chars = text.char_indices().peekable();
     while let Some((at, c)) = chars.next() {
@@ -69,10 +79,23 @@ pub fn mentioned_names(text: &str) -> Vec<Username> {
         if !starts_well {
             continue;
         }
-        if let Ok(name) = Username::parse(name)
-            && !found.iter().any(|seen| seen.folded() == name.folded())
-        {
-            found.push(name);
+        if let Ok(parsed) = Username::parse(name) {
+            found.push(MentionSpan {
+                at: at..start + name.len(),
+                name: parsed,
+            });
+        }
+    }
+    found
+}
+
+/// The names `text` mentions, each once (by [`Username::folded`]), in the
+/// order they first appear; see the module's rules.
+pub fn mentioned_names(text: &str) -> Vec<Username> {
+    let mut found: Vec<Username> = Vec::new();
+    for span in mention_spans(text) {
+        if !found.iter().any(|seen| seen.folded() == span.name.folded()) {
+            found.push(span.name);
         }
     }
     found
@@ -126,7 +149,10 @@ mod tests {
         assert!(names("@@bob").is_empty());
         assert!(names("@.bob").is_empty());
         assert!(names("@-").is_empty());
-        assert!(names("café@bob").is_empty(), "inside a word, whatever script");
+        assert!(
+            names("café@bob").is_empty(),
+            "inside a word, whatever script"
+        );
     }
 
     #[test]
@@ -140,6 +166,14 @@ mod tests {
     #[test]
     fn each_name_counts_once_whatever_its_case() {
         assert_eq!(names("@Bob @bob @BOB @carol @bob"), ["Bob", "carol"]);
+    }
+
+    #[test]
+    fn spans_cover_the_at_and_the_name_only() {
+        let text = "hi @Bob. and (@bob)";
+        let spans = mention_spans(text);
+        let written: Vec<&str> = spans.iter().map(|s| &text[s.at.clone()]).collect();
+        assert_eq!(written, ["@Bob", "@bob"]);
     }
 
     #[test]

@@ -21,7 +21,7 @@ pub use emoji::{Emoji, EmojiError};
 pub use identity::{Identity, RoomInfo};
 pub use ids::{LoginId, MessageId, RoomId, UserId};
 pub use login::{EndedLogins, LoginLifetime, LoginSecret};
-pub use mention::mentioned_names;
+pub use mention::{MentionSpan, mention_spans, mentioned_names};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};

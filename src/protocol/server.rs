@@ -26,6 +26,11 @@ pub struct MessageView {
     /// Its reactions, if any.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub reactions: Vec<ReactionView>,
+    /// The users it mentions (`@name` of an account that may read the
+    /// room, not the author), as their accounts spell them, in the order
+    /// the text names them; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Username>,
     /// Sent as part of the history on join rather than live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
@@ -140,6 +145,9 @@ pub enum ServerFrame {
         /// When.
         #[serde(serialize_with = "rfc3339")]
         edited_at: DateTime<Utc>,
+        /// Who the new text mentions (as in `chat_message`); left out when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<Username>,
     },
     /// A message was deleted; clients remove it.
     MessageDeleted {
@@ -256,6 +264,7 @@ mod tests {
             created_at: DateTime::from_timestamp(1_700_000_000, 0).unwrap(),
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             history: false,
             client_id: None,
         };
@@ -275,6 +284,31 @@ mod tests {
     }
 
     #[test]
+    fn mentions_are_listed_only_when_there_are_some() {
+        let view = MessageView {
+            id: MessageId(3),
+            user: user("alice"),
+            message: "hi @Bob and @carol".into(),
+            created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            edited_at: None,
+            reactions: Vec::new(),
+            mentions: vec![user("bob"), user("carol")],
+            history: false,
+            client_id: None,
+        };
+        assert!(
+            encode(&ServerFrame::ChatMessage(view)).ends_with(r#","mentions":["bob","carol"]}"#)
+        );
+        let edited = ServerFrame::MessageEdited {
+            id: MessageId(3),
+            message: "hi @bob".into(),
+            edited_at: DateTime::from_timestamp(0, 0).unwrap(),
+            mentions: vec![user("bob")],
+        };
+        assert!(encode(&edited).ends_with(r#","mentions":["bob"]}"#));
+    }
+
+    #[test]
     fn history_messages_are_marked() {
         let frame = ServerFrame::ChatMessage(MessageView {
             id: MessageId(1),
@@ -283,6 +317,7 @@ mod tests {
             created_at: DateTime::from_timestamp(0, 0).unwrap(),
             edited_at: None,
             reactions: Vec::new(),
+            mentions: Vec::new(),
             history: true,
             client_id: None,
         });
@@ -303,6 +338,7 @@ mod tests {
                 me: true,
                 users: vec![user("alice"), user("bob"), user("carol")],
             }],
+            mentions: Vec::new(),
             history: false,
             client_id: None,
         });
@@ -318,6 +354,7 @@ mod tests {
             id: MessageId(2),
             message: "x".into(),
             edited_at: DateTime::from_timestamp(0, 0).unwrap(),
+            mentions: Vec::new(),
         };
         assert_eq!(
             &*encode(&frame),

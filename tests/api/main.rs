@@ -30,6 +30,7 @@ mod frame_cap;
 mod history;
 mod http_hardening;
 mod limits;
+mod mentions;
 mod message_actions;
 mod pages;
 mod postgres;

@@ -25,11 +25,12 @@
 use super::{Room, RoomError, view_of};
 use crate::actors::delivery::SessionId;
 use crate::db::models::Message;
+use crate::db::queries::mentions::{self, MentionedUser};
 use crate::db::queries::messages::{MessageWithAuthor, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
@@ -134,31 +135,38 @@ pub enum Posted {
 
 /// A post as its database job left it.
 enum StoredPost {
-    New(MessageId),
+    /// Stored now, as message `id`, mentioning `mentioned` (stored with it).
+    New {
+        id: MessageId,
+        mentioned: Vec<MentionedUser>,
+    },
     Repeat(MessageWithAuthor),
 }
 
-/// Stores a post once per `client_id` (see [`messages::insert_once`]); a
-/// repeat is read back as its author sees it, unless it was deleted since
-/// or belongs to another room.
+/// Stores a post once per `client_id` (see [`messages::insert_once`]),
+/// with its mentions; a repeat is read back as its author sees it, unless
+/// it was deleted since or belongs to another room.
 fn store_post(
     c: &mut DbConnection,
-    room: RoomId,
+    room: &RoomInfo,
     author: &Identity,
     text: &str,
     at: NaiveDateTime,
     client_id: Option<&ClientId>,
 ) -> Result<StoredPost, RoomError> {
-    let Some(client_id) = client_id else {
-        return Ok(StoredPost::New(
-            messages::insert(c, room, author.id, text, at)?.id,
-        ));
+    let new = |c: &mut DbConnection, id: MessageId| {
+        let mentioned = mentions::record(c, id, room, author.id, text)?;
+        Ok::<_, RoomError>(StoredPost::New { id, mentioned })
     };
-    match messages::insert_once(c, room, author.id, text, at, client_id)? {
-        Stored::New(row) => Ok(StoredPost::New(row.id)),
+    let Some(client_id) = client_id else {
+        let id = messages::insert(c, room.id, author.id, text, at)?.id;
+        return new(c, id);
+    };
+    match messages::insert_once(c, room.id, author.id, text, at, client_id)? {
+        Stored::New(row) => new(c, row.id),
         Stored::Repeat(row) => {
             let reader = [author.username.as_str()];
-            messages::with_ids(c, room, &[row.id], &reader)?
+            messages::with_ids(c, room.id, &[row.id], &reader)?
                 .pop()
                 .map(StoredPost::Repeat)
                 .ok_or(RoomError::RepeatGone(row.id))
@@ -170,17 +178,17 @@ impl Handler<Post> for Room {
     type Result = ResponseFuture<Result<Posted, RoomError>>;
 
     fn handle(&mut self, post: Post, ctx: &mut Self::Context) -> Self::Result {
-        let room = self.info.id;
+        let room = self.info.clone();
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
         let client_id = post.client_id.clone();
         // One closure checks and stores: it runs in the writer's batch.
         let store = move |c: &mut DbConnection| {
-            still_admitted(c, room, &author)?;
+            still_admitted(c, room.id, &author)?;
             let stored = store_post(
                 c,
-                room,
+                &room,
                 &author,
                 &text,
                 created_at.naive_utc(),
@@ -196,8 +204,8 @@ impl Handler<Post> for Room {
         } = post;
         let author = author.username;
         self.write_in_order(ctx, store, move |room, stored| {
-            let (id, message) = match stored {
-                (StoredPost::New(id), message) => (id, message),
+            let (id, mentioned, message) = match stored {
+                (StoredPost::New { id, mentioned }, message) => (id, mentioned, message),
                 (StoredPost::Repeat(row), _) => {
                     let view = MessageView {
                         client_id,
@@ -213,9 +221,12 @@ impl Handler<Post> for Room {
                 created_at,
                 edited_at: None,
                 reactions: Vec::new(),
+                mentions: mentioned.iter().map(|m| m.username.clone()).collect(),
                 history: false,
                 client_id: None,
             };
+            // `mentioned` (ids and names) is who this post notifies as a
+            // mention, beside the frame's `mentions`.
             METRICS.message_in();
             room.expect_echo(session, client_id, &view);
             room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
@@ -256,6 +267,7 @@ impl Handler<Edit> for Room {
     fn handle(&mut self, edit: Edit, ctx: &mut Self::Context) -> Self::Result {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
+        let room = self.info.clone();
         let store = self.change_message(
             editor,
             id,
@@ -266,16 +278,20 @@ impl Handler<Edit> for Room {
                     Err(RoomError::Forbidden("only its author may edit a message"))
                 }
             },
-            move |c, _| {
+            move |c, editor| {
                 let text = text.as_str().to_owned();
                 messages::edit(c, id, &text, edited_at.naive_utc())?;
-                Ok(text)
+                let mentioned = mentions::rewrite(c, id, &room, editor.id, &text)?;
+                Ok((text, mentioned))
             },
         );
-        self.then_publish(ctx, store, move |message| ServerFrame::MessageEdited {
-            id,
-            message,
-            edited_at,
+        self.then_publish(ctx, store, move |(message, mentioned)| {
+            ServerFrame::MessageEdited {
+                id,
+                message,
+                edited_at,
+                mentions: mentioned.into_iter().map(|m| m.username).collect(),
+            }
         })
     }
 }

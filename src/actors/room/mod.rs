@@ -284,6 +284,7 @@ pub fn view_of(row: &MessageWithAuthor, history: bool, reader: &Username) -> Mes
         created_at: row.message.created_at.and_utc(),
         edited_at: row.message.edited_at.map(|t| t.and_utc()),
         reactions: reaction_views(&row.reactions, reader),
+        mentions: row.mentions.clone(),
         history,
         client_id: None,
     }

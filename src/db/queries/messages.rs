@@ -1,16 +1,18 @@
 //! The message log: every message a room stores, read back in pages by
 //! id for history and for clients that reconnect and catch up.
 
+use super::mentions;
 use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
 use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, MessageId, RoomId, UserId, Window};
+use crate::domain::{ClientId, MessageId, RoomId, UserId, Username, Window};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
 /// A stored message with what the protocol shows beside it: its author's
-/// name and its reactions, summed up for the readers it was loaded for.
+/// name, its reactions, summed up for the readers it was loaded for, and
+/// who it mentions.
 #[derive(Debug, Clone)]
 pub struct MessageWithAuthor {
     /// The row.
@@ -19,6 +21,8 @@ pub struct MessageWithAuthor {
     pub author: String,
     /// Reactions, in order of first use.
     pub reactions: Vec<ReactionGroup>,
+    /// The users it mentions, in the order its text names them.
+    pub mentions: Vec<Username>,
 }
 
 /// Stores a message and returns its row (with the id the database gave it).
@@ -160,7 +164,8 @@ pub fn page(
     Ok((with_reactions(conn, rows, readers)?, has_more))
 }
 
-/// Rows and their authors, with each message's reactions beside it.
+/// Rows and their authors, with each message's reactions and mentions
+/// beside it.
 fn with_reactions(
     conn: &mut DbConnection,
     rows: Vec<(Message, String)>,
@@ -168,10 +173,16 @@ fn with_reactions(
 ) -> Result<Vec<MessageWithAuthor>, DbError> {
     let ids: Vec<MessageId> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids, readers)?;
+    let texts: Vec<(MessageId, &str)> = rows
+        .iter()
+        .map(|(m, _)| (m.id, m.content.as_str()))
+        .collect();
+    let mut mentioned = mentions::for_messages(conn, &texts)?;
     Ok(rows
         .into_iter()
         .map(|(message, author)| MessageWithAuthor {
             reactions: groups.remove(&message.id).unwrap_or_default(),
+            mentions: mentioned.remove(&message.id).unwrap_or_default(),
             message,
             author,
         })
@@ -300,7 +311,7 @@ pub fn edit(
     Ok(())
 }
 
-/// Deletes a message for everyone: its text and reactions are erased; the
+/// Deletes a message for everyone: its text, reactions and mentions are erased; the
 /// row stays as a marker so that its id is never reused.
 /// [`DbError::NotFound`] if it was deleted already.
 pub fn delete(conn: &mut DbConnection, id: MessageId, at: NaiveDateTime) -> Result<(), DbError> {
@@ -317,6 +328,6 @@ pub fn delete(conn: &mut DbConnection, id: MessageId, at: NaiveDateTime) -> Resu
         }
         diesel::delete(reactions_table::table.filter(reactions_table::message_id.eq(id)))
             .execute(conn)?;
-        Ok(())
+        mentions::forget(conn, id)
     })
 }
