@@ -11,8 +11,9 @@ import {
   registerMessage, removeMessage,
 } from "./log.js";
 import { showNotice } from "./notice.js";
+import { notifyActivity, notifyIfMentioned } from "./notify.js";
 import * as outbox from "./outbox.js";
-import { ME } from "./page.js";
+import { ME, ROOM } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
 import {
@@ -51,6 +52,11 @@ const handlers = {
 
   resumed(frame) {
     sync.resumed(frame);
+  },
+
+  // A new message in one of my rooms (modern sockets, `?v=2`).
+  activity(frame) {
+    notifyActivity(frame);
   },
 
   message_edited(frame) {
@@ -171,6 +177,7 @@ export function addRoomMessage(frame) {
   const mine = user === ME;
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
+    notifyIfMentioned(frame, ROOM);
   }
   const item = renderMessage({ ...frame, id });
   registerMessage(id, item);
