@@ -214,3 +214,26 @@ async fn members(
         .await?;
     Ok(HttpResponse::Ok().json(MembersJson { members }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_is_cut_at_its_mentions_and_mine_are_marked() {
+        let me = Username::from_stored("Bob".to_owned());
+        let cut = parts("hi @bob, ask @carol. mail@bob.x", &me);
+        let seen: Vec<(&str, bool, bool)> = cut.iter().map(|p| (p.text, p.mention, p.me)).collect();
+        assert_eq!(
+            seen,
+            [
+                ("hi ", false, false),
+                ("@bob", true, true),
+                (", ask ", false, false),
+                ("@carol", true, false),
+                (". mail@bob.x", false, false),
+            ]
+        );
+        assert!(parts("", &me).is_empty());
+    }
+}

@@ -83,14 +83,22 @@ async fn at_completes_a_name_and_the_mention_notifies_a_tab_not_in_front() {
     alice.type_message(&Key::Enter.to_string()).await;
     assert_eq!(alice.composer_text().await, "lunch @bob ");
     assert!(
-        alice.js("return document.getElementById('mention-suggest').hidden;", vec![]).await
+        alice
+            .js(
+                "return document.getElementById('mention-suggest').hidden;",
+                vec![]
+            )
+            .await
             == json!(true),
         "the list closes once a name is taken"
     );
     // An address is not a mention: nothing is offered.
     alice.type_message("or mail@b").await;
     let open = alice
-        .js("return !document.getElementById('mention-suggest').hidden;", vec![])
+        .js(
+            "return !document.getElementById('mention-suggest').hidden;",
+            vec![],
+        )
         .await;
     assert_eq!(open, json!(false), "no list inside an address");
     alice.clear_composer().await;
@@ -117,7 +125,7 @@ async fn at_completes_a_name_and_the_mention_notifies_a_tab_not_in_front() {
     .await;
     assert_eq!(
         notified(&bob).await,
-        [away.clone()],
+        vec![away.as_str()],
         "only the mention made while no tab was in front; not {seen}"
     );
     let entry = bob
@@ -145,7 +153,10 @@ async fn at_completes_a_name_and_the_mention_notifies_a_tab_not_in_front() {
             vec![],
         )
         .await;
-    assert_eq!(items, json!([format!("mention-{away}"), format!("mention-{seen}")]));
+    assert_eq!(
+        items,
+        json!([format!("mention-{away}"), format!("mention-{seen}")])
+    );
     bob.screenshot("mentions-page").await;
     carol.goto(&app.url("/mentions/")).await;
     carol

@@ -24,6 +24,16 @@ async fn my_mentions(browser: &Browser) -> Value {
     json_of(res).await
 }
 
+/// The ids of `browser`'s mentions, newest first.
+async fn mention_ids(browser: &Browser) -> Vec<i64> {
+    my_mentions(browser).await["mentions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["id"].as_i64().unwrap())
+        .collect()
+}
+
 /// A response's body as JSON.
 async fn json_of(res: reqwest::Response) -> Value {
     serde_json::from_str(&res.text().await.unwrap()).unwrap()
@@ -92,25 +102,14 @@ async fn an_edit_rewrites_the_mentions() {
     let sent = post(&mut a, "hey @bob").await;
     b.expect("chat_message").await;
     let id = sent["id"].as_i64().unwrap();
-    assert_eq!(
-        my_mentions(&bob).await["mentions"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(mention_ids(&bob).await.len(), 1);
 
     a.send_json(json!({"type": "edit_message", "id": id, "message": "hey @carol"}))
         .await;
     let edited = b.expect("message_edited").await;
     assert_eq!(edited["mentions"], json!(["carol"]));
     a.expect("message_edited").await;
-    assert!(
-        my_mentions(&bob).await["mentions"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(mention_ids(&bob).await.is_empty());
     assert_eq!(my_mentions(&carol).await["mentions"][0]["id"], id);
     assert_eq!(
         my_mentions(&carol).await["mentions"][0]["message"],
@@ -122,12 +121,7 @@ async fn an_edit_rewrites_the_mentions() {
         .await;
     let edited = b.expect("message_edited").await;
     assert!(edited.get("mentions").is_none(), "{edited}");
-    assert!(
-        my_mentions(&carol).await["mentions"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(mention_ids(&carol).await.is_empty());
 
     // A deleted message is no one's mention any more.
     a.send_json(json!({"type": "edit_message", "id": id, "message": "@carol again"}))
@@ -136,12 +130,7 @@ async fn an_edit_rewrites_the_mentions() {
     a.send_json(json!({"type": "delete_message", "id": id}))
         .await;
     b.expect("message_deleted").await;
-    assert!(
-        my_mentions(&carol).await["mentions"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(mention_ids(&carol).await.is_empty());
 }
 
 on_every_backend!(users_who_cannot_read_the_room_are_not_mentioned);
@@ -154,12 +143,7 @@ async fn users_who_cannot_read_the_room_are_not_mentioned() {
 
     let sent = post(&mut staff, "@bob and @boss, look").await;
     assert_eq!(sent["mentions"], json!(["boss"]), "bob may not read it");
-    assert!(
-        my_mentions(&bob).await["mentions"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(mention_ids(&bob).await.is_empty());
     assert_eq!(
         my_mentions(&boss).await["mentions"][0]["room"],
         "staff-room"
@@ -171,31 +155,14 @@ async fn users_who_cannot_read_the_room_are_not_mentioned() {
     let mut c = app.join(&carol, "open").await;
     c.joined().await;
     post(&mut c, "@bob @boss plans").await;
-    assert_eq!(
-        my_mentions(&bob).await["mentions"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(mention_ids(&bob).await.len(), 1);
     assert!(
         app.cli(&["room", "set", "open", "--admin-only"])
             .status
             .success()
     );
-    assert!(
-        my_mentions(&bob).await["mentions"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
-    assert_eq!(
-        my_mentions(&boss).await["mentions"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
+    assert!(mention_ids(&bob).await.is_empty());
+    assert_eq!(mention_ids(&boss).await.len(), 2);
 }
 
 on_every_backend!(the_mentions_list_pages_newest_first);
@@ -211,14 +178,8 @@ async fn the_mentions_list_pages_newest_first() {
                 .unwrap(),
         );
     }
+    assert_eq!(mention_ids(&bob).await, [ids[2], ids[1]]);
     let first = my_mentions(&bob).await;
-    let got: Vec<i64> = first["mentions"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["id"].as_i64().unwrap())
-        .collect();
-    assert_eq!(got, [ids[2], ids[1]]);
     assert_eq!(first["next_before"], ids[1]);
     let older = json_of(
         bob.get(&format!("/mentions/?format=json&before={}", ids[1]))

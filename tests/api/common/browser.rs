@@ -276,15 +276,17 @@ impl Chrome {
         let res = reqwest::Client::new()
             .post(format!("{}/session/{session}/permissions", self.driver_url))
             .header("content-type", "application/json")
-            .body(
-                json!({"descriptor": {"name": "notifications"}, "state": "granted"}).to_string(),
-            )
+            .body(json!({"descriptor": {"name": "notifications"}, "state": "granted"}).to_string())
             .send()
             .await
             .unwrap_or_else(|e| panic!("{} asks chromedriver for permissions: {e}", self.name));
         let status = res.status();
         let body = res.text().await.unwrap_or_default();
-        assert!(status.is_success(), "{} granting notifications: {status} {body}", self.name);
+        assert!(
+            status.is_success(),
+            "{} granting notifications: {status} {body}",
+            self.name
+        );
     }
 
     /// Reloads the page.
