@@ -1,6 +1,6 @@
 //! `@name` mentions: stored with the message for users who may read the
 //! room, carried on its frames, rewritten by edits, and listed on the
-//! mentioned user's `/mentions/` page and its JSON.
+//! mentioned user's `/mentions/` page and its JSON, across instances too.
 
 use crate::common::{Browser, TestApp, Ws};
 use serde_json::{Value, json};
@@ -235,4 +235,31 @@ async fn the_autocomplete_offers_recent_authors_then_members() {
         carol.get("/chat/staff-room/members.json").await.status(),
         403
     );
+}
+
+#[actix_web::test]
+async fn a_mention_made_on_one_instance_reaches_the_user_on_another() {
+    let Some(url) = crate::common::redis_url() else {
+        return;
+    };
+    let (one, two) = crate::scale_out::pair(&url).await;
+    let mut a = one.join(&one.user("alice").await, "lobby").await;
+    a.joined().await;
+    let bob = two.user("bob").await;
+    let mut b = two.join(&bob, "lobby").await;
+    b.joined().await;
+
+    a.say("@bob over here").await;
+    let sent = a.next_of("chat_message").await;
+    let seen = b.next_of("chat_message").await;
+    assert_eq!(seen["id"], sent["id"]);
+    assert_eq!(seen["mentions"], json!(["bob"]));
+    assert_eq!(mention_ids(&bob).await, [sent["id"].as_i64().unwrap()]);
+
+    let id = sent["id"].clone();
+    a.send_json(json!({"type": "edit_message", "id": id, "message": "over here, all"}))
+        .await;
+    let edited = b.next_of("message_edited").await;
+    assert!(edited.get("mentions").is_none(), "{edited}");
+    assert!(mention_ids(&bob).await.is_empty());
 }
