@@ -23,6 +23,12 @@ pub enum ConfigError {
     },
 }
 
+/// The most `CONFAB_MENTIONS_PAGE_SIZE` may be: one page is one query.
+pub const MAX_MENTIONS_PAGE_SIZE: usize = 1000;
+
+/// The most `CONFAB_MENTION_CANDIDATES` may be: the list is one response.
+pub const MAX_MENTION_CANDIDATES: usize = 10_000;
+
 /// The whole configuration of one server process.
 #[derive(Debug, Clone)]
 pub struct Settings {
@@ -122,6 +128,13 @@ pub struct Settings {
     /// Rooms the selector at `/chat/` lists at most
     /// (`CONFAB_ROOM_INDEX_LIMIT`); a search finds the others.
     pub room_index_limit: usize,
+    /// Mentions one page of `/mentions/` lists (`CONFAB_MENTIONS_PAGE_SIZE`),
+    /// newest first; a link goes on to older ones.
+    pub mentions_page_size: usize,
+    /// Names a room's `@` autocomplete offers at most
+    /// (`CONFAB_MENTION_CANDIDATES`): the authors of that many latest
+    /// messages, then the room's members.
+    pub mention_candidates: usize,
     /// How long a session lasts unused (`CONFAB_SESSION_IDLE_SECS`): no
     /// page load and no open socket for this long, and it is over.
     pub session_idle: Duration,
@@ -166,6 +179,8 @@ impl Default for Settings {
             metrics_bind: None,
             rooms_per_hour: 10,
             room_index_limit: 100,
+            mentions_page_size: 50,
+            mention_candidates: 500,
             session_idle: Duration::from_secs(14 * 24 * 3600),
             session_sweep: Duration::from_secs(2),
         }
@@ -341,6 +356,16 @@ impl Settings {
                 "CONFAB_ROOM_INDEX_LIMIT",
                 defaults.room_index_limit,
             )?,
+            mentions_page_size: parse_or(
+                get("CONFAB_MENTIONS_PAGE_SIZE"),
+                "CONFAB_MENTIONS_PAGE_SIZE",
+                defaults.mentions_page_size,
+            )?,
+            mention_candidates: parse_or(
+                get("CONFAB_MENTION_CANDIDATES"),
+                "CONFAB_MENTION_CANDIDATES",
+                defaults.mention_candidates,
+            )?,
             session_idle: Duration::from_secs(parse_or(
                 get("CONFAB_SESSION_IDLE_SECS"),
                 "CONFAB_SESSION_IDLE_SECS",
@@ -381,6 +406,8 @@ impl Settings {
             ("CONFAB_WRITE_BURST", u64::from(self.write_burst)),
             ("CONFAB_MAX_REACTIONS", self.max_reactions as u64),
             ("CONFAB_ROOM_INDEX_LIMIT", self.room_index_limit as u64),
+            ("CONFAB_MENTIONS_PAGE_SIZE", self.mentions_page_size as u64),
+            ("CONFAB_MENTION_CANDIDATES", self.mention_candidates as u64),
             ("CONFAB_SESSION_IDLE_SECS", self.session_idle.as_secs()),
             ("CONFAB_SESSION_SWEEP_SECS", self.session_sweep.as_secs()),
         ];
@@ -392,6 +419,20 @@ impl Settings {
                     reason: "must be at least 1".to_owned(),
                 });
             }
+        }
+        if self.mention_candidates > MAX_MENTION_CANDIDATES {
+            return Err(ConfigError::Invalid {
+                name: "CONFAB_MENTION_CANDIDATES",
+                value: self.mention_candidates.to_string(),
+                reason: format!("must be at most {MAX_MENTION_CANDIDATES}"),
+            });
+        }
+        if self.mentions_page_size > MAX_MENTIONS_PAGE_SIZE {
+            return Err(ConfigError::Invalid {
+                name: "CONFAB_MENTIONS_PAGE_SIZE",
+                value: self.mentions_page_size.to_string(),
+                reason: format!("must be at most {MAX_MENTIONS_PAGE_SIZE}"),
+            });
         }
         if self.client_timeout <= self.heartbeat_interval {
             return Err(ConfigError::Invalid {
@@ -479,8 +520,32 @@ mod tests {
         assert_eq!(s.hash_queue, 64);
         assert_eq!(s.rooms_per_hour, 10);
         assert_eq!(s.room_index_limit, 100);
+        assert_eq!(s.mentions_page_size, 50);
+        assert_eq!(s.mention_candidates, 500);
         assert_eq!(s.session_idle, Duration::from_secs(1_209_600));
         assert_eq!(s.session_sweep, Duration::from_secs(2));
+    }
+
+    #[test]
+    fn the_mentions_page_size_is_bounded() {
+        assert_eq!(
+            from(&[("CONFAB_MENTIONS_PAGE_SIZE", "20")])
+                .unwrap()
+                .mentions_page_size,
+            20
+        );
+        for bad in ["0", "1001"] {
+            assert!(
+                matches!(
+                    from(&[("CONFAB_MENTIONS_PAGE_SIZE", bad)]),
+                    Err(ConfigError::Invalid {
+                        name: "CONFAB_MENTIONS_PAGE_SIZE",
+                        ..
+                    })
+                ),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

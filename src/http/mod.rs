@@ -14,6 +14,7 @@ pub mod cookie_key;
 pub mod error;
 pub mod hardening;
 pub mod health;
+pub mod mentions;
 pub mod pages;
 pub mod templates;
 pub mod throttle;
@@ -27,6 +28,7 @@ use actix_web::web;
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(pages::routes)
+        .configure(mentions::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)

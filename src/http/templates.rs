@@ -21,6 +21,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/chat/room.html"),
     ),
     (
+        "mentions.html",
+        include_str!("../../templates/mentions.html"),
+    ),
+    (
         "accounts/login.html",
         include_str!("../../templates/accounts/login.html"),
     ),

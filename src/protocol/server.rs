@@ -35,6 +35,11 @@ pub struct MessageView {
     /// The message it replies to, if it is a reply.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reply_to: Option<ReplyView>,
+    /// The users it mentions (`@name` of an account that may read the
+    /// room, not the author), as their accounts spell them, in the order
+    /// the text names them; left out when none.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<Username>,
     /// Sent as part of the history on join rather than live.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub history: bool,
@@ -209,6 +214,9 @@ pub enum ServerFrame {
         /// When.
         #[serde(serialize_with = "rfc3339")]
         edited_at: DateTime<Utc>,
+        /// Who the new text mentions (as in `chat_message`); left out when none.
+        #[serde(skip_serializing_if = "Vec::is_empty")]
+        mentions: Vec<Username>,
     },
     /// A message was deleted; clients remove it.
     MessageDeleted {
@@ -326,6 +334,7 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             reply_to: None,
+            mentions: Vec::new(),
             history: false,
             client_id: None,
         };
@@ -345,6 +354,32 @@ mod tests {
     }
 
     #[test]
+    fn mentions_are_listed_only_when_there_are_some() {
+        let view = MessageView {
+            id: MessageId(3),
+            user: user("alice"),
+            message: "hi @Bob and @carol".into(),
+            created_at: DateTime::from_timestamp(0, 0).unwrap(),
+            edited_at: None,
+            reactions: Vec::new(),
+            reply_to: None,
+            mentions: vec![user("bob"), user("carol")],
+            history: false,
+            client_id: None,
+        };
+        assert!(
+            encode(&ServerFrame::ChatMessage(view)).ends_with(r#","mentions":["bob","carol"]}"#)
+        );
+        let edited = ServerFrame::MessageEdited {
+            id: MessageId(3),
+            message: "hi @bob".into(),
+            edited_at: DateTime::from_timestamp(0, 0).unwrap(),
+            mentions: vec![user("bob")],
+        };
+        assert!(encode(&edited).ends_with(r#","mentions":["bob"]}"#));
+    }
+
+    #[test]
     fn history_messages_are_marked() {
         let frame = ServerFrame::ChatMessage(MessageView {
             id: MessageId(1),
@@ -354,6 +389,7 @@ mod tests {
             edited_at: None,
             reactions: Vec::new(),
             reply_to: None,
+            mentions: Vec::new(),
             history: true,
             client_id: None,
         });
@@ -375,6 +411,7 @@ mod tests {
                 users: vec![user("alice"), user("bob"), user("carol")],
             }],
             reply_to: None,
+            mentions: Vec::new(),
             history: false,
             client_id: None,
         });
@@ -390,6 +427,7 @@ mod tests {
             id: MessageId(2),
             message: "x".into(),
             edited_at: DateTime::from_timestamp(0, 0).unwrap(),
+            mentions: Vec::new(),
         };
         assert_eq!(
             &*encode(&frame),
@@ -430,6 +468,7 @@ mod tests {
                 user("bob"),
                 "lunch\nat noon?",
             )),
+            mentions: Vec::new(),
             history: false,
             client_id: None,
         };

@@ -12,8 +12,9 @@ import {
   registerMessage, removeMessage,
 } from "./log.js";
 import { showNotice } from "./notice.js";
+import { notifyActivity, notifyIfMentioned } from "./notify.js";
 import * as outbox from "./outbox.js";
-import { log, ME } from "./page.js";
+import { log, ME, ROOM } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
 import {
@@ -53,6 +54,11 @@ const handlers = {
 
   resumed(frame) {
     sync.resumed(frame);
+  },
+
+  // A new message in one of my rooms (modern sockets, `?v=2`).
+  activity(frame) {
+    notifyActivity(frame);
   },
 
   message_edited(frame) {
@@ -182,6 +188,7 @@ export function addRoomMessage(frame) {
   const mine = user === ME;
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
+    notifyIfMentioned(frame, ROOM);
   }
   // The log shows an older part of the room (jump.js): newer messages wait.
   if (jump.holdBack(id, { ...frame, id })) return;

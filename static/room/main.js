@@ -21,6 +21,8 @@
 //   sync.js        the join replay; after a reconnect, catching up on what
 //                  was missed and re-reading what is on screen
 //   composer.js    the message box; notice.js its error line
+//   mentions.js    the composer's @ autocomplete
+//   notify.js      browser notifications when someone mentions me
 //   outbox.js      posts until the server has them: shown as "sending…",
 //                  sent again (same client_id) after a reconnect or a refusal
 //   ended.js       what the page says when the server closes it for good
@@ -43,6 +45,7 @@ import { addRoomMessage, onFrame } from "./frames.js";
 import { dropHistoryRequest, takeTurns } from "./history.js";
 import * as jump from "./jump.js";
 import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
+import { onMentionKeydown, setUpMentions, suggest } from "./mentions.js";
 import { hideNotice, holdNotice, releaseNotice } from "./notice.js";
 import * as outbox from "./outbox.js";
 import {
@@ -95,10 +98,17 @@ function start() {
     },
   });
 
-  // The composer.
+  // The composer. The @ list's keys come first: Enter takes a name there.
+  setUpMentions();
+  input.addEventListener("keydown", onMentionKeydown);
   form.addEventListener("submit", onSubmit);
   input.addEventListener("keydown", onKeydown);
   input.addEventListener("input", onInput);
+  input.addEventListener("input", suggest);
+  input.addEventListener("click", suggest);
+  input.addEventListener("keyup", (event) => {
+    if (["ArrowLeft", "ArrowRight", "Home", "End"].includes(event.key)) suggest();
+  });
 
   // Private-message shortcuts in the online list; everything clickable in
   // the log goes through actions.js.

@@ -8,6 +8,11 @@ import { ME, onlineCount, onlinePanel, userList } from "./page.js";
 /** Who is online right now. */
 const online = new Set();
 
+/** Who is online now, as a new array (the @ autocomplete offers them first). */
+export function onlineNames() {
+  return [...online];
+}
+
 /** The full list (user_list): replaces what we knew, and is current again. */
 export function setOnline(users) {
   online.clear();

@@ -313,7 +313,7 @@ async fn formatted_messages_are_built_as_elements_and_hostile_ones_stay_text() {
         .expect("the markdown tests run");
     assert_eq!(failures, json!([]), "markdown.js unit tests");
 
-    let formatted = "**Release** is _today_, ~~Thursday~~ `v2.1` — notes at https://example.com/notes?id=7. ping @bob";
+    let formatted = "**Release** is _today_, ~~Thursday~~ `v2.1` — notes at https://example.com/notes?id=7. ping @bob, thanks";
     let formatted_id = send_formatted(&alice, formatted).await;
     let hostile =
         "<img src=x onerror=window.pwned=1> [click](javascript:window.pwned=2) javascript:alert(1)";

@@ -25,11 +25,12 @@
 use super::{Room, RoomError, reply_view, view_of};
 use crate::actors::delivery::SessionId;
 use crate::db::models::Message;
+use crate::db::queries::mentions::{self, MentionedUser};
 use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
@@ -136,7 +137,11 @@ pub enum Posted {
 
 /// A post as its database job left it.
 enum StoredPost {
-    New(MessageId),
+    /// Stored now, as message `id`, mentioning `mentioned` (stored with it).
+    New {
+        id: MessageId,
+        mentioned: Vec<MentionedUser>,
+    },
     Repeat(Box<MessageWithAuthor>),
 }
 
@@ -163,28 +168,31 @@ fn quote_for_post(
     }
 }
 
-/// Stores a post once per `client_id` (see [`messages::insert_once`]); a
-/// repeat is read back as its author sees it, unless it was deleted since
-/// or belongs to another room.
+/// Stores a post once per `client_id` (see [`messages::insert_once`]),
+/// with its mentions; a repeat is read back as its author sees it, unless
+/// it was deleted since or belongs to another room.
 fn store_post(
     c: &mut DbConnection,
-    room: RoomId,
+    room: &RoomInfo,
     author: &Identity,
     text: &str,
     at: NaiveDateTime,
     client_id: Option<&ClientId>,
     reply_to: Option<MessageId>,
 ) -> Result<StoredPost, RoomError> {
-    let Some(client_id) = client_id else {
-        return Ok(StoredPost::New(
-            messages::insert(c, room, author.id, text, at, reply_to)?.id,
-        ));
+    let new = |c: &mut DbConnection, id: MessageId| {
+        let mentioned = mentions::record(c, id, room, author.id, text)?;
+        Ok::<_, RoomError>(StoredPost::New { id, mentioned })
     };
-    match messages::insert_once(c, room, author.id, text, at, client_id, reply_to)? {
-        Stored::New(row) => Ok(StoredPost::New(row.id)),
+    let Some(client_id) = client_id else {
+        let id = messages::insert(c, room.id, author.id, text, at, reply_to)?.id;
+        return new(c, id);
+    };
+    match messages::insert_once(c, room.id, author.id, text, at, client_id, reply_to)? {
+        Stored::New(row) => new(c, row.id),
         Stored::Repeat(row) => {
             let reader = [author.username.as_str()];
-            messages::with_ids(c, room, &[row.id], &reader)?
+            messages::with_ids(c, room.id, &[row.id], &reader)?
                 .pop()
                 .map(|row| StoredPost::Repeat(Box::new(row)))
                 .ok_or(RoomError::RepeatGone(row.id))
@@ -196,7 +204,7 @@ impl Handler<Post> for Room {
     type Result = ResponseFuture<Result<Posted, RoomError>>;
 
     fn handle(&mut self, post: Post, ctx: &mut Self::Context) -> Self::Result {
-        let room = self.info.id;
+        let room = self.info.clone();
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
@@ -204,14 +212,14 @@ impl Handler<Post> for Room {
         let reply_to = post.reply_to;
         // One closure checks and stores: it runs in the writer's batch.
         let store = move |c: &mut DbConnection| {
-            still_admitted(c, room, &author)?;
+            still_admitted(c, room.id, &author)?;
             let quoted = match reply_to {
-                Some(id) => quote_for_post(c, room, &author, id, client_id.as_ref())?,
+                Some(id) => quote_for_post(c, room.id, &author, id, client_id.as_ref())?,
                 None => None,
             };
             let stored = store_post(
                 c,
-                room,
+                &room,
                 &author,
                 &text,
                 created_at.naive_utc(),
@@ -228,8 +236,10 @@ impl Handler<Post> for Room {
         } = post;
         let author = author.username;
         self.write_in_order(ctx, store, move |room, stored| {
-            let (id, message, quoted) = match stored {
-                (StoredPost::New(id), message, quoted) => (id, message, quoted),
+            let (id, mentioned, message, quoted) = match stored {
+                (StoredPost::New { id, mentioned }, message, quoted) => {
+                    (id, mentioned, message, quoted)
+                }
                 (StoredPost::Repeat(row), _, _) => {
                     let view = MessageView {
                         client_id,
@@ -246,9 +256,12 @@ impl Handler<Post> for Room {
                 edited_at: None,
                 reactions: Vec::new(),
                 reply_to: quoted.as_ref().map(reply_view),
+                mentions: mentioned.iter().map(|m| m.username.clone()).collect(),
                 history: false,
                 client_id: None,
             };
+            // `mentioned` (ids and names) is who this post notifies as a
+            // mention, beside the frame's `mentions`.
             METRICS.message_in();
             room.expect_echo(session, client_id, &view);
             room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
@@ -289,6 +302,7 @@ impl Handler<Edit> for Room {
     fn handle(&mut self, edit: Edit, ctx: &mut Self::Context) -> Self::Result {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
+        let room = self.info.clone();
         let store = self.change_message(
             editor,
             id,
@@ -299,16 +313,20 @@ impl Handler<Edit> for Room {
                     Err(RoomError::Forbidden("only its author may edit a message"))
                 }
             },
-            move |c, _| {
+            move |c, editor| {
                 let text = text.as_str().to_owned();
                 messages::edit(c, id, &text, edited_at.naive_utc())?;
-                Ok(text)
+                let mentioned = mentions::rewrite(c, id, &room, editor.id, &text)?;
+                Ok((text, mentioned))
             },
         );
-        self.then_publish(ctx, store, move |message| ServerFrame::MessageEdited {
-            id,
-            message,
-            edited_at,
+        self.then_publish(ctx, store, move |(message, mentioned)| {
+            ServerFrame::MessageEdited {
+                id,
+                message,
+                edited_at,
+                mentions: mentioned.into_iter().map(|m| m.username).collect(),
+            }
         })
     }
 }

@@ -285,6 +285,7 @@ pub fn view_of(row: &MessageWithAuthor, history: bool, reader: &Username) -> Mes
         edited_at: row.message.edited_at.map(|t| t.and_utc()),
         reactions: reaction_views(&row.reactions, reader),
         reply_to: row.quoted.as_ref().map(reply_view),
+        mentions: row.mentions.clone(),
         history,
         client_id: None,
     }

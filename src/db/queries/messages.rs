@@ -4,17 +4,19 @@
 //! with what it quotes when it is a reply (its original's author and text,
 //! or that the original was deleted).
 
+use super::mentions;
 use super::reactions::{self, ReactionGroup};
 use crate::db::models::{Message, NewMessage};
 use crate::db::schema::{messages, reactions as reactions_table, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, MessageId, RoomId, UserId, Window};
+use crate::domain::{ClientId, MessageId, RoomId, UserId, Username, Window};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 use std::collections::HashMap;
 
 /// A stored message with what the protocol shows beside it: its author's
-/// name and its reactions, summed up for the readers it was loaded for.
+/// name, its reactions, summed up for the readers it was loaded for, and
+/// who it mentions.
 #[derive(Debug, Clone)]
 pub struct MessageWithAuthor {
     /// The row.
@@ -25,6 +27,8 @@ pub struct MessageWithAuthor {
     pub reactions: Vec<ReactionGroup>,
     /// What it replies to, if it is a reply.
     pub quoted: Option<Quoted>,
+    /// The users it mentions, in the order its text names them.
+    pub mentions: Vec<Username>,
 }
 
 /// The original a reply quotes, as it is now.
@@ -310,8 +314,8 @@ fn messages_after(
     Ok(!ids_after(conn, room_id, id, 1)?.is_empty())
 }
 
-/// Rows and their authors, with each message's reactions and, for a
-/// reply, what it quotes beside it.
+/// Rows and their authors, with each message's reactions, its mentions
+/// and, for a reply, what it quotes beside it.
 fn with_reactions(
     conn: &mut DbConnection,
     rows: Vec<(Message, String)>,
@@ -320,11 +324,17 @@ fn with_reactions(
     let ids: Vec<MessageId> = rows.iter().map(|(m, _)| m.id).collect();
     let mut groups = reactions::for_messages(conn, &ids, readers)?;
     let quotes = quotes_for(conn, &rows)?;
+    let texts: Vec<(MessageId, &str)> = rows
+        .iter()
+        .map(|(m, _)| (m.id, m.content.as_str()))
+        .collect();
+    let mut mentioned = mentions::for_messages(conn, &texts)?;
     Ok(rows
         .into_iter()
         .map(|(message, author)| MessageWithAuthor {
             reactions: groups.remove(&message.id).unwrap_or_default(),
             quoted: message.reply_to.and_then(|id| quotes.get(&id).cloned()),
+            mentions: mentioned.remove(&message.id).unwrap_or_default(),
             message,
             author,
         })
@@ -453,7 +463,7 @@ pub fn edit(
     Ok(())
 }
 
-/// Deletes a message for everyone: its text and reactions are erased; the
+/// Deletes a message for everyone: its text, reactions and mentions are erased; the
 /// row stays as a marker so that its id is never reused.
 /// [`DbError::NotFound`] if it was deleted already.
 pub fn delete(conn: &mut DbConnection, id: MessageId, at: NaiveDateTime) -> Result<(), DbError> {
@@ -470,6 +480,6 @@ pub fn delete(conn: &mut DbConnection, id: MessageId, at: NaiveDateTime) -> Resu
         }
         diesel::delete(reactions_table::table.filter(reactions_table::message_id.eq(id)))
             .execute(conn)?;
-        Ok(())
+        mentions::forget(conn, id)
     })
 }

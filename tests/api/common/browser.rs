@@ -228,6 +228,7 @@ impl Driver {
         Chrome {
             name: name.to_owned(),
             client,
+            driver_url: self.url.clone(),
             _driver: self.process.clone(),
             _profile: profile,
         }
@@ -239,6 +240,8 @@ pub struct Chrome {
     /// Who uses this browser; names failures and screenshots.
     pub name: String,
     pub client: Client,
+    /// Where its chromedriver listens, for the commands fantoccini lacks.
+    driver_url: String,
     // Field order matters on drop: the browser dies before its profile is removed.
     _driver: Arc<DriverProcess>,
     _profile: tempfile::TempDir,
@@ -256,6 +259,34 @@ impl Chrome {
             .goto(url)
             .await
             .unwrap_or_else(|e| panic!("{} opens {url}: {e}", self.name));
+    }
+
+    /// Grants this browser's pages the permission to show notifications,
+    /// as a person answering "Allow" would: through chromedriver's
+    /// permissions endpoint (the WebDriver Permissions extension), for the
+    /// origin of the page it shows.
+    pub async fn grant_notifications(&self) {
+        let session = self
+            .client
+            .session_id()
+            .await
+            .ok()
+            .flatten()
+            .unwrap_or_else(|| panic!("{} has a WebDriver session", self.name));
+        let res = reqwest::Client::new()
+            .post(format!("{}/session/{session}/permissions", self.driver_url))
+            .header("content-type", "application/json")
+            .body(json!({"descriptor": {"name": "notifications"}, "state": "granted"}).to_string())
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{} asks chromedriver for permissions: {e}", self.name));
+        let status = res.status();
+        let body = res.text().await.unwrap_or_default();
+        assert!(
+            status.is_success(),
+            "{} granting notifications: {status} {body}",
+            self.name
+        );
     }
 
     /// Reloads the page.
