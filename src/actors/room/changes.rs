@@ -132,7 +132,7 @@ pub enum Posted {
     New(MessageId),
     /// Its author had stored a post with this `client_id` already: that
     /// message (with the `client_id`), for the sending socket alone.
-    Repeat(MessageView),
+    Repeat(Box<MessageView>),
 }
 
 /// A post as its database job left it.
@@ -245,7 +245,7 @@ impl Handler<Post> for Room {
                         client_id,
                         ..view_of(&row, false, &author)
                     };
-                    return Posted::Repeat(view);
+                    return Posted::Repeat(Box::new(view));
                 }
             };
             let view = MessageView {

@@ -201,7 +201,7 @@ impl WsSession {
         // repeat is answered here, to this socket alone.
         self.ask_room_for(post, Slot::Request, client_id, ctx, |posted, act, _| {
             if let Posted::Repeat(view) = posted {
-                act.send(encode(&ServerFrame::ChatMessage(view)));
+                act.send(encode(&ServerFrame::ChatMessage(*view)));
             }
         });
     }
