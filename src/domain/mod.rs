@@ -13,6 +13,7 @@ mod login;
 mod message;
 mod names;
 mod password;
+mod search_query;
 mod window;
 
 pub use client_id::{CLIENT_ID_MAX_CHARS, ClientId, ClientIdError};
@@ -23,4 +24,5 @@ pub use login::{EndedLogins, LoginLifetime, LoginSecret};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};
+pub use search_query::{Phrase, Place, SearchQuery, SearchQueryError};
 pub use window::Window;
