@@ -7,6 +7,7 @@
 
 mod client_id;
 mod emoji;
+mod highlight;
 mod identity;
 mod ids;
 mod login;
@@ -18,6 +19,7 @@ mod window;
 
 pub use client_id::{CLIENT_ID_MAX_CHARS, ClientId, ClientIdError};
 pub use emoji::{Emoji, EmojiError};
+pub use highlight::{EXCERPT_WORDS, Segment, highlight};
 pub use identity::{Identity, RoomInfo};
 pub use ids::{LoginId, MessageId, RoomId, UserId};
 pub use login::{EndedLogins, LoginLifetime, LoginSecret};

@@ -74,7 +74,7 @@ pub enum SearchQueryError {
     #[error("a quote is not closed: end the phrase with \"")]
     UnclosedQuote,
     /// `from:` or `in:` with nothing after it.
-    #[error("{key}: needs a value, as in {example}")]
+    #[error("the filter {key}: needs a value, as in {example}")]
     MissingValue {
         /// The filter.
         key: &'static str,
@@ -82,13 +82,13 @@ pub enum SearchQueryError {
         example: &'static str,
     },
     /// The same filter twice.
-    #[error("{key}: can be used only once")]
+    #[error("the filter {key}: can be used only once")]
     Repeated {
         /// The filter.
         key: &'static str,
     },
     /// `before:` or `after:` with something that is not a date.
-    #[error("{key}:{value} is not a date; write it as YYYY-MM-DD, e.g. {key}:2026-12-01")]
+    #[error("the date in {key}:{value} is not one; write it as YYYY-MM-DD, e.g. {key}:2026-12-01")]
     BadDate {
         /// The filter.
         key: &'static str,
@@ -96,7 +96,7 @@ pub enum SearchQueryError {
         value: String,
     },
     /// `from:` or `in:@` with something no user can be called.
-    #[error("{key}:{value} names no user: {reason}")]
+    #[error("no user can be called {value} (in {key}:{value}): {reason}")]
     BadUser {
         /// The filter.
         key: &'static str,
@@ -106,7 +106,7 @@ pub enum SearchQueryError {
         reason: String,
     },
     /// `in:` with something no room can be called.
-    #[error("in:{value} names no room: {reason}")]
+    #[error("no room can be called {value} (in in:{value}): {reason}")]
     BadRoom {
         /// What was typed.
         value: String,
@@ -114,7 +114,7 @@ pub enum SearchQueryError {
         reason: String,
     },
     /// `after:` on or after `before:`: nothing could match.
-    #[error("after:{after} is not before before:{before}, so nothing can match")]
+    #[error("nothing can match: after:{after} is not earlier than before:{before}")]
     EmptyRange {
         /// The `after:` day.
         after: NaiveDate,
@@ -298,12 +298,18 @@ mod tests {
     fn filters_are_parsed_into_typed_values() {
         let q = parse("from:alice in:general after:2026-12-01 before:2026-12-06 lunch").unwrap();
         assert_eq!(q.from.unwrap().as_str(), "alice");
-        assert_eq!(q.place, Some(Place::Room(RoomName::parse("general").unwrap())));
+        assert_eq!(
+            q.place,
+            Some(Place::Room(RoomName::parse("general").unwrap()))
+        );
         assert_eq!(q.after, NaiveDate::from_ymd_opt(2026, 12, 1));
         assert_eq!(q.before, NaiveDate::from_ymd_opt(2026, 12, 6));
         assert_eq!(q.phrases, [Phrase("lunch".into())]);
         let dm = parse("in:@bob FROM:bob").unwrap();
-        assert_eq!(dm.place, Some(Place::Direct(Username::parse("bob").unwrap())));
+        assert_eq!(
+            dm.place,
+            Some(Place::Direct(Username::parse("bob").unwrap()))
+        );
         assert!(dm.phrases.is_empty(), "filters alone are a search");
     }
 

@@ -20,6 +20,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "chat/room.html",
         include_str!("../../templates/chat/room.html"),
     ),
+    ("search.html", include_str!("../../templates/search.html")),
     (
         "accounts/login.html",
         include_str!("../../templates/accounts/login.html"),

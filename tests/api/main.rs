@@ -39,6 +39,7 @@ mod reactions;
 mod rights;
 mod rooms;
 mod scale_out;
+mod search;
 mod sessions;
 mod shutdown;
 mod typing;

@@ -3,6 +3,7 @@
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod users;
 
