@@ -135,6 +135,11 @@ pub struct Settings {
     /// (`CONFAB_MENTION_CANDIDATES`): the authors of that many latest
     /// messages, then the room's members.
     pub mention_candidates: usize,
+    /// Results one page of `/search/` shows (`CONFAB_SEARCH_PAGE_SIZE`).
+    pub search_page_size: usize,
+    /// Longest search, in characters (`CONFAB_SEARCH_MAX_QUERY_CHARS`);
+    /// a longer one is refused with a sentence saying so.
+    pub search_max_query_chars: usize,
     /// How long a session lasts unused (`CONFAB_SESSION_IDLE_SECS`): no
     /// page load and no open socket for this long, and it is over.
     pub session_idle: Duration,
@@ -181,6 +186,8 @@ impl Default for Settings {
             room_index_limit: 100,
             mentions_page_size: 50,
             mention_candidates: 500,
+            search_page_size: 20,
+            search_max_query_chars: 256,
             session_idle: Duration::from_secs(14 * 24 * 3600),
             session_sweep: Duration::from_secs(2),
         }
@@ -366,6 +373,16 @@ impl Settings {
                 "CONFAB_MENTION_CANDIDATES",
                 defaults.mention_candidates,
             )?,
+            search_page_size: parse_or(
+                get("CONFAB_SEARCH_PAGE_SIZE"),
+                "CONFAB_SEARCH_PAGE_SIZE",
+                defaults.search_page_size,
+            )?,
+            search_max_query_chars: parse_or(
+                get("CONFAB_SEARCH_MAX_QUERY_CHARS"),
+                "CONFAB_SEARCH_MAX_QUERY_CHARS",
+                defaults.search_max_query_chars,
+            )?,
             session_idle: Duration::from_secs(parse_or(
                 get("CONFAB_SESSION_IDLE_SECS"),
                 "CONFAB_SESSION_IDLE_SECS",
@@ -408,6 +425,11 @@ impl Settings {
             ("CONFAB_ROOM_INDEX_LIMIT", self.room_index_limit as u64),
             ("CONFAB_MENTIONS_PAGE_SIZE", self.mentions_page_size as u64),
             ("CONFAB_MENTION_CANDIDATES", self.mention_candidates as u64),
+            ("CONFAB_SEARCH_PAGE_SIZE", self.search_page_size as u64),
+            (
+                "CONFAB_SEARCH_MAX_QUERY_CHARS",
+                self.search_max_query_chars as u64,
+            ),
             ("CONFAB_SESSION_IDLE_SECS", self.session_idle.as_secs()),
             ("CONFAB_SESSION_SWEEP_SECS", self.session_sweep.as_secs()),
         ];
@@ -522,6 +544,8 @@ mod tests {
         assert_eq!(s.room_index_limit, 100);
         assert_eq!(s.mentions_page_size, 50);
         assert_eq!(s.mention_candidates, 500);
+        assert_eq!(s.search_page_size, 20);
+        assert_eq!(s.search_max_query_chars, 256);
         assert_eq!(s.session_idle, Duration::from_secs(1_209_600));
         assert_eq!(s.session_sweep, Duration::from_secs(2));
     }

@@ -7,6 +7,7 @@ use crate::scenario::fanout::{self, FanoutArgs};
 use crate::scenario::idle::{self, IdleArgs};
 use crate::scenario::ingest::{self, IngestArgs};
 use crate::scenario::join::{self, JoinArgs};
+use crate::scenario::search::{self, SearchArgs};
 use crate::scenario::seed::{self, SeedArgs};
 use crate::scenario::soak::{self, SoakArgs};
 use clap::{Parser, Subcommand};
@@ -59,6 +60,9 @@ pub enum Scenario {
     /// Minutes of mixed traffic and hostile clients: server memory over
     /// time, exact delivery across reconnects.
     Soak(SoakArgs),
+    /// Load 1,000,000 messages into the server's database (SQLite or
+    /// PostgreSQL), then time one-word searches: p50/p99.
+    Search(SearchArgs),
     /// Fill a room with stored messages in the server's SQLite file
     /// (server stopped).
     Seed(SeedArgs),
@@ -85,6 +89,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Scenario::Burst(args) => burst::run(args, options).await,
         Scenario::Ingest(args) => ingest::run(args, options).await,
         Scenario::Soak(args) => soak::run(args, options).await,
+        Scenario::Search(args) => search::run(args, options).await,
         Scenario::Seed(args) => seed::run(args),
         Scenario::Plot(args) => plot::run(args),
     }

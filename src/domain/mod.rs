@@ -7,6 +7,7 @@
 
 mod client_id;
 mod emoji;
+mod highlight;
 mod identity;
 mod ids;
 mod login;
@@ -14,10 +15,12 @@ mod mention;
 mod message;
 mod names;
 mod password;
+mod search_query;
 mod window;
 
 pub use client_id::{CLIENT_ID_MAX_CHARS, ClientId, ClientIdError};
 pub use emoji::{Emoji, EmojiError};
+pub use highlight::{EXCERPT_WORDS, Segment, highlight};
 pub use identity::{Identity, RoomInfo};
 pub use ids::{LoginId, MessageId, RoomId, UserId};
 pub use login::{EndedLogins, LoginLifetime, LoginSecret};
@@ -25,4 +28,5 @@ pub use mention::{MentionSpan, mention_spans, mentioned_names};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};
+pub use search_query::{Phrase, Place, SearchQuery, SearchQueryError};
 pub use window::Window;

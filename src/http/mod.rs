@@ -1,4 +1,4 @@
-//! The HTTP side: pages, accounts, the WebSocket handshake, health checks
+//! The HTTP side: pages, search, accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
 //! Handlers get their shared state (database, registry, templates, settings)
@@ -16,6 +16,7 @@ pub mod hardening;
 pub mod health;
 pub mod mentions;
 pub mod pages;
+pub mod search;
 pub mod templates;
 pub mod throttle;
 pub mod ws;
@@ -29,6 +30,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(pages::routes)
         .configure(mentions::routes)
+        .configure(search::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)

@@ -20,6 +20,7 @@ const TEMPLATES: &[(&str, &str)] = &[
         "chat/room.html",
         include_str!("../../templates/chat/room.html"),
     ),
+    ("search.html", include_str!("../../templates/search.html")),
     (
         "mentions.html",
         include_str!("../../templates/mentions.html"),

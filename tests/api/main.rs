@@ -43,6 +43,7 @@ mod replies;
 mod rights;
 mod rooms;
 mod scale_out;
+mod search;
 mod sessions;
 mod shutdown;
 mod typing;

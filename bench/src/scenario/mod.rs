@@ -11,6 +11,8 @@
 //!   latency.
 //! - [`soak`]: mixed traffic and hostile clients for minutes: server memory
 //!   over time and exact delivery across reconnects.
+//! - [`search`]: `/search/` over 1,000,000 messages: p50/p99 of a
+//!   one-word query, for a common, a middling and a rare word.
 //! - [`posting`]: the engine `burst` and `ingest` share.
 
 pub mod burst;
@@ -19,6 +21,7 @@ pub mod idle;
 pub mod ingest;
 pub mod join;
 pub mod posting;
+pub mod search;
 pub mod seed;
 pub mod soak;
 

@@ -4,6 +4,7 @@ pub mod mentions;
 pub mod messages;
 pub mod reactions;
 pub mod rooms;
+pub mod search;
 pub mod sessions;
 pub mod users;
 
