@@ -8,7 +8,7 @@
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
-use super::{AppError, Templates};
+use super::{AppError, Templates, direct};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
 use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
@@ -223,10 +223,40 @@ impl Index<'_> {
     }
 }
 
+/// What the room page shows of a room or a conversation.
 #[derive(Serialize)]
 struct RoomContext<'a> {
+    /// Its key in URLs (`/chat/<name>/`, `/ws/chat/<name>/`): the room's
+    /// name, or `@<other>` for a conversation.
     name: &'a str,
+    /// Its name without the sigil: the room's, or the other participant's.
+    title: &'a str,
+    /// The sigil shown before it: `#` for a room, `@` for a conversation.
+    sigil: &'static str,
+    /// How the page refers to it: `#room` or `@user`.
+    label: String,
     admin_only: bool,
+    /// A direct conversation.
+    direct: bool,
+    /// The conversation with myself.
+    notes: bool,
+}
+
+/// Renders the room page for `room`.
+fn room_page(
+    templates: &Templates,
+    settings: &Settings,
+    session: &Session,
+    user: &Identity,
+    shown: RoomContext<'_>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = Templates::context(&shown.label, Some(user), &csrf_token(session)?);
+    ctx.insert("room", &shown);
+    ctx.insert("max_message_chars", &settings.max_message_chars);
+    let page = templates.render("chat/room.html", &ctx)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
 }
 
 #[get("/chat/{room}/")]
@@ -238,6 +268,24 @@ async fn room(
     settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(other) = direct::addressed(&path) {
+        let conversation = direct::open(&db, &user, other).await?;
+        let key = conversation.key();
+        if key != *path {
+            // `/chat/@BOB/` is bob's conversation: one URL for it.
+            return Ok(redirect(&format!("/chat/{key}/")));
+        }
+        let page = RoomContext {
+            name: &key,
+            title: conversation.with.as_str(),
+            sigil: "@",
+            label: key.clone(),
+            admin_only: false,
+            direct: true,
+            notes: conversation.is_notes(&user),
+        };
+        return room_page(&templates, &settings, &session, &user, page);
+    }
     let name = room_name_from_path(&path)?;
     let lookup = name.as_str().to_owned();
     let visitor = Visitor {
@@ -262,21 +310,14 @@ async fn room(
             info.name
         )));
     }
-    let mut ctx = Templates::context(
-        &format!("#{}", info.name),
-        Some(&user),
-        &csrf_token(&session)?,
-    );
-    ctx.insert(
-        "room",
-        &RoomContext {
-            name: info.name.as_str(),
-            admin_only: info.admin_only,
-        },
-    );
-    ctx.insert("max_message_chars", &settings.max_message_chars);
-    let page = templates.render("chat/room.html", &ctx)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page))
+    let page = RoomContext {
+        name: info.name.as_str(),
+        title: info.name.as_str(),
+        sigil: "#",
+        label: format!("#{}", info.name),
+        admin_only: info.admin_only,
+        direct: false,
+        notes: false,
+    };
+    room_page(&templates, &settings, &session, &user, page)
 }

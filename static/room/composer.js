@@ -9,7 +9,7 @@
 import { fitHeight, isPlainEnter } from "./dom.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
 import { newClientId, post } from "./outbox.js";
-import { counter, input, MAX_CHARS, narrowScreen, ROOM, sendButton } from "./page.js";
+import { counter, input, MAX_CHARS, narrowScreen, sendButton } from "./page.js";
 import { send } from "./socket.js";
 import { noteTyping, stopTyping } from "./typing.js";
 import { charCount } from "./values.js";
@@ -126,9 +126,11 @@ export function onInput() {
 }
 
 // Phones have no Shift+Enter: keep only the useful part of the placeholder
-// there, so it fits on one line.
+// there ("Message #room", "Message @bob", "Note to self"), so it fits on
+// one line.
 const fullPlaceholder = input?.getAttribute("placeholder") || "";
+const shortPlaceholder = fullPlaceholder.split(" — ")[0];
 
 export function applyPlaceholder() {
-  input.setAttribute("placeholder", narrowScreen.matches ? `Message #${ROOM}` : fullPlaceholder);
+  input.setAttribute("placeholder", narrowScreen.matches ? shortPlaceholder : fullPlaceholder);
 }

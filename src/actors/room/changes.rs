@@ -29,7 +29,7 @@ use crate::db::queries::messages::{MessageWithAuthor, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, UserId};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
@@ -44,15 +44,41 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
     })
 }
 
+/// What decides who may act in a room, copied into each database job.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Gate {
+    room: RoomId,
+    /// A direct conversation's participants, which never change.
+    direct: Option<(UserId, UserId)>,
+}
+
+impl Room {
+    /// The room's [`Gate`].
+    pub(super) fn gate(&self) -> Gate {
+        Gate {
+            room: self.info.id,
+            direct: self.info.direct,
+        }
+    }
+}
+
 /// Checks that `who` may still act in (or read) the room: always in an
 /// open room; in an admin-only one only while staff. Both are read now,
-/// not taken from when the room or the socket started.
+/// not taken from when the room or the socket started. In a direct
+/// conversation, only its two participants, which nothing changes.
 pub(super) fn still_admitted(
     conn: &mut DbConnection,
-    room: RoomId,
+    gate: Gate,
     who: &Identity,
 ) -> Result<Identity, RoomError> {
-    if !rooms::is_admin_only(conn, room)? {
+    if let Some((a, b)) = gate.direct {
+        return if who.id == a || who.id == b {
+            Ok(who.clone())
+        } else {
+            Err(RoomError::NotAdmitted)
+        };
+    }
+    if !rooms::is_admin_only(conn, gate.room)? {
         return Ok(who.clone());
     }
     let now = as_of_now(conn, who)?;
@@ -81,12 +107,13 @@ impl Room {
         mut write: impl FnMut(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
     ) -> impl FnMut(&mut DbConnection) -> Result<T, RoomError> + Send + 'static {
         let room = self.info.id;
+        let gate = self.gate();
         let not_found = move |e: DbError| match e {
             DbError::NotFound => RoomError::NotFound(id),
             other => RoomError::from(other),
         };
         move |c| {
-            let who = still_admitted(c, room, &who)?;
+            let who = still_admitted(c, gate, &who)?;
             let message = messages::find_live(c, room, id).map_err(not_found)?;
             let who = allowed(c, who, &message)?;
             write(c, &who).map_err(not_found)
@@ -171,13 +198,14 @@ impl Handler<Post> for Room {
 
     fn handle(&mut self, post: Post, ctx: &mut Self::Context) -> Self::Result {
         let room = self.info.id;
+        let gate = self.gate();
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
         let client_id = post.client_id.clone();
         // One closure checks and stores: it runs in the writer's batch.
         let store = move |c: &mut DbConnection| {
-            still_admitted(c, room, &author)?;
+            still_admitted(c, gate, &author)?;
             let stored = store_post(
                 c,
                 room,
@@ -229,6 +257,11 @@ impl Room {
     /// `session` (which posted it) is to get it with its `client_id`.
     fn expect_echo(&mut self, session: SessionId, client_id: Option<ClientId>, view: &MessageView) {
         let Some(client_id) = client_id else { return };
+        // A `/pm` is posted into a conversation from a socket in another
+        // room: it gets `private_message_delivered`, not an echo.
+        if !self.members.contains_key(&session) {
+            return;
+        }
         let echo = MessageView {
             client_id: Some(client_id),
             ..view.clone()
