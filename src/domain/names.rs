@@ -93,6 +93,21 @@ impl RoomName {
         RoomName(format!("{}{low}-{high}", Self::DIRECT_PREFIX))
     }
 
+    /// Accepts a room's name or a direct conversation's, as another
+    /// instance may name either on the bus.
+    pub fn parse_any(raw: &str) -> Result<Self, NameError> {
+        let direct = raw
+            .strip_prefix(Self::DIRECT_PREFIX)
+            .and_then(|ids| ids.split_once('-'))
+            .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
+            .map(|(a, b)| Self::direct(UserId(a), UserId(b)));
+        match direct {
+            // Only the one spelling `direct` makes of the pair.
+            Some(name) if name.0 == raw => Ok(name),
+            _ => Self::parse(raw),
+        }
+    }
+
     /// Whether this is a direct conversation's name.
     pub fn is_direct(&self) -> bool {
         self.0.starts_with(Self::DIRECT_PREFIX)
@@ -209,6 +224,11 @@ mod tests {
         assert_eq!(RoomName::direct(UserId(4), UserId(4)).as_str(), "@dm-4-4");
         assert!(RoomName::parse(name.as_str()).is_err());
         assert!(!RoomName::parse("dm-3-7").unwrap().is_direct());
+        assert_eq!(RoomName::parse_any("@dm-3-7"), Ok(name));
+        assert_eq!(RoomName::parse_any("lobby"), RoomName::parse("lobby"));
+        for bad in ["@dm-7-3", "@dm-3-07", "@dm-3", "@dm-x-7", "@lobby"] {
+            assert!(RoomName::parse_any(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -44,11 +44,14 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
-/// The socket URL's query: `?after=ID` when reconnecting.
+/// The socket URL's query: `?after=ID` when reconnecting, `v=2` from a
+/// newer client.
 #[derive(serde::Deserialize)]
 struct SocketQuery {
     /// The last message id the client saw.
     after: Option<MessageId>,
+    /// The protocol version the client speaks; 2 and up is a newer client.
+    v: Option<u32>,
 }
 
 #[get("/ws/chat/{room}/")]
@@ -76,7 +79,9 @@ async fn chat_socket(
         .await?
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
     let query = web::Query::<SocketQuery>::from_query(req.query_string()).map_err(|_| {
-        AppError::BadRequest("`after` must be the id of the last message seen.".into())
+        AppError::BadRequest(
+            "`after` must be the id of the last message seen, and `v` a version number.".into(),
+        )
     })?;
     let info = match direct::addressed(&path) {
         Some(other) => direct::open(&db, &user, other).await?.room,
@@ -107,6 +112,7 @@ async fn chat_socket(
         })?;
     WsSession::new(user, login, info, &sessions)
         .resuming_after(query.after)
+        .modern(query.v.is_some_and(|v| v >= 2))
         .holding(permit)
         .start(&req, stream)
 }
