@@ -277,23 +277,26 @@ impl Handler<SendPrivate> for Registry {
                 session: msg.session,
                 client_id: msg.client_id,
             };
-            let posted = addr.send(post).into_actor(act).map(move |result, act, _ctx| {
-                act.close_if_unused(&info.name, &addr);
-                match result {
-                    Ok(Ok(_)) => {
-                        // The tutorial's frame, for clients that know no
-                        // conversations; newer ones see the message in it.
-                        // Whether anyone got it changes nothing: it is stored.
-                        drop(
-                            act.bus
-                                .send_to_user(&target, ToUser::Legacy(encode(&legacy))),
-                        );
-                        Ok(target)
+            let posted = addr
+                .send(post)
+                .into_actor(act)
+                .map(move |result, act, _ctx| {
+                    act.close_if_unused(&info.name, &addr);
+                    match result {
+                        Ok(Ok(_)) => {
+                            // The tutorial's frame, for clients that know no
+                            // conversations; newer ones see the message in it.
+                            // Whether anyone got it changes nothing: it is stored.
+                            drop(
+                                act.bus
+                                    .send_to_user(&target, ToUser::Legacy(encode(&legacy))),
+                            );
+                            Ok(target)
+                        }
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(_) => Err(RoomError::Closed.into()),
                     }
-                    Ok(Err(e)) => Err(e.into()),
-                    Err(_) => Err(RoomError::Closed.into()),
-                }
-            });
+                });
             posted.boxed_local()
         }))
     }

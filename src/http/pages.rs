@@ -13,7 +13,7 @@ use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
 use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
 use crate::db::{Database, DbError};
-use crate::domain::{Identity, RoomInfo, RoomName};
+use crate::domain::{Identity, RoomInfo, RoomName, Username};
 use actix::Addr;
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -51,7 +51,8 @@ async fn home() -> HttpResponse {
 
 #[derive(Deserialize)]
 struct IndexParams {
-    /// The "join or create" form without JavaScript.
+    /// The "join or create" form without JavaScript (`@name`: a direct
+    /// conversation).
     room_name: Option<String>,
     /// The search box: only rooms whose name contains this.
     q: Option<String>,
@@ -77,8 +78,13 @@ async fn index(
     // The form's no-JavaScript path: `?room_name=x` goes to the room.
     let mut error = None;
     if let Some(raw) = &query.room_name {
-        match RoomName::parse(raw.trim()) {
-            Ok(name) => return Ok(redirect(&format!("/chat/{name}/"))),
+        let raw = raw.trim();
+        let parsed = match direct::addressed(raw) {
+            Some(other) => Username::parse(other).map(|name| format!("@{name}")),
+            None => RoomName::parse(raw).map(|name| name.to_string()),
+        };
+        match parsed {
+            Ok(key) => return Ok(redirect(&format!("/chat/{key}/"))),
             Err(e) => error = Some(sentence(&e)),
         }
     }

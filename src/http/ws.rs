@@ -8,11 +8,11 @@
 //! of my direct conversation with that user (404 for no such account; see
 //! [`direct`](super::direct)), with the same checks and protocol.
 
-use super::{AppError, direct};
 use super::auth::{SignedInAs, signed_in};
 use super::client::{client_addr, requested_host};
 use super::error::sentence;
 use super::pages::room_name_from_path;
+use super::{AppError, direct};
 use crate::actors::session::{SessionsShared, WsSession};
 use crate::config::Settings;
 use crate::db::Database;

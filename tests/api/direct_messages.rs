@@ -5,8 +5,8 @@
 use crate::common::{Browser, TestApp, Ws, redis_url};
 use crate::scale_out::{pair, same_user_on};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite;
 use std::time::Duration;
+use tokio_tungstenite::tungstenite;
 
 /// The internal name of the conversation between `a` and `b`, as stored.
 fn internal_name(app: &TestApp, a: &str, b: &str) -> String {
@@ -102,6 +102,22 @@ async fn a_conversation_works_like_a_room_for_its_two_participants() {
         .await;
     assert_eq!(a.next_of("message_deleted").await["id"], id);
 
+    // What each calls it, for listings elsewhere: the other's name.
+    let partners = |me: &'static str| {
+        use confab::db::queries::{rooms, users};
+        app.database()
+            .run_here(move |conn| {
+                let me = users::by_username(conn, me)?.expect("exists").id;
+                let all: Vec<_> = (1..=10).map(confab::domain::RoomId).collect();
+                rooms::partners(conn, me, &all)
+            })
+            .unwrap()
+            .into_values()
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(partners("alice"), ["bob"]);
+    assert_eq!(partners("bob"), ["alice"]);
+
     // A name differing only in case is the same account's conversation.
     let res = alice.get("/chat/@BOB/").await;
     assert_eq!(res.status(), 302);
@@ -148,8 +164,17 @@ async fn conversations_are_never_listed_and_cost_no_room_quota() {
     for name in ["bob", "carol", "dave"] {
         app.user(name).await;
     }
-    assert_eq!(page(&alice, "/chat/plans/").await.0, 200, "her one new room");
-    for path in ["/chat/@bob/", "/chat/@carol/", "/chat/@dave/", "/chat/@alice/"] {
+    assert_eq!(
+        page(&alice, "/chat/plans/").await.0,
+        200,
+        "her one new room"
+    );
+    for path in [
+        "/chat/@bob/",
+        "/chat/@carol/",
+        "/chat/@dave/",
+        "/chat/@alice/",
+    ] {
         assert_eq!(page(&alice, path).await.0, 200, "{path}");
     }
     assert_eq!(
@@ -167,9 +192,16 @@ async fn conversations_are_never_listed_and_cost_no_room_quota() {
     assert!(!index.contains("dm-"), "no conversation in the room index");
     let (_, search) = page(&alice, "/chat/?q=dm").await;
     assert!(!search.contains("@dm-"), "nor in its search");
+    // The selector's form takes `@name` for a conversation.
+    let res = alice.get("/chat/?room_name=%40carol").await;
+    assert_eq!(res.status(), 302);
+    assert_eq!(res.headers()["location"], "/chat/@carol/");
     let listed = app.cli(&["room", "list"]);
     let listed = String::from_utf8_lossy(&listed.stdout);
-    assert!(listed.contains("plans") && !listed.contains("dm-"), "{listed}");
+    assert!(
+        listed.contains("plans") && !listed.contains("dm-"),
+        "{listed}"
+    );
 }
 
 on_every_backend!(notes_to_self_are_a_conversation_of_ones_own);
@@ -246,7 +278,9 @@ async fn a_pm_to_an_offline_user_is_stored_in_the_conversation_and_acknowledged(
     assert!(err["message"].as_str().unwrap().contains("nobody"), "{err}");
 }
 
-on_every_backend!(a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the_old_frame);
+on_every_backend!(
+    a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the_old_frame
+);
 async fn a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the_old_frame() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
@@ -261,10 +295,7 @@ async fn a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the
     b_modern.joined().await;
 
     a.say("/pm bob see you at noon").await;
-    assert_eq!(
-        a.expect("private_message_delivered").await["target"],
-        "bob"
-    );
+    assert_eq!(a.expect("private_message_delivered").await["target"], "bob");
     let live = b_conversation.expect("chat_message").await;
     assert_eq!(live["message"], "see you at noon");
     assert_eq!(live["user"], "alice");
@@ -293,7 +324,10 @@ async fn a_conversation_survives_a_restart() {
     }
     a.say("/pm bob third").await;
     // The ack and the message in the conversation, in either order.
-    let mut got = [a.recv().await["type"].clone(), a.recv().await["type"].clone()];
+    let mut got = [
+        a.recv().await["type"].clone(),
+        a.recv().await["type"].clone(),
+    ];
     got.sort_by_key(|kind| kind.as_str().unwrap().to_owned());
     assert_eq!(got, ["chat_message", "private_message_delivered"]);
     drop(a);
@@ -343,4 +377,64 @@ async fn a_conversation_is_live_across_instances() {
         b_legacy.expect("private_message").await["message"],
         "across the bus"
     );
+}
+
+#[actix_web::test]
+async fn two_people_talk_in_a_direct_conversation_in_their_browsers() {
+    use crate::common::browser::{Driver, Screen};
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    let alice = driver.in_room(&app, "alice", "lobby").await;
+    let bob = driver.in_room_on(&app, "bob", "lobby", Screen::Phone).await;
+
+    // A /pm from the lobby, while bob is elsewhere, waits in the conversation.
+    alice
+        .type_message(&format!(
+            "/pm bob lunch at noon?{}",
+            fantoccini::key::Key::Enter
+        ))
+        .await;
+    let sent = alice
+        .wait_displayed(
+            "the /pm in the log",
+            ".message--private a.message-conversation",
+        )
+        .await;
+    assert_eq!(
+        sent.attr("href").await.unwrap().as_deref(),
+        Some("/chat/@bob/"),
+        "it links to the conversation"
+    );
+    alice.screenshot("dm-pm-from-a-room").await;
+    alice.open_room(&app, "@bob", "alice").await;
+    alice.wait_for_message("lunch at noon?").await;
+    let title = alice
+        .js(
+            "return document.querySelector('.room-title').textContent.replace(/\\s+/g, '');",
+            vec![],
+        )
+        .await;
+    assert_eq!(title, "@bobdirectmessage", "the sigil, bob and the badge");
+
+    bob.open_room(&app, "@alice", "bob").await;
+    bob.wait_for_message("lunch at noon?").await;
+    alice.wait_for_online("bob").await;
+    let id = bob.send("yes! the usual place").await;
+    assert_eq!(alice.wait_for_message("yes! the usual place").await, id);
+    alice.react_with_picker(&id, "👍").await;
+    bob.wait_for_reaction(&id, "👍", 1).await;
+    alice.send("see you there").await;
+    bob.wait_for_message("see you there").await;
+    alice.screenshot("dm-conversation").await;
+    bob.screenshot("dm-conversation-phone").await;
+
+    // Notes to self.
+    alice.open_room(&app, "@alice", "alice").await;
+    alice.send("remember the umbrella").await;
+    alice.screenshot("dm-notes-to-self").await;
+
+    alice.close().await;
+    bob.close().await;
 }

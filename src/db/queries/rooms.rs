@@ -10,7 +10,7 @@
 use crate::db::models::{Membership, NewRoom, Room};
 use crate::db::schema::{memberships, messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{MessageId, RoomName, UserId};
+use crate::domain::{MessageId, RoomId, RoomName, UserId};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -228,7 +228,11 @@ fn create_within_quota(
 /// [`get_or_create`]; not counted by the creation quota.
 pub fn direct(conn: &mut DbConnection, me: UserId, other: UserId) -> Result<Room, DbError> {
     let name = RoomName::direct(me, other);
-    let (a, b) = if me <= other { (me, other) } else { (other, me) };
+    let (a, b) = if me <= other {
+        (me, other)
+    } else {
+        (other, me)
+    };
     let room = match by_name(conn, name.as_str())? {
         Some(room) => room,
         None => {
@@ -275,6 +279,46 @@ pub fn direct(conn: &mut DbConnection, me: UserId, other: UserId) -> Result<Room
         }
     }
     Ok(room)
+}
+
+/// For each direct conversation among `rooms`, the participant who is not
+/// `me` (`me` for notes to self), by name: what `me` calls it (`@<name>`,
+/// the page `/chat/@<name>/`). Rooms that are not conversations of `me`
+/// are left out. Two queries, whatever the number of rooms.
+pub fn partners(
+    conn: &mut DbConnection,
+    me: UserId,
+    rooms_of: &[RoomId],
+) -> Result<HashMap<RoomId, String>, DbError> {
+    let mut other_of: Vec<(RoomId, UserId)> = Vec::new();
+    // Bounded lists: bind parameters are limited per statement.
+    for chunk in rooms_of.chunks(10_000) {
+        let pairs: Vec<(RoomId, Option<UserId>, Option<UserId>)> = rooms::table
+            .filter(rooms::id.eq_any(chunk))
+            .filter(rooms::direct_a.is_not_null())
+            .select((rooms::id, rooms::direct_a, rooms::direct_b))
+            .load(conn)?;
+        other_of.extend(pairs.into_iter().filter_map(|(id, a, b)| match (a?, b?) {
+            (a, b) if a == me => Some((id, b)),
+            (a, b) if b == me => Some((id, a)),
+            _ => None,
+        }));
+    }
+    let mut ids: Vec<UserId> = other_of.iter().map(|(_, u)| *u).collect();
+    ids.sort();
+    ids.dedup();
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(UserId, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::username))
+            .load(conn)?;
+        names.extend(rows);
+    }
+    Ok(other_of
+        .into_iter()
+        .filter_map(|(room, user)| Some((room, names.get(&user)?.clone())))
+        .collect())
 }
 
 /// Every room, by name (no direct conversations).
