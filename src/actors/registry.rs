@@ -15,7 +15,7 @@
 
 use crate::actors::bus::{Bus, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
-use crate::actors::room::{Close, Join, Leave, Post, Room, RoomError};
+use crate::actors::room::{Close, Join, Leave, Post, Posted, Room, RoomError};
 use crate::db::queries::{rooms, users};
 use crate::db::{Database, DbError};
 use crate::domain::{
@@ -241,6 +241,10 @@ impl Handler<SendPrivate> for Registry {
     type Result = ResponseActFuture<Self, Result<Username, PrivateMessageError>>;
 
     fn handle(&mut self, msg: SendPrivate, _ctx: &mut Self::Context) -> Self::Result {
+        if self.closing {
+            // No room starts while the server shuts down.
+            return Box::pin(fut::ready(Err(RoomError::Closed.into())));
+        }
         let db = self.db.clone();
         let (me, to) = (msg.from.id, msg.to.clone());
         let open = async move {
@@ -283,7 +287,7 @@ impl Handler<SendPrivate> for Registry {
                 .map(move |result, act, _ctx| {
                     act.close_if_unused(&info.name, &addr);
                     match result {
-                        Ok(Ok(_)) => {
+                        Ok(Ok(Posted::New(_))) => {
                             // The tutorial's frame, for clients that know no
                             // conversations; newer ones see the message in it.
                             // Whether anyone got it changes nothing: it is stored.
@@ -293,6 +297,8 @@ impl Handler<SendPrivate> for Registry {
                             );
                             Ok(target)
                         }
+                        // Sent again (its answer was lost): told once already.
+                        Ok(Ok(Posted::Repeat(_))) => Ok(target),
                         Ok(Err(e)) => Err(e.into()),
                         Err(_) => Err(RoomError::Closed.into()),
                     }

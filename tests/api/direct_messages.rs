@@ -294,7 +294,12 @@ async fn a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the
     let mut b_modern = app.join_modern(&bob, "elsewhere").await;
     b_modern.joined().await;
 
-    a.say("/pm bob see you at noon").await;
+    a.send_json(serde_json::json!({
+        "type": "chat_message",
+        "message": "/pm bob see you at noon",
+        "client_id": "noon",
+    }))
+    .await;
     assert_eq!(a.expect("private_message_delivered").await["target"], "bob");
     let live = b_conversation.expect("chat_message").await;
     assert_eq!(live["message"], "see you at noon");
@@ -303,6 +308,16 @@ async fn a_pm_reaches_the_open_conversation_live_and_only_legacy_sockets_get_the
     assert_eq!(old["user"], "alice");
     assert_eq!(old["message"], "see you at noon");
     never_gets(&mut b_modern, "private_message", Duration::from_millis(300)).await;
+
+    // Sent again (a lost answer): acknowledged, but nothing new for bob.
+    a.send_json(serde_json::json!({
+        "type": "chat_message",
+        "message": "/pm bob see you at noon",
+        "client_id": "noon",
+    }))
+    .await;
+    a.expect("private_message_delivered").await;
+    never_gets(&mut b_legacy, "private_message", Duration::from_millis(300)).await;
     never_gets(
         &mut b_conversation,
         "private_message",
