@@ -2,7 +2,7 @@
 //
 // Without JS the "Join or create a room" form GETs /chat/?room_name=… and the
 // server redirects. With JS we skip that round trip and go straight to the
-// room's URL.
+// room's URL (or, for "@name", the conversation's).
 "use strict";
 
 (() => {
@@ -16,6 +16,9 @@
     // fires; this only guards against a stray space around a valid name.
     if (!name) return;
     event.preventDefault();
-    window.location.assign(`/chat/${encodeURIComponent(name)}/`);
+    const path = name.startsWith("@")
+      ? `@${encodeURIComponent(name.slice(1))}`
+      : encodeURIComponent(name);
+    window.location.assign(`/chat/${path}/`);
   });
 })();

@@ -80,8 +80,13 @@ pub struct UserDelivery {
 /// What the bus brings a user's connections.
 #[derive(Debug, Clone)]
 pub enum ToUser {
-    /// An encoded frame for each of them (a private message).
+    /// An encoded frame for each of them.
     Frame(ByteString),
+    /// An encoded frame for each of their legacy connections only: those
+    /// that did not declare themselves newer clients (`?v=2`), such as the
+    /// tutorial's `private_message`, which a newer client gets as a
+    /// message in the conversation instead.
+    Legacy(ByteString),
     /// Some of the user's sessions ended: their connections are closed.
     SignedOut(EndedLogins),
 }
@@ -127,9 +132,9 @@ pub trait RoomBus: Send + Sync + 'static {
     fn subscribe(&self, room: &RoomName, to: Recipient<Published>) -> Subscribed;
     /// Ends a subscription made by [`subscribe`](RoomBus::subscribe).
     fn unsubscribe(&self, room: &RoomName, subscription: Subscription);
-    /// Sends `frame` to every connection of `user` on every instance;
+    /// Sends `what` to the connections of `user` on every instance;
     /// resolves to whether any instance had one.
-    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool>;
+    fn send_to_user(&self, user: &Username, what: ToUser) -> BoxFuture<'static, bool>;
     /// Routes frames for `user` on this instance to `to`.
     fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed;
     /// Ends a subscription made by [`watch_user`](RoomBus::watch_user).
@@ -226,12 +231,6 @@ impl Routes<RoomName, Published> {
 }
 
 impl Routes<Username, UserDelivery> {
-    /// Hands `frame` to this instance's connections of `user`; false when
-    /// there are none here.
-    pub(crate) fn deliver(&self, user: &Username, frame: ByteString) -> bool {
-        self.hand(user, ToUser::Frame(frame))
-    }
-
     /// Hands `what` to this instance's connections of `user`; false when
     /// there are none here.
     pub(crate) fn hand(&self, user: &Username, what: ToUser) -> bool {
@@ -279,8 +278,8 @@ impl RoomBus for LocalBus {
         self.rooms.remove(room, subscription);
     }
 
-    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
-        Box::pin(future::ready(self.users.deliver(user, frame)))
+    fn send_to_user(&self, user: &Username, what: ToUser) -> BoxFuture<'static, bool> {
+        Box::pin(future::ready(self.users.hand(user, what)))
     }
 
     fn watch_user(&self, user: &Username, to: Recipient<UserDelivery>) -> Subscribed {

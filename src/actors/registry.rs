@@ -4,16 +4,23 @@
 //! actor starts (first member) and stops (last member leaves), and it alone
 //! counts a user's connections per room, which is what presence is: a user
 //! with two tabs is online once, and leaves when the last tab closes. It also
-//! routes private messages, since it knows every connection of every user,
-//! and closes the connections of sessions that end (a logout, a password
-//! change, anywhere), since it knows which session opened each. The
-//! [sweep](super::sweep) asks it for that list to re-check it.
+//! carries `/pm`s into their direct conversations (starting the
+//! conversation's room for the one post when nobody is in it here, so the
+//! post takes the same path as any other) and hands the tutorial's
+//! `private_message` to the recipient's legacy connections, since it knows
+//! every connection of every user; and it closes the connections of
+//! sessions that end (a logout, a password change, anywhere), since it
+//! knows which session opened each. The [sweep](super::sweep) asks it for
+//! that list to re-check it.
 
 use crate::actors::bus::{Bus, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
-use crate::actors::room::{Close, Join, Leave, Room};
-use crate::db::Database;
-use crate::domain::{EndedLogins, LoginId, RoomId, RoomInfo, RoomName, Username};
+use crate::actors::room::{Close, Join, Leave, Post, Posted, Room, RoomError};
+use crate::db::queries::{rooms, users};
+use crate::db::{Database, DbError};
+use crate::domain::{
+    ClientId, EndedLogins, Identity, LoginId, MessageText, RoomId, RoomInfo, RoomName, Username,
+};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -32,6 +39,8 @@ struct SessionEntry {
     /// The room's id, for the sweep to read whether it is admin-only now.
     room_id: RoomId,
     handle: SessionHandle,
+    /// Opened by a newer client (`?v=2`): it gets no legacy-only frames.
+    modern: bool,
 }
 
 /// The process-wide directory of rooms and connections.
@@ -85,6 +94,8 @@ pub struct Connect {
     pub room: RoomInfo,
     /// A reconnection that has seen every message up to this id.
     pub resume_after: Option<crate::domain::MessageId>,
+    /// A newer client (`?v=2`), which gets no legacy-only frames.
+    pub modern: bool,
 }
 
 impl Handler<Connect> for Registry {
@@ -110,13 +121,10 @@ impl Handler<Connect> for Registry {
             })
             .sessions
             .insert(msg.session.id());
-        let entry = self.rooms.entry(msg.room.name.clone()).or_insert_with(|| {
-            let room = Room::new(msg.room.clone(), self.db.clone(), self.bus.clone());
-            RoomEntry {
-                addr: room.start(),
-                online: BTreeMap::new(),
-            }
-        });
+        self.room_for(&msg.room);
+        let Some(entry) = self.rooms.get_mut(&msg.room.name) else {
+            return MessageResult(None);
+        };
         let count = entry.online.entry(msg.user.clone()).or_insert(0);
         *count += 1;
         let first = *count == 1;
@@ -136,6 +144,7 @@ impl Handler<Connect> for Registry {
                 room_id: msg.room.id,
                 room: msg.room.name,
                 handle: msg.session,
+                modern: msg.modern,
             },
         );
         MessageResult(Some(entry.addr.clone()))
@@ -181,53 +190,151 @@ impl Handler<Disconnect> for Registry {
     }
 }
 
-/// Why a private message was not delivered.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+/// Why a private message was not stored.
+#[derive(Debug, thiserror::Error)]
 pub enum PrivateMessageError {
-    /// The target has no open connection.
-    #[error("{0} is not online (or there is no such user)")]
-    NotOnline(Username),
+    /// No account has the target's name.
+    #[error("there is no user called {0}")]
+    NoSuchUser(Username),
+    /// The conversation refused or failed the post.
+    #[error(transparent)]
+    Room(#[from] RoomError),
 }
 
 impl PrivateMessageError {
     /// The code the client gets in its `error` frame.
     pub fn code(&self) -> ErrorCode {
         match self {
-            PrivateMessageError::NotOnline(_) => ErrorCode::UserNotOnline,
+            PrivateMessageError::NoSuchUser(_) => ErrorCode::NoSuchUser,
+            PrivateMessageError::Room(e) => e.code(),
+        }
+    }
+
+    /// How long to wait before sending it again, for `unavailable`.
+    pub fn retry_after(&self) -> Option<std::time::Duration> {
+        match self {
+            PrivateMessageError::NoSuchUser(_) => None,
+            PrivateMessageError::Room(e) => e.retry_after(),
         }
     }
 }
 
-/// A private message from one user to all connections of another.
+/// `/pm`: a post into the direct conversation of its sender and `to`
+/// (notes to self when they are the same), stored whether or not `to` is
+/// online. Answers with the recipient's name as their account spells it.
 #[derive(Message)]
-#[rtype(result = "Result<(), PrivateMessageError>")]
+#[rtype(result = "Result<Username, PrivateMessageError>")]
 pub struct SendPrivate {
     /// The sender.
-    pub from: Username,
-    /// The recipient.
+    pub from: Identity,
+    /// The socket it was sent from.
+    pub session: SessionId,
+    /// The recipient, as the sender typed the name.
     pub to: Username,
     /// The text, already checked.
-    pub text: String,
+    pub text: MessageText,
+    /// The sender's name for the post: stored once, like a room post's.
+    pub client_id: Option<ClientId>,
 }
 
 impl Handler<SendPrivate> for Registry {
-    type Result = ResponseFuture<Result<(), PrivateMessageError>>;
+    type Result = ResponseActFuture<Self, Result<Username, PrivateMessageError>>;
 
     fn handle(&mut self, msg: SendPrivate, _ctx: &mut Self::Context) -> Self::Result {
-        let frame = encode(&ServerFrame::PrivateMessage {
-            user: msg.from,
-            message: msg.text,
-        });
-        // Through the bus, so the recipient's tabs on every instance get it.
-        let delivered = self.bus.send_to_user(&msg.to, frame);
-        let to = msg.to;
-        Box::pin(async move {
-            if delivered.await {
-                Ok(())
-            } else {
-                Err(PrivateMessageError::NotOnline(to))
-            }
-        })
+        if self.closing {
+            // No room starts while the server shuts down.
+            return Box::pin(fut::ready(Err(RoomError::Closed.into())));
+        }
+        let db = self.db.clone();
+        let (me, to) = (msg.from.id, msg.to.clone());
+        let open = async move {
+            db.run(move |c| {
+                let Some(other) = users::by_login_name(c, &to)? else {
+                    return Ok(None);
+                };
+                let room = rooms::direct(c, me, other.id)?;
+                Ok::<_, DbError>(Some((room, Username::from_stored(other.username))))
+            })
+            .await
+        };
+        Box::pin(open.into_actor(self).then(move |found, act, _ctx| {
+            let (room, target) = match found {
+                Ok(Some(found)) => found,
+                Ok(None) => {
+                    let refused = Err(PrivateMessageError::NoSuchUser(msg.to));
+                    return fut::ready(refused).boxed_local();
+                }
+                Err(e) => {
+                    let failed = Err(PrivateMessageError::Room(e.into()));
+                    return fut::ready(failed).boxed_local();
+                }
+            };
+            let info = RoomInfo::from(room);
+            let legacy = ServerFrame::PrivateMessage {
+                user: msg.from.username.clone(),
+                message: msg.text.as_str().to_owned(),
+            };
+            let addr = act.room_for(&info);
+            let post = Post {
+                author: msg.from,
+                text: msg.text,
+                session: msg.session,
+                client_id: msg.client_id,
+                reply_to: None,
+            };
+            let posted = addr
+                .send(post)
+                .into_actor(act)
+                .map(move |result, act, _ctx| {
+                    act.close_if_unused(&info.name, &addr);
+                    match result {
+                        Ok(Ok(Posted::New(_))) => {
+                            // The tutorial's frame, for clients that know no
+                            // conversations; newer ones see the message in it.
+                            // Whether anyone got it changes nothing: it is stored.
+                            drop(
+                                act.bus
+                                    .send_to_user(&target, ToUser::Legacy(encode(&legacy))),
+                            );
+                            Ok(target)
+                        }
+                        // Sent again (its answer was lost): told once already.
+                        Ok(Ok(Posted::Repeat(_))) => Ok(target),
+                        Ok(Err(e)) => Err(e.into()),
+                        Err(_) => Err(RoomError::Closed.into()),
+                    }
+                });
+            posted.boxed_local()
+        }))
+    }
+}
+
+impl Registry {
+    /// The live room actor of `info` here, started without members if
+    /// there is none (a `/pm` into a conversation nobody has open here).
+    fn room_for(&mut self, info: &RoomInfo) -> Addr<Room> {
+        let (db, bus) = (&self.db, &self.bus);
+        self.rooms
+            .entry(info.name.clone())
+            .or_insert_with(|| RoomEntry {
+                addr: Room::new(info.clone(), db.clone(), bus.clone()).start(),
+                online: BTreeMap::new(),
+            })
+            .addr
+            .clone()
+    }
+
+    /// Closes the room `name` if it is still the actor `addr` and nobody
+    /// came into it meanwhile (it publishes what it stored first).
+    fn close_if_unused(&mut self, name: &RoomName, addr: &Addr<Room>) {
+        if self
+            .rooms
+            .get(name)
+            .is_some_and(|room| room.addr == *addr && room.online.is_empty())
+        {
+            addr.do_send(Close);
+            self.rooms.remove(name);
+        }
     }
 }
 
@@ -235,8 +342,9 @@ impl Handler<UserDelivery> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: UserDelivery, _ctx: &mut Self::Context) {
-        let frame = match msg.what {
-            ToUser::Frame(frame) => frame,
+        let (frame, legacy_only) = match msg.what {
+            ToUser::Frame(frame) => (frame, false),
+            ToUser::Legacy(frame) => (frame, true),
             ToUser::SignedOut(ended) => return self.sign_out(&msg.user, ended),
         };
         let Some(entry) = self.users.get(&msg.user) else {
@@ -249,7 +357,9 @@ impl Handler<UserDelivery> for Registry {
         for id in &entry.sessions {
             // Never waits: a session that does not keep up is judged by
             // its own outbox.
-            if let Some(session) = self.sessions.get(id) {
+            if let Some(session) = self.sessions.get(id)
+                && !(legacy_only && session.modern)
+            {
                 session.handle.offer(deliver.clone());
             }
         }

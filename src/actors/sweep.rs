@@ -11,7 +11,11 @@
 //! past `CONFAB_SESSION_IDLE_SECS` is closed with [`Hangup::SignedOut`],
 //! and one in a room that is admin-only now (`confab room set` may have
 //! made it so) whose user is not staff now with [`Hangup::NotAdmitted`].
-//! Both close with 1008.
+//! Both close with 1008. A direct conversation is never admin-only and its
+//! participants never change (its room admits them alone, see
+//! [`RoomInfo::admits`]), so for its sockets only the session is re-checked.
+//!
+//! [`RoomInfo::admits`]: crate::domain::RoomInfo::admits
 //!
 //! An open connection is use of its session: the sweep writes that down
 //! (no more often than [`LoginLifetime::needs_touch`] asks), so a session

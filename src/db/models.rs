@@ -77,6 +77,7 @@ impl From<Room> for RoomInfo {
             id: row.id,
             name: RoomName::from_stored(row.name),
             admin_only: row.admin_only,
+            direct: row.direct_a.zip(row.direct_b),
         }
     }
 }
@@ -93,6 +94,10 @@ pub struct NewRoom<'a> {
     pub created_at: NaiveDateTime,
     /// Who created it, when a user did (counted by the hourly quota).
     pub created_by: Option<UserId>,
+    /// For a direct conversation, the participant with the lower id.
+    pub direct_a: Option<UserId>,
+    /// For a direct conversation, the other participant.
+    pub direct_b: Option<UserId>,
 }
 
 /// A row of `messages`.

@@ -6,6 +6,7 @@
 //! [`Username::folded`] and [`Username::skeleton`], which the database
 //! keeps in unique columns.
 
+use super::UserId;
 use serde::Serialize;
 use std::fmt;
 
@@ -54,6 +55,11 @@ fn check(
 
 /// A room's name: 1–64 ASCII letters, digits, `_` and `-` (the Channels
 /// tutorial's `\w+` plus `-`), so it is safe in URLs and bus channel names.
+///
+/// A direct conversation's room is named `@dm-<a>-<b>` after its two
+/// participants' ids ([`RoomName::direct`]). [`RoomName::parse`] never
+/// accepts `@`, so no room URL can reach one by its name: a conversation is
+/// only ever opened as `/chat/@<user>/`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(transparent)]
 pub struct RoomName(String);
@@ -79,9 +85,44 @@ impl RoomName {
         &self.0
     }
 
-    /// A name read back from the database, where only parsed names are written.
+    /// The name of the direct conversation between users `a` and `b`
+    /// (either order; the same user twice for notes to self): the lower id
+    /// first, so the pair has one name.
+    pub fn direct(a: UserId, b: UserId) -> Self {
+        let (low, high) = if a <= b { (a, b) } else { (b, a) };
+        RoomName(format!("{}{low}-{high}", Self::DIRECT_PREFIX))
+    }
+
+    /// Accepts a room's name or a direct conversation's, as another
+    /// instance may name either on the bus.
+    pub fn parse_any(raw: &str) -> Result<Self, NameError> {
+        let direct = raw
+            .strip_prefix(Self::DIRECT_PREFIX)
+            .and_then(|ids| ids.split_once('-'))
+            .and_then(|(a, b)| Some((a.parse::<i32>().ok()?, b.parse::<i32>().ok()?)))
+            .map(|(a, b)| Self::direct(UserId(a), UserId(b)));
+        match direct {
+            // Only the one spelling `direct` makes of the pair.
+            Some(name) if name.0 == raw => Ok(name),
+            _ => Self::parse(raw),
+        }
+    }
+
+    /// Whether this is a direct conversation's name.
+    pub fn is_direct(&self) -> bool {
+        self.0.starts_with(Self::DIRECT_PREFIX)
+    }
+
+    /// What every direct conversation's name starts with.
+    const DIRECT_PREFIX: &str = "@dm-";
+
+    /// A name read back from the database, where only parsed names (and
+    /// [direct](Self::direct) ones) are written.
     pub fn from_stored(name: String) -> Self {
-        debug_assert!(Self::parse(&name).is_ok(), "stored room name {name:?}");
+        debug_assert!(
+            name.starts_with(Self::DIRECT_PREFIX) || Self::parse(&name).is_ok(),
+            "stored room name {name:?}"
+        );
         RoomName(name)
     }
 }
@@ -171,6 +212,22 @@ mod tests {
                 matches!(RoomName::parse(bad), Err(NameError::BadCharacter { .. })),
                 "{bad}"
             );
+        }
+    }
+
+    #[test]
+    fn a_pair_has_one_direct_name_that_no_url_can_spell() {
+        let name = RoomName::direct(UserId(7), UserId(3));
+        assert_eq!(name.as_str(), "@dm-3-7");
+        assert_eq!(name, RoomName::direct(UserId(3), UserId(7)));
+        assert!(name.is_direct());
+        assert_eq!(RoomName::direct(UserId(4), UserId(4)).as_str(), "@dm-4-4");
+        assert!(RoomName::parse(name.as_str()).is_err());
+        assert!(!RoomName::parse("dm-3-7").unwrap().is_direct());
+        assert_eq!(RoomName::parse_any("@dm-3-7"), Ok(name));
+        assert_eq!(RoomName::parse_any("lobby"), RoomName::parse("lobby"));
+        for bad in ["@dm-7-3", "@dm-3-07", "@dm-3", "@dm-x-7", "@lobby"] {
+            assert!(RoomName::parse_any(bad).is_err(), "{bad}");
         }
     }
 

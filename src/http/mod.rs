@@ -11,6 +11,7 @@ pub mod assets;
 pub mod auth;
 pub mod client;
 pub mod cookie_key;
+pub mod direct;
 pub mod error;
 pub mod hardening;
 pub mod health;

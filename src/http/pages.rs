@@ -8,12 +8,12 @@
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
-use super::{AppError, Templates};
+use super::{AppError, Templates, direct};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
 use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
 use crate::db::{Database, DbError};
-use crate::domain::{Identity, RoomInfo, RoomName};
+use crate::domain::{Identity, RoomInfo, RoomName, Username};
 use actix::Addr;
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -51,7 +51,8 @@ async fn home() -> HttpResponse {
 
 #[derive(Deserialize)]
 struct IndexParams {
-    /// The "join or create" form without JavaScript.
+    /// The "join or create" form without JavaScript (`@name`: a direct
+    /// conversation).
     room_name: Option<String>,
     /// The search box: only rooms whose name contains this.
     q: Option<String>,
@@ -77,8 +78,13 @@ async fn index(
     // The form's no-JavaScript path: `?room_name=x` goes to the room.
     let mut error = None;
     if let Some(raw) = &query.room_name {
-        match RoomName::parse(raw.trim()) {
-            Ok(name) => return Ok(redirect(&format!("/chat/{name}/"))),
+        let raw = raw.trim();
+        let parsed = match direct::addressed(raw) {
+            Some(other) => Username::parse(other).map(|name| format!("@{name}")),
+            None => RoomName::parse(raw).map(|name| name.to_string()),
+        };
+        match parsed {
+            Ok(key) => return Ok(redirect(&format!("/chat/{key}/"))),
             Err(e) => error = Some(sentence(&e)),
         }
     }
@@ -223,10 +229,40 @@ impl Index<'_> {
     }
 }
 
+/// What the room page shows of a room or a conversation.
 #[derive(Serialize)]
 struct RoomContext<'a> {
+    /// Its key in URLs (`/chat/<name>/`, `/ws/chat/<name>/`): the room's
+    /// name, or `@<other>` for a conversation.
     name: &'a str,
+    /// Its name without the sigil: the room's, or the other participant's.
+    title: &'a str,
+    /// The sigil shown before it: `#` for a room, `@` for a conversation.
+    sigil: &'static str,
+    /// How the page refers to it: `#room` or `@user`.
+    label: String,
     admin_only: bool,
+    /// A direct conversation.
+    direct: bool,
+    /// The conversation with myself.
+    notes: bool,
+}
+
+/// Renders the room page for `room`.
+fn room_page(
+    templates: &Templates,
+    settings: &Settings,
+    session: &Session,
+    user: &Identity,
+    shown: RoomContext<'_>,
+) -> Result<HttpResponse, AppError> {
+    let mut ctx = Templates::context(&shown.label, Some(user), &csrf_token(session)?);
+    ctx.insert("room", &shown);
+    ctx.insert("max_message_chars", &settings.max_message_chars);
+    let page = templates.render("chat/room.html", &ctx)?;
+    Ok(HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(page))
 }
 
 #[get("/chat/{room}/")]
@@ -238,6 +274,24 @@ async fn room(
     settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
+    if let Some(other) = direct::addressed(&path) {
+        let conversation = direct::open(&db, &user, other).await?;
+        let key = conversation.key();
+        if key != *path {
+            // `/chat/@BOB/` is bob's conversation: one URL for it.
+            return Ok(redirect(&format!("/chat/{key}/")));
+        }
+        let page = RoomContext {
+            name: &key,
+            title: conversation.with.as_str(),
+            sigil: "@",
+            label: key.clone(),
+            admin_only: false,
+            direct: true,
+            notes: conversation.is_notes(&user),
+        };
+        return room_page(&templates, &settings, &session, &user, page);
+    }
     let name = room_name_from_path(&path)?;
     let lookup = name.as_str().to_owned();
     let visitor = Visitor {
@@ -262,21 +316,14 @@ async fn room(
             info.name
         )));
     }
-    let mut ctx = Templates::context(
-        &format!("#{}", info.name),
-        Some(&user),
-        &csrf_token(&session)?,
-    );
-    ctx.insert(
-        "room",
-        &RoomContext {
-            name: info.name.as_str(),
-            admin_only: info.admin_only,
-        },
-    );
-    ctx.insert("max_message_chars", &settings.max_message_chars);
-    let page = templates.render("chat/room.html", &ctx)?;
-    Ok(HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(page))
+    let page = RoomContext {
+        name: info.name.as_str(),
+        title: info.name.as_str(),
+        sigil: "#",
+        label: format!("#{}", info.name),
+        admin_only: info.admin_only,
+        direct: false,
+        notes: false,
+    };
+    room_page(&templates, &settings, &session, &user, page)
 }

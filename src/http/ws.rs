@@ -4,13 +4,15 @@
 //! client gets a plain HTTP status: 403 for a foreign `Origin` (as Channels'
 //! `AllowedHostsOriginValidator`), for no session (or one that has ended:
 //! a replayed cookie after logout, an idle one), or for an admin-only room;
-//! 404 for a room that does not exist.
+//! 404 for a room that does not exist. `/ws/chat/@<user>/` is the socket
+//! of my direct conversation with that user (404 for no such account; see
+//! [`direct`](super::direct)), with the same checks and protocol.
 
-use super::AppError;
 use super::auth::{SignedInAs, signed_in};
 use super::client::{client_addr, requested_host};
 use super::error::sentence;
 use super::pages::room_name_from_path;
+use super::{AppError, direct};
 use crate::actors::session::{SessionsShared, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
@@ -42,11 +44,14 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
-/// The socket URL's query: `?after=ID` when reconnecting.
+/// The socket URL's query: `?after=ID` when reconnecting, `v=2` from a
+/// newer client.
 #[derive(serde::Deserialize)]
 struct SocketQuery {
     /// The last message id the client saw.
     after: Option<MessageId>,
+    /// The protocol version the client speaks; 2 and up is a newer client.
+    v: Option<u32>,
 }
 
 #[get("/ws/chat/{room}/")]
@@ -73,17 +78,24 @@ async fn chat_socket(
     let SignedInAs { user, login } = signed_in(&session, &db, &settings)
         .await?
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
-    let name = room_name_from_path(&path)?;
     let query = web::Query::<SocketQuery>::from_query(req.query_string()).map_err(|_| {
-        AppError::BadRequest("`after` must be the id of the last message seen.".into())
+        AppError::BadRequest(
+            "`after` must be the id of the last message seen, and `v` a version number.".into(),
+        )
     })?;
-    let lookup = name.as_str().to_owned();
-    let row = db
-        .run(move |c| rooms::by_name(c, &lookup))
-        .await
-        .map_err(AppError::from)?
-        .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
-    let info = RoomInfo::from(row);
+    let info = match direct::addressed(&path) {
+        Some(other) => direct::open(&db, &user, other).await?.room,
+        None => {
+            let name = room_name_from_path(&path)?;
+            let lookup = name.as_str().to_owned();
+            let row = db
+                .run(move |c| rooms::by_name(c, &lookup))
+                .await
+                .map_err(AppError::from)?
+                .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
+            RoomInfo::from(row)
+        }
+    };
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!("#{} is for staff only.", info.name)).into());
     }
@@ -100,6 +112,7 @@ async fn chat_socket(
         })?;
     WsSession::new(user, login, info, &sessions)
         .resuming_after(query.after)
+        .modern(query.v.is_some_and(|v| v >= 2))
         .holding(permit)
         .start(&req, stream)
 }

@@ -37,14 +37,14 @@ pub enum Request {
         /// The message of the room it replies to (checked by the room).
         reply_to: Option<MessageId>,
     },
-    /// `/pm <user> <text>`: a private message to every connection of a user.
+    /// `/pm <user> <text>`: a post into the direct conversation with a user.
     Private {
         /// Who it is for.
         to: Username,
         /// What it says.
         text: MessageText,
-        /// The client's name for it, carried by every answer to it (a
-        /// private message is not stored, so not deduplicated either).
+        /// The client's name for it, carried by every answer to it and
+        /// stored once, like a post's.
         client_id: Option<ClientId>,
     },
     /// A page of the log.

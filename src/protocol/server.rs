@@ -138,8 +138,8 @@ pub enum ErrorCode {
     MessageTooLong,
     /// `/pm` without a user or text.
     InvalidCommand,
-    /// The `/pm` target is not online.
-    UserNotOnline,
+    /// No account has the `/pm` target's name.
+    NoSuchUser,
     /// No such message in this room (or it was deleted).
     NotFound,
     /// The user may not do that to this message.

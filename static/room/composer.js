@@ -16,7 +16,7 @@ import { parse, plainText } from "./markdown.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
 import { newClientId, post } from "./outbox.js";
 import {
-  counter, input, MAX_CHARS, narrowScreen, replyBanner, replyBannerText, replyBannerUser, ROOM, sendButton,
+  counter, input, MAX_CHARS, narrowScreen, replyBanner, replyBannerText, replyBannerUser, sendButton,
 } from "./page.js";
 import { excerptOf, messageText } from "./render.js";
 import { send } from "./socket.js";
@@ -166,9 +166,11 @@ export function onInput() {
 }
 
 // Phones have no Shift+Enter: keep only the useful part of the placeholder
-// there, so it fits on one line.
+// there ("Message #room", "Message @bob", "Note to self"), so it fits on
+// one line.
 const fullPlaceholder = input?.getAttribute("placeholder") || "";
+const shortPlaceholder = fullPlaceholder.split(" — ")[0];
 
 export function applyPlaceholder() {
-  input.setAttribute("placeholder", narrowScreen.matches ? `Message #${ROOM}` : fullPlaceholder);
+  input.setAttribute("placeholder", narrowScreen.matches ? shortPlaceholder : fullPlaceholder);
 }

@@ -4,7 +4,7 @@
 // Reconnecting would only be refused, so the page says what happened and
 // offers the way on, in the #room-ended banner, instead.
 
-import { endedBanner, ROOM } from "./page.js";
+import { endedBanner, ROOM_PATH } from "./page.js";
 
 /** Shows why the room stopped, and a link to log in again or to the rooms. */
 export function showEnded(signedOut, reason) {
@@ -13,7 +13,7 @@ export function showEnded(signedOut, reason) {
   const link = endedBanner.querySelector(".room-ended-link");
   if (signedOut) {
     text.textContent = "You were signed out: you logged out in another tab or device, or your session ended.";
-    const back = `/chat/${encodeURIComponent(ROOM)}/`;
+    const back = `/chat/${ROOM_PATH}/`;
     link.href = `/accounts/login/?next=${encodeURIComponent(back)}`;
     link.textContent = "Log in";
   } else {

@@ -9,7 +9,7 @@
 // scrollback.js, sync.js); they find messages here by id.
 
 import { forget } from "./actions.js";
-import { historyStatus, log, newMessagesButton, ROOM } from "./page.js";
+import { historyStatus, log, LABEL, newMessagesButton } from "./page.js";
 import { renderSystem } from "./render.js";
 
 /** Same author within this window → one visual group. */
@@ -55,7 +55,7 @@ export function setHistoryState(state) {
   historyState = state;
   historyStatus.dataset.state = state;
   historyStatus.textContent = state === "loading" ? "Loading earlier messages…"
-    : state === "done" ? `Beginning of #${ROOM}`
+    : state === "done" ? `Beginning of ${LABEL}`
     : "";
 }
 

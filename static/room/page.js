@@ -12,7 +12,14 @@ import { positiveInt } from "./values.js";
 export const root = document.getElementById("room");
 const data = root ? root.dataset : {};
 
+/** The room's key in URLs: its name, or `@user` for a direct conversation. */
 export const ROOM = data.room || "";
+/** How the page names it: `#room` or `@user`. */
+export const LABEL = data.label || `#${ROOM}`;
+/** ROOM as a URL path segment (a conversation's `@` is left as it is). */
+export const ROOM_PATH = ROOM.startsWith("@")
+  ? `@${encodeURIComponent(ROOM.slice(1))}`
+  : encodeURIComponent(ROOM);
 export const ME = data.username || "";
 /** Staff may delete anyone's message (the server checks it too). */
 export const IS_STAFF = data.staff === "true";

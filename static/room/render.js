@@ -395,6 +395,9 @@ export function setOutgoingState(item, state) {
 // ---------------------------------------------------------------------
 
 /** Builds a private message element: "alice → you" or "you → bob". */
+/** A username as the server accepts it: safe as it is in a URL path. */
+const USERNAME = /^[A-Za-z0-9._@+-]{1,32}$/;
+
 export function renderPrivate({ from, to, text, outgoing, createdAt }) {
   const item = el("div", "message message--private");
   if (outgoing) item.classList.add("message--mine");
@@ -413,6 +416,14 @@ export function renderPrivate({ from, to, text, outgoing, createdAt }) {
     reply.dataset.pmTo = from;
     reply.setAttribute("aria-label", `Reply privately to ${from}`);
     meta.append(" ", reply);
+  }
+  // Every /pm is kept in the conversation of the two: a way there.
+  const other = outgoing ? to : from;
+  if (USERNAME.test(other)) {
+    const open = el("a", "message-conversation", "Open conversation");
+    open.href = `/chat/@${other}/`;
+    open.setAttribute("aria-label", `Open your conversation with ${other}`);
+    meta.append(" ", open);
   }
   const bubble = el("div", "message-bubble");
   bubble.append(renderText(text));

@@ -3,7 +3,7 @@
 // with backoff and sends frames; what arrives and what a new or lost
 // socket means for the rest of the page are hooks wired in main.js.
 
-import { connAnnouncer, connRetry, connStatus, connText, ROOM } from "./page.js";
+import { connAnnouncer, connRetry, connStatus, connText, ROOM_PATH } from "./page.js";
 
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
@@ -96,7 +96,7 @@ function setStatus(state, seconds) {
 
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const base = `${scheme}://${location.host}/ws/chat/${encodeURIComponent(ROOM)}/`;
+  const base = `${scheme}://${location.host}/ws/chat/${ROOM_PATH}/`;
   const after = hooks.resumeAfter();
   return after > 0 ? `${base}?after=${after}` : base;
 }

@@ -159,7 +159,7 @@ async fn every_error_answering_a_post_carries_its_client_id() {
             json!({"message": "/pm", "client_id": "e-4"}),
             "invalid_command",
         ),
-        (post("/pm nobody hi", "e-5"), "user_not_online"),
+        (post("/pm nobody hi", "e-5"), "no_such_user"),
     ];
     for (frame, code) in &refusals {
         a.send_json(frame.clone()).await;

@@ -26,6 +26,7 @@ mod cli;
 mod client_ids;
 mod connection_caps;
 mod deploy;
+mod direct_messages;
 mod durability;
 mod flow_control;
 mod frame_cap;

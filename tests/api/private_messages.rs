@@ -1,4 +1,6 @@
-//! `/pm <user> <text>`: to every connection of one user, in any room.
+//! `/pm <user> <text>`: the tutorial's private message, to every legacy
+//! connection of one user, in any room (and stored in their conversation:
+//! see direct_messages.rs).
 
 use crate::common::TestApp;
 use serde_json::json;
@@ -34,21 +36,24 @@ async fn a_private_message_reaches_every_connection_of_its_target_and_nobody_els
     c.expect_nothing_for(Duration::from_millis(300)).await;
 }
 
-on_every_backend!(private_messages_to_absent_users_and_malformed_commands_get_errors);
-async fn private_messages_to_absent_users_and_malformed_commands_get_errors() {
+on_every_backend!(private_messages_to_offline_users_are_stored_and_only_unknown_names_fail);
+async fn private_messages_to_offline_users_are_stored_and_only_unknown_names_fail() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
     app.user("bob").await; // exists, but offline
     let mut a = app.join(&alice, "lobby").await;
     a.joined().await;
 
+    // Stored in their conversation (see direct_messages.rs), so delivered.
     a.say("/pm bob are you there").await;
-    let err = a.expect("error").await;
-    assert_eq!(err["code"], "user_not_online");
-    assert!(err["message"].as_str().unwrap().contains("bob"));
+    let delivered = a.expect("private_message_delivered").await;
+    assert_eq!(delivered["target"], "bob");
+    assert_eq!(delivered["message"], "are you there");
 
     a.say("/pm nobody hello").await;
-    assert_eq!(a.expect("error").await["code"], "user_not_online");
+    let err = a.expect("error").await;
+    assert_eq!(err["code"], "no_such_user");
+    assert!(err["message"].as_str().unwrap().contains("nobody"), "{err}");
 
     for bad in ["/pm", "/pm bob", "/pm <b> hi"] {
         a.say(bad).await;

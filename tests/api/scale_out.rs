@@ -158,7 +158,7 @@ async fn private_messages_find_users_on_any_instance() {
     }
 
     a.say("/pm nobody hello?").await;
-    assert_eq!(a.next_of("error").await["code"], "user_not_online");
+    assert_eq!(a.next_of("error").await["code"], "no_such_user");
 }
 
 #[actix_web::test]

@@ -48,7 +48,6 @@ use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
 use crate::protocol::ServerFrame;
 use actix::prelude::*;
-use bytestring::ByteString;
 use futures_util::StreamExt;
 use redis::aio::{MultiplexedConnection, PubSubSink};
 use std::collections::{HashMap, HashSet, VecDeque};
@@ -127,7 +126,7 @@ enum Fallback {
     Room(RoomName, RoomEvent),
     /// Deliver to this instance's connections of the user; answer whether
     /// any instance received it.
-    User(Username, ByteString, oneshot::Sender<bool>),
+    User(Username, ToUser, oneshot::Sender<bool>),
     /// Close this instance's connections of the user's ended sessions.
     SignedOut(Username, EndedLogins),
     /// A notice for the other instances only; nothing to do here.
@@ -297,8 +296,8 @@ impl RedisBridge {
                 self.missed.entry(room.clone()).or_insert(after);
                 self.rooms.deliver(&room, event);
             }
-            Fallback::User(user, frame, done) => {
-                let _ = done.send(self.users.deliver(&user, frame));
+            Fallback::User(user, what, done) => {
+                let _ = done.send(self.users.hand(&user, what));
             }
             Fallback::SignedOut(user, ended) => {
                 self.users.hand(&user, ToUser::SignedOut(ended));

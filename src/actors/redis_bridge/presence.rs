@@ -386,7 +386,8 @@ impl Handler<OnlineRooms> for RedisBridge {
             .arg(self.channels.online_prefix());
         self.query(ctx, msg.reply, move |mut conn| async move {
             let busy: Vec<(String, usize)> = ask.invoke_async(&mut conn).await?;
-            // Names come from Redis: only valid ones are believed.
+            // Names come from Redis: only valid ones are believed (and
+            // no direct conversation's: the room selector never lists one).
             Ok(busy
                 .into_iter()
                 .filter_map(|(room, online)| RoomName::parse(&room).ok().map(|r| (r, online)))

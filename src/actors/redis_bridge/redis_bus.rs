@@ -19,7 +19,6 @@ use crate::actors::bus::{
 use crate::domain::{EndedLogins, RoomName, Username};
 use crate::metrics::METRICS;
 use actix::prelude::*;
-use bytestring::ByteString;
 use futures_util::future::BoxFuture;
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::path::Path;
@@ -158,16 +157,16 @@ impl RoomBus for RedisBus {
         }
     }
 
-    fn send_to_user(&self, user: &Username, frame: ByteString) -> BoxFuture<'static, bool> {
+    fn send_to_user(&self, user: &Username, what: ToUser) -> BoxFuture<'static, bool> {
         if !self.is_healthy() {
-            let delivered = self.users.deliver(user, frame);
+            let delivered = self.users.hand(user, what);
             return Box::pin(futures_util::future::ready(delivered));
         }
         let (done, receivers) = oneshot::channel();
         self.bridge.do_send(Publish {
             channel: self.channels.user(user),
-            payload: frame.as_bytes().to_vec(),
-            fallback: Fallback::User(user.clone(), frame, done),
+            payload: wire::encode_user(&what),
+            fallback: Fallback::User(user.clone(), what, done),
         });
         Box::pin(async move { receivers.await.unwrap_or(false) })
     }

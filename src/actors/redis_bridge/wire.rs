@@ -72,7 +72,7 @@ impl Channels {
     pub(super) fn parse(&self, channel: &str) -> Option<Topic> {
         let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
         if let Some(room) = rest.strip_prefix("room:") {
-            return RoomName::parse(room).ok().map(Topic::Room);
+            return RoomName::parse_any(room).ok().map(Topic::Room);
         }
         rest.strip_prefix("user:")
             .and_then(|user| Username::parse(user).ok())
@@ -149,10 +149,14 @@ pub(super) fn decode(payload: &[u8]) -> Option<Wire> {
 /// The header word of a sign-out notice on a user's channel.
 const SIGNED_OUT: &str = "signed_out";
 
+/// The header word of a frame for a user's legacy connections only.
+const LEGACY: &str = "legacy ";
+
 /// A payload for a user's channel.
 pub(super) fn encode_user(what: &ToUser) -> Vec<u8> {
     match what {
         ToUser::Frame(frame) => frame.as_bytes().to_vec(),
+        ToUser::Legacy(frame) => format!("{LEGACY}{frame}").into_bytes(),
         ToUser::SignedOut(EndedLogins::Only(id)) => format!("{SIGNED_OUT} only {id}").into_bytes(),
         ToUser::SignedOut(EndedLogins::AllBut(id)) => {
             format!("{SIGNED_OUT} all_but {id}").into_bytes()
@@ -163,6 +167,11 @@ pub(super) fn encode_user(what: &ToUser) -> Vec<u8> {
 /// Reads a payload from a user's channel.
 pub(super) fn decode_user(payload: &[u8]) -> Option<ToUser> {
     let text = std::str::from_utf8(payload).ok()?;
+    if let Some(frame) = text.strip_prefix(LEGACY) {
+        return frame
+            .starts_with('{')
+            .then(|| ToUser::Legacy(ByteString::from(frame)));
+    }
     let Some(notice) = text.strip_prefix(SIGNED_OUT) else {
         return text
             .starts_with('{')
@@ -241,6 +250,10 @@ mod tests {
         assert!(matches!(
             decode_user(&encode_user(&ToUser::Frame(frame.clone()))),
             Some(ToUser::Frame(back)) if back == frame
+        ));
+        assert!(matches!(
+            decode_user(&encode_user(&ToUser::Legacy(frame.clone()))),
+            Some(ToUser::Legacy(back)) if back == frame
         ));
         for ended in [
             EndedLogins::Only(LoginId(7)),

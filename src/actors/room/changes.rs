@@ -30,7 +30,7 @@ use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
 use crate::db::queries::reactions::{self, Toggled};
 use crate::db::queries::{messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo, UserId};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
@@ -45,15 +45,41 @@ fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomEr
     })
 }
 
+/// What decides who may act in a room, copied into each database job.
+#[derive(Debug, Clone, Copy)]
+pub(super) struct Gate {
+    room: RoomId,
+    /// A direct conversation's participants, which never change.
+    direct: Option<(UserId, UserId)>,
+}
+
+impl Room {
+    /// The room's [`Gate`].
+    pub(super) fn gate(&self) -> Gate {
+        Gate {
+            room: self.info.id,
+            direct: self.info.direct,
+        }
+    }
+}
+
 /// Checks that `who` may still act in (or read) the room: always in an
 /// open room; in an admin-only one only while staff. Both are read now,
-/// not taken from when the room or the socket started.
+/// not taken from when the room or the socket started. In a direct
+/// conversation, only its two participants, which nothing changes.
 pub(super) fn still_admitted(
     conn: &mut DbConnection,
-    room: RoomId,
+    gate: Gate,
     who: &Identity,
 ) -> Result<Identity, RoomError> {
-    if !rooms::is_admin_only(conn, room)? {
+    if let Some((a, b)) = gate.direct {
+        return if who.id == a || who.id == b {
+            Ok(who.clone())
+        } else {
+            Err(RoomError::NotAdmitted)
+        };
+    }
+    if !rooms::is_admin_only(conn, gate.room)? {
         return Ok(who.clone());
     }
     let now = as_of_now(conn, who)?;
@@ -82,12 +108,13 @@ impl Room {
         mut write: impl FnMut(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
     ) -> impl FnMut(&mut DbConnection) -> Result<T, RoomError> + Send + 'static {
         let room = self.info.id;
+        let gate = self.gate();
         let not_found = move |e: DbError| match e {
             DbError::NotFound => RoomError::NotFound(id),
             other => RoomError::from(other),
         };
         move |c| {
-            let who = still_admitted(c, room, &who)?;
+            let who = still_admitted(c, gate, &who)?;
             let message = messages::find_live(c, room, id).map_err(not_found)?;
             let who = allowed(c, who, &message)?;
             write(c, &who).map_err(not_found)
@@ -205,6 +232,7 @@ impl Handler<Post> for Room {
 
     fn handle(&mut self, post: Post, ctx: &mut Self::Context) -> Self::Result {
         let room = self.info.clone();
+        let gate = self.gate();
         let created_at = Utc::now();
         let text = post.text.into_string();
         let author = post.author.clone();
@@ -212,7 +240,7 @@ impl Handler<Post> for Room {
         let reply_to = post.reply_to;
         // One closure checks and stores: it runs in the writer's batch.
         let store = move |c: &mut DbConnection| {
-            still_admitted(c, room.id, &author)?;
+            still_admitted(c, gate, &author)?;
             let quoted = match reply_to {
                 Some(id) => quote_for_post(c, room.id, &author, id, client_id.as_ref())?,
                 None => None,
@@ -275,6 +303,11 @@ impl Room {
     /// `session` (which posted it) is to get it with its `client_id`.
     fn expect_echo(&mut self, session: SessionId, client_id: Option<ClientId>, view: &MessageView) {
         let Some(client_id) = client_id else { return };
+        // A `/pm` is posted into a conversation from a socket in another
+        // room: it gets `private_message_delivered`, not an echo.
+        if !self.members.contains_key(&session) {
+            return;
+        }
         let echo = MessageView {
             client_id: Some(client_id),
             ..view.clone()

@@ -49,12 +49,13 @@ impl Handler<LoadHistory> for Room {
     fn handle(&mut self, msg: LoadHistory, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room = self.info.id;
+        let gate = self.gate();
         let reader = msg.who.username.clone();
         let name = reader.as_str().to_owned();
         Box::pin(async move {
             let (rows, has_more, has_newer) = db
                 .run(move |c| {
-                    still_admitted(c, room, &msg.who)?;
+                    still_admitted(c, gate, &msg.who)?;
                     let names = [name.as_str()];
                     let limit = msg.limit.into();
                     Ok::<_, RoomError>(match msg.window {
@@ -99,13 +100,14 @@ impl Handler<ListReactors> for Room {
     fn handle(&mut self, msg: ListReactors, _ctx: &mut Self::Context) -> Self::Result {
         let db = self.db.clone();
         let room = self.info.id;
+        let gate = self.gate();
         let ListReactors { reader, id, emoji } = msg;
         Box::pin(async move {
             let names = db
                 .run(move |c| {
                     // Rights as of now, as for every change: a user who lost
                     // the room reads nothing more of it.
-                    still_admitted(c, room, &reader)?;
+                    still_admitted(c, gate, &reader)?;
                     messages::find_live(c, room, id).map_err(|e| match e {
                         DbError::NotFound => RoomError::NotFound(id),
                         other => RoomError::from(other),

@@ -47,7 +47,7 @@ pub enum SessionError {
     /// The room's actor could not be reached.
     #[error("the room is unavailable; try again")]
     RoomUnavailable(MailboxError),
-    /// The private message found no one.
+    /// The private message found no one, or its conversation failed it.
     #[error(transparent)]
     Private(#[from] PrivateMessageError),
     /// The registry could not be reached for a private message.
@@ -62,6 +62,7 @@ impl SessionError {
         match self {
             SessionError::Refused(refusal) => Some(refusal.retry_after()),
             SessionError::Room(e) => e.retry_after(),
+            SessionError::Private(e) => e.retry_after(),
             _ => None,
         }
     }
@@ -274,9 +275,11 @@ impl WsSession {
         }
         let echo = text.as_str().to_owned();
         let request = SendPrivate {
-            from: self.user.username.clone(),
-            to: to.clone(),
-            text: text.into_string(),
+            from: self.user.clone(),
+            session: self.id,
+            to,
+            text,
+            client_id: client_id.clone(),
         };
         ctx.spawn(
             self.registry
@@ -285,8 +288,8 @@ impl WsSession {
                 .map(move |result, act, ctx| {
                     act.allowances.release(Slot::Request);
                     match result {
-                        Ok(Ok(())) => act.send(encode(&ServerFrame::PrivateMessageDelivered {
-                            target: to,
+                        Ok(Ok(target)) => act.send(encode(&ServerFrame::PrivateMessageDelivered {
+                            target,
                             message: echo,
                             client_id,
                         })),

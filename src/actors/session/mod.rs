@@ -94,6 +94,8 @@ pub struct WsSession {
     requests: Arc<RequestQueue>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
+    /// Opened by a newer client (`?v=2`), which gets no legacy-only frames.
+    modern: bool,
     allowances: Allowances,
     /// Raised by the frame guard when a frame header announced more than
     /// the frame limit.
@@ -131,6 +133,7 @@ impl WsSession {
             })),
             requests: requests.clone(),
             resume_after: None,
+            modern: false,
             allowances: Allowances::new(requests),
             oversized: Arc::new(AtomicBool::new(false)),
             writes: shared.writes.clone(),
@@ -142,6 +145,13 @@ impl WsSession {
     /// `after`: it catches up from there instead of getting the latest ten.
     pub fn resuming_after(mut self, after: Option<MessageId>) -> Self {
         self.resume_after = after;
+        self
+    }
+
+    /// Makes the session a newer client's (`?v=2`): it gets no frames
+    /// meant for legacy clients only (the tutorial's `private_message`).
+    pub fn modern(mut self, modern: bool) -> Self {
+        self.modern = modern;
         self
     }
 
@@ -252,6 +262,7 @@ impl Actor for WsSession {
             login: self.login,
             room: self.room_info.clone(),
             resume_after: self.resume_after,
+            modern: self.modern,
         };
         // Frames from the client wait until the room is known.
         self.registry

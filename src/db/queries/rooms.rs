@@ -1,11 +1,16 @@
 //! Rooms: looked up by the name in the URL, created on a first visit (the
 //! tutorial's `get_or_create`, within the visitor's hourly quota) or by
 //! staff and `confab room create`, and listed for the room selector.
+//!
+//! A direct conversation is a room too (the same log, history, edits and
+//! reactions), named and opened by its two participants ([`direct`]); no
+//! listing here ever shows one, and opening one is not counted by the
+//! creation quota.
 
-use crate::db::models::{NewRoom, Room};
-use crate::db::schema::{messages, rooms, users};
+use crate::db::models::{Membership, NewRoom, Room};
+use crate::db::schema::{memberships, messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::UserId;
+use crate::domain::{MessageId, RoomId, RoomName, UserId};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Nullable, Text};
@@ -51,6 +56,8 @@ pub fn create(
             admin_only,
             created_at: super::now(),
             created_by,
+            direct_a: None,
+            direct_b: None,
         })
         .returning(rooms::all_columns)
         .get_result(conn)
@@ -215,9 +222,109 @@ fn create_within_quota(
     })
 }
 
-/// Every room, by name.
+/// The direct conversation between `me` and `other` (the same user twice:
+/// notes to self), created on its first use, with both participants as
+/// members (again, if one has left it). Safe when two requests race, like
+/// [`get_or_create`]; not counted by the creation quota.
+pub fn direct(conn: &mut DbConnection, me: UserId, other: UserId) -> Result<Room, DbError> {
+    let name = RoomName::direct(me, other);
+    let (a, b) = if me <= other {
+        (me, other)
+    } else {
+        (other, me)
+    };
+    let room = match by_name(conn, name.as_str())? {
+        Some(room) => room,
+        None => {
+            let created = diesel::insert_into(rooms::table)
+                .values(&NewRoom {
+                    name: name.as_str(),
+                    admin_only: false,
+                    created_at: super::now(),
+                    created_by: None,
+                    direct_a: Some(a),
+                    direct_b: Some(b),
+                })
+                .returning(rooms::all_columns)
+                .get_result(conn)
+                .map_err(DbError::from);
+            match created {
+                Err(DbError::Conflict) => by_name(conn, name.as_str())?.ok_or(DbError::NotFound)?,
+                other => other?,
+            }
+        }
+    };
+    // A read on every visit; a write only when a participant is missing.
+    let present: Vec<UserId> = memberships::table
+        .filter(memberships::room_id.eq(room.id))
+        .filter(memberships::user_id.eq_any([a, b]))
+        .select(memberships::user_id)
+        .load(conn)?;
+    let missing = if a == b { vec![a] } else { vec![a, b] };
+    for user_id in missing.into_iter().filter(|u| !present.contains(u)) {
+        // Not in a transaction, so a racing visit's row (a conflict) is
+        // simply there already.
+        let joined = diesel::insert_into(memberships::table)
+            .values(&Membership {
+                user_id,
+                room_id: room.id,
+                last_read_id: MessageId(0),
+                joined_at: super::now(),
+            })
+            .execute(conn)
+            .map_err(DbError::from);
+        match joined {
+            Ok(_) | Err(DbError::Conflict) => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(room)
+}
+
+/// For each direct conversation among `rooms`, the participant who is not
+/// `me` (`me` for notes to self), by name: what `me` calls it (`@<name>`,
+/// the page `/chat/@<name>/`). Rooms that are not conversations of `me`
+/// are left out. Two queries, whatever the number of rooms.
+pub fn partners(
+    conn: &mut DbConnection,
+    me: UserId,
+    rooms_of: &[RoomId],
+) -> Result<HashMap<RoomId, String>, DbError> {
+    let mut other_of: Vec<(RoomId, UserId)> = Vec::new();
+    // Bounded lists: bind parameters are limited per statement.
+    for chunk in rooms_of.chunks(10_000) {
+        let pairs: Vec<(RoomId, Option<UserId>, Option<UserId>)> = rooms::table
+            .filter(rooms::id.eq_any(chunk))
+            .filter(rooms::direct_a.is_not_null())
+            .select((rooms::id, rooms::direct_a, rooms::direct_b))
+            .load(conn)?;
+        other_of.extend(pairs.into_iter().filter_map(|(id, a, b)| match (a?, b?) {
+            (a, b) if a == me => Some((id, b)),
+            (a, b) if b == me => Some((id, a)),
+            _ => None,
+        }));
+    }
+    let mut ids: Vec<UserId> = other_of.iter().map(|(_, u)| *u).collect();
+    ids.sort();
+    ids.dedup();
+    let mut names: HashMap<UserId, String> = HashMap::new();
+    for chunk in ids.chunks(10_000) {
+        let rows: Vec<(UserId, String)> = users::table
+            .filter(users::id.eq_any(chunk))
+            .select((users::id, users::username))
+            .load(conn)?;
+        names.extend(rows);
+    }
+    Ok(other_of
+        .into_iter()
+        .filter_map(|(room, user)| Some((room, names.get(&user)?.clone())))
+        .collect())
+}
+
+/// Every room, by name (no direct conversations).
 pub fn all(conn: &mut DbConnection) -> Result<Vec<Room>, DbError> {
     Ok(rooms::table
+        .filter(rooms::direct_a.is_null())
         .order(rooms::name.asc())
         .select(Room::as_select())
         .load(conn)?)
@@ -285,7 +392,9 @@ pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, D
         format!("%{escaped}%")
     });
     let visible = || {
+        // Direct conversations are never listed.
         let mut rows = rooms::table
+            .filter(rooms::direct_a.is_null())
             .select((rooms::name, rooms::admin_only, latest()))
             .into_boxed();
         if !query.staff {
