@@ -9,13 +9,16 @@
 //! change, anywhere), since it knows which session opened each. The
 //! [sweep](super::sweep) asks it for that list to re-check it.
 
-use crate::actors::bus::{Bus, Subscription, ToUser, UserDelivery};
+use crate::actors::bus::{Activity, Bus, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
 use crate::actors::room::{Close, Join, Leave, Room};
+use crate::actors::unread::{ActivityFrames, LocalMembers};
 use crate::db::Database;
-use crate::domain::{EndedLogins, LoginId, RoomId, RoomInfo, RoomName, Username};
+use crate::db::queries::memberships;
+use crate::domain::{EndedLogins, LoginId, RoomId, RoomInfo, RoomName, UserId, Username};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
+use bytestring::ByteString;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 struct RoomEntry {
@@ -41,6 +44,8 @@ pub struct Registry {
     rooms: HashMap<RoomName, RoomEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
     users: HashMap<Username, UserEntry>,
+    /// Which local users are members of which rooms, for activity.
+    members: LocalMembers,
     /// The server is shutting down: no new connection is let in.
     closing: bool,
 }
@@ -61,6 +66,7 @@ impl Registry {
             rooms: HashMap::new(),
             sessions: HashMap::new(),
             users: HashMap::new(),
+            members: LocalMembers::default(),
             closing: false,
         }
     }
@@ -68,6 +74,10 @@ impl Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.bus.watch_activity(ctx.address().recipient());
+    }
 }
 
 /// A session wants to enter a room; answers with the room to post to, or
@@ -79,6 +89,8 @@ pub struct Connect {
     pub session: SessionHandle,
     /// Its user.
     pub user: Username,
+    /// The user's id.
+    pub user_id: UserId,
     /// The signed-in session it was opened with.
     pub login: LoginId,
     /// The room, already checked to exist and admit the user.
@@ -110,6 +122,9 @@ impl Handler<Connect> for Registry {
             })
             .sessions
             .insert(msg.session.id());
+        if user_ready.is_some() {
+            self.load_memberships(msg.user.clone(), msg.user_id, ctx);
+        }
         let entry = self.rooms.entry(msg.room.name.clone()).or_insert_with(|| {
             let room = Room::new(msg.room.clone(), self.db.clone(), self.bus.clone());
             RoomEntry {
@@ -123,6 +138,7 @@ impl Handler<Connect> for Registry {
         entry.addr.do_send(Join {
             session: msg.session.clone(),
             user: msg.user.clone(),
+            user_id: msg.user_id,
             first,
             online: entry.online.keys().cloned().collect(),
             resume_after: msg.resume_after,
@@ -154,6 +170,7 @@ impl Handler<Disconnect> for Registry {
             if entry.sessions.is_empty() {
                 self.bus.unwatch_user(&gone.user, entry.watch);
                 self.users.remove(&gone.user);
+                self.members.forget(&gone.user);
             }
         }
         let Some(room) = self.rooms.get_mut(&gone.room) else {
@@ -235,11 +252,103 @@ impl Handler<UserDelivery> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: UserDelivery, _ctx: &mut Self::Context) {
-        let frame = match msg.what {
-            ToUser::Frame(frame) => frame,
-            ToUser::SignedOut(ended) => return self.sign_out(&msg.user, ended),
-        };
-        let Some(entry) = self.users.get(&msg.user) else {
+        match msg.what {
+            ToUser::Frame(frame) => self.offer_to(&msg.user, frame, false),
+            ToUser::Notice(frame) => self.offer_to(&msg.user, frame, true),
+            ToUser::Membership {
+                room,
+                member,
+                notice,
+            } => {
+                if !self.users.contains_key(&msg.user) {
+                    return;
+                }
+                if member {
+                    self.members.join(&msg.user, room);
+                } else {
+                    self.members.leave(&msg.user, room);
+                }
+                self.offer_to(&msg.user, notice, true);
+            }
+            ToUser::SignedOut(ended) => self.sign_out(&msg.user, ended),
+        }
+    }
+}
+
+impl Handler<Activity> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, activity: Activity, _ctx: &mut Self::Context) {
+        // Posting made the author a member (in the post's own write).
+        if self.users.contains_key(&activity.author) {
+            self.members.join(&activity.author, activity.room_id);
+        }
+        let mut frames = None;
+        let mut delivered = 0;
+        for user in self.members.of(activity.room_id) {
+            if *user == activity.author {
+                continue;
+            }
+            let Some(entry) = self.users.get(user) else {
+                continue;
+            };
+            let frames = frames.get_or_insert_with(|| ActivityFrames::of(&activity));
+            let frame = frames.for_user(&activity, user);
+            for id in &entry.sessions {
+                if let Some(session) = self.sessions.get(id)
+                    && session.handle.is_modern()
+                {
+                    session.handle.offer(Deliver {
+                        frame: frame.clone(),
+                        message_id: None,
+                    });
+                    delivered += 1;
+                }
+            }
+        }
+        crate::metrics::METRICS.frames_out(delivered);
+    }
+}
+
+/// The rooms a user is a member of, loaded on their first connection here.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct MembershipsLoaded {
+    user: Username,
+    rooms: Vec<RoomId>,
+}
+
+impl Handler<MembershipsLoaded> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipsLoaded, _ctx: &mut Self::Context) {
+        // Gone again while they loaded: nothing to keep.
+        if self.users.contains_key(&msg.user) {
+            self.members.load(&msg.user, msg.rooms);
+        }
+    }
+}
+
+impl Registry {
+    /// Loads which rooms `user` is a member of into the index, without
+    /// waiting (a message in the meantime misses their sidebar, whose
+    /// snapshot is loaded with their join anyway).
+    fn load_memberships(&self, user: Username, id: UserId, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let me = ctx.address();
+        actix::spawn(async move {
+            match db.run(move |c| memberships::rooms_of(c, id)).await {
+                Ok(rooms) => me.do_send(MembershipsLoaded { user, rooms }),
+                Err(e) => log::error!("loading the rooms of {user} failed: {e}"),
+            }
+        });
+    }
+
+    /// Offers `frame` to this instance's connections of `user` (only the
+    /// modern ones if `modern_only`). Never waits: a session that does not
+    /// keep up is judged by its own outbox.
+    fn offer_to(&self, user: &Username, frame: ByteString, modern_only: bool) {
+        let Some(entry) = self.users.get(user) else {
             return;
         };
         let deliver = Deliver {
@@ -247,16 +356,14 @@ impl Handler<UserDelivery> for Registry {
             message_id: None,
         };
         for id in &entry.sessions {
-            // Never waits: a session that does not keep up is judged by
-            // its own outbox.
-            if let Some(session) = self.sessions.get(id) {
+            if let Some(session) = self.sessions.get(id)
+                && (!modern_only || session.handle.is_modern())
+            {
                 session.handle.offer(deliver.clone());
             }
         }
     }
-}
 
-impl Registry {
     /// Closes this instance's connections of `user`'s sessions `ended`
     /// (each tells the registry it is gone as it stops).
     fn sign_out(&self, user: &Username, ended: EndedLogins) {

@@ -42,12 +42,20 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
         .any(|a| a == "*" || a.eq_ignore_ascii_case(origin))
 }
 
-/// The socket URL's query: `?after=ID` when reconnecting.
+/// The socket URL's query: `?after=ID` when reconnecting, `v=2` from a
+/// client that understands the frame types newer than the tutorial's.
 #[derive(serde::Deserialize)]
 struct SocketQuery {
     /// The last message id the client saw.
     after: Option<MessageId>,
+    /// The protocol version the client speaks: 2 for a modern client;
+    /// absent (or 1) for the tutorial's.
+    v: Option<u32>,
 }
+
+/// The protocol version that adds the team-chat frames (`unread`,
+/// `read_marker`, `activity`).
+const MODERN: u32 = 2;
 
 #[get("/ws/chat/{room}/")]
 async fn chat_socket(
@@ -75,7 +83,11 @@ async fn chat_socket(
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
     let name = room_name_from_path(&path)?;
     let query = web::Query::<SocketQuery>::from_query(req.query_string()).map_err(|_| {
-        AppError::BadRequest("`after` must be the id of the last message seen.".into())
+        AppError::BadRequest(
+            "`after` must be the id of the last message seen, and `v` a protocol version \
+             (2)."
+                .into(),
+        )
     })?;
     let lookup = name.as_str().to_owned();
     let row = db
@@ -100,6 +112,7 @@ async fn chat_socket(
         })?;
     WsSession::new(user, login, info, &sessions)
         .resuming_after(query.after)
+        .modern(query.v.is_some_and(|v| v >= MODERN))
         .holding(permit)
         .start(&req, stream)
 }

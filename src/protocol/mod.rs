@@ -20,4 +20,6 @@ mod server;
 pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, post_client_id};
 pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
-pub use server::{ErrorCode, MessageView, ReactionView, ServerFrame, encode};
+pub use server::{
+    ActivityView, ErrorCode, MessageView, PlaceKind, ReactionView, ServerFrame, UnreadView, encode,
+};

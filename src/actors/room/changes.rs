@@ -23,13 +23,15 @@
 //! a database failure.
 
 use super::{Room, RoomError, view_of};
+use crate::actors::bus::Activity;
 use crate::actors::delivery::SessionId;
+use crate::actors::unread::excerpt;
 use crate::db::models::Message;
 use crate::db::queries::messages::{MessageWithAuthor, Stored};
 use crate::db::queries::reactions::{self, Toggled};
-use crate::db::queries::{messages, rooms, users};
+use crate::db::queries::{memberships, messages, rooms, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, Username};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
@@ -140,8 +142,25 @@ enum StoredPost {
 
 /// Stores a post once per `client_id` (see [`messages::insert_once`]); a
 /// repeat is read back as its author sees it, unless it was deleted since
-/// or belongs to another room.
+/// or belongs to another room. A new post makes its author a member of
+/// the room (read up to their post), in the same write.
 fn store_post(
+    c: &mut DbConnection,
+    room: RoomId,
+    author: &Identity,
+    text: &str,
+    at: NaiveDateTime,
+    client_id: Option<&ClientId>,
+) -> Result<StoredPost, RoomError> {
+    let stored = insert_post(c, room, author, text, at, client_id)?;
+    if let StoredPost::New(id) = stored {
+        memberships::joined_by_posting(c, author.id, room, id, at)?;
+    }
+    Ok(stored)
+}
+
+/// The insert of [`store_post`].
+fn insert_post(
     c: &mut DbConnection,
     room: RoomId,
     author: &Identity,
@@ -186,7 +205,10 @@ impl Handler<Post> for Room {
                 created_at.naive_utc(),
                 client_id.as_ref(),
             )?;
-            Ok::<_, RoomError>((stored, text.clone()))
+            // The users the post mentions, for their `activity` frames
+            // (`mention: true`); resolved and stored with the post.
+            let mentioned: Vec<Username> = Vec::new();
+            Ok::<_, RoomError>((stored, text.clone(), mentioned))
         };
         let Post {
             author,
@@ -196,9 +218,9 @@ impl Handler<Post> for Room {
         } = post;
         let author = author.username;
         self.write_in_order(ctx, store, move |room, stored| {
-            let (id, message) = match stored {
-                (StoredPost::New(id), message) => (id, message),
-                (StoredPost::Repeat(row), _) => {
+            let (id, message, mentioned) = match stored {
+                (StoredPost::New(id), message, mentioned) => (id, message, mentioned),
+                (StoredPost::Repeat(row), _, _) => {
                     let view = MessageView {
                         client_id,
                         ..view_of(&row, false, &author)
@@ -218,7 +240,16 @@ impl Handler<Post> for Room {
             };
             METRICS.message_in();
             room.expect_echo(session, client_id, &view);
+            let activity = Activity {
+                room_id: room.info.id,
+                room: room.info.name.as_str().to_owned(),
+                message_id: id,
+                author: view.user.clone(),
+                excerpt: excerpt(&view.message),
+                mentioned,
+            };
             room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
+            room.bus.publish_activity(activity);
             Posted::New(id)
         })
     }

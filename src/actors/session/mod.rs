@@ -94,6 +94,9 @@ pub struct WsSession {
     requests: Arc<RequestQueue>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
+    /// The client opened the socket with `?v=2`: it is sent the frame
+    /// types newer than the tutorial's.
+    modern: bool,
     allowances: Allowances,
     /// Raised by the frame guard when a frame header announced more than
     /// the frame limit.
@@ -131,6 +134,7 @@ impl WsSession {
             })),
             requests: requests.clone(),
             resume_after: None,
+            modern: false,
             allowances: Allowances::new(requests),
             oversized: Arc::new(AtomicBool::new(false)),
             writes: shared.writes.clone(),
@@ -142,6 +146,13 @@ impl WsSession {
     /// `after`: it catches up from there instead of getting the latest ten.
     pub fn resuming_after(mut self, after: Option<MessageId>) -> Self {
         self.resume_after = after;
+        self
+    }
+
+    /// Makes the session a modern client's (`?v=2`), which is sent the
+    /// frame types newer than the tutorial's.
+    pub fn modern(mut self, modern: bool) -> Self {
+        self.modern = modern;
         self
     }
 
@@ -247,8 +258,9 @@ impl Actor for WsSession {
             }
         });
         let connect = Connect {
-            session: SessionHandle::new(self.id, &ctx.address(), self.outbox.clone()),
+            session: SessionHandle::new(self.id, &ctx.address(), self.outbox.clone(), self.modern),
             user: self.user.username.clone(),
+            user_id: self.user.id,
             login: self.login,
             room: self.room_info.clone(),
             resume_after: self.resume_after,
