@@ -1,4 +1,4 @@
-//! The HTTP side: pages, accounts, the WebSocket handshake, health checks
+//! The HTTP side: pages, my rooms (join, leave, the sidebar), accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
 //! Handlers get their shared state (database, registry, templates, settings)
@@ -14,6 +14,7 @@ pub mod cookie_key;
 pub mod error;
 pub mod hardening;
 pub mod health;
+pub mod my_rooms;
 pub mod pages;
 pub mod templates;
 pub mod throttle;
@@ -27,6 +28,7 @@ use actix_web::web;
 /// Registers every route.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(pages::routes)
+        .configure(my_rooms::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)

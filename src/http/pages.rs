@@ -8,6 +8,7 @@
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
+use super::my_rooms::sidebar;
 use super::{AppError, Templates};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
@@ -207,6 +208,7 @@ impl Index<'_> {
             })
             .collect();
         let mut ctx = Templates::context("Rooms", Some(self.user), &csrf_token(session)?);
+        ctx.insert("sidebar", &sidebar(db, self.user).await?);
         ctx.insert("rooms", &rooms);
         ctx.insert("more_rooms", &found.more);
         ctx.insert("index_limit", &settings.room_index_limit);
@@ -227,6 +229,8 @@ impl Index<'_> {
 struct RoomContext<'a> {
     name: &'a str,
     admin_only: bool,
+    /// One of the user's rooms: the page offers Leave, else Join.
+    member: bool,
 }
 
 #[get("/chat/{room}/")]
@@ -267,11 +271,16 @@ async fn room(
         Some(&user),
         &csrf_token(&session)?,
     );
+    let mine = sidebar(&db, &user).await?;
+    let member = mine.iter().any(|view| view.room == info.name.as_str());
+    ctx.insert("sidebar", &mine);
+    ctx.insert("current_room", info.name.as_str());
     ctx.insert(
         "room",
         &RoomContext {
             name: info.name.as_str(),
             admin_only: info.admin_only,
+            member,
         },
     );
     ctx.insert("max_message_chars", &settings.max_message_chars);

@@ -42,3 +42,4 @@ mod scale_out;
 mod sessions;
 mod shutdown;
 mod typing;
+mod unread;
