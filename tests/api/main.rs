@@ -18,6 +18,7 @@ mod account_throttles;
 mod accounts;
 mod bad_input;
 mod browser;
+mod browser_unread;
 mod bus_auth;
 mod chat;
 mod cli;
