@@ -148,6 +148,9 @@ impl LocalMembers {
         }
         if let Some(rooms) = self.by_user.get_mut(user) {
             rooms.remove(&room);
+            if rooms.is_empty() {
+                self.by_user.remove(user);
+            }
         }
     }
 
