@@ -152,6 +152,32 @@ impl Site {
     }
 }
 
+impl Site {
+    /// Makes `room` one of `account`'s rooms, as its Join button does.
+    pub async fn join_room(&self, account: &Account, room: &str) -> anyhow::Result<()> {
+        let page = self
+            .http
+            .get(format!("{}/chat/{room}/", self.base))
+            .header(COOKIE, &account.cookie)
+            .send()
+            .await?
+            .text()
+            .await?;
+        let token = csrf_token(&page).with_context(|| format!("/chat/{room}/: no csrf_token"))?;
+        let (status, _, _) = self
+            .post(
+                &format!("/chat/{room}/join"),
+                &account.cookie,
+                &[("csrf_token", token)],
+            )
+            .await?;
+        if status != StatusCode::SEE_OTHER {
+            bail!("joining {room} as {}: {status}", account.username);
+        }
+        Ok(())
+    }
+}
+
 /// Signs in `count` users named `<prefix><i>`, `concurrency` at a time.
 ///
 /// With `cache`, cookies saved there by an earlier run are reused, and new

@@ -72,6 +72,9 @@ impl Server {
 pub struct Dialer {
     config: WebSocketConfig,
     source_ips: usize,
+    /// Open sockets as the room page does, with `?v=2`: the server then
+    /// sends them the team-chat frames (unread counts, activity).
+    modern: bool,
 }
 
 impl Dialer {
@@ -84,7 +87,17 @@ impl Dialer {
             .write_buffer_size(0)
             .max_message_size(Some(1 << 20))
             .max_frame_size(Some(1 << 20));
-        Dialer { config, source_ips }
+        Dialer {
+            config,
+            source_ips,
+            modern: false,
+        }
+    }
+
+    /// Dials modern sockets (`?v=2`) if `modern`.
+    pub fn modern(mut self, modern: bool) -> Self {
+        self.modern = modern;
+        self
     }
 
     /// The source address of connection number `i`.
@@ -133,7 +146,18 @@ impl Dialer {
             .await
             .with_context(|| format!("connecting to {}", server.addr))?;
         stream.set_nodelay(true)?;
-        let query = after.map_or(String::new(), |id| format!("?after={id}"));
+        let mut params = Vec::new();
+        if self.modern {
+            params.push("v=2".to_owned());
+        }
+        if let Some(id) = after {
+            params.push(format!("after={id}"));
+        }
+        let query = if params.is_empty() {
+            String::new()
+        } else {
+            format!("?{}", params.join("&"))
+        };
         let mut request =
             format!("ws://{}/ws/chat/{room}/{query}", server.addr).into_client_request()?;
         let headers = request.headers_mut();

@@ -11,8 +11,14 @@
 //! to a user instead of a room, and so does the news that some of a user's
 //! sessions ended (a logout, a password change), so that their sockets
 //! close on every instance.
+//!
+//! A third kind of traffic is the news for sidebars (issue 13): one
+//! [`Activity`] per new message, on one channel every instance listens to,
+//! which each instance's registry hands to the local members of the room;
+//! and notices for one user's modern sockets (their read marker moved,
+//! they joined or left a room), on the user's channel.
 
-use crate::domain::{EndedLogins, MessageId, RoomName, Username};
+use crate::domain::{EndedLogins, MessageId, RoomId, RoomName, Username};
 use crate::protocol::{ServerFrame, encode};
 use actix::{Message, Recipient};
 use bytestring::ByteString;
@@ -87,8 +93,42 @@ pub enum ToUser {
     /// tutorial's `private_message`, which a newer client gets as a
     /// message in the conversation instead.
     Legacy(ByteString),
+    /// An encoded frame for their modern connections only (`?v=2`): a
+    /// frame type the tutorial's client does not know (`read_marker`).
+    Notice(ByteString),
+    /// The user joined (`member`) or left a room: every instance's
+    /// registry updates which of its users are members where, and the
+    /// user's modern connections get `notice` (their new `unread` list).
+    Membership {
+        /// The room.
+        room: RoomId,
+        /// Joined (`true`) or left.
+        member: bool,
+        /// The encoded frame for modern connections.
+        notice: ByteString,
+    },
     /// Some of the user's sessions ended: their connections are closed.
     SignedOut(EndedLogins),
+}
+
+/// A new message in a room, for the sidebars of its members on every
+/// instance. Published once per message (not once per member): each
+/// instance's registry knows which of its users are members.
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub struct Activity {
+    /// The room.
+    pub room_id: RoomId,
+    /// Its stored name (`@dm-<a>-<b>` for a direct conversation).
+    pub room: String,
+    /// The new message.
+    pub message_id: MessageId,
+    /// Its author (who is not told of it).
+    pub author: Username,
+    /// Its first characters.
+    pub excerpt: String,
+    /// The users it mentions (who may read the room).
+    pub mentioned: Vec<Username>,
 }
 
 /// Proof of a subscription, needed to end it; a newer subscription for the
@@ -143,6 +183,15 @@ pub trait RoomBus: Send + Sync + 'static {
     /// so that their connections close. Best effort: an instance the news
     /// does not reach closes them at its next session sweep.
     fn sign_out(&self, user: &Username, ended: EndedLogins);
+    /// Tells `user`'s connections on every instance `what` (a notice for
+    /// their modern sockets). Best effort: an instance the news does not
+    /// reach misses it (a page reloaded gets a fresh snapshot).
+    fn tell_user(&self, user: &Username, what: ToUser);
+    /// Sends `activity` to every instance's activity watcher (its
+    /// registry), this one's included.
+    fn publish_activity(&self, activity: Activity);
+    /// Routes every instance's activity to `to` (this instance's registry).
+    fn watch_activity(&self, to: Recipient<Activity>);
     /// Whether the bus can reach every instance right now.
     fn is_healthy(&self) -> bool;
     /// Whether other instances may store messages in the same rooms (then
@@ -248,6 +297,8 @@ impl Routes<Username, UserDelivery> {
 pub struct LocalBus {
     rooms: Routes<RoomName, Published>,
     users: Routes<Username, UserDelivery>,
+    /// The registry, which hands activity to the members of each room.
+    activity: Routes<(), Activity>,
 }
 
 impl LocalBus {
@@ -256,6 +307,7 @@ impl LocalBus {
         Arc::new(LocalBus {
             rooms: Routes::new(),
             users: Routes::new(),
+            activity: Routes::new(),
         })
     }
 }
@@ -295,6 +347,18 @@ impl RoomBus for LocalBus {
 
     fn sign_out(&self, user: &Username, ended: EndedLogins) {
         self.users.hand(user, ToUser::SignedOut(ended));
+    }
+
+    fn tell_user(&self, user: &Username, what: ToUser) {
+        self.users.hand(user, what);
+    }
+
+    fn publish_activity(&self, activity: Activity) {
+        self.activity.send(&(), activity);
+    }
+
+    fn watch_activity(&self, to: Recipient<Activity>) {
+        self.activity.insert((), to);
     }
 
     fn is_healthy(&self) -> bool {

@@ -96,12 +96,14 @@ struct Handles {
     id: SessionId,
     outbox: Arc<Outbox>,
     hangup: Recipient<Hangup>,
+    modern: bool,
 }
 
 impl SessionHandle {
     /// The handle of session `id`, whose actor runs at `addr` and writes
-    /// `outbox` to its socket.
-    pub fn new<A>(id: SessionId, addr: &Addr<A>, outbox: Arc<Outbox>) -> Self
+    /// `outbox` to its socket; `modern` if its client declared itself a
+    /// newer one (`?v=2`).
+    pub fn new<A>(id: SessionId, addr: &Addr<A>, outbox: Arc<Outbox>, modern: bool) -> Self
     where
         A: Actor + Handler<Hangup>,
         A::Context: ToEnvelope<A, Hangup>,
@@ -110,12 +112,22 @@ impl SessionHandle {
             id,
             outbox,
             hangup: addr.clone().recipient(),
+            modern,
         }))
     }
 
     /// Which session this is.
     pub fn id(&self) -> SessionId {
         self.0.id
+    }
+
+    /// Whether the client opened the socket with `?v=2`: only such
+    /// sockets are sent the frame types added after the tutorial's
+    /// (`unread`, `read_marker`, `activity`); every other socket gets only
+    /// the types it has always known, so the tutorial's client keeps
+    /// working unchanged.
+    pub fn is_modern(&self) -> bool {
+        self.0.modern
     }
 
     /// Queues a frame for the client without waiting; the payload is

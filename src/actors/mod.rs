@@ -53,3 +53,4 @@ pub mod registry;
 pub mod room;
 pub mod session;
 pub mod sweep;
+pub mod unread;

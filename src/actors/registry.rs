@@ -13,16 +13,19 @@
 //! knows which session opened each. The [sweep](super::sweep) asks it for
 //! that list to re-check it.
 
-use crate::actors::bus::{Bus, Subscription, ToUser, UserDelivery};
+use crate::actors::bus::{Activity, Bus, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
 use crate::actors::room::{Close, Join, Leave, Post, Posted, Room, RoomError};
-use crate::db::queries::{rooms, users};
+use crate::actors::unread::{ActivityFrames, LocalMembers};
+use crate::db::queries::{memberships, rooms, users};
 use crate::db::{Database, DbError};
 use crate::domain::{
-    ClientId, EndedLogins, Identity, LoginId, MessageText, RoomId, RoomInfo, RoomName, Username,
+    ClientId, EndedLogins, Identity, LoginId, MessageText, RoomId, RoomInfo, RoomName, UserId,
+    Username,
 };
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
+use bytestring::ByteString;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 struct RoomEntry {
@@ -39,8 +42,29 @@ struct SessionEntry {
     /// The room's id, for the sweep to read whether it is admin-only now.
     room_id: RoomId,
     handle: SessionHandle,
-    /// Opened by a newer client (`?v=2`): it gets no legacy-only frames.
-    modern: bool,
+}
+
+/// Which of a user's connections a per-user frame is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Audience {
+    /// Every one.
+    All,
+    /// Newer clients only (`?v=2`): frame types the tutorial's client does
+    /// not know.
+    Modern,
+    /// The tutorial's clients only: frames a newer client gets another way
+    /// (`private_message`, which it sees as a message in the conversation).
+    Legacy,
+}
+
+impl Audience {
+    fn includes(self, session: &SessionHandle) -> bool {
+        match self {
+            Audience::All => true,
+            Audience::Modern => session.is_modern(),
+            Audience::Legacy => !session.is_modern(),
+        }
+    }
 }
 
 /// The process-wide directory of rooms and connections.
@@ -50,6 +74,8 @@ pub struct Registry {
     rooms: HashMap<RoomName, RoomEntry>,
     sessions: HashMap<SessionId, SessionEntry>,
     users: HashMap<Username, UserEntry>,
+    /// Which local users are members of which rooms, for activity.
+    members: LocalMembers,
     /// The server is shutting down: no new connection is let in.
     closing: bool,
 }
@@ -70,6 +96,7 @@ impl Registry {
             rooms: HashMap::new(),
             sessions: HashMap::new(),
             users: HashMap::new(),
+            members: LocalMembers::default(),
             closing: false,
         }
     }
@@ -77,6 +104,10 @@ impl Registry {
 
 impl Actor for Registry {
     type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Self::Context) {
+        self.bus.watch_activity(ctx.address().recipient());
+    }
 }
 
 /// A session wants to enter a room; answers with the room to post to, or
@@ -88,14 +119,14 @@ pub struct Connect {
     pub session: SessionHandle,
     /// Its user.
     pub user: Username,
+    /// The user's id.
+    pub user_id: UserId,
     /// The signed-in session it was opened with.
     pub login: LoginId,
     /// The room, already checked to exist and admit the user.
     pub room: RoomInfo,
     /// A reconnection that has seen every message up to this id.
     pub resume_after: Option<crate::domain::MessageId>,
-    /// A newer client (`?v=2`), which gets no legacy-only frames.
-    pub modern: bool,
 }
 
 impl Handler<Connect> for Registry {
@@ -121,6 +152,9 @@ impl Handler<Connect> for Registry {
             })
             .sessions
             .insert(msg.session.id());
+        if user_ready.is_some() {
+            self.load_memberships(msg.user.clone(), msg.user_id, ctx);
+        }
         self.room_for(&msg.room);
         let Some(entry) = self.rooms.get_mut(&msg.room.name) else {
             return MessageResult(None);
@@ -131,6 +165,7 @@ impl Handler<Connect> for Registry {
         entry.addr.do_send(Join {
             session: msg.session.clone(),
             user: msg.user.clone(),
+            user_id: msg.user_id,
             first,
             online: entry.online.keys().cloned().collect(),
             resume_after: msg.resume_after,
@@ -144,7 +179,6 @@ impl Handler<Connect> for Registry {
                 room_id: msg.room.id,
                 room: msg.room.name,
                 handle: msg.session,
-                modern: msg.modern,
             },
         );
         MessageResult(Some(entry.addr.clone()))
@@ -163,6 +197,7 @@ impl Handler<Disconnect> for Registry {
             if entry.sessions.is_empty() {
                 self.bus.unwatch_user(&gone.user, entry.watch);
                 self.users.remove(&gone.user);
+                self.members.forget(&gone.user);
             }
         }
         let Some(room) = self.rooms.get_mut(&gone.room) else {
@@ -342,12 +377,104 @@ impl Handler<UserDelivery> for Registry {
     type Result = ();
 
     fn handle(&mut self, msg: UserDelivery, _ctx: &mut Self::Context) {
-        let (frame, legacy_only) = match msg.what {
-            ToUser::Frame(frame) => (frame, false),
-            ToUser::Legacy(frame) => (frame, true),
-            ToUser::SignedOut(ended) => return self.sign_out(&msg.user, ended),
-        };
-        let Some(entry) = self.users.get(&msg.user) else {
+        match msg.what {
+            ToUser::Frame(frame) => self.offer_to(&msg.user, frame, Audience::All),
+            ToUser::Legacy(frame) => self.offer_to(&msg.user, frame, Audience::Legacy),
+            ToUser::Notice(frame) => self.offer_to(&msg.user, frame, Audience::Modern),
+            ToUser::Membership {
+                room,
+                member,
+                notice,
+            } => {
+                if !self.users.contains_key(&msg.user) {
+                    return;
+                }
+                if member {
+                    self.members.join(&msg.user, room);
+                } else {
+                    self.members.leave(&msg.user, room);
+                }
+                self.offer_to(&msg.user, notice, Audience::Modern);
+            }
+            ToUser::SignedOut(ended) => self.sign_out(&msg.user, ended),
+        }
+    }
+}
+
+impl Handler<Activity> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, activity: Activity, _ctx: &mut Self::Context) {
+        // Posting made the author a member (in the post's own write).
+        if self.users.contains_key(&activity.author) {
+            self.members.join(&activity.author, activity.room_id);
+        }
+        let mut frames = None;
+        let mut delivered = 0;
+        for user in self.members.of(activity.room_id) {
+            if *user == activity.author {
+                continue;
+            }
+            let Some(entry) = self.users.get(user) else {
+                continue;
+            };
+            let frames = frames.get_or_insert_with(|| ActivityFrames::of(&activity));
+            let frame = frames.for_user(&activity, user);
+            for id in &entry.sessions {
+                if let Some(session) = self.sessions.get(id)
+                    && session.handle.is_modern()
+                {
+                    session.handle.offer(Deliver {
+                        frame: frame.clone(),
+                        message_id: None,
+                    });
+                    delivered += 1;
+                }
+            }
+        }
+        crate::metrics::METRICS.frames_out(delivered);
+    }
+}
+
+/// The rooms a user is a member of, loaded on their first connection here.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct MembershipsLoaded {
+    user: Username,
+    rooms: Vec<RoomId>,
+}
+
+impl Handler<MembershipsLoaded> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: MembershipsLoaded, _ctx: &mut Self::Context) {
+        // Gone again while they loaded: nothing to keep.
+        if self.users.contains_key(&msg.user) {
+            self.members.load(&msg.user, msg.rooms);
+        }
+    }
+}
+
+impl Registry {
+    /// Loads which rooms `user` is a member of into the index, without
+    /// waiting (a message in the meantime misses their sidebar, whose
+    /// snapshot is loaded with their join anyway).
+    fn load_memberships(&self, user: Username, id: UserId, ctx: &mut Context<Self>) {
+        let db = self.db.clone();
+        let me = ctx.address();
+        actix::spawn(async move {
+            match db.run(move |c| memberships::rooms_of(c, id)).await {
+                Ok(rooms) => me.do_send(MembershipsLoaded { user, rooms }),
+                Err(e) => log::error!("loading the rooms of {user} failed: {e}"),
+            }
+        });
+    }
+
+    /// Offers `frame` to this instance's connections of `user` that are in
+    /// `audience`. Never waits: a session that does not keep up is judged
+    /// by its own outbox.
+    fn offer_to(&self, user: &Username, frame: ByteString, audience: Audience) {
+        let Some(entry) = self.users.get(user) else {
             return;
         };
         let deliver = Deliver {
@@ -355,18 +482,14 @@ impl Handler<UserDelivery> for Registry {
             message_id: None,
         };
         for id in &entry.sessions {
-            // Never waits: a session that does not keep up is judged by
-            // its own outbox.
             if let Some(session) = self.sessions.get(id)
-                && !(legacy_only && session.modern)
+                && audience.includes(&session.handle)
             {
                 session.handle.offer(deliver.clone());
             }
         }
     }
-}
 
-impl Registry {
     /// Closes this instance's connections of `user`'s sessions `ended`
     /// (each tells the registry it is gone as it stops).
     fn sign_out(&self, user: &Username, ended: EndedLogins) {

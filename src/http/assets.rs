@@ -25,6 +25,8 @@ const JS: &str = "text/javascript; charset=utf-8";
 const ASSETS: &[(&str, &str, &str)] = &[
     asset!("style.css", "text/css; charset=utf-8"),
     asset!("chat.js", JS),
+    // The sidebar of every signed-in page (templates/base.html).
+    asset!("sidebar.js", JS),
     asset!("favicon.svg", "image/svg+xml"),
     // The room page's ES modules: templates/chat/room.html loads room/main.js,
     // which imports the others.
@@ -50,6 +52,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("room/socket.js", JS),
     asset!("room/sync.js", JS),
     asset!("room/typing.js", JS),
+    asset!("room/unread.js", JS),
     asset!("room/values.js", JS),
 ];
 

@@ -1,4 +1,5 @@
-//! The HTTP side: pages, search, accounts, the WebSocket handshake, health checks
+//! The HTTP side: pages, my rooms (join, leave, the sidebar), search, mentions,
+//! accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
 //! Handlers get their shared state (database, registry, templates, settings)
@@ -16,6 +17,7 @@ pub mod error;
 pub mod hardening;
 pub mod health;
 pub mod mentions;
+pub mod my_rooms;
 pub mod pages;
 pub mod search;
 pub mod templates;
@@ -32,6 +34,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(pages::routes)
         .configure(mentions::routes)
         .configure(search::routes)
+        .configure(my_rooms::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)

@@ -8,6 +8,7 @@
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
+use super::my_rooms::sidebar;
 use super::{AppError, Templates, direct};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
@@ -213,6 +214,7 @@ impl Index<'_> {
             })
             .collect();
         let mut ctx = Templates::context("Rooms", Some(self.user), &csrf_token(session)?);
+        ctx.insert("sidebar", &sidebar(db, self.user).await?);
         ctx.insert("rooms", &rooms);
         ctx.insert("more_rooms", &found.more);
         ctx.insert("index_limit", &settings.room_index_limit);
@@ -246,17 +248,26 @@ struct RoomContext<'a> {
     direct: bool,
     /// The conversation with myself.
     notes: bool,
+    /// One of the user's rooms: the page offers Leave, else Join.
+    member: bool,
 }
 
-/// Renders the room page for `room`.
-fn room_page(
+/// Renders the room page for `shown`, whose room is stored as `stored`
+/// (the key the sidebar files it under), with the sidebar.
+async fn room_page(
     templates: &Templates,
     settings: &Settings,
+    db: &Database,
     session: &Session,
     user: &Identity,
-    shown: RoomContext<'_>,
+    stored: &str,
+    mut shown: RoomContext<'_>,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = Templates::context(&shown.label, Some(user), &csrf_token(session)?);
+    let mine = sidebar(db, user).await?;
+    shown.member = mine.iter().any(|view| view.room == stored);
+    ctx.insert("sidebar", &mine);
+    ctx.insert("current_room", stored);
     ctx.insert("room", &shown);
     ctx.insert("max_message_chars", &settings.max_message_chars);
     let page = templates.render("chat/room.html", &ctx)?;
@@ -289,8 +300,10 @@ async fn room(
             admin_only: false,
             direct: true,
             notes: conversation.is_notes(&user),
+            member: false,
         };
-        return room_page(&templates, &settings, &session, &user, page);
+        let stored = conversation.room.name.as_str();
+        return room_page(&templates, &settings, &db, &session, &user, stored, page).await;
     }
     let name = room_name_from_path(&path)?;
     let lookup = name.as_str().to_owned();
@@ -324,6 +337,8 @@ async fn room(
         admin_only: info.admin_only,
         direct: false,
         notes: false,
+        member: false,
     };
-    room_page(&templates, &settings, &session, &user, page)
+    let stored = info.name.as_str();
+    room_page(&templates, &settings, &db, &session, &user, stored, page).await
 }

@@ -45,14 +45,19 @@ pub fn origin_allowed(origin: Option<&str>, host: &str, allowed: &[String]) -> b
 }
 
 /// The socket URL's query: `?after=ID` when reconnecting, `v=2` from a
-/// newer client.
+/// client that understands the frame types newer than the tutorial's.
 #[derive(serde::Deserialize)]
 struct SocketQuery {
     /// The last message id the client saw.
     after: Option<MessageId>,
-    /// The protocol version the client speaks; 2 and up is a newer client.
+    /// The protocol version the client speaks: 2 for a modern client;
+    /// absent (or 1) for the tutorial's.
     v: Option<u32>,
 }
+
+/// The protocol version that adds the team-chat frames (`unread`,
+/// `read_marker`, `activity`).
+const MODERN: u32 = 2;
 
 #[get("/ws/chat/{room}/")]
 async fn chat_socket(
@@ -80,7 +85,9 @@ async fn chat_socket(
         .ok_or_else(|| AppError::Forbidden("Log in to chat.".into()))?;
     let query = web::Query::<SocketQuery>::from_query(req.query_string()).map_err(|_| {
         AppError::BadRequest(
-            "`after` must be the id of the last message seen, and `v` a version number.".into(),
+            "`after` must be the id of the last message seen, and `v` a protocol version \
+             (2)."
+                .into(),
         )
     })?;
     let info = match direct::addressed(&path) {
@@ -112,7 +119,7 @@ async fn chat_socket(
         })?;
     WsSession::new(user, login, info, &sessions)
         .resuming_after(query.after)
-        .modern(query.v.is_some_and(|v| v >= 2))
+        .modern(query.v.is_some_and(|v| v >= MODERN))
         .holding(permit)
         .start(&req, stream)
 }

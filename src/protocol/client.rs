@@ -81,6 +81,19 @@ pub enum ClientFrame {
         /// The emoji, validated by the receiver.
         emoji: String,
     },
+    /// The user has read the room up to this message (it has been on
+    /// screen in a focused tab): moves their read marker forward, never
+    /// back.
+    Read {
+        /// The newest message read.
+        message_id: MessageId,
+    },
+    /// "Mark as unread": moves the user's read marker back to just before
+    /// this message.
+    MarkUnread {
+        /// The first message to count as unread again.
+        message_id: MessageId,
+    },
     /// Any `type` this server does not know.
     #[serde(other)]
     Unknown,
@@ -410,7 +423,21 @@ mod tests {
                 emoji: "👍".into()
             })
         );
+        assert_eq!(
+            decode(r#"{"type":"read","message_id":3}"#),
+            Ok(ClientFrame::Read {
+                message_id: MessageId(3)
+            })
+        );
+        assert_eq!(
+            decode(r#"{"type":"mark_unread","message_id":3}"#),
+            Ok(ClientFrame::MarkUnread {
+                message_id: MessageId(3)
+            })
+        );
         for text in [
+            r#"{"type":"read"}"#,
+            r#"{"type":"mark_unread","message_id":"3"}"#,
             r#"{"type":"reactors","id":3}"#,
             r#"{"type":"edit_message","id":3}"#,
             r#"{"type":"delete_message","id":"3"}"#,

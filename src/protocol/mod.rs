@@ -21,6 +21,6 @@ pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, post_client_id};
 pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
 pub use server::{
-    ErrorCode, MessageView, REPLY_EXCERPT_CHARS, ReactionView, ReplyView, ServerFrame, encode,
-    excerpt,
+    ActivityView, ErrorCode, MessageView, PlaceKind, REPLY_EXCERPT_CHARS, ReactionView, ReplyView,
+    ServerFrame, UnreadView, encode, excerpt,
 };

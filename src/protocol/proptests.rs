@@ -29,6 +29,8 @@ const TYPES: &[&str] = &[
     "typing",
     "react",
     "reactors",
+    "read",
+    "mark_unread",
     "launch_rockets",
     "",
     "CHAT_MESSAGE",
@@ -46,6 +48,7 @@ const KEYS: &[&str] = &[
     "emoji",
     "client_id",
     "history",
+    "message_id",
     "x",
 ];
 
@@ -71,7 +74,8 @@ fn assert_within_limits(request: &Request) {
         Request::React { emoji, .. } | Request::Reactors { emoji, .. } => {
             assert!(Emoji::parse(emoji.as_str()).is_ok(), "{emoji:?}");
         }
-        Request::Delete { .. } | Request::Typing(_) => {}
+        Request::Delete { .. } | Request::Typing(_) | Request::Read(_) | Request::MarkUnread(_) => {
+        }
     }
 }
 

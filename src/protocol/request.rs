@@ -82,6 +82,10 @@ pub enum Request {
     },
     /// The user started or stopped typing.
     Typing(bool),
+    /// Move the user's read marker in this room forward to this message.
+    Read(MessageId),
+    /// Move the user's read marker back to just before this message.
+    MarkUnread(MessageId),
 }
 
 impl Request {
@@ -193,6 +197,8 @@ pub fn parse(text: &str, limits: &Limits) -> Result<Request, RequestError> {
             emoji: Emoji::parse(&emoji)?,
         },
         ClientFrame::Typing { typing } => Request::Typing(typing),
+        ClientFrame::Read { message_id } => Request::Read(message_id),
+        ClientFrame::MarkUnread { message_id } => Request::MarkUnread(message_id),
         // `decode` refuses unknown types with their name (`UnknownType`), so
         // this arm is never reached; it answers as a malformed frame rather
         // than panicking on input.

@@ -120,6 +120,59 @@ pub struct ReactionView {
     pub users: Vec<Username>,
 }
 
+/// What kind of place a room row is: a room, or a direct conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PlaceKind {
+    /// A room anyone admitted may enter.
+    Room,
+    /// A direct conversation between two users (or notes to self).
+    Direct,
+}
+
+/// One of the user's rooms or direct conversations, and how much of it
+/// they have not read. Only for sockets opened with `?v=2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct UnreadView {
+    /// The room's stored name (for a direct conversation `@dm-<a>-<b>`):
+    /// the key a client files it under.
+    pub room: String,
+    /// What to show: the room's name, or `@other` for a conversation.
+    pub label: String,
+    /// Room or conversation.
+    pub kind: PlaceKind,
+    /// Its page.
+    pub url: String,
+    /// Messages after the read marker, not deleted, not by the user.
+    pub unread: u64,
+    /// How many of those mention the user.
+    pub mentions: u64,
+    /// The newest message the user has read there (0: none).
+    pub last_read_id: MessageId,
+}
+
+/// A new message in one of the user's rooms or conversations, anywhere.
+/// Only for sockets opened with `?v=2`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ActivityView {
+    /// The room's stored name, as in [`UnreadView::room`].
+    pub room: String,
+    /// What to show, as in [`UnreadView::label`].
+    pub label: String,
+    /// Room or conversation.
+    pub kind: PlaceKind,
+    /// The room's page.
+    pub url: String,
+    /// The new message.
+    pub message_id: MessageId,
+    /// Its author.
+    pub user: Username,
+    /// Its first characters.
+    pub excerpt: String,
+    /// Whether it mentions the receiving user.
+    pub mention: bool,
+}
+
 /// Stable, machine-readable reasons in `error` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -271,6 +324,20 @@ pub enum ServerFrame {
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientId>,
     },
+    /// Every room and conversation of the user with its unread counts,
+    /// sent to a modern socket (`?v=2`) at the end of its join burst and
+    /// when the user joins or leaves a room: the whole list, replacing
+    /// the one before.
+    Unread {
+        /// Rooms first, then conversations, each by name.
+        rooms: Vec<UnreadView>,
+    },
+    /// The user's read marker in one room moved (they read, or marked a
+    /// message unread, in any tab on any instance): that room's counts
+    /// now. Modern sockets only.
+    ReadMarker(UnreadView),
+    /// A new message in one of the user's rooms. Modern sockets only.
+    Activity(ActivityView),
     /// Something the client sent was refused; the connection carries on.
     Error {
         /// Machine-readable reason.
@@ -547,6 +614,41 @@ mod tests {
         assert_eq!(
             &*encode(&frame),
             r#"{"type":"error","code":"rate_limited","message":"wait","retry_after_ms":500,"client_id":"c-1"}"#
+        );
+    }
+
+    #[test]
+    fn unread_frames() {
+        let view = UnreadView {
+            room: "lobby".into(),
+            label: "lobby".into(),
+            kind: PlaceKind::Room,
+            url: "/chat/lobby/".into(),
+            unread: 3,
+            mentions: 1,
+            last_read_id: MessageId(9),
+        };
+        assert_eq!(
+            &*encode(&ServerFrame::ReadMarker(view.clone())),
+            r#"{"type":"read_marker","room":"lobby","label":"lobby","kind":"room","url":"/chat/lobby/","unread":3,"mentions":1,"last_read_id":9}"#
+        );
+        assert_eq!(
+            &*encode(&ServerFrame::Unread { rooms: vec![view] }),
+            r#"{"type":"unread","rooms":[{"room":"lobby","label":"lobby","kind":"room","url":"/chat/lobby/","unread":3,"mentions":1,"last_read_id":9}]}"#
+        );
+        let activity = ActivityView {
+            room: "@dm-1-2".into(),
+            label: "@bob".into(),
+            kind: PlaceKind::Direct,
+            url: "/chat/@bob/".into(),
+            message_id: MessageId(10),
+            user: user("bob"),
+            excerpt: "hi".into(),
+            mention: false,
+        };
+        assert_eq!(
+            &*encode(&ServerFrame::Activity(activity)),
+            r#"{"type":"activity","room":"@dm-1-2","label":"@bob","kind":"direct","url":"/chat/@bob/","message_id":10,"user":"bob","excerpt":"hi","mention":false}"#
         );
     }
 

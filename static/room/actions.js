@@ -18,6 +18,7 @@ import { coarsePointer, log, MAX_CHARS, narrowScreen } from "./page.js";
 import { askDelete, closePopups, onPickerKey, togglePicker } from "./popups.js";
 import { messageText, reactorsMissing } from "./render.js";
 import { send } from "./socket.js";
+import { canMarkUnread, markUnread } from "./unread.js";
 import { charCount } from "./values.js";
 
 const EDITOR_MAX_LINES = 10;
@@ -49,6 +50,16 @@ export function forget(item) {
 /** The log was emptied: no message is tapped. */
 export function forgetAll() {
   activeItem = null;
+}
+
+/** "Mark as unread": the marker goes back to just before `item` (the room must be one of mine). */
+function markUnreadHere(item) {
+  setActive(null);
+  if (!canMarkUnread()) {
+    showNotice("Join this room to keep track of what you have read.");
+    return;
+  }
+  if (!markUnread(item)) showNotice(NOT_CONNECTED);
 }
 
 /** Edits and deletes waiting for the server look dimmed; clear them once it refused or went away. */
@@ -229,6 +240,7 @@ const LOG_ACTIONS = [
   [".edit-save", (_, item) => saveEdit(item)],
   [".edit-cancel", (_, item) => closeEditor(item)],
   [".action-delete", (_, item) => askDelete(item)],
+  [".action-unread", (_, item) => markUnreadHere(item)],
   [".confirm-delete", (_, item) => confirmDelete(item)],
   [".cancel-delete", (_, item) => cancelPopup(item)],
 ];

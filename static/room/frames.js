@@ -23,6 +23,7 @@ import {
 } from "./render.js";
 import * as sync from "./sync.js";
 import { clearTyping, setTyping } from "./typing.js";
+import { onActivity, onReadMarker, onUnread, postedHere } from "./unread.js";
 import { messageId, str } from "./values.js";
 
 /** Used only when an error frame comes without a human message. */
@@ -139,6 +140,11 @@ const handlers = {
     addToLog(() => appendEntry(item), { force: true });
   },
 
+  // Only sent to a socket opened with `?v=2` (unread.js).
+  unread: onUnread,
+  read_marker: onReadMarker,
+  activity: onActivity,
+
   error(frame) {
     const code = str(frame.code);
     // An error that names a post of ours (by its client_id): the outbox
@@ -186,6 +192,7 @@ export function addRoomMessage(frame) {
   }
   const user = str(frame.user);
   const mine = user === ME;
+  if (mine && !frame.history) postedHere(id);
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
     notifyIfMentioned(frame, ROOM);

@@ -26,6 +26,9 @@
 //   outbox.js      posts until the server has them: shown as "sending…",
 //                  sent again (same client_id) after a reconnect or a refusal
 //   ended.js       what the page says when the server closes it for good
+//   unread.js      the sidebar's frames, the "New" divider, `read` as
+//                  messages are seen, "Mark as unread" (../sidebar.js
+//                  draws the sidebar)
 //   typing.js      who is typing; presence.js who is online
 //   dom.js         building elements (user text only through textContent)
 //   values.js      reading untrusted values from frames and attributes
@@ -58,6 +61,7 @@ import * as socket from "./socket.js";
 import * as sync from "./sync.js";
 import { forgetOurTyping, renderTyping } from "./typing.js";
 import { messageId } from "./values.js";
+import { startReadTracking } from "./unread.js";
 
 if (root) start();
 
@@ -166,5 +170,6 @@ function start() {
   renderTyping();
   autosize();
   updateCounter();
+  startReadTracking();
   socket.connect();
 }

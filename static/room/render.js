@@ -80,7 +80,10 @@ export function renderMessage(msg) {
   return item;
 }
 
-/** The hover/tap toolbar: react and reply for everyone, edit for the author, delete for the author and staff. */
+/**
+ * The hover/tap toolbar: react and reply for everyone, "Mark as unread" on others'
+ * messages, edit for the author, delete for the author and staff.
+ */
 function renderToolbar(user, mine) {
   const bar = el("div", "message-actions");
   bar.setAttribute("role", "group");
@@ -91,6 +94,11 @@ function renderToolbar(user, mine) {
   reply.append(icon("reply"));
   bar.append(reply);
 
+  if (!mine) {
+    const unread = button("message-tool action-unread", undefined, "Mark as unread");
+    unread.append(icon("unread"));
+    bar.append(unread);
+  }
   if (mine) {
     const edit = button("message-tool action-edit", undefined, "Edit message");
     edit.append(icon("edit"));

@@ -96,9 +96,10 @@ function setStatus(state, seconds) {
 
 function socketUrl() {
   const scheme = location.protocol === "https:" ? "wss" : "ws";
-  const base = `${scheme}://${location.host}/ws/chat/${ROOM_PATH}/`;
+  // v=2: this page understands the team-chat frames (unread.js).
+  const base = `${scheme}://${location.host}/ws/chat/${ROOM_PATH}/?v=2`;
   const after = hooks.resumeAfter();
-  return after > 0 ? `${base}?after=${after}` : base;
+  return after > 0 ? `${base}&after=${after}` : base;
 }
 
 function clearReconnect() {

@@ -102,6 +102,13 @@ pub struct FanoutArgs {
     /// A free-form label copied into the JSON line.
     #[arg(long)]
     pub label: Option<String>,
+    /// Members as the room page makes them: every account joins its room
+    /// (the Join button) and every socket is a modern one (`?v=2`). Each
+    /// message then also costs the unread bookkeeping: one `activity` on
+    /// the bus and an `activity` frame to each member's socket besides the
+    /// message (compare with a run without it).
+    #[arg(long)]
+    pub modern: bool,
 }
 
 /// One stage's result: the JSON line and the table.
@@ -115,6 +122,8 @@ struct StageResult {
     senders_per_room: usize,
     users: usize,
     mode: &'static str,
+    /// Members joined their room and their sockets are modern (`?v=2`).
+    modern: bool,
     /// Messages/s per sender asked for (rate mode).
     rate_per_sender: Option<f64>,
     window: u64,
@@ -445,6 +454,16 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
     for room in &room_names {
         site.open_room(&accounts[0], room).await?;
     }
+    if args.modern {
+        // Every account that has a socket in a room becomes its member.
+        let pairs: std::collections::BTreeSet<(usize, usize)> = (0..total)
+            .map(|i| (i / args.clients, i % accounts.len()))
+            .collect();
+        let joins = stream::iter(pairs)
+            .map(|(room, account)| site.join_room(&accounts[account], &room_names[room]))
+            .buffer_unordered(args.login_concurrency.max(1));
+        joins.try_collect::<Vec<()>>().await?;
+    }
 
     let run_id = super::run_id();
     let shared = Arc::new(Shared {
@@ -566,6 +585,7 @@ pub async fn run(mut args: FanoutArgs, cross: bool, options: RunOptions<'_>) -> 
             senders_per_room: args.senders,
             users,
             mode: if rate.is_some() { "rate" } else { "window" },
+            modern: args.modern,
             rate_per_sender: rate,
             window: args.window,
             size: args.size,
@@ -617,7 +637,7 @@ async fn connect_members(
     room_names: &[String],
     shared: &Arc<Shared>,
 ) -> anyhow::Result<Vec<Member>> {
-    let dialer = Dialer::new(args.read_buffer, 0);
+    let dialer = Dialer::new(args.read_buffer, 0).modern(args.modern);
     stream::iter(0..args.rooms * args.clients)
         .map(|i| {
             let (room, position) = (i / args.clients, i % args.clients);

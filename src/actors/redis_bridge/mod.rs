@@ -42,7 +42,7 @@ mod wire;
 pub use redis_bus::RedisBus;
 pub use seal::{BusKey, Rejected};
 
-use crate::actors::bus::{Published, RoomEvent, Routes, ToUser, UserDelivery};
+use crate::actors::bus::{Activity, Published, RoomEvent, Routes, ToUser, UserDelivery};
 use crate::domain::EndedLogins;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
@@ -129,6 +129,10 @@ enum Fallback {
     User(Username, ToUser, oneshot::Sender<bool>),
     /// Close this instance's connections of the user's ended sessions.
     SignedOut(Username, EndedLogins),
+    /// Tell this instance's connections of the user.
+    Tell(Username, ToUser),
+    /// Hand a new message's activity to this instance's registry.
+    Activity(Activity),
     /// A notice for the other instances only; nothing to do here.
     Nothing,
 }
@@ -141,6 +145,8 @@ pub struct RedisBridge {
     channels: Channels,
     rooms: Arc<Routes<RoomName, Published>>,
     users: Arc<Routes<Username, UserDelivery>>,
+    /// This instance's registry, for every room's activity.
+    activity: Arc<Routes<(), Activity>>,
     healthy: Arc<AtomicBool>,
     /// Counts connections, so a stale stream's end is told from the
     /// current one's.
@@ -202,13 +208,10 @@ impl RedisBridge {
                     Incoming::Ended(generation)
                 })),
         );
-        // Everything this instance listens to, again.
-        let mut channels: Vec<String> = self
-            .rooms
-            .keys()
-            .iter()
-            .map(|r| self.channels.room(r))
-            .collect();
+        // Everything this instance listens to, again; the activity
+        // channel always.
+        let mut channels: Vec<String> = vec![self.channels.activity()];
+        channels.extend(self.rooms.keys().iter().map(|r| self.channels.room(r)));
         channels.extend(self.users.keys().iter().map(|u| self.channels.user(u)));
         self.sink = Some(sink.clone());
         self.publisher = Some(publisher.clone());
@@ -301,6 +304,12 @@ impl RedisBridge {
             }
             Fallback::SignedOut(user, ended) => {
                 self.users.hand(&user, ToUser::SignedOut(ended));
+            }
+            Fallback::Tell(user, what) => {
+                self.users.hand(&user, what);
+            }
+            Fallback::Activity(activity) => {
+                self.activity.send(&(), activity);
             }
             Fallback::Nothing => {}
         }
@@ -409,6 +418,12 @@ impl RedisBridge {
             Topic::User(user) => match wire::decode_user(payload) {
                 Some(what) => {
                     self.users.hand(&user, what);
+                }
+                None => reject(channel, Rejected::Malformed),
+            },
+            Topic::Activity => match wire::decode_activity(payload) {
+                Some(activity) => {
+                    self.activity.send(&(), activity);
                 }
                 None => reject(channel, Rejected::Malformed),
             },

@@ -14,7 +14,8 @@ use super::{
     Unlisten,
 };
 use crate::actors::bus::{
-    Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, ToUser, UserDelivery,
+    Activity, Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, ToUser,
+    UserDelivery,
 };
 use crate::domain::{EndedLogins, RoomName, Username};
 use crate::metrics::METRICS;
@@ -33,6 +34,7 @@ pub struct RedisBus {
     channels: Channels,
     rooms: Arc<Routes<RoomName, Published>>,
     users: Arc<Routes<Username, UserDelivery>>,
+    activity: Arc<Routes<(), Activity>>,
     healthy: Arc<AtomicBool>,
 }
 
@@ -51,6 +53,7 @@ impl RedisBus {
         let channels = Channels::new(prefix);
         let rooms = Arc::new(Routes::new());
         let users = Arc::new(Routes::new());
+        let activity = Arc::new(Routes::new());
         let healthy = Arc::new(AtomicBool::new(false));
         let bridge = RedisBridge {
             client,
@@ -58,6 +61,7 @@ impl RedisBus {
             channels: channels.clone(),
             rooms: rooms.clone(),
             users: users.clone(),
+            activity: activity.clone(),
             healthy: healthy.clone(),
             generation: 0,
             sink: None,
@@ -78,6 +82,7 @@ impl RedisBus {
             channels,
             rooms,
             users,
+            activity,
             healthy,
         }))
     }
@@ -196,6 +201,37 @@ impl RoomBus for RedisBus {
             payload: wire::encode_user(&what),
             fallback: Fallback::SignedOut(user.clone(), ended),
         });
+    }
+
+    fn tell_user(&self, user: &Username, what: ToUser) {
+        if !self.is_healthy() {
+            self.users.hand(user, what);
+            return;
+        }
+        self.bridge.do_send(Publish {
+            channel: self.channels.user(user),
+            payload: wire::encode_user(&what),
+            fallback: Fallback::Tell(user.clone(), what),
+        });
+    }
+
+    fn publish_activity(&self, activity: Activity) {
+        if !self.is_healthy() {
+            // This instance's members at least hear of it.
+            self.activity.send(&(), activity);
+            return;
+        }
+        self.bridge.do_send(Publish {
+            channel: self.channels.activity(),
+            payload: wire::encode_activity(&activity),
+            fallback: Fallback::Activity(activity),
+        });
+    }
+
+    fn watch_activity(&self, to: Recipient<Activity>) {
+        // The bridge listens to the activity channel from its first
+        // connection on, whether anyone watches yet or not.
+        self.activity.insert((), to);
     }
 
     fn is_healthy(&self) -> bool {

@@ -7,11 +7,18 @@
 //! database (see [`Published::Missed`](crate::actors::bus::Published)).
 //!
 //! A user's channel carries either a frame for their connections (JSON,
-//! so it starts with `{`) or a sign-out notice, `signed_out only <id>` or
-//! `signed_out all_but <id>`, naming the sessions whose sockets must close.
+//! so it starts with `{`), a sign-out notice, `signed_out only <id>` or
+//! `signed_out all_but <id>`, naming the sessions whose sockets must close,
+//! or a frame for their modern sockets only: `notice\n<frame>`, or
+//! `member <room id> <1|0>\n<frame>` when they joined or left a room.
+//!
+//! The activity channel carries one [`Activity`] per new message:
+//! `<room id> <message id> <author> <mentioned,names>\n<room>\n<excerpt>`
+//! (names and room names hold no spaces, commas or line breaks; the
+//! excerpt, last, may hold anything).
 
-use crate::actors::bus::{RoomEvent, ToUser};
-use crate::domain::{EndedLogins, LoginId, MessageId, RoomName, Username};
+use crate::actors::bus::{Activity, RoomEvent, ToUser};
+use crate::domain::{EndedLogins, LoginId, MessageId, RoomId, RoomName, Username};
 use bytestring::ByteString;
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -26,6 +33,7 @@ pub(super) struct Channels {
 pub(super) enum Topic {
     Room(RoomName),
     User(Username),
+    Activity,
 }
 
 impl Channels {
@@ -41,6 +49,11 @@ impl Channels {
 
     pub(super) fn user(&self, user: &Username) -> String {
         format!("{}:user:{user}", self.prefix)
+    }
+
+    /// The one channel of every room's [`Activity`].
+    pub(super) fn activity(&self) -> String {
+        format!("{}:activity", self.prefix)
     }
 
     /// The users online in a room, scored by when they expire.
@@ -71,6 +84,9 @@ impl Channels {
 
     pub(super) fn parse(&self, channel: &str) -> Option<Topic> {
         let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
+        if rest == "activity" {
+            return Some(Topic::Activity);
+        }
         if let Some(room) = rest.strip_prefix("room:") {
             return RoomName::parse_any(room).ok().map(Topic::Room);
         }
@@ -152,11 +168,23 @@ const SIGNED_OUT: &str = "signed_out";
 /// The header word of a frame for a user's legacy connections only.
 const LEGACY: &str = "legacy ";
 
+/// The header word of a notice for a user's modern sockets.
+const NOTICE: &str = "notice";
+
+/// The header word of a membership change with its notice.
+const MEMBER: &str = "member";
+
 /// A payload for a user's channel.
 pub(super) fn encode_user(what: &ToUser) -> Vec<u8> {
     match what {
         ToUser::Frame(frame) => frame.as_bytes().to_vec(),
         ToUser::Legacy(frame) => format!("{LEGACY}{frame}").into_bytes(),
+        ToUser::Notice(frame) => format!("{NOTICE}\n{frame}").into_bytes(),
+        ToUser::Membership {
+            room,
+            member,
+            notice,
+        } => format!("{MEMBER} {room} {}\n{notice}", u8::from(*member)).into_bytes(),
         ToUser::SignedOut(EndedLogins::Only(id)) => format!("{SIGNED_OUT} only {id}").into_bytes(),
         ToUser::SignedOut(EndedLogins::AllBut(id)) => {
             format!("{SIGNED_OUT} all_but {id}").into_bytes()
@@ -172,6 +200,23 @@ pub(super) fn decode_user(payload: &[u8]) -> Option<ToUser> {
             .starts_with('{')
             .then(|| ToUser::Legacy(ByteString::from(frame)));
     }
+    if let Some(frame) = text.strip_prefix(NOTICE).and_then(|t| t.strip_prefix('\n')) {
+        return Some(ToUser::Notice(ByteString::from(frame)));
+    }
+    if let Some(rest) = text.strip_prefix(MEMBER).and_then(|t| t.strip_prefix(' ')) {
+        let (header, frame) = rest.split_once('\n')?;
+        let (room, member) = header.split_once(' ')?;
+        let member = match member {
+            "1" => true,
+            "0" => false,
+            _ => return None,
+        };
+        return Some(ToUser::Membership {
+            room: RoomId(room.parse().ok()?),
+            member,
+            notice: ByteString::from(frame),
+        });
+    }
     let Some(notice) = text.strip_prefix(SIGNED_OUT) else {
         return text
             .starts_with('{')
@@ -184,6 +229,50 @@ pub(super) fn decode_user(payload: &[u8]) -> Option<ToUser> {
         "all_but" => Some(ToUser::SignedOut(EndedLogins::AllBut(id))),
         _ => None,
     }
+}
+
+/// A payload for the activity channel.
+pub(super) fn encode_activity(activity: &Activity) -> Vec<u8> {
+    let mentioned: Vec<&str> = activity.mentioned.iter().map(Username::as_str).collect();
+    format!(
+        "{} {} {} {}\n{}\n{}",
+        activity.room_id,
+        activity.message_id,
+        activity.author,
+        mentioned.join(","),
+        activity.room,
+        activity.excerpt
+    )
+    .into_bytes()
+}
+
+/// Reads a payload from the activity channel.
+pub(super) fn decode_activity(payload: &[u8]) -> Option<Activity> {
+    let text = std::str::from_utf8(payload).ok()?;
+    let (header, rest) = text.split_once('\n')?;
+    let (room, excerpt) = rest.split_once('\n')?;
+    let mut fields = header.split(' ');
+    let room_id = RoomId(fields.next()?.parse().ok()?);
+    let message_id = MessageId(fields.next()?.parse().ok()?);
+    let author = Username::parse(fields.next()?).ok()?;
+    let mentioned = match fields.next()? {
+        "" => Vec::new(),
+        names => names
+            .split(',')
+            .map(|name| Username::parse(name).ok())
+            .collect::<Option<Vec<_>>>()?,
+    };
+    if fields.next().is_some() || room.is_empty() {
+        return None;
+    }
+    Some(Activity {
+        room_id,
+        room: room.to_owned(),
+        message_id,
+        author,
+        excerpt: excerpt.to_owned(),
+        mentioned,
+    })
 }
 
 #[cfg(test)]
@@ -272,6 +361,50 @@ mod tests {
         ] {
             assert!(decode_user(garbage).is_none(), "{garbage:?}");
         }
+    }
+
+    #[test]
+    fn notices_and_activity_survive_the_trip() {
+        let frame = ByteString::from(r#"{"type":"read_marker"}"#);
+        assert!(matches!(
+            decode_user(&encode_user(&ToUser::Notice(frame.clone()))),
+            Some(ToUser::Notice(back)) if back == frame
+        ));
+        let member = ToUser::Membership {
+            room: RoomId(4),
+            member: false,
+            notice: frame.clone(),
+        };
+        assert!(matches!(
+            decode_user(&encode_user(&member)),
+            Some(ToUser::Membership { room: RoomId(4), member: false, notice }) if notice == frame
+        ));
+        assert!(decode_user(b"member 4 2\n{}").is_none());
+        for mentioned in [
+            vec![],
+            vec![
+                Username::parse("b.o+b").unwrap(),
+                Username::parse("al").unwrap(),
+            ],
+        ] {
+            let activity = Activity {
+                room_id: RoomId(3),
+                room: "@dm-1-2".to_owned(),
+                message_id: MessageId(99),
+                author: Username::parse("alice").unwrap(),
+                excerpt: "two\nlines, and commas".to_owned(),
+                mentioned,
+            };
+            assert_eq!(decode_activity(&encode_activity(&activity)), Some(activity));
+        }
+        for garbage in [&b""[..], b"1 2 a \n", b"1 2 a\nroom\nx", b"x 2 a \nroom\nx"] {
+            assert!(decode_activity(garbage).is_none(), "{garbage:?}");
+        }
+        let channels = Channels::new("confab");
+        assert!(matches!(
+            channels.parse(&channels.activity()),
+            Some(Topic::Activity)
+        ));
     }
 
     #[test]

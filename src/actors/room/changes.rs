@@ -23,12 +23,14 @@
 //! a database failure.
 
 use super::{Room, RoomError, reply_view, view_of};
+use crate::actors::bus::Activity;
 use crate::actors::delivery::SessionId;
+use crate::actors::unread::excerpt;
 use crate::db::models::Message;
 use crate::db::queries::mentions::{self, MentionedUser};
 use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
 use crate::db::queries::reactions::{self, Toggled};
-use crate::db::queries::{messages, rooms, users};
+use crate::db::queries::{memberships, messages, rooms, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo, UserId};
 use crate::metrics::METRICS;
@@ -209,6 +211,8 @@ fn store_post(
 ) -> Result<StoredPost, RoomError> {
     let new = |c: &mut DbConnection, id: MessageId| {
         let mentioned = mentions::record(c, id, room, author.id, text)?;
+        // Posting makes the author a member, read up to their post.
+        memberships::joined_by_posting(c, author.id, room.id, id, at)?;
         Ok::<_, RoomError>(StoredPost::New { id, mentioned })
     };
     let Some(client_id) = client_id else {
@@ -288,11 +292,20 @@ impl Handler<Post> for Room {
                 history: false,
                 client_id: None,
             };
-            // `mentioned` (ids and names) is who this post notifies as a
-            // mention, beside the frame's `mentions`.
             METRICS.message_in();
             room.expect_echo(session, client_id, &view);
+            let activity = Activity {
+                room_id: room.info.id,
+                room: room.info.name.as_str().to_owned(),
+                message_id: id,
+                author: view.user.clone(),
+                excerpt: excerpt(&view.message),
+                // Who gets `mention: true` on their `activity`: the users
+                // resolved and stored with the post.
+                mentioned: mentioned.into_iter().map(|m| m.username).collect(),
+            };
             room.publish(&ServerFrame::ChatMessage(view), None, Some(id));
+            room.bus.publish_activity(activity);
             Posted::New(id)
         })
     }

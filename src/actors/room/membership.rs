@@ -4,9 +4,10 @@
 use super::catch_up::resume_floor;
 use super::{Member, Room, view_of};
 use crate::actors::delivery::{JoinBurst, SessionHandle, SessionId};
+use crate::actors::unread;
 use crate::db::RETRY_UNAVAILABLE;
-use crate::db::queries::messages;
-use crate::domain::{MessageId, Username, Window};
+use crate::db::queries::{memberships, messages};
+use crate::domain::{MessageId, UserId, Username, Window};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
@@ -26,6 +27,8 @@ pub struct Join {
     pub session: SessionHandle,
     /// Its user.
     pub user: Username,
+    /// The user's id.
+    pub user_id: UserId,
     /// This is the user's first connection to the room.
     pub first: bool,
     /// Everyone online in the room, the newcomer included.
@@ -47,6 +50,9 @@ impl Handler<Join> for Room {
         let reader = join.user.as_str().to_owned();
         let presence = self.bus.arrive(&self.info.name, &join.user, join.first);
         let user_ready = join.user_ready.take();
+        // A modern socket's burst ends with the user's unread counts.
+        let modern = join.session.is_modern();
+        let (counts_db, user_id) = (self.db.clone(), join.user_id);
         let load = async move {
             let history = db.run(move |c| {
                 let readers = [reader.as_str()];
@@ -63,11 +69,22 @@ impl Handler<Join> for Room {
                     ready.await;
                 }
             };
-            let (history, arrival, ()) = tokio::join!(history, presence, user_ready);
-            (history, arrival)
+            let counts = async move {
+                if !modern {
+                    return None;
+                }
+                Some(
+                    counts_db
+                        .run(move |c| memberships::unread(c, user_id, None))
+                        .await,
+                )
+            };
+            let (history, arrival, (), counts) =
+                tokio::join!(history, presence, user_ready, counts);
+            (history, arrival, counts)
         };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(
-            move |(history, arrival), room, _ctx| {
+            move |(history, arrival, counts), room, _ctx| {
                 if !join.session.is_connected() {
                     // Gone while its history loaded; its Leave has passed.
                     return;
@@ -112,6 +129,13 @@ impl Handler<Join> for Room {
                 burst
                     .then
                     .push(encode(&ServerFrame::UserList { users: online }));
+                match counts {
+                    Some(Ok(rows)) => burst.then.push(unread::snapshot(rows)),
+                    Some(Err(e)) => {
+                        log::error!("loading the unread counts of {} failed: {e}", join.user);
+                    }
+                    None => {}
+                }
                 join.session.send_burst(burst);
                 room.members.insert(
                     join.session.id(),

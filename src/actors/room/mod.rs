@@ -30,6 +30,8 @@
 //!   enough ago that the bus should have brought them (an instance that died
 //!   between storing a message and publishing it).
 //! - `memory.rs`: which messages the room has delivered, for the catch-up.
+//! - `markers.rs`: read markers — [`MoveMarker`] (`read`, `mark_unread`),
+//!   and the news of it to the user's other sockets.
 //! - `echoes.rs`: the echo of a post to the socket that sent it, which
 //!   alone carries the post's `client_id`.
 
@@ -37,12 +39,14 @@ mod catch_up;
 mod changes;
 mod echoes;
 mod history;
+mod markers;
 mod membership;
 mod memory;
 mod pending;
 
 pub use changes::{Delete, Edit, Post, Posted, React};
 pub use history::{HistoryPage, ListReactors, LoadHistory};
+pub use markers::{Marker, MoveMarker};
 pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
 
 use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};

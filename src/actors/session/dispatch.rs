@@ -18,7 +18,8 @@ use super::limits::{Refusal, Slot};
 use crate::actors::delivery::Hangup;
 use crate::actors::registry::{PrivateMessageError, SendPrivate};
 use crate::actors::room::{
-    Delete, Edit, ListReactors, LoadHistory, Post, Posted, React, Room, RoomError, Typing,
+    Delete, Edit, ListReactors, LoadHistory, Marker, MoveMarker, Post, Posted, React, Room,
+    RoomError, Typing,
 };
 use crate::domain::{ClientId, MessageId, MessageText, Username};
 use crate::protocol::{self, ErrorCode, Request, RequestError, ServerFrame, encode};
@@ -163,7 +164,20 @@ impl WsSession {
                 });
             }
             Request::Typing(typing) => self.on_typing(typing),
+            Request::Read(id) => self.move_marker(id, Marker::Read, ctx),
+            Request::MarkUnread(id) => self.move_marker(id, Marker::Unread, ctx),
         }
+    }
+
+    /// Moves the user's read marker in this room; the room tells every
+    /// modern socket of theirs the new counts.
+    fn move_marker(&mut self, id: MessageId, to: Marker, ctx: &mut ws::WebsocketContext<Self>) {
+        let request = MoveMarker {
+            user: self.user.clone(),
+            id,
+            to,
+        };
+        self.ask_room(request, Slot::Request, ctx, |(), _, _| {});
     }
 
     /// Passes a typing state on if its allowance says so. Never waits: a

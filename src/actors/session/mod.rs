@@ -94,7 +94,8 @@ pub struct WsSession {
     requests: Arc<RequestQueue>,
     /// Catch up from here instead of sending the latest ten on join.
     resume_after: Option<MessageId>,
-    /// Opened by a newer client (`?v=2`), which gets no legacy-only frames.
+    /// The client opened the socket with `?v=2`: it is sent the frame
+    /// types newer than the tutorial's.
     modern: bool,
     allowances: Allowances,
     /// Raised by the frame guard when a frame header announced more than
@@ -148,8 +149,8 @@ impl WsSession {
         self
     }
 
-    /// Makes the session a newer client's (`?v=2`): it gets no frames
-    /// meant for legacy clients only (the tutorial's `private_message`).
+    /// Makes the session a modern client's (`?v=2`), which is sent the
+    /// frame types newer than the tutorial's.
     pub fn modern(mut self, modern: bool) -> Self {
         self.modern = modern;
         self
@@ -257,12 +258,12 @@ impl Actor for WsSession {
             }
         });
         let connect = Connect {
-            session: SessionHandle::new(self.id, &ctx.address(), self.outbox.clone()),
+            session: SessionHandle::new(self.id, &ctx.address(), self.outbox.clone(), self.modern),
             user: self.user.username.clone(),
+            user_id: self.user.id,
             login: self.login,
             room: self.room_info.clone(),
             resume_after: self.resume_after,
-            modern: self.modern,
         };
         // Frames from the client wait until the room is known.
         self.registry

@@ -1,5 +1,6 @@
 //! Queries, one module per table, each written once for every backend.
 
+pub mod memberships;
 pub mod mentions;
 pub mod messages;
 pub mod reactions;

@@ -485,16 +485,21 @@ impl TestApp {
             .expect("handshake accepted")
     }
 
-    /// [`join`](Self::join) as a newer client (`?v=2`), which gets no
-    /// legacy-only frames.
+    /// Opens a modern socket (`?v=2`, as the room page does) to `room` as
+    /// `browser`, after visiting the room page.
     pub async fn join_modern(&self, browser: &Browser, room: &str) -> Ws {
         let page = browser.get(&format!("/chat/{room}/")).await;
         assert_eq!(page.status(), 200, "room page for {room}");
         let origin = self.origin();
-        let path = format!("/ws/chat/{room}/?v=2");
-        self.open_socket(browser, &path, Some(&origin), None, &[])
-            .await
-            .expect("handshake accepted")
+        self.open_socket(
+            browser,
+            &format!("/ws/chat/{room}/?v=2"),
+            Some(&origin),
+            None,
+            &[],
+        )
+        .await
+        .expect("handshake accepted")
     }
 
     /// Opens a socket to `room` as `browser` without visiting the page first.
