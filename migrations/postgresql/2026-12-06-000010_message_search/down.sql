@@ -1,1 +1,2 @@
-DROP INDEX messages_content_search;
+DROP INDEX messages_search_doc;
+ALTER TABLE messages DROP COLUMN search_doc;

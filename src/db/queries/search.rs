@@ -2,8 +2,9 @@
 //!
 //! One query serves both backends. It is assembled as SQL text because the
 //! part that differs cannot be said in diesel's DSL: SQLite searches an
-//! FTS5 table (`messages_fts`, outside schema.rs) and PostgreSQL a GIN
-//! expression index (migrations/*/2026-12-06-000010_message_search). Those
+//! FTS5 table (`messages_fts`, outside schema.rs) and PostgreSQL a stored
+//! tsvector column with a GIN index (`messages.search_doc`, also outside
+//! schema.rs; migrations/*/2026-12-06-000010_message_search). Those
 //! differences are confined to [`Dialect`]: where the rows come from, the
 //! match clause, the column the results are ordered by, and the
 //! placeholder syntax. The excerpt with its matches marked is made in Rust
@@ -20,7 +21,8 @@
 //! Speed: on SQLite the FTS5 table drives the query in descending rowid
 //! order (FTS5 reads its posting lists backwards), so a page of a common
 //! word stops after its first matches; on PostgreSQL the planner chooses
-//! between the GIN index and walking the primary key backwards. See
+//! between the GIN index and walking the primary key backwards, testing
+//! each row's stored tsvector. See
 //! `confab-bench search` and BENCHMARKS.md.
 
 use super::{rooms, users};
@@ -240,7 +242,7 @@ fn build(dialect: Dialect, search: &Search<'_>, filters: &Filters) -> Sql {
         }
         #[cfg(feature = "postgres")]
         (Dialect::Postgres, true) => {
-            // The same expression as the index's; each phrase through
+            // The stored tsvector (its GIN index); each phrase through
             // phraseto_tsquery, which treats nothing typed as syntax.
             let tsquery: Vec<String> = query
                 .phrases
@@ -252,10 +254,7 @@ fn build(dialect: Dialect, search: &Search<'_>, filters: &Filters) -> Sql {
                 .collect();
             (
                 "messages m",
-                format!(
-                    "to_tsvector('simple', m.content) @@ ({})",
-                    tsquery.join(" && ")
-                ),
+                format!("m.search_doc @@ ({})", tsquery.join(" && ")),
                 "m.id",
             )
         }
