@@ -421,8 +421,12 @@ impl Handler<Activity> for Registry {
             let frames = frames.get_or_insert_with(|| ActivityFrames::of(&activity));
             let frame = frames.for_user(&activity, user);
             for id in &entry.sessions {
+                // A socket in the room itself has the message already (its
+                // `chat_message`): the page counts that, so it gets no second
+                // frame per message.
                 if let Some(session) = self.sessions.get(id)
                     && session.handle.is_modern()
+                    && session.room_id != activity.room_id
                 {
                     session.handle.offer(Deliver {
                         frame: frame.clone(),

@@ -23,7 +23,7 @@ import {
 } from "./render.js";
 import * as sync from "./sync.js";
 import { clearTyping, setTyping } from "./typing.js";
-import { onActivity, onReadMarker, onUnread, postedHere } from "./unread.js";
+import { arrivedHere, onActivity, onReadMarker, onUnread, postedHere } from "./unread.js";
 import { messageId, str } from "./values.js";
 
 /** Used only when an error frame comes without a human message. */
@@ -57,8 +57,10 @@ const handlers = {
     sync.resumed(frame);
   },
 
-  // A new message in one of my rooms (modern sockets, `?v=2`).
+  // A new message in another of my rooms (modern sockets, `?v=2`): the
+  // sidebar counts it, and a mention of me may notify.
   activity(frame) {
+    onActivity(frame);
     notifyActivity(frame);
   },
 
@@ -143,7 +145,6 @@ const handlers = {
   // Only sent to a socket opened with `?v=2` (unread.js).
   unread: onUnread,
   read_marker: onReadMarker,
-  activity: onActivity,
 
   error(frame) {
     const code = str(frame.code);
@@ -193,6 +194,9 @@ export function addRoomMessage(frame) {
   const user = str(frame.user);
   const mine = user === ME;
   if (mine && !frame.history) postedHere(id);
+  // The server sends no `activity` for the room a socket is in: its live
+  // messages count in the sidebar from here.
+  if (!mine && !frame.history) arrivedHere(frame, id);
   if (!frame.history) {
     setTyping(user, false); // they sent what they were typing
     notifyIfMentioned(frame, ROOM);

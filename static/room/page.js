@@ -14,6 +14,8 @@ const data = root ? root.dataset : {};
 
 /** The room's key in URLs: its name, or `@user` for a direct conversation. */
 export const ROOM = data.room || "";
+/** Its stored name (`@dm-<a>-<b>` for a conversation): the key the sidebar and the `unread` frames file it under. */
+export const ROOM_KEY = data.key || ROOM;
 /** How the page names it: `#room` or `@user`. */
 export const LABEL = data.label || `#${ROOM}`;
 /** ROOM as a URL path segment (a conversation's `@` is left as it is). */

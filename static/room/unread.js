@@ -17,7 +17,7 @@
 import { applyActivity, applyMarker, applyUnread, fedBySocket } from "../sidebar.js";
 import { el } from "./dom.js";
 import { oldestLoadedId } from "./log.js";
-import { historyStatus, log as logEl, ME, ROOM } from "./page.js";
+import { historyStatus, LABEL, log as logEl, ME, ROOM, ROOM_KEY, ROOM_PATH } from "./page.js";
 import { reachBack } from "./scrollback.js";
 import { send } from "./socket.js";
 import { messageId } from "./values.js";
@@ -125,7 +125,7 @@ function showFirstUnread(view) {
 // ---------------------------------------------------------------------
 
 function mine(view) {
-  return view && typeof view === "object" && view.room === ROOM ? view : null;
+  return view && typeof view === "object" && view.room === ROOM_KEY ? view : null;
 }
 
 /** The Join/Leave form of the room header follows whether the room is mine (posting joins). */
@@ -175,8 +175,26 @@ export function postedHere(id) {
   if (marker === null) {
     marker = id;
     showMembership(true);
-    applyMarker({ room: ROOM, label: ROOM, kind: "room", url: `/chat/${ROOM}/`, unread: 0, mentions: 0, last_read_id: id });
+    applyMarker({ ...here(), unread: 0, mentions: 0, last_read_id: id });
   }
+}
+
+/** This room as the sidebar files it. */
+function here() {
+  const direct = ROOM.startsWith("@");
+  return { room: ROOM_KEY, label: direct ? LABEL : ROOM, kind: direct ? "direct" : "room", url: `/chat/${ROOM_PATH}/` };
+}
+
+/** Someone else's new message arrived live in this room: the sidebar counts it as `activity` would. */
+export function arrivedHere(frame, id) {
+  const mentions = Array.isArray(frame.mentions) ? frame.mentions : [];
+  const me = ME.toLowerCase();
+  applyActivity({
+    ...here(),
+    message_id: id,
+    user: frame.user,
+    mention: mentions.some((name) => typeof name === "string" && name.toLowerCase() === me),
+  });
 }
 
 /** "Mark as unread" on `item`: the marker goes back to just before it; false if not sent. */
