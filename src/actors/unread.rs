@@ -15,7 +15,7 @@
 use crate::actors::bus::Activity;
 use crate::db::queries::memberships::UnreadRow;
 use crate::domain::{RoomId, Username};
-use crate::protocol::{ActivityView, PlaceKind, ServerFrame, UnreadView, encode};
+use crate::protocol::{ActivityView, PlaceKind, ServerFrame, UnreadView, encode, excerpt_of};
 use bytestring::ByteString;
 use std::collections::{HashMap, HashSet};
 
@@ -25,14 +25,10 @@ const DIRECT_PREFIX: &str = "@dm-";
 /// Most characters of a message an `activity` frame carries.
 pub const EXCERPT_CHARS: usize = 120;
 
-/// The first [`EXCERPT_CHARS`] characters of `text`, with `…` if cut.
+/// The start of `text` as an `activity` frame carries it: as a reply's
+/// quote is made ([`excerpt_of`]), [`EXCERPT_CHARS`] long.
 pub fn excerpt(text: &str) -> String {
-    let mut chars = text.chars();
-    let mut cut: String = chars.by_ref().take(EXCERPT_CHARS).collect();
-    if chars.next().is_some() {
-        cut.push('…');
-    }
-    cut
+    excerpt_of(text, EXCERPT_CHARS)
 }
 
 /// How a room row is shown to its member: label, kind and page.

@@ -22,5 +22,5 @@ pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
 pub use server::{
     ActivityView, ErrorCode, MessageView, PlaceKind, REPLY_EXCERPT_CHARS, ReactionView, ReplyView,
-    ServerFrame, UnreadView, encode, excerpt,
+    ServerFrame, UnreadView, encode, excerpt, excerpt_of,
 };

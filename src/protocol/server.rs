@@ -96,9 +96,15 @@ impl ReplyView {
 /// characters, never cutting a character (or an emoji) in half, and `…`
 /// when anything was cut.
 pub fn excerpt(text: &str) -> String {
+    excerpt_of(text, REPLY_EXCERPT_CHARS)
+}
+
+/// [`excerpt`] at most `max` characters long (an `activity` frame's is
+/// longer than a quote's).
+pub fn excerpt_of(text: &str, max: usize) -> String {
     let folded = text.split_whitespace().collect::<Vec<_>>().join(" ");
     let mut graphemes = folded.graphemes(true);
-    let mut out: String = graphemes.by_ref().take(REPLY_EXCERPT_CHARS).collect();
+    let mut out: String = graphemes.by_ref().take(max).collect();
     if graphemes.next().is_some() {
         out.push('…');
     }
