@@ -332,19 +332,33 @@ async fn unread_counts_cross_instances() {
         ),
         (&json!("lobby"), &json!(id), &json!("jo"))
     );
+    assert_eq!(activity["mention"], false);
+
+    // A mention of her on instance one reaches her tab on instance two as
+    // a mention (the badge, and a notification when no tab is in front).
+    let mention_id = post(&mut j, "@kim can you look at this?").await;
+    let mention = kim_away.next_of("activity").await;
+    assert_eq!(
+        (&mention["message_id"], &mention["mention"]),
+        (&json!(mention_id), &json!(true))
+    );
 
     // Kim reads on instance two (a lobby tab there): the badge on instance
     // one clears.
     let mut kim_lobby_two = two.join_modern(&kim_two, "lobby").await;
     let counts = joined_modern(&mut kim_lobby_two).await;
-    assert_eq!(entry(&counts, "lobby").unwrap()["unread"], 1);
+    let lobby = entry(&counts, "lobby").unwrap();
+    assert_eq!(
+        (&lobby["unread"], &lobby["mentions"]),
+        (&json!(2), &json!(1))
+    );
     kim_lobby_two
-        .send_json(json!({"type": "read", "message_id": id}))
+        .send_json(json!({"type": "read", "message_id": mention_id}))
         .await;
     let marker = kim_one.next_of("read_marker").await;
     assert_eq!(
         (&marker["room"], &marker["unread"], &marker["last_read_id"]),
-        (&json!("lobby"), &json!(0), &json!(id))
+        (&json!("lobby"), &json!(0), &json!(mention_id))
     );
     assert_eq!(kim_away.next_of("read_marker").await["unread"], 0);
 }
