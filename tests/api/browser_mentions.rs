@@ -175,6 +175,35 @@ async fn at_completes_a_name_and_the_mention_notifies_a_tab_not_in_front() {
     carol.tap(&option, "alice in the @ list").await;
     assert_eq!(carol.composer_text().await, "thanks @alice ");
 
+    // From another room: bob is in #lobby's members now (he posts there),
+    // and reads #kitchen. A mention in #lobby reaches him as an `activity`
+    // (counted in the sidebar as a mention) and notifies while no tab of
+    // his is in front.
+    bob.open_room(&app, "lobby", "bob").await;
+    bob.send("on my way").await;
+    bob.open_room(&app, "kitchen", "bob").await;
+    let kitchen_tab = bob.client.window().await.unwrap();
+    let other = bob.client.new_window(true).await.unwrap();
+    bob.client.switch_to_window(other.handle).await.unwrap();
+    let elsewhere = alice.send("@bob one more thing").await;
+    bob.client.switch_to_window(kitchen_tab).await.unwrap();
+    bob.wait_js(
+        "a notification for the mention in another room",
+        "const li = [...document.querySelectorAll('#notification-log li')]\
+           .find((li) => li.dataset.messageId === arguments[0]);\
+         return li ? [li.textContent, li.dataset.url] : { waiting: true };",
+        vec![json!(elsewhere)],
+    )
+    .await;
+    bob.wait_js(
+        "the lobby's mention badge in the sidebar",
+        "const a = document.querySelector('#sidebar a[data-room=\"lobby\"]');\
+         const m = a && a.querySelector('.count-mention');\
+         return m && !m.hidden && m.textContent.includes('1') ? true : { waiting: a && a.textContent };",
+        vec![],
+    )
+    .await;
+
     alice.close().await;
     bob.close().await;
     carol.close().await;
