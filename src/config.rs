@@ -148,6 +148,22 @@ pub struct Settings {
     /// a socket outlives a session ended, or rights taken away, by another
     /// process (the CLI).
     pub session_sweep: Duration,
+    /// Longest reason a moderator gives or a report carries, in characters
+    /// (`CONFAB_MODERATION_REASON_MAX_CHARS`).
+    pub moderation_reason_max_chars: usize,
+    /// Open reports one user may have at once
+    /// (`CONFAB_OPEN_REPORTS_PER_USER`); more are refused until staff
+    /// handle some.
+    pub open_reports_per_user: u32,
+    /// Longest slow mode, in seconds between one user's posts
+    /// (`CONFAB_SLOW_MODE_MAX_SECS`).
+    pub slow_mode_max_secs: u32,
+    /// How far back a bulk delete of a user's messages reaches at most, in
+    /// hours (`CONFAB_BULK_DELETE_MAX_HOURS`).
+    pub bulk_delete_max_hours: u32,
+    /// Rows one page of the staff console lists
+    /// (`CONFAB_STAFF_PAGE_SIZE`).
+    pub staff_page_size: usize,
 }
 
 impl Default for Settings {
@@ -190,6 +206,11 @@ impl Default for Settings {
             search_max_query_chars: 256,
             session_idle: Duration::from_secs(14 * 24 * 3600),
             session_sweep: Duration::from_secs(2),
+            moderation_reason_max_chars: 500,
+            open_reports_per_user: 20,
+            slow_mode_max_secs: 3600,
+            bulk_delete_max_hours: 168,
+            staff_page_size: 50,
         }
     }
 }
@@ -393,6 +414,31 @@ impl Settings {
                 "CONFAB_SESSION_SWEEP_SECS",
                 defaults.session_sweep.as_secs(),
             )?),
+            moderation_reason_max_chars: parse_or(
+                get("CONFAB_MODERATION_REASON_MAX_CHARS"),
+                "CONFAB_MODERATION_REASON_MAX_CHARS",
+                defaults.moderation_reason_max_chars,
+            )?,
+            open_reports_per_user: parse_or(
+                get("CONFAB_OPEN_REPORTS_PER_USER"),
+                "CONFAB_OPEN_REPORTS_PER_USER",
+                defaults.open_reports_per_user,
+            )?,
+            slow_mode_max_secs: parse_or(
+                get("CONFAB_SLOW_MODE_MAX_SECS"),
+                "CONFAB_SLOW_MODE_MAX_SECS",
+                defaults.slow_mode_max_secs,
+            )?,
+            bulk_delete_max_hours: parse_or(
+                get("CONFAB_BULK_DELETE_MAX_HOURS"),
+                "CONFAB_BULK_DELETE_MAX_HOURS",
+                defaults.bulk_delete_max_hours,
+            )?,
+            staff_page_size: parse_or(
+                get("CONFAB_STAFF_PAGE_SIZE"),
+                "CONFAB_STAFF_PAGE_SIZE",
+                defaults.staff_page_size,
+            )?,
         }
         .validated()
     }
@@ -432,6 +478,23 @@ impl Settings {
             ),
             ("CONFAB_SESSION_IDLE_SECS", self.session_idle.as_secs()),
             ("CONFAB_SESSION_SWEEP_SECS", self.session_sweep.as_secs()),
+            (
+                "CONFAB_MODERATION_REASON_MAX_CHARS",
+                self.moderation_reason_max_chars as u64,
+            ),
+            (
+                "CONFAB_OPEN_REPORTS_PER_USER",
+                u64::from(self.open_reports_per_user),
+            ),
+            (
+                "CONFAB_SLOW_MODE_MAX_SECS",
+                u64::from(self.slow_mode_max_secs),
+            ),
+            (
+                "CONFAB_BULK_DELETE_MAX_HOURS",
+                u64::from(self.bulk_delete_max_hours),
+            ),
+            ("CONFAB_STAFF_PAGE_SIZE", self.staff_page_size as u64),
         ];
         for (name, value) in positive {
             if value == 0 {

@@ -30,6 +30,7 @@ pub mod db;
 pub mod domain;
 pub mod http;
 pub mod metrics;
+pub mod moderation;
 pub mod passwords;
 pub mod protocol;
 pub mod startup;

@@ -131,6 +131,28 @@ pub struct Activity {
     pub mentioned: Vec<Username>,
 }
 
+/// News of a moderation action, for every instance (issue 14). The
+/// database holds what changed; the news only says when to look, and who
+/// to remove at once when nothing in the database says so (a kick).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
+#[rtype(result = "()")]
+pub enum ModerationNews {
+    /// Something that decides who may be where or do what changed (a
+    /// mute, a ban, a lock, a deactivation, a room's access or name, ended
+    /// sessions): re-read it now for every open connection, as the
+    /// session sweep does every `CONFAB_SESSION_SWEEP_SECS`.
+    Recheck,
+    /// Close `user`'s connections to `room` (they may come back).
+    Kick {
+        /// The room's stored name.
+        room: RoomName,
+        /// Who.
+        user: Username,
+        /// Why, as the user is shown it.
+        reason: String,
+    },
+}
+
 /// Proof of a subscription, needed to end it; a newer subscription for the
 /// same room is not ended by an older one's token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -192,6 +214,11 @@ pub trait RoomBus: Send + Sync + 'static {
     fn publish_activity(&self, activity: Activity);
     /// Routes every instance's activity to `to` (this instance's registry).
     fn watch_activity(&self, to: Recipient<Activity>);
+    /// Sends `news` to every instance's moderation watcher, this one's
+    /// included.
+    fn publish_moderation(&self, news: ModerationNews);
+    /// Routes every instance's moderation news to `to`.
+    fn watch_moderation(&self, to: Recipient<ModerationNews>);
     /// Whether the bus can reach every instance right now.
     fn is_healthy(&self) -> bool;
     /// Whether other instances may store messages in the same rooms (then
@@ -299,6 +326,8 @@ pub struct LocalBus {
     users: Routes<Username, UserDelivery>,
     /// The registry, which hands activity to the members of each room.
     activity: Routes<(), Activity>,
+    /// Who acts on moderation news.
+    moderation: Routes<(), ModerationNews>,
 }
 
 impl LocalBus {
@@ -308,6 +337,7 @@ impl LocalBus {
             rooms: Routes::new(),
             users: Routes::new(),
             activity: Routes::new(),
+            moderation: Routes::new(),
         })
     }
 }
@@ -359,6 +389,14 @@ impl RoomBus for LocalBus {
 
     fn watch_activity(&self, to: Recipient<Activity>) {
         self.activity.insert((), to);
+    }
+
+    fn publish_moderation(&self, news: ModerationNews) {
+        self.moderation.send(&(), news);
+    }
+
+    fn watch_moderation(&self, to: Recipient<ModerationNews>) {
+        self.moderation.insert((), to);
     }
 
     fn is_healthy(&self) -> bool {

@@ -2,7 +2,10 @@
 //! `queries/`; conversion to domain types happens where rows are used, or
 //! here as a `From` impl when several places need the same one.
 
-use super::schema::{memberships, mentions, messages, reactions, rooms, sessions, users};
+use super::schema::{
+    audit_log, memberships, mentions, messages, reactions, reports, room_aliases, room_moderators,
+    rooms, sanctions, sessions, users,
+};
 use crate::domain::{LoginId, MessageId, RoomId, RoomInfo, RoomName, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
@@ -26,6 +29,12 @@ pub struct User {
     pub username_folded: Option<String>,
     /// The name's look-alike skeleton (unique); `None` as above.
     pub username_skeleton: Option<String>,
+    /// When staff deactivated the account (it cannot log in); `None`:
+    /// active.
+    pub deactivated_at: Option<NaiveDateTime>,
+    /// Staff set the password: the user must choose a new one at the next
+    /// login before anything else.
+    pub must_change_password: bool,
 }
 
 /// A new row of `users`.
@@ -68,6 +77,16 @@ pub struct Room {
     /// For a direct conversation, the other participant (the same as
     /// `direct_a` for notes to self).
     pub direct_b: Option<UserId>,
+    /// Read-only: only staff and the room's moderators may post, edit or
+    /// react.
+    pub locked: bool,
+    /// Private: only its members (invited) may enter; others get 404.
+    pub invite_only: bool,
+    /// At most one post per this many seconds per user; 0: off.
+    pub slow_mode_secs: i32,
+    /// When it was archived (hidden from the selector, read-only); `None`:
+    /// live.
+    pub archived_at: Option<NaiveDateTime>,
 }
 
 /// The room as the handlers and actors see it; only parsed names are stored.
@@ -210,4 +229,154 @@ pub struct Mention {
     pub message_id: MessageId,
     /// The user it mentions.
     pub user_id: UserId,
+}
+
+/// A row of `room_moderators`: a user appointed to moderate a room.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = room_moderators)]
+pub struct RoomModerator {
+    /// The room.
+    pub room_id: RoomId,
+    /// The moderator.
+    pub user_id: UserId,
+    /// When they were appointed (UTC).
+    pub appointed_at: NaiveDateTime,
+}
+
+/// A row of `sanctions`: a mute or a ban of one user in one room.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = sanctions)]
+pub struct Sanction {
+    /// Primary key.
+    pub id: i32,
+    /// The room.
+    pub room_id: RoomId,
+    /// The user sanctioned.
+    pub user_id: UserId,
+    /// `"mute"` or `"ban"`.
+    pub kind: String,
+    /// Why, as the user is shown it (may be empty).
+    pub reason: String,
+    /// Who imposed it; `None`: the command line.
+    pub created_by: Option<UserId>,
+    /// When (UTC).
+    pub created_at: NaiveDateTime,
+    /// When it ends by itself; `None`: when lifted.
+    pub expires_at: Option<NaiveDateTime>,
+    /// When it was lifted; `None`: not (yet).
+    pub lifted_at: Option<NaiveDateTime>,
+}
+
+/// A new row of `sanctions`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = sanctions)]
+pub struct NewSanction<'a> {
+    /// The room.
+    pub room_id: RoomId,
+    /// The user sanctioned.
+    pub user_id: UserId,
+    /// `"mute"` or `"ban"`.
+    pub kind: &'a str,
+    /// Why.
+    pub reason: &'a str,
+    /// Who; `None`: the command line.
+    pub created_by: Option<UserId>,
+    /// When (UTC).
+    pub created_at: NaiveDateTime,
+    /// When it ends by itself; `None`: when lifted.
+    pub expires_at: Option<NaiveDateTime>,
+}
+
+/// A row of `reports`: a user flagged a message.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = reports)]
+pub struct Report {
+    /// Primary key.
+    pub id: i32,
+    /// The message reported.
+    pub message_id: MessageId,
+    /// Its room.
+    pub room_id: RoomId,
+    /// Who reported it.
+    pub reporter_id: UserId,
+    /// Why, in the reporter's words.
+    pub reason: String,
+    /// When (UTC).
+    pub created_at: NaiveDateTime,
+    /// When staff or a moderator handled it; `None`: open.
+    pub resolved_at: Option<NaiveDateTime>,
+    /// Who handled it; `None` while open, or the command line.
+    pub resolved_by: Option<UserId>,
+    /// What they did (`deleted`, `muted`, `banned`, `dismissed`).
+    pub resolution: Option<String>,
+}
+
+/// A new row of `reports`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = reports)]
+pub struct NewReport<'a> {
+    /// The message reported.
+    pub message_id: MessageId,
+    /// Its room.
+    pub room_id: RoomId,
+    /// Who reports it.
+    pub reporter_id: UserId,
+    /// Why.
+    pub reason: &'a str,
+    /// When (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A row of `room_aliases`: an old name of a renamed room.
+#[derive(Debug, Clone, Queryable, Selectable, Insertable)]
+#[diesel(table_name = room_aliases)]
+pub struct RoomAlias {
+    /// The old name.
+    pub name: String,
+    /// The room it now names.
+    pub room_id: RoomId,
+    /// When the room was renamed (UTC).
+    pub created_at: NaiveDateTime,
+}
+
+/// A row of `audit_log`: one moderation or console action.
+#[derive(Debug, Clone, Queryable, Selectable, Identifiable)]
+#[diesel(table_name = audit_log)]
+pub struct AuditEntry {
+    /// Primary key; increases with each entry.
+    pub id: i32,
+    /// When (UTC).
+    pub at: NaiveDateTime,
+    /// Who: a username, or `cli`.
+    pub actor: String,
+    /// What, as a stable word (`room.lock`, `user.deactivate`, …).
+    pub action: String,
+    /// Whom or what: a username, a room name, `message 42`.
+    pub target: String,
+    /// The room it happened in, when there is one.
+    pub room: Option<String>,
+    /// Why, as the actor gave it (may be empty).
+    pub reason: String,
+    /// More: a duration, what a deletion removed (may be empty).
+    pub detail: String,
+}
+
+/// A new row of `audit_log`.
+#[derive(Debug, Insertable)]
+#[diesel(table_name = audit_log)]
+pub struct NewAuditEntry<'a> {
+    /// When (UTC).
+    pub at: NaiveDateTime,
+    /// Who.
+    pub actor: &'a str,
+    /// What.
+    pub action: &'a str,
+    /// Whom or what.
+    pub target: &'a str,
+    /// In which room.
+    pub room: Option<&'a str>,
+    /// Why.
+    pub reason: &'a str,
+    /// More.
+    pub detail: &'a str,
 }

@@ -1,6 +1,19 @@
 // @generated automatically by Diesel CLI.
 
 diesel::table! {
+    audit_log (id) {
+        id -> Integer,
+        at -> Timestamp,
+        actor -> Text,
+        action -> Text,
+        target -> Text,
+        room -> Nullable<Text>,
+        reason -> Text,
+        detail -> Text,
+    }
+}
+
+diesel::table! {
     memberships (user_id, room_id) {
         user_id -> Integer,
         room_id -> Integer,
@@ -41,6 +54,36 @@ diesel::table! {
 }
 
 diesel::table! {
+    reports (id) {
+        id -> Integer,
+        message_id -> BigInt,
+        room_id -> Integer,
+        reporter_id -> Integer,
+        reason -> Text,
+        created_at -> Timestamp,
+        resolved_at -> Nullable<Timestamp>,
+        resolved_by -> Nullable<Integer>,
+        resolution -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    room_aliases (name) {
+        name -> Text,
+        room_id -> Integer,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    room_moderators (room_id, user_id) {
+        room_id -> Integer,
+        user_id -> Integer,
+        appointed_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     rooms (id) {
         id -> Integer,
         name -> Text,
@@ -49,6 +92,24 @@ diesel::table! {
         created_by -> Nullable<Integer>,
         direct_a -> Nullable<Integer>,
         direct_b -> Nullable<Integer>,
+        locked -> Bool,
+        invite_only -> Bool,
+        slow_mode_secs -> Integer,
+        archived_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    sanctions (id) {
+        id -> Integer,
+        room_id -> Integer,
+        user_id -> Integer,
+        kind -> Text,
+        reason -> Text,
+        created_by -> Nullable<Integer>,
+        created_at -> Timestamp,
+        expires_at -> Nullable<Timestamp>,
+        lifted_at -> Nullable<Timestamp>,
     }
 }
 
@@ -71,6 +132,8 @@ diesel::table! {
         created_at -> Timestamp,
         username_folded -> Nullable<Text>,
         username_skeleton -> Nullable<Text>,
+        deactivated_at -> Nullable<Timestamp>,
+        must_change_password -> Bool,
     }
 }
 
@@ -82,14 +145,27 @@ diesel::joinable!(messages -> rooms (room_id));
 diesel::joinable!(messages -> users (user_id));
 diesel::joinable!(reactions -> messages (message_id));
 diesel::joinable!(reactions -> users (user_id));
+diesel::joinable!(reports -> messages (message_id));
+diesel::joinable!(reports -> rooms (room_id));
+diesel::joinable!(reports -> users (reporter_id));
+diesel::joinable!(room_aliases -> rooms (room_id));
+diesel::joinable!(room_moderators -> rooms (room_id));
+diesel::joinable!(room_moderators -> users (user_id));
+diesel::joinable!(sanctions -> rooms (room_id));
+diesel::joinable!(sanctions -> users (user_id));
 diesel::joinable!(sessions -> users (user_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
+    audit_log,
     memberships,
     mentions,
     messages,
     reactions,
+    reports,
+    room_aliases,
+    room_moderators,
     rooms,
+    sanctions,
     sessions,
     users,
 );

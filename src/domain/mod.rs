@@ -15,6 +15,7 @@ mod mention;
 mod message;
 mod names;
 mod password;
+mod reason;
 mod search_query;
 mod window;
 
@@ -28,5 +29,6 @@ pub use mention::{MentionSpan, mention_spans, mentioned_names};
 pub use message::{MessageText, MessageTextError};
 pub use names::{NameError, RoomName, Username};
 pub use password::{Password, PasswordError};
+pub use reason::{Reason, ReasonError};
 pub use search_query::{Phrase, Place, SearchQuery, SearchQueryError};
 pub use window::Window;

@@ -14,8 +14,8 @@ use super::{
     Unlisten,
 };
 use crate::actors::bus::{
-    Activity, Arrival, Published, RoomBus, RoomEvent, Routes, Subscribed, Subscription, ToUser,
-    UserDelivery,
+    Activity, Arrival, ModerationNews, Published, RoomBus, RoomEvent, Routes, Subscribed,
+    Subscription, ToUser, UserDelivery,
 };
 use crate::domain::{EndedLogins, RoomName, Username};
 use crate::metrics::METRICS;
@@ -35,6 +35,7 @@ pub struct RedisBus {
     rooms: Arc<Routes<RoomName, Published>>,
     users: Arc<Routes<Username, UserDelivery>>,
     activity: Arc<Routes<(), Activity>>,
+    moderation: Arc<Routes<(), ModerationNews>>,
     healthy: Arc<AtomicBool>,
 }
 
@@ -83,6 +84,7 @@ impl RedisBus {
             rooms,
             users,
             activity,
+            moderation: Arc::new(Routes::new()),
             healthy,
         }))
     }
@@ -232,6 +234,16 @@ impl RoomBus for RedisBus {
         // The bridge listens to the activity channel from its first
         // connection on, whether anyone watches yet or not.
         self.activity.insert((), to);
+    }
+
+    fn publish_moderation(&self, news: ModerationNews) {
+        // FOUNDATION (issue 14): this instance only, until the Redis
+        // channel lands with the enforcement branch.
+        self.moderation.send(&(), news);
+    }
+
+    fn watch_moderation(&self, to: Recipient<ModerationNews>) {
+        self.moderation.insert((), to);
     }
 
     fn is_healthy(&self) -> bool {

@@ -3,6 +3,7 @@
 pub mod memberships;
 pub mod mentions;
 pub mod messages;
+pub mod moderation;
 pub mod reactions;
 pub mod rooms;
 pub mod search;

@@ -1,0 +1,11 @@
+DROP TABLE audit_log;
+DROP TABLE room_aliases;
+DROP TABLE reports;
+DROP TABLE sanctions;
+DROP TABLE room_moderators;
+ALTER TABLE rooms DROP COLUMN archived_at;
+ALTER TABLE rooms DROP COLUMN slow_mode_secs;
+ALTER TABLE rooms DROP COLUMN invite_only;
+ALTER TABLE rooms DROP COLUMN locked;
+ALTER TABLE users DROP COLUMN must_change_password;
+ALTER TABLE users DROP COLUMN deactivated_at;
