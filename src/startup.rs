@@ -18,6 +18,7 @@ use crate::http::hardening;
 use crate::http::health::{self, MetricsAt};
 use crate::http::throttle::AccountThrottles;
 use crate::http::{self, Templates, error::render_error_page};
+use crate::moderation::{Limits, Moderation};
 use crate::passwords::PasswordHashing;
 use actix::{Actor, Addr};
 use actix_session::SessionMiddleware;
@@ -269,6 +270,11 @@ fn serve(
     ));
     let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
     let sockets = web::Data::new(SessionsShared::new(registry.get_ref().clone(), &settings));
+    let moderation = web::Data::new(Moderation::new(
+        db.get_ref().clone(),
+        bus.get_ref().clone(),
+        Limits::from_settings(&settings),
+    ));
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())
@@ -307,6 +313,7 @@ fn serve(
             .app_data(passwords.clone())
             .app_data(throttles.clone())
             .app_data(sockets.clone())
+            .app_data(moderation.clone())
             .app_data(metrics_at.clone())
             .app_data(web::FormConfig::default().limit(16 * 1024))
             .configure(http::routes)

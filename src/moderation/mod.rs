@@ -14,6 +14,7 @@
 //! the pages and the sweep read the rows this module writes.
 
 use crate::actors::bus::{Bus, ModerationNews, RoomEvent};
+use crate::config::Settings;
 use crate::db::queries::moderation::RoomRole;
 use crate::db::{Database, DbConnection, DbError};
 use crate::domain::{Identity, MessageId, Reason, RoomName, Username};
@@ -342,23 +343,69 @@ impl From<diesel::result::Error> for ModError {
     }
 }
 
+/// The bounds [`apply`] holds actions to, from the settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// `CONFAB_SLOW_MODE_MAX_SECS`.
+    pub slow_mode_max_secs: u32,
+    /// `CONFAB_BULK_DELETE_MAX_HOURS`.
+    pub bulk_delete_max_hours: u32,
+}
+
+impl Limits {
+    /// The limits `settings` set.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Limits {
+            slow_mode_max_secs: settings.slow_mode_max_secs,
+            bulk_delete_max_hours: settings.bulk_delete_max_hours,
+        }
+    }
+}
+
 /// Checks, changes and records `action` by `actor`, in one transaction.
-pub fn apply(conn: &mut DbConnection, actor: &Actor, action: &Action) -> Result<Applied, ModError> {
-    let _ = (conn, actor, action, RoomRole::Member);
+pub fn apply(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    action: &Action,
+    limits: &Limits,
+) -> Result<Applied, ModError> {
+    let _ = (conn, actor, action, limits, RoomRole::Member);
     unimplemented!("issue 14: the mod-core branch implements apply")
 }
 
-/// Applies `action` by `actor` on the writer and publishes its effects on
-/// `bus`, so that open connections on every instance follow.
-pub async fn perform(
-    db: &Database,
-    bus: &Bus,
-    actor: Actor,
-    action: Action,
-) -> Result<Outcome, ModError> {
-    let applied = db.write(move |c| apply(c, &actor, &action)).await?;
+/// The service as the HTTP handlers hold it (`web::Data<Moderation>`):
+/// the database, the bus and the limits, built once at start-up.
+#[derive(Clone)]
+pub struct Moderation {
+    db: Database,
+    bus: Bus,
+    limits: Limits,
+}
+
+impl Moderation {
+    /// The service over `db` and `bus`, within `limits`.
+    pub fn new(db: Database, bus: Bus, limits: Limits) -> Self {
+        Moderation { db, bus, limits }
+    }
+
+    /// Applies `action` by `actor` on the writer and publishes its
+    /// effects on the bus, so that open connections on every instance
+    /// follow.
+    pub async fn perform(&self, actor: Actor, action: Action) -> Result<Outcome, ModError> {
+        let limits = self.limits;
+        let applied = self
+            .db
+            .write(move |c| apply(c, &actor, &action, &limits))
+            .await?;
+        publish(&self.bus, applied.effects);
+        Ok(applied.outcome)
+    }
+}
+
+/// Publishes `effects` on `bus`: one recheck however many asked for it.
+fn publish(bus: &Bus, effects: Vec<Effect>) {
     let mut recheck = false;
-    for effect in applied.effects {
+    for effect in effects {
         match effect {
             Effect::Recheck => recheck = true,
             Effect::Kick { room, user, reason } => {
@@ -372,5 +419,4 @@ pub async fn perform(
     if recheck {
         bus.publish_moderation(ModerationNews::Recheck);
     }
-    Ok(applied.outcome)
 }
