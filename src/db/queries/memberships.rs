@@ -281,3 +281,14 @@ pub fn unread(
         })
         .collect())
 }
+
+/// The names of `room`'s members, alphabetically (a private room's
+/// member list).
+pub fn members_of(conn: &mut DbConnection, room: RoomId) -> Result<Vec<String>, DbError> {
+    Ok(memberships::table
+        .inner_join(users::table)
+        .filter(memberships::room_id.eq(room))
+        .order(users::username.asc())
+        .select(users::username)
+        .load(conn)?)
+}

@@ -5,6 +5,7 @@ pub mod mentions;
 pub mod messages;
 pub mod moderation;
 pub mod reactions;
+pub mod reports;
 pub mod rooms;
 pub mod search;
 pub mod sessions;

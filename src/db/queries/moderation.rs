@@ -7,7 +7,7 @@
 //! change takes effect whoever made it.
 
 use crate::db::models::{Room, Sanction};
-use crate::db::schema::{room_moderators, sanctions};
+use crate::db::schema::{room_moderators, sanctions, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Identity, RoomId, UserId};
 use chrono::NaiveDateTime;
@@ -122,4 +122,76 @@ pub fn active_sanction(
     Ok(rows
         .into_iter()
         .max_by_key(|s| (s.expires_at.is_none(), s.expires_at)))
+}
+
+/// The names of `room`'s appointed moderators, alphabetically.
+pub fn moderators_of(conn: &mut DbConnection, room: RoomId) -> Result<Vec<String>, DbError> {
+    Ok(room_moderators::table
+        .inner_join(users::table)
+        .filter(room_moderators::room_id.eq(room))
+        .order(users::username.asc())
+        .select(users::username)
+        .load(conn)?)
+}
+
+/// A mute or ban in force, as a room's settings page lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ActiveSanction {
+    /// Who is muted or banned.
+    pub user: String,
+    /// Mute or ban.
+    pub kind: SanctionKind,
+    /// Why, as they are shown it (may be empty).
+    pub reason: String,
+    /// When it was imposed (UTC).
+    pub created_at: NaiveDateTime,
+    /// When it ends by itself (UTC); `None`: when lifted.
+    pub until: Option<NaiveDateTime>,
+    /// Who imposed it; `None`: the command line.
+    pub by: Option<String>,
+}
+
+/// The mutes and bans in force in `room` at `now`, newest first.
+pub fn active_sanctions_in(
+    conn: &mut DbConnection,
+    room: RoomId,
+    now: NaiveDateTime,
+) -> Result<Vec<ActiveSanction>, DbError> {
+    let rows: Vec<(Sanction, String)> = sanctions::table
+        .inner_join(users::table.on(users::id.eq(sanctions::user_id)))
+        .filter(sanctions::room_id.eq(room))
+        .filter(sanctions::lifted_at.is_null())
+        .filter(
+            sanctions::expires_at
+                .is_null()
+                .or(sanctions::expires_at.gt(now)),
+        )
+        .order(sanctions::id.desc())
+        .select((Sanction::as_select(), users::username))
+        .load(conn)?;
+    // Who imposed them: another role of `users`, read by id.
+    let mut by_ids: Vec<UserId> = rows.iter().filter_map(|(s, _)| s.created_by).collect();
+    by_ids.sort_unstable();
+    by_ids.dedup();
+    let names: std::collections::HashMap<UserId, String> = users::table
+        .filter(users::id.eq_any(&by_ids))
+        .select((users::id, users::username))
+        .load::<(UserId, String)>(conn)?
+        .into_iter()
+        .collect();
+    Ok(rows
+        .into_iter()
+        .map(|(s, user)| ActiveSanction {
+            user,
+            kind: if s.kind == SanctionKind::Ban.as_str() {
+                SanctionKind::Ban
+            } else {
+                SanctionKind::Mute
+            },
+            reason: s.reason,
+            created_at: s.created_at,
+            until: s.expires_at,
+            by: s.created_by.and_then(|id| names.get(&id).cloned()),
+        })
+        .collect())
 }
