@@ -41,6 +41,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("room/main.js", JS),
     asset!("room/markdown.js", JS),
     asset!("room/mentions.js", JS),
+    asset!("room/moderate.js", JS),
     asset!("room/notice.js", JS),
     asset!("room/notify.js", JS),
     asset!("room/outbox.js", JS),

@@ -1,4 +1,5 @@
 //! The HTTP side: pages, my rooms (join, leave, the sidebar), search, mentions,
+//! in-room moderation (actions, reports, a room's settings page),
 //! accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
@@ -17,6 +18,7 @@ pub mod error;
 pub mod hardening;
 pub mod health;
 pub mod mentions;
+pub mod moderate;
 pub mod my_rooms;
 pub mod pages;
 pub mod search;
@@ -33,6 +35,7 @@ use actix_web::web;
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.configure(pages::routes)
         .configure(mentions::routes)
+        .configure(moderate::routes)
         .configure(search::routes)
         .configure(my_rooms::routes)
         .configure(accounts::routes)

@@ -12,6 +12,7 @@ use super::my_rooms::sidebar;
 use super::{AppError, Templates, direct};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
+use crate::db::queries::moderation::{self, RoomRole};
 use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
 use crate::db::{Database, DbError};
 use crate::domain::{Identity, RoomInfo, RoomName, Username};
@@ -250,6 +251,12 @@ struct RoomContext<'a> {
     notes: bool,
     /// One of the user's rooms: the page offers Leave, else Join.
     member: bool,
+    /// The user's role here (`member`, `moderator`, `owner`, `staff`):
+    /// moderators and above get the Room settings link and the
+    /// moderation items of the message menus (static/room/moderate.js).
+    role: &'static str,
+    /// Whether that role moderates the room.
+    moderates: bool,
 }
 
 /// Renders the room page for `shown`, whose room is stored as `stored`
@@ -270,6 +277,7 @@ async fn room_page(
     ctx.insert("current_room", stored);
     ctx.insert("room", &shown);
     ctx.insert("max_message_chars", &settings.max_message_chars);
+    ctx.insert("reason_max_chars", &settings.moderation_reason_max_chars);
     let page = templates.render("chat/room.html", &ctx)?;
     Ok(HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
@@ -301,6 +309,9 @@ async fn room(
             direct: true,
             notes: conversation.is_notes(&user),
             member: false,
+            // Conversations have no moderation.
+            role: RoomRole::Member.as_str(),
+            moderates: false,
         };
         let stored = conversation.room.name.as_str();
         return room_page(&templates, &settings, &db, &session, &user, stored, page).await;
@@ -322,6 +333,10 @@ async fn room(
             },
             OpenRoomError::Db(e) => e.into(),
         })?;
+    let role = {
+        let (row, who) = (row.clone(), user.clone());
+        db.run(move |c| moderation::role_in(c, &row, &who)).await?
+    };
     let info = RoomInfo::from(row);
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!(
@@ -338,6 +353,8 @@ async fn room(
         direct: false,
         notes: false,
         member: false,
+        role: role.as_str(),
+        moderates: role.moderates(),
     };
     let stored = info.name.as_str();
     room_page(&templates, &settings, &db, &session, &user, stored, page).await

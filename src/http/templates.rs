@@ -20,6 +20,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "chat/room.html",
         include_str!("../../templates/chat/room.html"),
     ),
+    (
+        "chat/settings.html",
+        include_str!("../../templates/chat/settings.html"),
+    ),
     ("search.html", include_str!("../../templates/search.html")),
     (
         "mentions.html",

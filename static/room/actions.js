@@ -13,6 +13,7 @@
 import { startPrivateMessage, startReply } from "./composer.js";
 import { button, el, fitHeight, isPlainEnter } from "./dom.js";
 import { jumpTo } from "./jump.js";
+import { toggleMessageMenu } from "./moderate.js";
 import { showNotice } from "./notice.js";
 import { coarsePointer, log, MAX_CHARS, narrowScreen } from "./page.js";
 import { askDelete, closePopups, onPickerKey, togglePicker } from "./popups.js";
@@ -241,6 +242,10 @@ const LOG_ACTIONS = [
   [".edit-cancel", (_, item) => closeEditor(item)],
   [".action-delete", (_, item) => askDelete(item)],
   [".action-unread", (_, item) => markUnreadHere(item)],
+  [".action-more", (target, item) => {
+    closePopups();
+    toggleMessageMenu(item, target);
+  }],
   [".confirm-delete", (_, item) => confirmDelete(item)],
   [".cancel-delete", (_, item) => cancelPopup(item)],
 ];

@@ -35,10 +35,11 @@ const ICONS = {
   reply: ["M10 8L5 12.5l5 4.5", "M5 12.5h8.5a5.5 5.5 0 0 1 5.5 5.5v1"],
   close: ["M6 6l12 12", "M18 6L6 18"],
   unread: ["M4 6h16v12H4z", "M4 7l8 6 8-6", "M19 4.5h.01"],
+  more: ["M5.5 12h.01", "M12 12h.01", "M18.5 12h.01"],
   delete: ["M4 7h16", "M9 7V4h6v3", "M6 7l1 12a2 2 0 0 0 2 2h6a2 2 0 0 0 2-2l1-12", "M10 11v6", "M14 11v6"],
 };
 
-/** One of the icons above (`react`, `reply`, `edit`, `delete`, `close`). */
+/** One of the icons above (`react`, `reply`, `edit`, `delete`, `close`, `unread`, `more`). */
 export function icon(name) {
   const svg = document.createElementNS(SVG_NS, "svg");
   svg.setAttribute("viewBox", "0 0 24 24");

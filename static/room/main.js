@@ -26,6 +26,8 @@
 //   outbox.js      posts until the server has them: shown as "sending…",
 //                  sent again (same client_id) after a reconnect or a refusal
 //   ended.js       what the page says when the server closes it for good
+//   moderate.js    the "More actions" menus of messages and names: reports,
+//                  and kick/mute/ban/delete for moderators, with dialogs
 //   unread.js      the sidebar's frames, the "New" divider, `read` as
 //                  messages are seen, "Mark as unread" (../sidebar.js
 //                  draws the sidebar)
@@ -49,6 +51,7 @@ import { dropHistoryRequest, takeTurns } from "./history.js";
 import * as jump from "./jump.js";
 import { noteScrolled, scrollToBottom, setHistoryState } from "./log.js";
 import { onMentionKeydown, setUpMentions, suggest } from "./mentions.js";
+import { onUserListClick, setUpModeration } from "./moderate.js";
 import { hideNotice, holdNotice, releaseNotice } from "./notice.js";
 import * as outbox from "./outbox.js";
 import {
@@ -120,6 +123,8 @@ function start() {
     const target = event.target.closest("[data-pm-to]");
     if (target) startPrivateMessage(target.dataset.pmTo);
   });
+  userList.addEventListener("click", onUserListClick);
+  setUpModeration();
   log.addEventListener("click", onLogClick);
   log.addEventListener("keydown", onLogKeydown);
   log.addEventListener("input", onLogInput);

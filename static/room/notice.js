@@ -10,8 +10,10 @@ const NOTICE_FADE_MS = 400;
 
 let noticeTimer = 0;
 
-export function showNotice(text) {
+/** Shows `text`: an error or advice, or with `ok` the outcome of something done (moderate.js). */
+export function showNotice(text, ok = false) {
   noticeText.textContent = text;
+  notice.classList.toggle("is-ok", ok);
   notice.classList.remove("is-fading");
   notice.hidden = false;
   armNoticeTimer();

@@ -26,6 +26,12 @@ export const ME = data.username || "";
 /** Staff may delete anyone's message (the server checks it too). */
 export const IS_STAFF = data.staff === "true";
 export const MAX_CHARS = positiveInt(data.maxChars, 4000);
+/** My role in the room: `member`, `moderator`, `owner` or `staff` (the server checks every action too). */
+export const ROLE = data.role || "member";
+/** Moderators, the owner and staff get the moderation items of the menus (moderate.js). */
+export const MODERATES = ["moderator", "owner", "staff"].includes(ROLE);
+/** The session's CSRF token, for the page's fetch requests (moderate.js). */
+export const CSRF = data.csrf || "";
 
 /** The phone layout of style.css (section 15). */
 export const narrowScreen = window.matchMedia("(max-width: 699px)");
@@ -58,3 +64,5 @@ export const replyBanner = $("reply-banner");
 export const replyBannerUser = replyBanner?.querySelector(".reply-banner-user");
 export const replyBannerText = replyBanner?.querySelector(".reply-banner-text");
 export const replyBannerClose = replyBanner?.querySelector(".reply-banner-close");
+/** The "More actions" menu of messages and names (moderate.js); null in a direct conversation. */
+export const modMenu = $("mod-menu");

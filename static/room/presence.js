@@ -1,9 +1,10 @@
 // Who is online (#user-list, #online-count): the set the server's
 // user_list, user_join and user_leave frames describe. Clicking a name
-// starts a private message (wired in main.js).
+// starts a private message (wired in main.js); for moderators each other
+// name has a "More" button whose menu is moderate.js's.
 
 import { button, el } from "./dom.js";
-import { ME, onlineCount, onlinePanel, userList } from "./page.js";
+import { ME, MODERATES, modMenu, onlineCount, onlinePanel, userList } from "./page.js";
 
 /** Who is online right now. */
 const online = new Set();
@@ -56,6 +57,13 @@ function renderUserList() {
       b.dataset.pmTo = name;
       b.title = `Send ${name} a private message`;
       li.append(b);
+      if (MODERATES && modMenu) {
+        const more = button("user-more", "⋯", `Moderate ${name}`);
+        more.dataset.modUser = name;
+        more.setAttribute("aria-expanded", "false");
+        more.setAttribute("aria-controls", "mod-menu");
+        li.append(more);
+      }
     }
     return li;
   });

@@ -15,7 +15,7 @@
 
 import { button, el, icon } from "./dom.js";
 import { parse as parseMarkdown, plainText, render as renderMarkdown } from "./markdown.js";
-import { IS_STAFF, ME } from "./page.js";
+import { IS_STAFF, ME, modMenu } from "./page.js";
 import { handOverPicker } from "./popups.js";
 import { positiveInt, str } from "./values.js";
 
@@ -82,7 +82,9 @@ export function renderMessage(msg) {
 
 /**
  * The hover/tap toolbar: react and reply for everyone, "Mark as unread" on others'
- * messages, edit for the author, delete for the author and staff.
+ * messages, edit for the author, delete for the author and staff, and on
+ * others' messages in a room "More actions" (report, and moderation for
+ * moderators: moderate.js).
  */
 function renderToolbar(user, mine) {
   const bar = el("div", "message-actions");
@@ -108,6 +110,13 @@ function renderToolbar(user, mine) {
     const del = button("message-tool action-delete", undefined, mine ? "Delete message" : `Delete ${user}'s message`);
     del.append(icon("delete"));
     bar.append(del);
+  }
+  if (!mine && modMenu) {
+    const more = button("message-tool action-more", undefined, `More actions for ${user}'s message`);
+    more.setAttribute("aria-expanded", "false");
+    more.setAttribute("aria-controls", "mod-menu");
+    more.append(icon("more"));
+    bar.append(more);
   }
   return bar;
 }
