@@ -43,6 +43,7 @@ mod private_messages;
 mod reactions;
 mod replies;
 mod rights;
+mod room_moderation_http;
 mod rooms;
 mod scale_out;
 mod search;

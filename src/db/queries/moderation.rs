@@ -125,7 +125,7 @@ pub fn active_sanction(
 }
 
 /// The names of `room`'s appointed moderators, alphabetically.
-pub fn moderators_of(conn: &mut DbConnection, room: RoomId) -> Result<Vec<String>, DbError> {
+pub fn moderator_names(conn: &mut DbConnection, room: RoomId) -> Result<Vec<String>, DbError> {
     Ok(room_moderators::table
         .inner_join(users::table)
         .filter(room_moderators::room_id.eq(room))
