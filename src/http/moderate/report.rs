@@ -8,20 +8,18 @@
 use super::actions::parse_message_id;
 use super::{Place, Refusal, asker, place, refuse, see_other, wants_json};
 use crate::config::Settings;
-use crate::db::models::{NewAuditEntry, NewReport};
+use crate::db::models::NewReport;
 use crate::db::queries::moderation::{self as roles, SanctionKind};
 use crate::db::queries::reports::{self, FileError};
-use crate::db::queries::{self, messages};
-use crate::db::schema::audit_log;
-use crate::db::{Database, DbError};
-use crate::domain::{Identity, MessageId, Reason};
+use crate::db::queries;
+use crate::db::Database;
+use crate::domain::{Identity, Reason};
+use crate::moderation::{self, Actor};
 use crate::http::AppError;
 use crate::http::error::sentence;
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
-use chrono::NaiveDateTime;
-use diesel::prelude::*;
 use serde::Deserialize;
 
 /// What the room page's fetch is told when a report is filed.
@@ -89,20 +87,18 @@ async fn file_report(
     if banned.is_some() {
         return Err(Refusal::forbidden(format!("You are banned from #{name}.")));
     }
-    let message = db
-        .run(move |c| messages::find_live(c, room, id))
-        .await
-        .map_err(|e| match e {
-            DbError::NotFound => Refusal::not_found(format!(
-                "Message {id} is not in #{name}, or was deleted."
-            )),
-            e => e.into(),
+    let (message, author) = db
+        .run(move |c| roles::live_message(c, id))
+        .await?
+        .filter(|(message, _)| message.room_id == room)
+        .ok_or_else(|| {
+            Refusal::not_found(format!("Message {id} is not in #{name}, or was deleted."))
         })?;
     if message.user_id == user.id {
         return Err(Refusal::invalid("You cannot report your own message."));
     }
     let limit = settings.open_reports_per_user;
-    let actor = user.username.as_str().to_owned();
+    let actor = Actor::User(user.clone());
     let room_name = place.name.as_str().to_owned();
     db.write(move |c| {
         let now = queries::now();
@@ -117,7 +113,16 @@ async fn file_report(
             },
             limit,
         )?;
-        record_report(c, now, &actor, &room_name, filed.message_id, &reason)?;
+        // In the same transaction: no report without its entry.
+        moderation::record(
+            c,
+            &actor,
+            "report.file",
+            &format!("message {}", filed.message_id),
+            Some(&room_name),
+            reason.as_str(),
+            &format!("by {author}"),
+        )?;
         Ok::<_, FileError>(())
     })
     .await
@@ -135,28 +140,3 @@ async fn file_report(
         FileError::Db(e) => e.into(),
     })
 }
-
-// TODO(mod-core): write this entry through `moderation::record` once
-// mod-core lands it; one writer of audit rows.
-fn record_report(
-    conn: &mut crate::db::DbConnection,
-    at: NaiveDateTime,
-    actor: &str,
-    room: &str,
-    message: MessageId,
-    reason: &Reason,
-) -> Result<(), DbError> {
-    diesel::insert_into(audit_log::table)
-        .values(NewAuditEntry {
-            at,
-            actor,
-            action: "report.file",
-            target: &format!("message {message}"),
-            room: Some(room),
-            reason: reason.as_str(),
-            detail: "",
-        })
-        .execute(conn)?;
-    Ok(())
-}
-
