@@ -245,6 +245,8 @@ struct RoomContext<'a> {
     /// How the page refers to it: `#room` or `@user`.
     label: String,
     admin_only: bool,
+    /// Private: its members only (a badge in the header).
+    invite_only: bool,
     /// A direct conversation.
     direct: bool,
     /// The conversation with myself.
@@ -306,6 +308,7 @@ async fn room(
             sigil: "@",
             label: key.clone(),
             admin_only: false,
+            invite_only: false,
             direct: true,
             notes: conversation.is_notes(&user),
             member: false,
@@ -337,6 +340,7 @@ async fn room(
         let (row, who) = (row.clone(), user.clone());
         db.run(move |c| moderation::role_in(c, &row, &who)).await?
     };
+    let invite_only = row.invite_only;
     let info = RoomInfo::from(row);
     if !info.admits(&user) {
         return Err(AppError::Forbidden(format!(
@@ -350,6 +354,7 @@ async fn room(
         sigil: "#",
         label: format!("#{}", info.name),
         admin_only: info.admin_only,
+        invite_only,
         direct: false,
         notes: false,
         member: false,

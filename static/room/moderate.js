@@ -348,6 +348,10 @@ export function setUpModeration() {
     dialog.querySelector("form").addEventListener("submit", (event) => onDialogSubmit(event, dialog));
     dialog.querySelector(".mod-dialog-cancel").addEventListener("click", () => finish(dialog));
     dialog.addEventListener("keydown", (event) => trapTab(event, dialog));
+    // An error is about what was sent; typing again clears it.
+    dialog.addEventListener("input", () => {
+      parts(dialog).error.hidden = true;
+    });
     // Escape closes a modal dialog by itself (its `cancel`); either way focus goes back.
     dialog.addEventListener("close", onDialogClose);
     // A click on the backdrop (outside the dialog's box) closes it too.

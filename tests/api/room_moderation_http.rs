@@ -71,7 +71,11 @@ impl Person {
     /// The action succeeds; its sentence.
     async fn does(&self, app: &TestApp, room: &str, fields: &[(&str, &str)]) -> String {
         let (status, body) = self.moderate(app, room, fields).await;
-        assert_eq!((status, &body["ok"]), (200, &Value::Bool(true)), "{fields:?}: {body}");
+        assert_eq!(
+            (status, &body["ok"]),
+            (200, &Value::Bool(true)),
+            "{fields:?}: {body}"
+        );
         sentence(&body["message"])
     }
 
@@ -85,7 +89,11 @@ impl Person {
         code: &str,
     ) -> String {
         let (got, body) = self.moderate(app, room, fields).await;
-        assert_eq!((got, body["error"]["code"].as_str()), (status, Some(code)), "{fields:?}: {body}");
+        assert_eq!(
+            (got, body["error"]["code"].as_str()),
+            (status, Some(code)),
+            "{fields:?}: {body}"
+        );
         sentence(&body["error"]["message"])
     }
 
@@ -104,7 +112,7 @@ impl Person {
 
     /// A settings form as a browser posts it: the token in the form, no
     /// JSON asked for.
-    async fn submit(&self, app: &TestApp, room: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    async fn submit(&self, room: &str, fields: &[(&str, &str)]) -> reqwest::Response {
         let mut form = vec![("csrf_token", self.token.as_str())];
         form.extend_from_slice(fields);
         self.browser
@@ -132,9 +140,16 @@ fn sentence(value: &Value) -> String {
 
 /// `owner` opens `room` (creating it: they own it) and appoints `moderator`.
 async fn room_with_moderator(app: &TestApp, owner: &Person, room: &str, moderator: &str) {
-    assert_eq!(owner.browser.get(&format!("/chat/{room}/")).await.status(), 200);
+    assert_eq!(
+        owner.browser.get(&format!("/chat/{room}/")).await.status(),
+        200
+    );
     owner
-        .does(app, room, &[("action", "moderator_add"), ("user", moderator)])
+        .does(
+            app,
+            room,
+            &[("action", "moderator_add"), ("user", moderator)],
+        )
         .await;
 }
 
@@ -207,24 +222,54 @@ async fn the_owner_appoints_moderators_and_makes_the_room_private() {
 
     // A moderator may not appoint or open and close the room: the owner's.
     let said = mo
-        .is_refused(&app, "garden", &[("action", "moderator_add"), ("user", "pat")], 403, "forbidden")
+        .is_refused(
+            &app,
+            "garden",
+            &[("action", "moderator_add"), ("user", "pat")],
+            403,
+            "forbidden",
+        )
         .await;
     assert!(said.contains("owner"), "{said}");
-    mo.is_refused(&app, "garden", &[("action", "access"), ("access", "invite_only")], 403, "forbidden")
-        .await;
+    mo.is_refused(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "invite_only")],
+        403,
+        "forbidden",
+    )
+    .await;
     // Admin-only is staff's.
-    olga.is_refused(&app, "garden", &[("action", "access"), ("access", "admin_only")], 403, "forbidden")
-        .await;
+    olga.is_refused(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "admin_only")],
+        403,
+        "forbidden",
+    )
+    .await;
 
-    olga.does(&app, "garden", &[("action", "access"), ("access", "invite_only")])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "invite_only")],
+    )
+    .await;
     assert!(room_row(&app, "garden").invite_only);
-    olga.does(&app, "garden", &[("action", "access"), ("access", "public")])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "public")],
+    )
+    .await;
     assert!(!room_row(&app, "garden").invite_only);
 
-    olga.does(&app, "garden", &[("action", "moderator_remove"), ("user", "mo")])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[("action", "moderator_remove"), ("user", "mo")],
+    )
+    .await;
     // No longer a moderator: refused.
     mo.is_refused(&app, "garden", &[("action", "lock")], 403, "forbidden")
         .await;
@@ -244,20 +289,39 @@ async fn moderators_mute_kick_and_ban_and_lift_it_again() {
         .does(
             &app,
             "garden",
-            &[("action", "mute"), ("user", "troll"), ("minutes", "10"), ("reason", "shouting")],
+            &[
+                ("action", "mute"),
+                ("user", "troll"),
+                ("minutes", "10"),
+                ("reason", "shouting"),
+            ],
         )
         .await;
-    assert!(said.contains("troll") && said.contains("10 minutes"), "{said}");
+    assert!(
+        said.contains("troll") && said.contains("10 minutes"),
+        "{said}"
+    );
     assert_eq!(
         sanction_of(&app, "garden", "troll", SanctionKind::Mute).as_deref(),
         Some("shouting")
     );
     mo.does(&app, "garden", &[("action", "unmute"), ("user", "troll")])
         .await;
-    assert_eq!(sanction_of(&app, "garden", "troll", SanctionKind::Mute), None);
+    assert_eq!(
+        sanction_of(&app, "garden", "troll", SanctionKind::Mute),
+        None
+    );
 
     let said = mo
-        .does(&app, "garden", &[("action", "kick"), ("user", "troll"), ("reason", "cool off")])
+        .does(
+            &app,
+            "garden",
+            &[
+                ("action", "kick"),
+                ("user", "troll"),
+                ("reason", "cool off"),
+            ],
+        )
         .await;
     assert!(said.contains("kicked"), "{said}");
 
@@ -265,7 +329,12 @@ async fn moderators_mute_kick_and_ban_and_lift_it_again() {
     mo.does(
         &app,
         "garden",
-        &[("action", "ban"), ("user", "troll"), ("minutes", ""), ("reason", "spam")],
+        &[
+            ("action", "ban"),
+            ("user", "troll"),
+            ("minutes", ""),
+            ("reason", "spam"),
+        ],
     )
     .await;
     assert_eq!(
@@ -274,15 +343,36 @@ async fn moderators_mute_kick_and_ban_and_lift_it_again() {
     );
     mo.does(&app, "garden", &[("action", "unban"), ("user", "troll")])
         .await;
-    assert_eq!(sanction_of(&app, "garden", "troll", SanctionKind::Ban), None);
+    assert_eq!(
+        sanction_of(&app, "garden", "troll", SanctionKind::Ban),
+        None
+    );
 
     // Never the owner.
-    mo.is_refused(&app, "garden", &[("action", "mute"), ("user", "olga")], 403, "forbidden")
-        .await;
+    mo.is_refused(
+        &app,
+        "garden",
+        &[("action", "mute"), ("user", "olga")],
+        403,
+        "forbidden",
+    )
+    .await;
     // Nobody of that name.
-    mo.is_refused(&app, "garden", &[("action", "mute"), ("user", "nobody")], 404, "not_found")
-        .await;
-    for action in ["user.mute", "user.unmute", "user.kick", "user.ban", "user.unban"] {
+    mo.is_refused(
+        &app,
+        "garden",
+        &[("action", "mute"), ("user", "nobody")],
+        404,
+        "not_found",
+    )
+    .await;
+    for action in [
+        "user.mute",
+        "user.unmute",
+        "user.kick",
+        "user.ban",
+        "user.unban",
+    ] {
         let entries = audit(&app, action);
         assert_eq!(entries.len(), 1, "{action}");
         assert_eq!(entries[0].actor, "mo");
@@ -333,19 +423,41 @@ async fn moderators_delete_messages_of_their_room_only() {
         .does(
             &app,
             "garden",
-            &[("action", "delete_message"), ("message_id", &here), ("reason", "rude")],
+            &[
+                ("action", "delete_message"),
+                ("message_id", &here),
+                ("reason", "rude"),
+            ],
         )
         .await;
     assert!(said.contains(&here), "{said}");
     // Gone now, and a message of another room is not this room's.
-    mo.is_refused(&app, "garden", &[("action", "delete_message"), ("message_id", &here)], 404, "not_found")
-        .await;
-    mo.is_refused(&app, "garden", &[("action", "delete_message"), ("message_id", &there)], 404, "not_found")
-        .await;
+    mo.is_refused(
+        &app,
+        "garden",
+        &[("action", "delete_message"), ("message_id", &here)],
+        404,
+        "not_found",
+    )
+    .await;
+    mo.is_refused(
+        &app,
+        "garden",
+        &[("action", "delete_message"), ("message_id", &there)],
+        404,
+        "not_found",
+    )
+    .await;
     // A member deletes nobody's message through here.
     let other = app.store_messages("garden", "olga", ["hello"])[0].to_string();
-    pat.is_refused(&app, "garden", &[("action", "delete_message"), ("message_id", &other)], 403, "forbidden")
-        .await;
+    pat.is_refused(
+        &app,
+        "garden",
+        &[("action", "delete_message"), ("message_id", &other)],
+        403,
+        "forbidden",
+    )
+    .await;
     assert_eq!(audit(&app, "message.delete").len(), 1);
 }
 
@@ -372,11 +484,15 @@ async fn members_are_refused_every_action() {
         &[("action", "access"), ("access", "invite_only")],
     ];
     for fields in actions {
-        pat.is_refused(&app, "garden", fields, 403, "forbidden").await;
+        pat.is_refused(&app, "garden", fields, 403, "forbidden")
+            .await;
     }
     let room = room_row(&app, "garden");
     assert!(!room.locked && !room.invite_only && room.slow_mode_secs == 0);
-    assert_eq!(sanction_of(&app, "garden", "quinn", SanctionKind::Mute), None);
+    assert_eq!(
+        sanction_of(&app, "garden", "quinn", SanctionKind::Mute),
+        None
+    );
 }
 
 on_every_backend!(staff_moderate_every_room);
@@ -388,14 +504,26 @@ async fn staff_moderate_every_room() {
     assert_eq!(olga.browser.get("/chat/garden/").await.status(), 200);
 
     sam.does(&app, "garden", &[("action", "lock")]).await;
-    sam.does(&app, "garden", &[("action", "moderator_add"), ("user", "mo")])
-        .await;
+    sam.does(
+        &app,
+        "garden",
+        &[("action", "moderator_add"), ("user", "mo")],
+    )
+    .await;
     // Staff may mute the owner, and make the room admin-only.
-    sam.does(&app, "garden", &[("action", "mute"), ("user", "olga"), ("minutes", "60")])
-        .await;
+    sam.does(
+        &app,
+        "garden",
+        &[("action", "mute"), ("user", "olga"), ("minutes", "60")],
+    )
+    .await;
     assert!(sanction_of(&app, "garden", "olga", SanctionKind::Mute).is_some());
-    sam.does(&app, "garden", &[("action", "access"), ("access", "admin_only")])
-        .await;
+    sam.does(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "admin_only")],
+    )
+    .await;
     let room = room_row(&app, "garden");
     assert!(room.locked && room.admin_only);
     // Rooms from before owners (made by the CLI) are staff's alone.
@@ -417,23 +545,41 @@ async fn a_request_without_the_csrf_token_is_refused() {
     assert_eq!(olga.browser.get("/chat/garden/").await.status(), 200);
     let lock = [("action", "lock")];
 
-    let (status, body) = olga.fetch(&app, "/chat/garden/moderate/", None, &lock).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf")), "{body}");
+    let (status, body) = olga
+        .fetch(&app, "/chat/garden/moderate/", None, &lock)
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("csrf")),
+        "{body}"
+    );
     sentence(&body["error"]["message"]);
     let (status, body) = olga
         .fetch(&app, "/chat/garden/moderate/", Some("not-the-token"), &lock)
         .await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("csrf")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("csrf")),
+        "{body}"
+    );
     let (status, _) = olga
-        .fetch(&app, "/chat/garden/report/", None, &[("message_id", "1"), ("reason", "x")])
+        .fetch(
+            &app,
+            "/chat/garden/report/",
+            None,
+            &[("message_id", "1"), ("reason", "x")],
+        )
         .await;
     assert_eq!(status, 403);
     // A form without its token: the error page.
-    let response = olga.browser.post_form("/chat/garden/moderate/", &lock).await;
+    let response = olga
+        .browser
+        .post_form("/chat/garden/moderate/", &lock)
+        .await;
     assert_eq!(response.status(), 403);
     assert!(!room_row(&app, "garden").locked);
     // The token in the form field works as well as the header.
-    let response = olga.submit(&app, "garden", &lock).await;
+    let response = olga.submit("garden", &lock).await;
     assert_eq!(response.status(), 303);
     assert!(room_row(&app, "garden").locked);
 }
@@ -450,21 +596,45 @@ async fn bad_input_is_refused_with_a_sentence() {
     assert_eq!(olga.browser.get("/chat/garden/").await.status(), 200);
     let long = "x".repeat(21);
     let cases: &[(&[(&str, &str)], &str)] = &[
-        (&[("action", "mute"), ("user", "pat"), ("minutes", "0")], "at least 1"),
-        (&[("action", "ban"), ("user", "pat"), ("minutes", "soon")], "whole number"),
+        (
+            &[("action", "mute"), ("user", "pat"), ("minutes", "0")],
+            "at least 1",
+        ),
+        (
+            &[("action", "ban"), ("user", "pat"), ("minutes", "soon")],
+            "whole number",
+        ),
         (&[("action", "slow_mode"), ("secs", "601")], "at most 600"),
         (&[("action", "slow_mode"), ("secs", "-1")], "from 0"),
-        (&[("action", "kick"), ("user", "pat"), ("reason", &long)], "at most 20"),
+        (
+            &[("action", "kick"), ("user", "pat"), ("reason", &long)],
+            "at most 20",
+        ),
         (&[("action", "mute"), ("user", "not a name")], "username"),
         (&[("action", "mute")], "user field is empty"),
-        (&[("action", "access"), ("access", "everyone")], "public, invite_only or admin_only"),
+        (
+            &[("action", "access"), ("access", "everyone")],
+            "public, invite_only or admin_only",
+        ),
         (&[("action", "explode")], "no action"),
         (&[], "action field is empty"),
-        (&[("action", "delete_message"), ("message_id", "abc")], "not a message number"),
-        (&[("action", "resolve_report"), ("report", "1"), ("resolution", "shrug")], "dismissed"),
+        (
+            &[("action", "delete_message"), ("message_id", "abc")],
+            "not a message number",
+        ),
+        (
+            &[
+                ("action", "resolve_report"),
+                ("report", "1"),
+                ("resolution", "shrug"),
+            ],
+            "dismissed",
+        ),
     ];
     for (fields, part) in cases {
-        let said = olga.is_refused(&app, "garden", fields, 400, "invalid").await;
+        let said = olga
+            .is_refused(&app, "garden", fields, 400, "invalid")
+            .await;
         assert!(said.contains(part), "{fields:?}: {said:?} lacks {part:?}");
     }
     assert_eq!(room_row(&app, "garden").slow_mode_secs, 0);
@@ -481,9 +651,15 @@ async fn anonymous_visitors_are_asked_to_log_in() {
         token: String::new(),
     };
     let (status, body) = nobody.moderate(&app, "garden", &[("action", "lock")]).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("login_required")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("login_required"))
+    );
     let (status, body) = nobody.report(&app, "garden", 1, "spam").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (401, Some("login_required")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (401, Some("login_required"))
+    );
     let response = nobody
         .browser
         .post_form("/chat/garden/moderate/", &[("action", "lock")])
@@ -505,18 +681,30 @@ async fn unknown_rooms_and_private_rooms_of_others_are_not_found() {
         .await;
     assert_eq!(pat.settings("nowhere").await.0, 404);
     // Nothing was created by asking.
-    assert!(app.database().run_here(|c| rooms::by_name(c, "nowhere")).unwrap().is_none());
+    assert!(
+        app.database()
+            .run_here(|c| rooms::by_name(c, "nowhere"))
+            .unwrap()
+            .is_none()
+    );
 
     assert_eq!(olga.browser.get("/chat/hideout/").await.status(), 200);
     let secret = app.store_messages("hideout", "olga", ["psst"])[0];
-    olga.does(&app, "hideout", &[("action", "access"), ("access", "invite_only")])
-        .await;
+    olga.does(
+        &app,
+        "hideout",
+        &[("action", "access"), ("access", "invite_only")],
+    )
+    .await;
     let said = pat
         .is_refused(&app, "hideout", &[("action", "lock")], 404, "not_found")
         .await;
     assert_eq!(said, "There is no room called hideout.");
     let (status, body) = pat.report(&app, "hideout", secret, "spam").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found"))
+    );
     assert_eq!(pat.settings("hideout").await.0, 404);
 }
 
@@ -544,7 +732,10 @@ async fn a_reader_reports_a_message_once_and_it_is_audited() {
     assert_eq!(entries[0].reason, "spam links");
 
     let (status, body) = pat.report(&app, "garden", id, "again").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (409, Some("already_reported")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (409, Some("already_reported"))
+    );
     sentence(&body["error"]["message"]);
     assert_eq!(report_counts(&app), (1, 1));
     assert_eq!(audit(&app, "report.file").len(), 1);
@@ -560,23 +751,50 @@ async fn what_cannot_be_reported() {
     let hers = app.store_messages("garden", "olga", ["hers"])[0];
 
     let (status, body) = pat.report(&app, "garden", mine, "oops").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")));
-    assert_eq!(body["error"]["message"], "You cannot report your own message.");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid"))
+    );
+    assert_eq!(
+        body["error"]["message"],
+        "You cannot report your own message."
+    );
     let (status, body) = pat.report(&app, "garden", hers, "   ").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")), "{body}");
-    let (status, body) = pat.report(&app, "garden", hers, "far too long a reason").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (400, Some("invalid")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid")),
+        "{body}"
+    );
+    let (status, body) = pat
+        .report(&app, "garden", hers, "far too long a reason")
+        .await;
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (400, Some("invalid")),
+        "{body}"
+    );
     assert!(sentence(&body["error"]["message"]).contains("at most 10"));
     let (status, body) = pat.report(&app, "garden", hers + 1000, "spam").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (404, Some("not_found")), "{body}");
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (404, Some("not_found")),
+        "{body}"
+    );
     // A message of another room is not this room's.
     assert_eq!(olga.browser.get("/chat/other/").await.status(), 200);
     let elsewhere = app.store_messages("other", "olga", ["x"])[0];
     let (status, _) = pat.report(&app, "garden", elsewhere, "spam").await;
     assert_eq!(status, 404);
     // Deleted messages are gone.
-    olga.does(&app, "garden", &[("action", "delete_message"), ("message_id", &hers.to_string())])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[
+            ("action", "delete_message"),
+            ("message_id", &hers.to_string()),
+        ],
+    )
+    .await;
     let (status, _) = pat.report(&app, "garden", hers, "spam").await;
     assert_eq!(status, 404);
     assert_eq!(report_counts(&app), (0, 0));
@@ -593,7 +811,10 @@ async fn open_reports_are_bounded_per_reporter() {
         assert_eq!(pat.report(&app, "garden", *id, "spam").await.0, 200);
     }
     let (status, body) = pat.report(&app, "garden", ids[2], "spam").await;
-    assert_eq!((status, body["error"]["code"].as_str()), (429, Some("too_many_reports")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (429, Some("too_many_reports"))
+    );
     let said = sentence(&body["error"]["message"]);
     assert!(said.contains("2 reports waiting"), "{said}");
 
@@ -611,7 +832,11 @@ async fn open_reports_are_bounded_per_reporter() {
     olga.does(
         &app,
         "garden",
-        &[("action", "resolve_report"), ("report", &report), ("resolution", "dismissed")],
+        &[
+            ("action", "resolve_report"),
+            ("report", &report),
+            ("resolution", "dismissed"),
+        ],
     )
     .await;
     assert_eq!(pat.report(&app, "garden", ids[2], "spam").await.0, 200);
@@ -643,11 +868,26 @@ async fn resolving_a_report_acts_on_the_message_or_its_author() {
 
     // Delete: the message goes, the report closes.
     let said = mo
-        .does(&app, "garden", &[("action", "resolve_report"), ("report", &report(0)), ("resolution", "deleted")])
+        .does(
+            &app,
+            "garden",
+            &[
+                ("action", "resolve_report"),
+                ("report", &report(0)),
+                ("resolution", "deleted"),
+            ],
+        )
         .await;
     assert!(said.contains("Report"), "{said}");
     let (status, _) = mo
-        .moderate(&app, "garden", &[("action", "delete_message"), ("message_id", &ids[0].to_string())])
+        .moderate(
+            &app,
+            "garden",
+            &[
+                ("action", "delete_message"),
+                ("message_id", &ids[0].to_string()),
+            ],
+        )
         .await;
     assert_eq!(status, 404, "deleted already");
 
@@ -672,14 +912,26 @@ async fn resolving_a_report_acts_on_the_message_or_its_author() {
     mo.is_refused(
         &app,
         "garden",
-        &[("action", "resolve_report"), ("report", &report(1)), ("resolution", "dismissed")],
+        &[
+            ("action", "resolve_report"),
+            ("report", &report(1)),
+            ("resolution", "dismissed"),
+        ],
         409,
         "conflict",
     )
     .await;
     // Ban the author.
-    mo.does(&app, "garden", &[("action", "resolve_report"), ("report", &report(2)), ("resolution", "banned")])
-        .await;
+    mo.does(
+        &app,
+        "garden",
+        &[
+            ("action", "resolve_report"),
+            ("report", &report(2)),
+            ("resolution", "banned"),
+        ],
+    )
+    .await;
     assert!(sanction_of(&app, "garden", "troll", SanctionKind::Ban).is_some());
     assert_eq!(report_counts(&app), (0, 3));
     assert_eq!(audit(&app, "report.resolve").len(), 3);
@@ -687,7 +939,11 @@ async fn resolving_a_report_acts_on_the_message_or_its_author() {
     pat.is_refused(
         &app,
         "garden",
-        &[("action", "resolve_report"), ("report", "999"), ("resolution", "dismissed")],
+        &[
+            ("action", "resolve_report"),
+            ("report", "999"),
+            ("resolution", "dismissed"),
+        ],
         404,
         "not_found",
     )
@@ -720,15 +976,29 @@ async fn the_settings_page_is_for_the_owner_moderators_and_staff() {
     let page = olga.browser.text("/chat/garden/").await;
     assert!(page.contains("href=\"/chat/garden/settings/\""));
     assert!(page.contains("data-role=\"owner\""));
-    assert!(mo.browser.text("/chat/garden/").await.contains("data-role=\"moderator\""));
-    assert!(sam.browser.text("/chat/garden/").await.contains("data-role=\"staff\""));
+    assert!(
+        mo.browser
+            .text("/chat/garden/")
+            .await
+            .contains("data-role=\"moderator\"")
+    );
+    assert!(
+        sam.browser
+            .text("/chat/garden/")
+            .await
+            .contains("data-role=\"staff\"")
+    );
     let page = pat.browser.text("/chat/garden/").await;
     assert!(page.contains("data-role=\"member\""));
     assert!(!page.contains("/settings/"));
 
     // A private room: members get 403 (they know it), others 404.
-    olga.does(&app, "garden", &[("action", "access"), ("access", "invite_only")])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "invite_only")],
+    )
+    .await;
     assert_eq!(pat.settings("garden").await.0, 404);
     olga.does(&app, "garden", &[("action", "invite"), ("user", "pat")])
         .await;
@@ -745,8 +1015,12 @@ async fn the_settings_page_shows_what_it_manages() {
     let pat = Person::new(&app, "pat").await;
     Person::new(&app, "troll").await;
     room_with_moderator(&app, &olga, "garden", "mo").await;
-    olga.does(&app, "garden", &[("action", "access"), ("access", "invite_only")])
-        .await;
+    olga.does(
+        &app,
+        "garden",
+        &[("action", "access"), ("access", "invite_only")],
+    )
+    .await;
     for who in ["pat", "troll"] {
         olga.does(&app, "garden", &[("action", "invite"), ("user", who)])
             .await;
@@ -757,11 +1031,24 @@ async fn the_settings_page_shows_what_it_manages() {
     mo.does(
         &app,
         "garden",
-        &[("action", "mute"), ("user", "troll"), ("minutes", "60"), ("reason", "shouting")],
+        &[
+            ("action", "mute"),
+            ("user", "troll"),
+            ("minutes", "60"),
+            ("reason", "shouting"),
+        ],
     )
     .await;
-    mo.does(&app, "garden", &[("action", "ban"), ("user", "pat"), ("reason", "spam <b>links</b>")])
-        .await;
+    mo.does(
+        &app,
+        "garden",
+        &[
+            ("action", "ban"),
+            ("user", "pat"),
+            ("reason", "spam <b>links</b>"),
+        ],
+    )
+    .await;
     let id = app.store_messages("garden", "troll", ["you are all <script>wrong</script>"])[0];
     mo.does(&app, "garden", &[("action", "unban"), ("user", "pat")])
         .await;
@@ -792,7 +1079,10 @@ async fn the_settings_page_shows_what_it_manages() {
         "Dismiss",
         "Save access",
     ] {
-        assert!(page.contains(part), "the owner's page lacks {part:?}:\n{page}");
+        assert!(
+            page.contains(part),
+            "the owner's page lacks {part:?}:\n{page}"
+        );
     }
     // pat was unbanned: no longer listed; no admin-only for the owner.
     assert!(!page.contains("Unban pat"));
@@ -819,29 +1109,38 @@ async fn settings_forms_come_back_with_the_outcome() {
     assert_eq!(olga.browser.get("/chat/garden/").await.status(), 200);
 
     let response = olga
-        .submit(&app, "garden", &[("action", "mute"), ("user", "pat"), ("minutes", "10")])
+        .submit(
+            "garden",
+            &[("action", "mute"), ("user", "pat"), ("minutes", "10")],
+        )
         .await;
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/chat/garden/settings/");
     let (_, page) = olga.settings("garden").await;
     assert!(page.contains("alert-success"), "{page}");
-    assert!(page.contains("pat is muted in #garden for 10 minutes."), "{page}");
+    assert!(
+        page.contains("pat is muted in #garden for 10 minutes."),
+        "{page}"
+    );
     // Shown once.
     let (_, page) = olga.settings("garden").await;
     assert!(!page.contains("alert-success"));
 
     // A refusal comes back the same way, as an error.
     let response = olga
-        .submit(&app, "garden", &[("action", "slow_mode"), ("secs", "999999")])
+        .submit("garden", &[("action", "slow_mode"), ("secs", "999999")])
         .await;
     assert_eq!(response.status(), 303);
     let (_, page) = olga.settings("garden").await;
     assert!(page.contains("alert-error"));
-    assert!(page.contains("Slow mode can be at most 3600 seconds"), "{page}");
+    assert!(
+        page.contains("Slow mode can be at most 3600 seconds"),
+        "{page}"
+    );
     // A member's form gets the error page, not a flash on a page they
     // cannot see.
     let quinn = Person::new(&app, "quinn").await;
-    let response = quinn.submit(&app, "garden", &[("action", "lock")]).await;
+    let response = quinn.submit("garden", &[("action", "lock")]).await;
     assert_eq!(response.status(), 403);
     let page = response.text().await.unwrap();
     assert!(page.contains("Only the room&#x27;s moderators"), "{page}");
@@ -860,14 +1159,20 @@ async fn an_invitation_lets_a_user_into_a_private_room() {
     assert_eq!(olga.browser.get("/chat/hideout/").await.status(), 200);
     let id = app.store_messages("hideout", "olga", ["welcome"])[0];
     let response = olga
-        .submit(&app, "hideout", &[("action", "access"), ("access", "invite_only")])
+        .submit(
+            "hideout",
+            &[("action", "access"), ("access", "invite_only")],
+        )
         .await;
     assert_eq!(response.status(), 303);
-    assert!(is_member(&app, "hideout", "olga"), "the owner keeps the room");
+    assert!(
+        is_member(&app, "hideout", "olga"),
+        "the owner keeps the room"
+    );
     assert_eq!(bob.report(&app, "hideout", id, "test").await.0, 404);
 
     let response = olga
-        .submit(&app, "hideout", &[("action", "invite"), ("user", "bob")])
+        .submit("hideout", &[("action", "invite"), ("user", "bob")])
         .await;
     assert_eq!(response.status(), 303);
     let (_, page) = olga.settings("hideout").await;
@@ -880,7 +1185,7 @@ async fn an_invitation_lets_a_user_into_a_private_room() {
 
     // Removed: out again.
     let response = olga
-        .submit(&app, "hideout", &[("action", "uninvite"), ("user", "bob")])
+        .submit("hideout", &[("action", "uninvite"), ("user", "bob")])
         .await;
     assert_eq!(response.status(), 303);
     assert!(!is_member(&app, "hideout", "bob"));

@@ -130,16 +130,18 @@ pub fn open_in_room(
     let name = |id: &UserId| names.get(id).cloned().unwrap_or_default();
     Ok(rows
         .into_iter()
-        .map(|(report, message_id, author, text, deleted_at)| OpenReport {
-            id: report.id,
-            message_id,
-            text,
-            deleted: deleted_at.is_some(),
-            author: name(&author),
-            reporter: name(&report.reporter_id),
-            reason: report.reason,
-            created_at: report.created_at,
-        })
+        .map(
+            |(report, message_id, author, text, deleted_at)| OpenReport {
+                id: report.id,
+                message_id,
+                text,
+                deleted: deleted_at.is_some(),
+                author: name(&author),
+                reporter: name(&report.reporter_id),
+                reason: report.reason,
+                created_at: report.created_at,
+            },
+        )
         .collect())
 }
 

@@ -10,9 +10,7 @@
 //!
 //! [`moderation::Action`]: crate::moderation::Action
 
-use super::{
-    Place, Refusal, asker, place, refuse, see_other, set_flash, settings_url, wants_json,
-};
+use super::{Place, Refusal, asker, place, refuse, see_other, set_flash, settings_url, wants_json};
 use crate::config::Settings;
 use crate::db::queries::{messages, reports};
 use crate::db::{Database, DbError};
@@ -219,7 +217,11 @@ impl ModerateForm {
                     reason: self.reason(bounds)?,
                 });
             }
-            "" => return Err(Refusal::invalid("Say what to do: the action field is empty.")),
+            "" => {
+                return Err(Refusal::invalid(
+                    "Say what to do: the action field is empty.",
+                ));
+            }
             other => return Err(Refusal::invalid(format!("There is no action {other:?}."))),
         };
         Ok(Request::One(action))
@@ -317,7 +319,6 @@ async fn actions_for(
 }
 
 #[post("/chat/{room}/moderate/")]
-#[allow(clippy::too_many_arguments)]
 pub(super) async fn moderate_room(
     req: HttpRequest,
     path: web::Path<String>,
@@ -375,4 +376,3 @@ pub(super) async fn moderate_room(
         Err(refusal) => Err(refusal.page()),
     }
 }
-

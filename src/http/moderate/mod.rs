@@ -250,16 +250,22 @@ pub(super) async fn asker(
     settings: &Settings,
     token: &str,
 ) -> Result<Identity, Refusal> {
-    let user = current_user(session, db, settings)
-        .await?
-        .ok_or_else(|| Refusal::from(AppError::LoginRequired { next: String::new() }))?;
+    let user = current_user(session, db, settings).await?.ok_or_else(|| {
+        Refusal::from(AppError::LoginRequired {
+            next: String::new(),
+        })
+    })?;
     check_csrf(session, submitted_token(req, token))?;
     Ok(user)
 }
 
 /// A refusal before anything was tried: JSON, or the login page, or an
 /// error page.
-pub(super) fn refuse(json: bool, refusal: Refusal, login_next: String) -> Result<HttpResponse, AppError> {
+pub(super) fn refuse(
+    json: bool,
+    refusal: Refusal,
+    login_next: String,
+) -> Result<HttpResponse, AppError> {
     if json {
         return Ok(refusal.json());
     }
@@ -306,4 +312,3 @@ pub(super) fn see_other(to: &str) -> HttpResponse {
         .insert_header((header::LOCATION, to))
         .finish()
 }
-

@@ -8,15 +8,15 @@
 use super::actions::parse_message_id;
 use super::{Place, Refusal, asker, place, refuse, see_other, wants_json};
 use crate::config::Settings;
+use crate::db::Database;
 use crate::db::models::NewReport;
+use crate::db::queries;
 use crate::db::queries::moderation::{self as roles, SanctionKind};
 use crate::db::queries::reports::{self, FileError};
-use crate::db::queries;
-use crate::db::Database;
 use crate::domain::{Identity, Reason};
-use crate::moderation::{self, Actor};
 use crate::http::AppError;
 use crate::http::error::sentence;
+use crate::moderation::{self, Actor};
 use actix_session::Session;
 use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, post, web};
@@ -80,9 +80,7 @@ async fn file_report(
     }
     let (room, reporter, name) = (place.room.id, user.id, place.name.clone());
     let banned = db
-        .run(move |c| {
-            roles::active_sanction(c, room, reporter, SanctionKind::Ban, queries::now())
-        })
+        .run(move |c| roles::active_sanction(c, room, reporter, SanctionKind::Ban, queries::now()))
         .await?;
     if banned.is_some() {
         return Err(Refusal::forbidden(format!("You are banned from #{name}.")));
@@ -127,11 +125,9 @@ async fn file_report(
     })
     .await
     .map_err(|e| match e {
-        FileError::AlreadyReported => Refusal::new(
-            StatusCode::CONFLICT,
-            "already_reported",
-            sentence(&e),
-        ),
+        FileError::AlreadyReported => {
+            Refusal::new(StatusCode::CONFLICT, "already_reported", sentence(&e))
+        }
         FileError::TooMany { .. } => Refusal::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_reports",
