@@ -177,12 +177,7 @@ pub fn active_sanctions_in(
     let rows: Vec<(Sanction, String)> = sanctions::table
         .inner_join(users::table.on(users::id.eq(sanctions::user_id)))
         .filter(sanctions::room_id.eq(room))
-        .filter(sanctions::lifted_at.is_null())
-        .filter(
-            sanctions::expires_at
-                .is_null()
-                .or(sanctions::expires_at.gt(now)),
-        )
+        .filter(in_force(now))
         .order(sanctions::id.desc())
         .select((Sanction::as_select(), users::username))
         .load(conn)?;

@@ -128,6 +128,7 @@ impl From<AppError> for Refusal {
                 Self::new(StatusCode::UNAUTHORIZED, "login_required", "Please log in.")
             }
             AppError::Csrf => Self::new(StatusCode::FORBIDDEN, "csrf", sentence(&message)),
+            AppError::PasswordChangeRequired => Self::forbidden(sentence(&message)),
             AppError::Forbidden(_) => Self::forbidden(message),
             AppError::NotFound(_) => Self::not_found(message),
             AppError::BadRequest(_) => Self::invalid(message),

@@ -10,12 +10,12 @@ use crate::config::Settings;
 use crate::db::queries::moderation::{self as roles, RoomRole};
 use crate::db::queries::{self, memberships, reports, users};
 use crate::db::{Database, DbError};
-use crate::http::auth::{csrf_token, current_user};
+use crate::http::auth::{SignedIn, csrf_token};
 use crate::http::my_rooms::sidebar;
 use crate::http::{AppError, Templates};
 use actix_session::Session;
 use actix_web::http::header;
-use actix_web::{HttpRequest, HttpResponse, get, web};
+use actix_web::{HttpResponse, get, web};
 use chrono::NaiveDateTime;
 use serde::Serialize;
 
@@ -88,18 +88,13 @@ fn iso(at: NaiveDateTime) -> String {
 
 #[get("/chat/{room}/settings/")]
 pub(super) async fn settings_page(
-    req: HttpRequest,
+    SignedIn(user): SignedIn,
     path: web::Path<String>,
     session: Session,
     db: web::Data<Database>,
     settings: web::Data<Settings>,
     templates: web::Data<Templates>,
 ) -> Result<HttpResponse, AppError> {
-    let Some(user) = current_user(&session, &db, &settings).await? else {
-        return Err(AppError::LoginRequired {
-            next: req.path().to_owned(),
-        });
-    };
     let place = place(&db, &user, &path).await.map_err(Refusal::page)?;
     if !place.role.moderates() {
         return Err(AppError::Forbidden(format!(
