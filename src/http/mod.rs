@@ -1,5 +1,5 @@
 //! The HTTP side: pages, my rooms (join, leave, the sidebar), search, mentions,
-//! accounts, the WebSocket handshake, health checks
+//! the staff console, accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
 //! Handlers get their shared state (database, registry, templates, settings)
@@ -20,6 +20,7 @@ pub mod mentions;
 pub mod my_rooms;
 pub mod pages;
 pub mod search;
+pub mod staff;
 pub mod templates;
 pub mod throttle;
 pub mod ws;
@@ -35,6 +36,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(mentions::routes)
         .configure(search::routes)
         .configure(my_rooms::routes)
+        .configure(staff::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)
