@@ -48,5 +48,6 @@ mod scale_out;
 mod search;
 mod sessions;
 mod shutdown;
+mod staff_console;
 mod typing;
 mod unread;

@@ -124,7 +124,7 @@ async fn search(
             if let Some(next) = &next {
                 ctx.insert("next", next);
             }
-            ctx.insert("here", &here);
+            ctx.insert("back_to", &here);
             ctx.insert("bulk_max_hours", &settings.bulk_delete_max_hours);
         },
     )

@@ -179,6 +179,10 @@ async fn user_page(
         .collect();
     let view = UserView::from(detail.line);
     let is_me = view.name == me.username.as_str();
+    let all_messages = format!(
+        "/staff/messages/?{}",
+        serde_urlencoded::to_string([("q", format!("from:{}", view.name))]).unwrap_or_default()
+    );
     let title = view.name.clone();
     render(
         &templates,
@@ -191,6 +195,7 @@ async fn user_page(
             ctx.insert("subpage", &true);
             ctx.insert("account", &view);
             ctx.insert("is_me", &is_me);
+            ctx.insert("all_messages", &all_messages);
             ctx.insert("sessions", &sessions);
             ctx.insert("recent", &recent);
             ctx.insert("sanctions", &sanctions);
