@@ -145,10 +145,11 @@ pub fn rooms(
     ))
 }
 
-/// What deleting a room removes with it: every row that refers to it.
+/// What deleting a room removes with it, counted as the deletion's
+/// outcome counts it ([`delete_room`](super::moderation::delete_room)).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct RoomContents {
-    /// Its messages, deleted ones (kept as markers) included.
+    /// Its messages (deleted ones, kept as markers, not counted).
     pub messages: i64,
     /// Reactions to them.
     pub reactions: i64,
@@ -244,6 +245,7 @@ pub fn room_contents(conn: &mut DbConnection, id: RoomId) -> Result<RoomContents
     Ok(RoomContents {
         messages: messages::table
             .filter(messages::room_id.eq(id))
+            .filter(messages::deleted_at.is_null())
             .count()
             .get_result(conn)?,
         reactions: reactions::table
@@ -446,8 +448,8 @@ fn sanction_lines(
     Ok(rows
         .into_iter()
         .map(|sanction| {
-            let active = sanction.lifted_at.is_none()
-                && sanction.expires_at.is_none_or(|end| end > now);
+            let active =
+                sanction.lifted_at.is_none() && sanction.expires_at.is_none_or(|end| end > now);
             SanctionLine {
                 room: room_names
                     .get(&sanction.room_id)
@@ -482,14 +484,15 @@ fn names_of(
         .collect())
 }
 
-/// How many live messages the account `user` posted since `since`, in
-/// every room and conversation: what a bulk delete of them would remove.
+/// How many live messages the account `user` posted since `since` in
+/// rooms: what a bulk delete of them removes (the very query the bulk
+/// delete runs, [`live_messages_since`](super::moderation::live_messages_since)).
 /// `None` when there is no such account.
 pub fn messages_since(
     conn: &mut DbConnection,
     user: &str,
     since: NaiveDateTime,
-) -> Result<Option<i64>, DbError> {
+) -> Result<Option<usize>, DbError> {
     let Some(id) = users::table
         .filter(users::username.eq(user))
         .select(users::id)
@@ -499,12 +502,7 @@ pub fn messages_since(
         return Ok(None);
     };
     Ok(Some(
-        messages::table
-            .filter(messages::user_id.eq(id))
-            .filter(messages::created_at.ge(since))
-            .filter(messages::deleted_at.is_null())
-            .count()
-            .get_result(conn)?,
+        super::moderation::live_messages_since(conn, id, since)?.len(),
     ))
 }
 
@@ -550,16 +548,15 @@ const CONTEXT: i64 = 2;
 /// moderators, and its content is not shown).
 #[diesel::dsl::auto_type]
 fn open_reports_query() -> _ {
-    reports::table
-        .inner_join(rooms::table)
-        .filter(reports::resolved_at.is_null().and(rooms::direct_a.is_null()))
+    reports::table.inner_join(rooms::table).filter(
+        reports::resolved_at
+            .is_null()
+            .and(rooms::direct_a.is_null()),
+    )
 }
 
 /// The open reports, oldest first, each with its message in context.
-pub fn open_reports(
-    conn: &mut DbConnection,
-    page: PageOf,
-) -> Result<Listing<ReportLine>, DbError> {
+pub fn open_reports(conn: &mut DbConnection, page: PageOf) -> Result<Listing<ReportLine>, DbError> {
     let rows: Vec<Report> = open_reports_query()
         .order(reports::id.asc())
         .offset(page.offset)
@@ -655,7 +652,13 @@ fn report_lines(conn: &mut DbConnection, rows: Vec<Report>) -> Result<Vec<Report
 }
 
 /// A message and its author, as loaded for a report.
-type ContextRow = (MessageId, String, String, NaiveDateTime, Option<NaiveDateTime>);
+type ContextRow = (
+    MessageId,
+    String,
+    String,
+    NaiveDateTime,
+    Option<NaiveDateTime>,
+);
 
 fn context_columns() -> (
     messages::id,
@@ -726,69 +729,4 @@ pub fn report_target(conn: &mut DbConnection, id: i32) -> Result<Option<ReportTa
             resolved: resolved_at.is_some(),
         }),
     )
-}
-
-/// The open reports of the message `id`, oldest first: a deletion or a
-/// sanction answers all of them.
-pub fn open_reports_of(conn: &mut DbConnection, id: MessageId) -> Result<Vec<i32>, DbError> {
-    Ok(reports::table
-        .filter(reports::message_id.eq(id))
-        .filter(reports::resolved_at.is_null())
-        .order(reports::id.asc())
-        .select(reports::id)
-        .load(conn)?)
-}
-
-/// Which audit entries to list; every filter given must match.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct AuditFilter {
-    /// Done by this actor (a username, or `cli`), exactly.
-    pub actor: Option<String>,
-    /// This action word (`user.ban`), exactly.
-    pub action: Option<String>,
-    /// Whose target or room contains this, ignoring case.
-    pub text: Option<String>,
-    /// On this UTC day.
-    pub day: Option<chrono::NaiveDate>,
-}
-
-/// The audit log, newest first, as `filter` narrows it.
-pub fn audit(
-    conn: &mut DbConnection,
-    filter: &AuditFilter,
-    page: PageOf,
-) -> Result<Listing<crate::db::models::AuditEntry>, DbError> {
-    use crate::db::models::AuditEntry;
-    use crate::db::schema::audit_log;
-    let mut query = audit_log::table
-        .select(AuditEntry::as_select())
-        .order(audit_log::id.desc())
-        .offset(page.offset)
-        .limit(page.limit + 1)
-        .into_boxed();
-    if let Some(actor) = &filter.actor {
-        query = query.filter(audit_log::actor.eq(actor.clone()));
-    }
-    if let Some(action) = &filter.action {
-        query = query.filter(audit_log::action.eq(action.clone()));
-    }
-    if let Some(text) = &filter.text {
-        let pattern = contains(text);
-        query = query.filter(
-            lower(audit_log::target)
-                .like(pattern.clone())
-                .escape('\\')
-                .or(lower(audit_log::room.assume_not_null())
-                    .like(pattern)
-                    .escape('\\')
-                    .and(audit_log::room.is_not_null())),
-        );
-    }
-    if let Some(day) = filter.day {
-        let start = day.and_time(chrono::NaiveTime::MIN);
-        query = query
-            .filter(audit_log::at.ge(start))
-            .filter(audit_log::at.lt(start + chrono::TimeDelta::days(1)));
-    }
-    Ok(Listing::of(query.load(conn)?, page.limit))
 }

@@ -1,8 +1,8 @@
 //! `/staff/messages/`: search every room with the team chat's search (its
 //! syntax: words, `"phrases"`, `from:`, `in:`, `after:`, `before:`), see a
 //! message in its context, delete it with a reason; and bulk-delete what
-//! one user posted in the last hours (the usual answer to a spammer),
-//! after a confirmation that says how many messages will go.
+//! one user posted in rooms in the last hours (the usual answer to a
+//! spammer), after a confirmation that says how many messages will go.
 //!
 //! The console searches every room, admin-only and private ones included,
 //! but no direct conversation: their content is their two participants'
@@ -89,9 +89,11 @@ async fn search(
                 match found {
                     Ok(found) => {
                         next = found.next_before.map(|id| {
-                            let query =
-                                serde_urlencoded::to_string([("q", raw.as_str()), ("before", &id.to_string())])
-                                    .unwrap_or_default();
+                            let query = serde_urlencoded::to_string([
+                                ("q", raw.as_str()),
+                                ("before", &id.to_string()),
+                            ])
+                            .unwrap_or_default();
                             format!("/staff/messages/?{query}")
                         });
                         hits = found.hits.into_iter().filter_map(hit_view).collect();
@@ -218,7 +220,9 @@ impl BulkForm {
             .parse::<u32>()
             .ok()
             .filter(|h| (1..=max).contains(h))
-            .ok_or_else(|| format!("Say how many hours back to delete: a whole number from 1 to {max}."))?;
+            .ok_or_else(|| {
+                format!("Say how many hours back to delete: a whole number from 1 to {max}.")
+            })?;
         let reason = Reason::parse(&self.reason, settings.moderation_reason_max_chars)
             .map_err(|e| sentence(&e))?;
         Ok(Bulk {
@@ -278,9 +282,18 @@ async fn bulk_delete(
         n => format!("{n} hours"),
     };
     let question = match count {
-        0 => format!("{} posted nothing in the last {hours}: there is nothing to delete.", bulk.user),
-        1 => format!("Delete the 1 message {} posted in the last {hours}, in every room and conversation? This cannot be undone.", bulk.user),
-        n => format!("Delete the {n} messages {} posted in the last {hours}, in every room and conversation? This cannot be undone.", bulk.user),
+        0 => format!(
+            "{} posted nothing in the last {hours}: there is nothing to delete.",
+            bulk.user
+        ),
+        1 => format!(
+            "Delete the 1 message {} posted in the last {hours}, in every room? This cannot be undone.",
+            bulk.user
+        ),
+        n => format!(
+            "Delete the {n} messages {} posted in the last {hours}, in every room? This cannot be undone.",
+            bulk.user
+        ),
     };
     render(
         &templates,
@@ -293,7 +306,7 @@ async fn bulk_delete(
             ctx.insert("subpage", &true);
             ctx.insert("question", &question);
             ctx.insert("count", &count);
-            ctx.insert("user", bulk.user.as_str());
+            ctx.insert("whose", bulk.user.as_str());
             ctx.insert("hours", &bulk.hours);
             ctx.insert("reason", bulk.reason.as_str());
         },

@@ -149,7 +149,12 @@ fn back_with(session: &Session, to: &str, flash: Flash) -> Result<HttpResponse, 
 }
 
 /// Redirects to `to` saying why the form was refused, with its fields.
-fn refuse(session: &Session, to: &str, error: String, kept: Kept) -> Result<HttpResponse, AppError> {
+fn refuse(
+    session: &Session,
+    to: &str,
+    error: String,
+    kept: Kept,
+) -> Result<HttpResponse, AppError> {
     back_with(session, to, Flash::refused(error, kept))
 }
 
@@ -161,10 +166,7 @@ async fn perform(
     staff: &Identity,
     action: Action,
 ) -> Result<Result<Outcome, String>, AppError> {
-    match moderation
-        .perform(Actor::User(staff.clone()), action)
-        .await
-    {
+    match moderation.perform(Actor::User(staff.clone()), action).await {
         Ok(outcome) => Ok(Ok(outcome)),
         Err(ModError::Db(e)) => Err(e.into()),
         Err(e) => Ok(Err(sentence(&e))),

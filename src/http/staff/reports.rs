@@ -3,11 +3,13 @@
 //! answers: delete the message, mute its author (10 minutes, an hour, a
 //! day, or until lifted), ban its author from the room, or dismiss the
 //! report. Each performs its action and then closes the report with the
-//! matching [`Resolution`] (every open report of the same message, since
-//! they are answered together); both land in the audit log. Handled
+//! matching [`Resolution`] (which closes every open report of the same
+//! message: they are answered together); both land in the audit log. Handled
 //! reports are listed on a second tab, `/staff/reports/resolved/`.
 
-use super::{Flash, Kept, Pager, PageNumber, Section, Staff, Time, back_with, perform, refuse, render};
+use super::{
+    Flash, Kept, PageNumber, Pager, Section, Staff, Time, back_with, perform, refuse, render,
+};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::staff::{self, ContextMessage, ReportLine};
@@ -153,7 +155,16 @@ async fn resolved(
     settings: web::Data<Settings>,
     session: Session,
 ) -> Result<HttpResponse, AppError> {
-    queue(Tab::Resolved, &me, *page, &templates, &db, &settings, &session).await
+    queue(
+        Tab::Resolved,
+        &me,
+        *page,
+        &templates,
+        &db,
+        &settings,
+        &session,
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -250,23 +261,22 @@ async fn answer(
             Err(error) => return refused(error),
         }
     }
-    let message = target.message_id;
-    let mut ids = db.run(move |c| staff::open_reports_of(c, message)).await?;
-    if !ids.contains(&target.id) {
-        ids.push(target.id);
-    }
-    for id in ids {
-        match perform(&moderation, &me, Action::ResolveReport { id, resolution }).await? {
-            Ok(outcome) => said.push(outcome.message),
-            // The action is done; say so, and why the report is not closed.
-            Err(error) => {
-                said.push(error);
-                return back_with(
-                    &session,
-                    back,
-                    Flash::refused(said.join(" "), Kept::default()),
-                );
-            }
+    // Closes every open report of the same message: they are answered
+    // together.
+    let close = Action::ResolveReport {
+        id: target.id,
+        resolution,
+    };
+    match perform(&moderation, &me, close).await? {
+        Ok(outcome) => said.push(outcome.message),
+        // The action is done; say so, and why the report is not closed.
+        Err(error) => {
+            said.push(error);
+            return back_with(
+                &session,
+                back,
+                Flash::refused(said.join(" "), Kept::default()),
+            );
         }
     }
     back_with(

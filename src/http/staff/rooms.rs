@@ -4,20 +4,17 @@
 //! it down, archive it, appoint its moderators, lift its mutes and bans,
 //! and delete it after a confirmation that says what goes with it.
 
-use super::{
-    Kept, Pager, PageNumber, Section, Staff, Time, perform, refuse, render,
-    search_text,
-};
+use super::{Kept, PageNumber, Pager, Section, Staff, Time, perform, refuse, render, search_text};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::models::Room;
 use crate::db::queries::{self, staff};
+use crate::domain::{RoomName, Username};
 use crate::http::error::sentence;
 use crate::http::pages::room_name_from_path;
 use crate::http::{AppError, Templates, auth::check_csrf};
 use crate::moderation::{Access, Action, Moderation};
-use crate::domain::{RoomName, Username};
 use actix::Addr;
 use actix_session::Session;
 use actix_web::{HttpResponse, get, post, web};
@@ -315,18 +312,29 @@ impl RoomForm {
                     "" => 0,
                     raw => raw.parse::<u32>().map_err(|_| {
                         (
-                            "Slow mode takes a whole number of seconds; 0 turns it off."
-                                .to_owned(),
+                            "Slow mode takes a whole number of seconds; 0 turns it off.".to_owned(),
                             kept.clone().with("secs", &self.secs),
                         )
                     })?,
                 };
                 Action::SlowMode { room, secs }
             }
-            "moderator_add" => Action::AddModerator { room, user: user()? },
-            "moderator_remove" => Action::RemoveModerator { room, user: user()? },
-            "unmute" => Action::Unmute { room, user: user()? },
-            "unban" => Action::Unban { room, user: user()? },
+            "moderator_add" => Action::AddModerator {
+                room,
+                user: user()?,
+            },
+            "moderator_remove" => Action::RemoveModerator {
+                room,
+                user: user()?,
+            },
+            "unmute" => Action::Unmute {
+                room,
+                user: user()?,
+            },
+            "unban" => Action::Unban {
+                room,
+                user: user()?,
+            },
             _ => return Err(("That is not something a room can do.".to_owned(), kept)),
         };
         Ok((action, here))
@@ -346,15 +354,18 @@ async fn change(
     let name = room_name_from_path(&path)?;
     let here = format!("/staff/rooms/{name}/");
     match form.action(name) {
-        Ok((action, next)) => {
-            match perform(&moderation, &me, action).await? {
-                Ok(outcome) => super::back_with(&session, &next, super::Flash::done(&outcome)),
-                Err(error) => refuse(&session, &here, error, Kept::form(&form.op)
+        Ok((action, next)) => match perform(&moderation, &me, action).await? {
+            Ok(outcome) => super::back_with(&session, &next, super::Flash::done(&outcome)),
+            Err(error) => refuse(
+                &session,
+                &here,
+                error,
+                Kept::form(&form.op)
                     .with("to", &form.to)
                     .with("secs", &form.secs)
-                    .with("user", &form.user)),
-            }
-        }
+                    .with("user", &form.user),
+            ),
+        },
         Err((error, kept)) => refuse(&session, &here, error, kept),
     }
 }

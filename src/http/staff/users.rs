@@ -4,7 +4,9 @@
 //! password (which the user must change at the next login), and see its
 //! latest messages and its mutes and bans (lifting those in force).
 
-use super::{Kept, Pager, PageNumber, Section, Staff, Time, perform_and_return, refuse, render, search_text};
+use super::{
+    Kept, PageNumber, Pager, Section, Staff, Time, perform_and_return, refuse, render, search_text,
+};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::{self, staff};
