@@ -20,6 +20,7 @@ mod bad_input;
 mod browser;
 mod browser_mentions;
 mod browser_replies;
+mod browser_staff;
 mod browser_unread;
 mod bus_auth;
 mod chat;

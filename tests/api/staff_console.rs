@@ -99,7 +99,7 @@ fn audit_rows(app: &TestApp) -> Vec<(String, String, String, Option<String>, Str
 /// Files a report of message `id` by `reporter`, straight into the
 /// database (as the room page's "Report…" does through
 /// `POST /chat/<room>/report/`).
-fn file_report(app: &TestApp, id: i64, reporter: &str, reason: &str) -> i32 {
+pub(crate) fn file_report(app: &TestApp, id: i64, reporter: &str, reason: &str) -> i32 {
     use confab::db::models::NewReport;
     use confab::db::schema::{messages, reports};
     use confab::domain::MessageId;
