@@ -309,7 +309,7 @@ async fn the_console_works_from_the_keyboard_in_reading_order() {
     }
     let position = |what: &str, test: &dyn Fn(&Value) -> bool| {
         walk.iter()
-            .position(|f| test(f))
+            .position(test)
             .unwrap_or_else(|| panic!("the walk reaches {what}: {walk:#?}"))
     };
     let nav = position("the Staff nav", &|f| f["inNav"] == true);

@@ -4,7 +4,10 @@
 //! it down, archive it, appoint its moderators, lift its mutes and bans,
 //! and delete it after a confirmation that says what goes with it.
 
-use super::{Kept, PageNumber, Pager, Section, Staff, Time, perform, refuse, render, search_text};
+use super::{
+    Flash, Kept, PageNumber, Pager, Section, Staff, Time, back_with, perform, refuse, render,
+    search_text,
+};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
 use crate::db::Database;
@@ -186,7 +189,7 @@ async fn create(
     };
     let to = format!("/staff/rooms/{name}/");
     match perform(&moderation, &me, Action::CreateRoom { name, access }).await? {
-        Ok(outcome) => super::back_with(&session, &to, super::Flash::done(&outcome)),
+        Ok(outcome) => back_with(&session, &to, Flash::done(&outcome)),
         Err(error) => refuse(&session, "/staff/rooms/", error, kept),
     }
 }
@@ -283,25 +286,28 @@ struct RoomForm {
 }
 
 impl RoomForm {
+    /// The fields to show again if the change is refused.
+    fn kept(&self) -> Kept {
+        Kept::form(&self.op)
+            .with("to", &self.to)
+            .with("secs", &self.secs)
+            .with("user", &self.user)
+    }
+
     /// The action the form asks for in `room`, and the page to show after
-    /// it; or why it cannot be one, with the fields to show again.
-    fn action(&self, room: RoomName) -> Result<(Action, String), (String, Kept)> {
+    /// it; or why it cannot be one.
+    fn action(&self, room: RoomName) -> Result<(Action, String), String> {
         let here = format!("/staff/rooms/{room}/");
-        let kept = Kept::form(&self.op);
-        let user = || {
-            Username::parse(self.user.trim())
-                .map_err(|e| (sentence(&e), kept.clone().with("user", &self.user)))
-        };
+        let user = || Username::parse(self.user.trim()).map_err(|e| sentence(&e));
         let action = match self.op.as_str() {
             "rename" => {
-                let to = RoomName::parse(self.to.trim())
-                    .map_err(|e| (sentence(&e), kept.clone().with("to", &self.to)))?;
+                let to = RoomName::parse(self.to.trim()).map_err(|e| sentence(&e))?;
                 let next = format!("/staff/rooms/{to}/");
                 return Ok((Action::RenameRoom { room, to }, next));
             }
             "access" => Action::SetAccess {
                 room,
-                access: parse_access(&self.access).map_err(|e| (e, kept.clone()))?,
+                access: parse_access(&self.access)?,
             },
             "lock" => Action::Lock { room },
             "unlock" => Action::Unlock { room },
@@ -311,10 +317,7 @@ impl RoomForm {
                 let secs = match self.secs.trim() {
                     "" => 0,
                     raw => raw.parse::<u32>().map_err(|_| {
-                        (
-                            "Slow mode takes a whole number of seconds; 0 turns it off.".to_owned(),
-                            kept.clone().with("secs", &self.secs),
-                        )
+                        "Slow mode takes a whole number of seconds; 0 turns it off.".to_owned()
                     })?,
                 };
                 Action::SlowMode { room, secs }
@@ -335,7 +338,7 @@ impl RoomForm {
                 room,
                 user: user()?,
             },
-            _ => return Err(("That is not something a room can do.".to_owned(), kept)),
+            _ => return Err("That is not something a room can do.".to_owned()),
         };
         Ok((action, here))
     }
@@ -353,20 +356,15 @@ async fn change(
     check_csrf(&session, &form.csrf_token)?;
     let name = room_name_from_path(&path)?;
     let here = format!("/staff/rooms/{name}/");
-    match form.action(name) {
-        Ok((action, next)) => match perform(&moderation, &me, action).await? {
-            Ok(outcome) => super::back_with(&session, &next, super::Flash::done(&outcome)),
-            Err(error) => refuse(
-                &session,
-                &here,
-                error,
-                Kept::form(&form.op)
-                    .with("to", &form.to)
-                    .with("secs", &form.secs)
-                    .with("user", &form.user),
-            ),
-        },
-        Err((error, kept)) => refuse(&session, &here, error, kept),
+    let result = match form.action(name) {
+        Ok((action, next)) => perform(&moderation, &me, action)
+            .await?
+            .map(|outcome| (outcome, next)),
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok((outcome, next)) => back_with(&session, &next, Flash::done(&outcome)),
+        Err(error) => refuse(&session, &here, error, form.kept()),
     }
 }
 
@@ -428,7 +426,7 @@ async fn delete(
     let room = room_name_from_path(&path)?;
     let here = format!("/staff/rooms/{room}/");
     match perform(&moderation, &me, Action::DeleteRoom { room }).await? {
-        Ok(outcome) => super::back_with(&session, "/staff/rooms/", super::Flash::done(&outcome)),
+        Ok(outcome) => back_with(&session, "/staff/rooms/", Flash::done(&outcome)),
         Err(error) => refuse(&session, &here, error, Kept::default()),
     }
 }
