@@ -691,6 +691,15 @@ async fn user_forms_perform_each_action_and_log_it() {
     let again = app.browser();
     let res = again.login("bob", "a new password", "/chat/").await;
     assert_eq!(res.status(), 303, "the new password works");
+    assert_eq!(
+        res.headers()["location"],
+        "/accounts/password/",
+        "and bob must choose his own"
+    );
+    assert_eq!(
+        again.get("/chat/").await.headers()["location"],
+        "/accounts/password/"
+    );
 
     // Deactivated with a reason, then reactivated.
     let (_, page) = submit_and_follow(
@@ -702,6 +711,19 @@ async fn user_forms_perform_each_action_and_log_it() {
     .await;
     assert!(flash(&page).unwrap().starts_with("bob is deactivated"));
     assert!(user_row(&app, "bob").deactivated_at.is_some());
+    assert_eq!(
+        again.get("/accounts/password/").await.status(),
+        302,
+        "signed out"
+    );
+    let refused = again.login("bob", "a new password", "/chat/").await;
+    assert!(
+        refused
+            .text()
+            .await
+            .unwrap()
+            .contains("This account is deactivated.")
+    );
     let rows = audit_rows(&app);
     let last = rows.last().unwrap();
     assert_eq!(
@@ -717,6 +739,8 @@ async fn user_forms_perform_each_action_and_log_it() {
     submit_and_follow(&boss, here, here, &[("op", "reactivate")]).await;
     assert!(user_row(&app, "bob").deactivated_at.is_none());
     assert_audited(&app, "boss", "user.reactivate", "bob");
+    let res = app.browser().login("bob", "a new password", "/chat/").await;
+    assert_eq!(res.status(), 303, "may log in again");
 
     // A reason longer than allowed is refused, and kept for the form.
     let long = "x".repeat(501);
