@@ -14,9 +14,9 @@
 //!   in-process ([`actors::bus`]) or, with `REDIS_URL`, the bridge between
 //!   instances ([`actors::redis_bridge`], with its `wire` format and the
 //!   `presence` all instances share).
-//! - [`http`]: pages, accounts and sign-in (and their throttles), the
-//!   cookie key, the WebSocket handshake, health, assets, templates, and
-//!   the one error type of every handler.
+//! - [`http`]: pages, the staff console, accounts and sign-in (and their
+//!   throttles), the cookie key, the WebSocket handshake, health, assets,
+//!   templates, and the one error type of every handler.
 //! - [`passwords`]: Argon2 hashing, for the HTTP side and the CLI alike.
 //! - [`db`]: connection pool (SQLite or PostgreSQL), the writer that
 //!   commits room writes in batches, generated schema, row structs and

@@ -1,6 +1,6 @@
 //! The HTTP side: pages, my rooms (join, leave, the sidebar), search, mentions,
-//! in-room moderation (actions, reports, a room's settings page),
-//! accounts, the WebSocket handshake, health checks
+//! in-room moderation (actions, reports, a room's settings page), the
+//! staff console, accounts, the WebSocket handshake, health checks
 //! and static assets, one module per group of routes.
 //!
 //! Handlers get their shared state (database, registry, templates, settings)
@@ -22,6 +22,7 @@ pub mod moderate;
 pub mod my_rooms;
 pub mod pages;
 pub mod search;
+pub mod staff;
 pub mod templates;
 pub mod throttle;
 pub mod ws;
@@ -38,6 +39,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
         .configure(moderate::routes)
         .configure(search::routes)
         .configure(my_rooms::routes)
+        .configure(staff::routes)
         .configure(accounts::routes)
         .configure(ws::routes)
         .configure(health::routes)

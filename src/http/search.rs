@@ -14,7 +14,7 @@ use super::error::sentence;
 use super::{AppError, Templates};
 use crate::config::Settings;
 use crate::db::Database;
-use crate::db::queries::search::{self as queries, Found, HitPlace, Search, SearchError};
+use crate::db::queries::search::{self as queries, Found, HitPlace, Scope, Search, SearchError};
 use crate::domain::{MessageId, SearchQuery, Segment};
 use actix_session::Session;
 use actix_web::http::StatusCode;
@@ -125,6 +125,7 @@ async fn search(
                 &Search {
                     query: &query,
                     viewer: &viewer,
+                    scope: Scope::Viewer,
                     before_id,
                     limit,
                 },

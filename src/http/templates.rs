@@ -30,6 +30,54 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/mentions.html"),
     ),
     (
+        "staff/pager.html",
+        include_str!("../../templates/staff/pager.html"),
+    ),
+    (
+        "staff/layout.html",
+        include_str!("../../templates/staff/layout.html"),
+    ),
+    (
+        "staff/overview.html",
+        include_str!("../../templates/staff/overview.html"),
+    ),
+    (
+        "staff/rooms.html",
+        include_str!("../../templates/staff/rooms.html"),
+    ),
+    (
+        "staff/room.html",
+        include_str!("../../templates/staff/room.html"),
+    ),
+    (
+        "staff/room_delete.html",
+        include_str!("../../templates/staff/room_delete.html"),
+    ),
+    (
+        "staff/users.html",
+        include_str!("../../templates/staff/users.html"),
+    ),
+    (
+        "staff/user.html",
+        include_str!("../../templates/staff/user.html"),
+    ),
+    (
+        "staff/messages.html",
+        include_str!("../../templates/staff/messages.html"),
+    ),
+    (
+        "staff/bulk_delete.html",
+        include_str!("../../templates/staff/bulk_delete.html"),
+    ),
+    (
+        "staff/reports.html",
+        include_str!("../../templates/staff/reports.html"),
+    ),
+    (
+        "staff/audit.html",
+        include_str!("../../templates/staff/audit.html"),
+    ),
+    (
         "accounts/login.html",
         include_str!("../../templates/accounts/login.html"),
     ),

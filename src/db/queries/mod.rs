@@ -9,6 +9,7 @@ pub mod reports;
 pub mod rooms;
 pub mod search;
 pub mod sessions;
+pub mod staff;
 pub mod users;
 
 /// The current time as stored in the database: UTC without an offset.

@@ -11,10 +11,11 @@
 //! ([`highlight`]), the same for both. Everything else (visibility, the
 //! filters, paging) is written once below.
 //!
-//! Visibility: a result is a live (not deleted) message in a room the
-//! searcher may enter (every ordinary room, and admin-only ones for staff)
-//! or in a direct conversation they take part in
-//! (`rooms.direct_a`/`direct_b`). Results come newest first, a page at a
+//! Visibility ([`Scope`]): a result is a live (not deleted) message in a
+//! room the searcher may enter (every ordinary room, and admin-only ones
+//! for staff) or in a direct conversation they take part in
+//! (`rooms.direct_a`/`direct_b`); in the staff console, in any room and in
+//! no direct conversation. Results come newest first, a page at a
 //! time; the next page starts below the last id shown (keyset paging, so
 //! its cost does not grow with the page number).
 //!
@@ -39,10 +40,24 @@ pub struct Search<'a> {
     pub query: &'a SearchQuery,
     /// Who searches: what they may see.
     pub viewer: &'a Identity,
+    /// Whose view: the viewer's own, or the staff console's.
+    pub scope: Scope,
     /// Only results older than this message (the next page).
     pub before_id: Option<MessageId>,
     /// Results per page.
     pub limit: i64,
+}
+
+/// Which messages a search looks through.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scope {
+    /// What the viewer may see: the rooms they may enter and their own
+    /// direct conversations.
+    Viewer,
+    /// The staff console's (`/staff/messages/`): every room, admin-only
+    /// and private ones included, and no direct conversation, whose
+    /// content is its participants' alone.
+    EveryRoom,
 }
 
 /// One page of results.
@@ -91,6 +106,9 @@ pub enum SearchError {
     /// `in:` names no room the searcher may enter.
     #[error("there is no room called {0} that you can enter")]
     NoSuchRoom(String),
+    /// `in:@` in the staff console.
+    #[error("the staff console does not search direct conversations")]
+    DirectOutOfScope,
     /// The database failed.
     #[error(transparent)]
     Db(#[from] DbError),
@@ -163,10 +181,16 @@ fn resolve(conn: &mut DbConnection, search: &Search<'_>) -> Result<Filters, Sear
     match &search.query.place {
         None => {}
         Some(Place::Room(name)) => {
+            let everywhere = search.scope == Scope::EveryRoom;
             let room = rooms::by_name(conn, name.as_str())?
-                .filter(|r| r.direct_a.is_none() && (!r.admin_only || search.viewer.is_staff))
+                .filter(|r| {
+                    r.direct_a.is_none() && (everywhere || !r.admin_only || search.viewer.is_staff)
+                })
                 .ok_or_else(|| SearchError::NoSuchRoom(name.to_string()))?;
             filters.room = Some(room.id.0);
+        }
+        Some(Place::Direct(_)) if search.scope == Scope::EveryRoom => {
+            return Err(SearchError::DirectOutOfScope);
         }
         Some(Place::Direct(name)) => {
             let other = users::by_login_name(conn, name)?
@@ -261,19 +285,21 @@ fn build(dialect: Dialect, search: &Search<'_>, filters: &Filters) -> Sql {
         // Filters alone: the newest messages they admit, whole.
         (_, false) => ("messages m", "1 = 1".to_owned(), "m.id"),
     };
-    let me = search.viewer.id.0;
-    let me_a = sql.param(Bind::Int(me));
-    let me_b = sql.param(Bind::Int(me));
-    let rooms_seen = if search.viewer.is_staff {
-        "r.direct_a IS NULL"
-    } else {
-        "r.direct_a IS NULL AND r.admin_only = FALSE"
+    let seen = match search.scope {
+        Scope::EveryRoom => "r.direct_a IS NULL".to_owned(),
+        Scope::Viewer => {
+            let me = search.viewer.id.0;
+            let me_a = sql.param(Bind::Int(me));
+            let me_b = sql.param(Bind::Int(me));
+            let rooms_seen = if search.viewer.is_staff {
+                "r.direct_a IS NULL"
+            } else {
+                "r.direct_a IS NULL AND r.admin_only = FALSE"
+            };
+            format!("(({rooms_seen}) OR r.direct_a = {me_a} OR r.direct_b = {me_b})")
+        }
     };
-    let mut conditions = vec![
-        matches,
-        "m.deleted_at IS NULL".to_owned(),
-        format!("(({rooms_seen}) OR r.direct_a = {me_a} OR r.direct_b = {me_b})"),
-    ];
+    let mut conditions = vec![matches, "m.deleted_at IS NULL".to_owned(), seen];
     if let Some(author) = filters.author {
         conditions.push(format!("m.user_id = {}", sql.param(Bind::Int(author))));
     }
