@@ -6,6 +6,7 @@ pub mod messages;
 pub mod moderation;
 pub mod reactions;
 pub mod rooms;
+pub mod rules;
 pub mod search;
 pub mod sessions;
 pub mod users;
