@@ -6,7 +6,7 @@
 
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, BusKey, RedisBus};
-use crate::actors::registry::{CloseAll, Registry};
+use crate::actors::registry::{AttachSweep, CloseAll, Registry};
 use crate::actors::session::SessionsShared;
 use crate::actors::sweep::SessionSweep;
 use crate::config::Settings;
@@ -131,13 +131,15 @@ impl Application {
             None => LocalBus::shared(),
         };
         let registry = Registry::new(db.clone(), bus.clone()).start();
-        SessionSweep::new(
+        let sweep = SessionSweep::new(
             db.clone(),
             registry.clone(),
             LoginLifetime::new(settings.session_idle),
             settings.session_sweep,
         )
         .start();
+        // Moderation news reaches the sweep through the registry.
+        registry.do_send(AttachSweep(sweep.recipient()));
         let registry_for_stop = registry.clone();
         let (listener, local) = bind(settings.bind)?;
         let metrics = settings.metrics_bind.map(bind).transpose()?;
