@@ -13,12 +13,24 @@
 //! Enforcement does not live here: the writer's checks, the handshake,
 //! the pages and the sweep read the rows this module writes.
 
+mod accounts;
+mod acting;
+pub mod audit;
+mod messages;
+mod people;
+mod rooms;
+
+pub use audit::{AuditFilter, audit_entries, record};
+
 use crate::actors::bus::{Bus, ModerationNews, RoomEvent};
 use crate::config::Settings;
-use crate::db::queries::moderation::RoomRole;
+use crate::db::queries::moderation::SanctionKind;
 use crate::db::{Database, DbConnection, DbError};
 use crate::domain::{Identity, MessageId, Reason, RoomName, Username};
 use crate::protocol::ServerFrame;
+use acting::Acting;
+use audit::Entry;
+use diesel::Connection;
 
 /// Who acts.
 #[derive(Debug, Clone)]
@@ -362,15 +374,131 @@ impl Limits {
     }
 }
 
-/// Checks, changes and records `action` by `actor`, in one transaction.
+/// What one action did: the sentence for who asked, what open
+/// connections must do, and the audit entry.
+struct Done {
+    message: String,
+    effects: Vec<Effect>,
+    entry: Entry,
+}
+
+impl Done {
+    /// Done, as `message` says, recorded as `entry`, with no effects yet.
+    fn new(message: String, entry: Entry) -> Done {
+        Done {
+            message,
+            effects: Vec::new(),
+            entry,
+        }
+    }
+
+    /// With `effect` too.
+    fn effect(mut self, effect: Effect) -> Done {
+        self.effects.push(effect);
+        self
+    }
+}
+
+/// Checks, changes and records `action` by `actor`, in one transaction:
+/// either all of it is committed (the change and its audit entry) or
+/// nothing is.
+///
+/// The actor is read again from the database (a demoted or deactivated
+/// user may no longer do what their request's identity says); the command
+/// line may do anything. Refusals are sentences a person understands:
+/// [`ModError::Forbidden`] for who may not, [`ModError::NotFound`] for an
+/// unknown room, user, message or report (or a private room the actor is
+/// not in), [`ModError::Invalid`] for what makes no sense (an action on a
+/// direct conversation, a limit exceeded), [`ModError::Conflict`] for a
+/// name taken or a report handled already.
 pub fn apply(
     conn: &mut DbConnection,
     actor: &Actor,
     action: &Action,
     limits: &Limits,
 ) -> Result<Applied, ModError> {
-    let _ = (conn, actor, action, limits, RoomRole::Member);
-    unimplemented!("issue 14: the mod-core branch implements apply")
+    conn.transaction(|conn| {
+        let acting = Acting::load(conn, actor)?;
+        let done = dispatch(conn, &acting, action, limits)?;
+        done.entry.write(conn, &acting.name)?;
+        Ok(Applied {
+            outcome: Outcome {
+                message: done.message,
+            },
+            effects: done.effects,
+        })
+    })
+}
+
+/// Runs `action`'s own checks and changes.
+fn dispatch(
+    conn: &mut DbConnection,
+    acting: &Acting,
+    action: &Action,
+    limits: &Limits,
+) -> Result<Done, ModError> {
+    use Action::*;
+    match action {
+        CreateRoom { name, access } => rooms::create(conn, acting, name, *access),
+        RenameRoom { room, to } => rooms::rename(conn, acting, room, to),
+        SetAccess { room, access } => rooms::set_access(conn, acting, room, *access),
+        Lock { room } => rooms::lock(conn, acting, room, true),
+        Unlock { room } => rooms::lock(conn, acting, room, false),
+        SlowMode { room, secs } => rooms::slow_mode(conn, acting, room, *secs, limits),
+        Archive { room } => rooms::archive(conn, acting, room, true),
+        Unarchive { room } => rooms::archive(conn, acting, room, false),
+        DeleteRoom { room } => rooms::delete(conn, acting, room),
+        Invite { room, user } => rooms::invite(conn, acting, room, user),
+        Uninvite { room, user } => rooms::uninvite(conn, acting, room, user),
+        AddModerator { room, user } => rooms::moderator(conn, acting, room, user, true),
+        RemoveModerator { room, user } => rooms::moderator(conn, acting, room, user, false),
+        Kick { room, user, reason } => people::kick(conn, acting, room, user, reason),
+        Mute {
+            room,
+            user,
+            minutes,
+            reason,
+        } => people::sanction(
+            conn,
+            acting,
+            room,
+            user,
+            SanctionKind::Mute,
+            *minutes,
+            reason,
+        ),
+        Unmute { room, user } => people::lift(conn, acting, room, user, SanctionKind::Mute),
+        Ban {
+            room,
+            user,
+            minutes,
+            reason,
+        } => people::sanction(
+            conn,
+            acting,
+            room,
+            user,
+            SanctionKind::Ban,
+            *minutes,
+            reason,
+        ),
+        Unban { room, user } => people::lift(conn, acting, room, user, SanctionKind::Ban),
+        Promote { user } => accounts::staff(conn, acting, user, true),
+        Demote { user } => accounts::staff(conn, acting, user, false),
+        Deactivate { user, reason } => accounts::deactivate(conn, acting, user, reason),
+        Reactivate { user } => accounts::reactivate(conn, acting, user),
+        EndSessions { user } => accounts::end_sessions(conn, acting, user),
+        SetPassword { user, hash } => accounts::set_password(conn, acting, user, hash),
+        DeleteMessage { id, reason } => messages::delete(conn, acting, *id, reason),
+        BulkDelete {
+            user,
+            hours,
+            reason,
+        } => messages::bulk_delete(conn, acting, user, *hours, reason, limits),
+        ResolveReport { id, resolution } => {
+            messages::resolve_report(conn, acting, *id, *resolution)
+        }
+    }
 }
 
 /// The service as the HTTP handlers hold it (`web::Data<Moderation>`):

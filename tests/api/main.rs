@@ -36,6 +36,7 @@ mod http_hardening;
 mod limits;
 mod mentions;
 mod message_actions;
+mod moderation_service;
 mod pages;
 mod postgres;
 mod presence;

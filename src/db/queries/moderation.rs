@@ -5,11 +5,22 @@
 //! standing in a room ([`role_in`]) and whether a sanction is in force
 //! ([`active_sanction`]). Both are read where they are enforced, so a
 //! change takes effect whoever made it.
+//!
+//! The writes are [`crate::moderation::apply`]'s, which runs them inside
+//! its transaction after checking who may: nothing else calls them. The
+//! audit log is read here too ([`audit_page`]), for the console and
+//! `confab audit`.
 
-use crate::db::models::{Room, Sanction};
-use crate::db::schema::{room_moderators, sanctions};
+use crate::db::models::{
+    AuditEntry, Message, NewAuditEntry, NewSanction, Report, Room, RoomAlias, RoomModerator,
+    Sanction,
+};
+use crate::db::schema::{
+    audit_log, memberships, mentions, messages, reactions, reports, room_aliases, room_moderators,
+    rooms, sanctions, users,
+};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{Identity, RoomId, UserId};
+use crate::domain::{Identity, MessageId, RoomId, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
 
@@ -122,4 +133,410 @@ pub fn active_sanction(
     Ok(rows
         .into_iter()
         .max_by_key(|s| (s.expires_at.is_none(), s.expires_at)))
+}
+
+// ---------------------------------------------------------------------
+// The writes of moderation (`crate::moderation::apply` calls them, inside
+// its transaction) and the reads the pages and the console share.
+// ---------------------------------------------------------------------
+
+diesel::define_sql_function! {
+    /// `lower(text)`: the audit log's text filter ignores case on both
+    /// backends (SQLite's LIKE does already for ASCII, PostgreSQL's does
+    /// not).
+    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+/// The room called `name` now, or the one that was called so before a
+/// rename (`room_aliases`): for pages, which redirect an old name to the
+/// new one (compare the row's `name` with the one asked for).
+pub fn room_by_name_or_alias(conn: &mut DbConnection, name: &str) -> Result<Option<Room>, DbError> {
+    if let Some(room) = super::rooms::by_name(conn, name)? {
+        return Ok(Some(room));
+    }
+    Ok(room_aliases::table
+        .inner_join(rooms::table)
+        .filter(room_aliases::name.eq(name))
+        .select(Room::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Creates a room with the given access; [`DbError::Conflict`] when the
+/// name is taken. An old name (alias) equal to it stops redirecting: the
+/// new room has it now.
+pub fn create_room(
+    conn: &mut DbConnection,
+    name: &str,
+    admin_only: bool,
+    invite_only: bool,
+    created_by: Option<UserId>,
+) -> Result<Room, DbError> {
+    let room = super::rooms::create(conn, name, admin_only, created_by)?;
+    diesel::delete(room_aliases::table.filter(room_aliases::name.eq(name))).execute(conn)?;
+    if invite_only {
+        set_access(conn, room.id, admin_only, true)?;
+    }
+    Ok(Room {
+        invite_only,
+        ..room
+    })
+}
+
+/// Renames room `id` from `from` to `to`: `from` becomes an alias of it
+/// (links to it redirect), and an alias called `to` is dropped (the name
+/// is the room's own now). [`DbError::Conflict`] when a room is called
+/// `to` already.
+pub fn rename_room(
+    conn: &mut DbConnection,
+    id: RoomId,
+    from: &str,
+    to: &str,
+) -> Result<(), DbError> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::name.eq(to))
+        .execute(conn)?;
+    diesel::delete(room_aliases::table.filter(room_aliases::name.eq_any([from, to])))
+        .execute(conn)?;
+    diesel::insert_into(room_aliases::table)
+        .values(&RoomAlias {
+            name: from.to_owned(),
+            room_id: id,
+            created_at: super::now(),
+        })
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets who may enter room `id`: staff only, its members only, or both
+/// flags off (everyone signed in).
+pub fn set_access(
+    conn: &mut DbConnection,
+    id: RoomId,
+    admin_only: bool,
+    invite_only: bool,
+) -> Result<(), DbError> {
+    diesel::update(rooms::table.find(id))
+        .set((
+            rooms::admin_only.eq(admin_only),
+            rooms::invite_only.eq(invite_only),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Makes room `id` read-only (for all but moderators and staff) or
+/// writable.
+pub fn set_locked(conn: &mut DbConnection, id: RoomId, locked: bool) -> Result<(), DbError> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::locked.eq(locked))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Sets room `id`'s slow mode: seconds between one user's posts (0: off).
+pub fn set_slow_mode(conn: &mut DbConnection, id: RoomId, secs: i32) -> Result<(), DbError> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::slow_mode_secs.eq(secs))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Archives room `id` at `at`, or brings it back (`None`).
+pub fn set_archived(
+    conn: &mut DbConnection,
+    id: RoomId,
+    at: Option<NaiveDateTime>,
+) -> Result<(), DbError> {
+    diesel::update(rooms::table.find(id))
+        .set(rooms::archived_at.eq(at))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// What deleting a room removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RoomDeletion {
+    /// Its live messages (deleted ones were markers already).
+    pub messages: usize,
+    /// Reactions on its messages.
+    pub reactions: usize,
+    /// Its members ("my rooms" entries).
+    pub members: usize,
+}
+
+/// Deletes room `id` and every row that refers to it or to its messages:
+/// reactions, mentions, reports, sanctions, moderators, aliases,
+/// memberships and messages (SQLite's search index follows by trigger,
+/// PostgreSQL's is a column of the rows). Its name is free afterwards.
+pub fn delete_room(conn: &mut DbConnection, id: RoomId) -> Result<RoomDeletion, DbError> {
+    let its_messages = || {
+        messages::table
+            .filter(messages::room_id.eq(id))
+            .select(messages::id)
+    };
+    let live: i64 = messages::table
+        .filter(messages::room_id.eq(id))
+        .filter(messages::deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    let reactions =
+        diesel::delete(reactions::table.filter(reactions::message_id.eq_any(its_messages())))
+            .execute(conn)?;
+    diesel::delete(mentions::table.filter(mentions::message_id.eq_any(its_messages())))
+        .execute(conn)?;
+    diesel::delete(
+        reports::table.filter(
+            reports::room_id
+                .eq(id)
+                .or(reports::message_id.eq_any(its_messages())),
+        ),
+    )
+    .execute(conn)?;
+    diesel::delete(sanctions::table.filter(sanctions::room_id.eq(id))).execute(conn)?;
+    diesel::delete(room_moderators::table.filter(room_moderators::room_id.eq(id))).execute(conn)?;
+    diesel::delete(room_aliases::table.filter(room_aliases::room_id.eq(id))).execute(conn)?;
+    let members =
+        diesel::delete(memberships::table.filter(memberships::room_id.eq(id))).execute(conn)?;
+    diesel::delete(messages::table.filter(messages::room_id.eq(id))).execute(conn)?;
+    diesel::delete(rooms::table.find(id)).execute(conn)?;
+    Ok(RoomDeletion {
+        messages: usize::try_from(live).unwrap_or(0),
+        reactions,
+        members,
+    })
+}
+
+/// Appoints `user` to moderate `room`; false if they did already.
+pub fn add_moderator(conn: &mut DbConnection, room: RoomId, user: UserId) -> Result<bool, DbError> {
+    if is_moderator(conn, room, user)? {
+        return Ok(false);
+    }
+    diesel::insert_into(room_moderators::table)
+        .values(&RoomModerator {
+            room_id: room,
+            user_id: user,
+            appointed_at: super::now(),
+        })
+        .execute(conn)?;
+    Ok(true)
+}
+
+/// Removes `user` from `room`'s moderators; false if they were not one.
+pub fn remove_moderator(
+    conn: &mut DbConnection,
+    room: RoomId,
+    user: UserId,
+) -> Result<bool, DbError> {
+    let gone = diesel::delete(
+        room_moderators::table
+            .filter(room_moderators::room_id.eq(room))
+            .filter(room_moderators::user_id.eq(user)),
+    )
+    .execute(conn)?;
+    Ok(gone > 0)
+}
+
+/// The user ids appointed to moderate `room`.
+pub fn moderators_of(conn: &mut DbConnection, room: RoomId) -> Result<Vec<UserId>, DbError> {
+    Ok(room_moderators::table
+        .filter(room_moderators::room_id.eq(room))
+        .select(room_moderators::user_id)
+        .load(conn)?)
+}
+
+/// Imposes a sanction: lifts any `kind` sanction of the same user in the
+/// same room still in force (the new one replaces it), then stores `new`.
+pub fn impose(conn: &mut DbConnection, new: &NewSanction<'_>) -> Result<Sanction, DbError> {
+    let kind = match new.kind {
+        "ban" => SanctionKind::Ban,
+        _ => SanctionKind::Mute,
+    };
+    lift(conn, new.room_id, new.user_id, kind, new.created_at)?;
+    diesel::insert_into(sanctions::table)
+        .values(new)
+        .returning(sanctions::all_columns)
+        .get_result(conn)
+        .map_err(DbError::from)
+}
+
+/// Lifts at `now` every `kind` sanction of `user` in `room` in force at
+/// `now`; returns how many there were.
+pub fn lift(
+    conn: &mut DbConnection,
+    room: RoomId,
+    user: UserId,
+    kind: SanctionKind,
+    now: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        sanctions::table
+            .filter(sanctions::room_id.eq(room))
+            .filter(sanctions::user_id.eq(user))
+            .filter(sanctions::kind.eq(kind.as_str()))
+            .filter(sanctions::lifted_at.is_null())
+            .filter(
+                sanctions::expires_at
+                    .is_null()
+                    .or(sanctions::expires_at.gt(now)),
+            ),
+    )
+    .set(sanctions::lifted_at.eq(now))
+    .execute(conn)?)
+}
+
+/// The report `id`, if there is one.
+pub fn report(conn: &mut DbConnection, id: i32) -> Result<Option<Report>, DbError> {
+    Ok(reports::table
+        .find(id)
+        .select(Report::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// Closes every open report of `message` (one per reporter) as handled by
+/// `by` (`None`: the command line) with `resolution`; returns how many.
+pub fn resolve_reports_of(
+    conn: &mut DbConnection,
+    message: MessageId,
+    by: Option<UserId>,
+    resolution: &str,
+    at: NaiveDateTime,
+) -> Result<usize, DbError> {
+    Ok(diesel::update(
+        reports::table
+            .filter(reports::message_id.eq(message))
+            .filter(reports::resolved_at.is_null()),
+    )
+    .set((
+        reports::resolved_at.eq(at),
+        reports::resolved_by.eq(by),
+        reports::resolution.eq(resolution),
+    ))
+    .execute(conn)?)
+}
+
+/// The live messages `user` posted since `since` in rooms (not in direct
+/// conversations, which moderation does not reach), oldest first, with
+/// their room's name: what a bulk delete removes.
+pub fn live_messages_since(
+    conn: &mut DbConnection,
+    user: UserId,
+    since: NaiveDateTime,
+) -> Result<Vec<(MessageId, String)>, DbError> {
+    Ok(messages::table
+        .inner_join(rooms::table)
+        .filter(messages::user_id.eq(user))
+        .filter(messages::deleted_at.is_null())
+        .filter(messages::created_at.gt(since))
+        .filter(rooms::direct_a.is_null())
+        .order(messages::id.asc())
+        .select((messages::id, rooms::name))
+        .load(conn)?)
+}
+
+/// Appends one entry to the audit log.
+pub fn insert_audit(conn: &mut DbConnection, entry: &NewAuditEntry<'_>) -> Result<(), DbError> {
+    diesel::insert_into(audit_log::table)
+        .values(entry)
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Which audit log entries to list; every field left `None` lets all
+/// through.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Done by this actor (a username, or `cli`), exactly.
+    pub actor: Option<String>,
+    /// This action (`user.mute`), or every action of a kind when it ends
+    /// with a dot (`user.`).
+    pub action: Option<String>,
+    /// Text in the target or the room's name, ignoring case.
+    pub target: Option<String>,
+    /// At or after this time (UTC).
+    pub since: Option<NaiveDateTime>,
+}
+
+/// Up to `limit` audit log entries that `filter` lets through, newest
+/// first, older than the entry `before` when given (the next page).
+pub fn audit_page(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    before: Option<i32>,
+    limit: i64,
+) -> Result<Vec<AuditEntry>, DbError> {
+    let mut query = audit_log::table
+        .order(audit_log::id.desc())
+        .limit(limit)
+        .select(AuditEntry::as_select())
+        .into_boxed();
+    if let Some(before) = before {
+        query = query.filter(audit_log::id.lt(before));
+    }
+    if let Some(actor) = &filter.actor {
+        query = query.filter(audit_log::actor.eq(actor.clone()));
+    }
+    match filter.action.as_deref() {
+        Some(kind) if kind.ends_with('.') => {
+            query = query.filter(
+                audit_log::action
+                    .like(format!("{}%", like_escaped(kind)))
+                    .escape('\\'),
+            );
+        }
+        Some(action) => query = query.filter(audit_log::action.eq(action.to_owned())),
+        None => {}
+    }
+    if let Some(text) = &filter.target {
+        let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+        query = query.filter(
+            lower(audit_log::target)
+                .like(pattern.clone())
+                .escape('\\')
+                .or(lower(audit_log::room.assume_not_null())
+                    .like(pattern)
+                    .escape('\\')),
+        );
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(audit_log::at.ge(since));
+    }
+    Ok(query.load(conn)?)
+}
+
+/// `text` with LIKE's wildcards (and its escape character) escaped by `\`.
+fn like_escaped(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '\\' | '%' | '_') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped
+}
+
+/// The room `id`, if it exists.
+pub fn room_by_id(conn: &mut DbConnection, id: RoomId) -> Result<Option<Room>, DbError> {
+    Ok(rooms::table
+        .find(id)
+        .select(Room::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+/// The live message `id` (any room) and its author's name, if there is
+/// one.
+pub fn live_message(
+    conn: &mut DbConnection,
+    id: MessageId,
+) -> Result<Option<(Message, String)>, DbError> {
+    Ok(messages::table
+        .inner_join(users::table)
+        .filter(messages::id.eq(id))
+        .filter(messages::deleted_at.is_null())
+        .select((Message::as_select(), users::username))
+        .first(conn)
+        .optional()?)
 }

@@ -76,6 +76,11 @@ pub fn delete_all_of(conn: &mut DbConnection, username: &str) -> Result<usize, D
         .filter(users::username.eq(username))
         .select(users::id)
         .first(conn)?;
+    delete_all_for(conn, user)
+}
+
+/// Ends every session of account `user`; returns how many ended.
+pub fn delete_all_for(conn: &mut DbConnection, user: UserId) -> Result<usize, DbError> {
     Ok(diesel::delete(sessions::table.filter(sessions::user_id.eq(user))).execute(conn)?)
 }
 

@@ -154,18 +154,63 @@ pub fn set_staff(conn: &mut DbConnection, username: &str, is_staff: bool) -> Res
     Ok(())
 }
 
-/// Replaces the password hash of account `id`.
+/// Replaces the password hash of account `id` with one its owner chose:
+/// a password staff set no longer has to be changed.
 pub fn set_password_hash(
     conn: &mut DbConnection,
     id: UserId,
     password_hash: &str,
 ) -> Result<(), DbError> {
     let changed = diesel::update(users::table.find(id))
-        .set(users::password_hash.eq(password_hash))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::must_change_password.eq(false),
+        ))
         .execute(conn)?;
     if changed == 0 {
         return Err(DbError::NotFound);
     }
+    Ok(())
+}
+
+/// Sets the password of account `id` for its owner (staff did): they
+/// must choose their own at the next login.
+pub fn set_password_to_change(
+    conn: &mut DbConnection,
+    id: UserId,
+    password_hash: &str,
+) -> Result<(), DbError> {
+    let changed = diesel::update(users::table.find(id))
+        .set((
+            users::password_hash.eq(password_hash),
+            users::must_change_password.eq(true),
+        ))
+        .execute(conn)?;
+    if changed == 0 {
+        return Err(DbError::NotFound);
+    }
+    Ok(())
+}
+
+/// Deactivates account `id` as of `at` (it cannot log in; an account
+/// deactivated already keeps its first date), or reactivates it (`None`).
+pub fn set_deactivated(
+    conn: &mut DbConnection,
+    id: UserId,
+    at: Option<chrono::NaiveDateTime>,
+) -> Result<(), DbError> {
+    match at {
+        Some(at) => diesel::update(
+            users::table
+                .find(id)
+                .filter(users::deactivated_at.is_null()),
+        )
+        .set(users::deactivated_at.eq(at))
+        .execute(conn)?,
+        None => diesel::update(users::table.find(id))
+            .set(users::deactivated_at.eq(None::<chrono::NaiveDateTime>))
+            .execute(conn)?,
+    };
     Ok(())
 }
 
