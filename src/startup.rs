@@ -75,6 +75,7 @@ pub struct Application {
     metrics_port: Option<u16>,
     server: Server,
     registry: Addr<Registry>,
+    moderation: Moderation,
 }
 
 /// Stops a running server gracefully: every WebSocket is closed with
@@ -149,12 +150,23 @@ impl Application {
             metrics: metrics.map(|(listener, _)| listener),
         };
         let metrics_port = listeners.metrics_at.map(|at| at.port());
-        let server = serve(listeners, settings, db, bus, registry, templates, key)?;
+        let moderation = Moderation::new(db.clone(), bus.clone(), Limits::from_settings(&settings));
+        let server = serve(
+            listeners,
+            settings,
+            db,
+            bus,
+            registry,
+            templates,
+            key,
+            moderation.clone(),
+        )?;
         Ok(Application {
             port: local.port(),
             metrics_port,
             server,
             registry: registry_for_stop,
+            moderation,
         })
     }
 
@@ -166,6 +178,13 @@ impl Application {
     /// The port of the separate `/metrics` listener, if there is one.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_port
+    }
+
+    /// The moderation service this server's handlers use: for what runs
+    /// beside the server in the same process (the tests act through it, as
+    /// the console does).
+    pub fn moderation(&self) -> Moderation {
+        self.moderation.clone()
     }
 
     /// A handle to stop the server gracefully.
@@ -256,6 +275,7 @@ fn serve(
     registry: Addr<Registry>,
     templates: web::Data<Templates>,
     key: Key,
+    moderation: Moderation,
 ) -> Result<Server, StartupError> {
     let addr = settings.bind;
     let workers = settings.workers;
@@ -272,11 +292,7 @@ fn serve(
     ));
     let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
     let sockets = web::Data::new(SessionsShared::new(registry.get_ref().clone(), &settings));
-    let moderation = web::Data::new(Moderation::new(
-        db.get_ref().clone(),
-        bus.get_ref().clone(),
-        Limits::from_settings(&settings),
-    ));
+    let moderation = web::Data::new(moderation);
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())

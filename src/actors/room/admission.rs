@@ -103,6 +103,11 @@ impl Acting<'_> {
         self.who.id
     }
 
+    /// Who it is, as the request named them.
+    pub(super) fn identity(&self) -> &Identity {
+        self.who
+    }
+
     fn room(&self) -> &RoomRow {
         &self.gate.room
     }

@@ -29,10 +29,12 @@ use crate::actors::bus::Activity;
 use crate::actors::delivery::SessionId;
 use crate::actors::unread::excerpt;
 use crate::db::models::Message;
+use crate::db::models::NewAuditEntry;
 use crate::db::queries::mentions::{self, MentionedUser};
 use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
+use crate::db::queries::moderation::insert_audit;
 use crate::db::queries::reactions::{self, Toggled};
-use crate::db::queries::{memberships, messages};
+use crate::db::queries::{memberships, messages, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo};
 use crate::metrics::METRICS;
@@ -346,6 +348,7 @@ impl Handler<Delete> for Room {
 
     fn handle(&mut self, delete: Delete, ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
+        let room_name = self.info.name.clone();
         let store = self.change_message(
             by,
             id,
@@ -354,13 +357,31 @@ impl Handler<Delete> for Room {
                 // Its author, or staff or a moderator of the room, with
                 // their rights as they are now, not as they were when the
                 // socket opened.
-                if message.user_id == acting.user() || acting.role(c)?.moderates() {
-                    Ok(())
-                } else {
-                    Err(RoomError::Forbidden(
-                        "only its author or a moderator may delete a message",
-                    ))
+                if message.user_id == acting.user() {
+                    return Ok(());
                 }
+                if !acting.role(c)?.moderates() {
+                    return Err(RoomError::Forbidden(
+                        "only its author or a moderator may delete a message",
+                    ));
+                }
+                // Moderation, like the console's: on the record.
+                let author = users::by_id(c, message.user_id)?
+                    .map(|u| u.username)
+                    .unwrap_or_default();
+                insert_audit(
+                    c,
+                    &NewAuditEntry {
+                        at: crate::db::queries::now(),
+                        actor: acting.identity().username.as_str(),
+                        action: "message.delete",
+                        target: &format!("message {id}"),
+                        room: Some(room_name.as_str()),
+                        reason: "",
+                        detail: &format!("by {author}: {}", excerpt(&message.content)),
+                    },
+                )?;
+                Ok(())
             },
             move |c, _| messages::delete(c, id, Utc::now().naive_utc()),
         );
