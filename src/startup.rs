@@ -151,16 +151,12 @@ impl Application {
         };
         let metrics_port = listeners.metrics_at.map(|at| at.port());
         let moderation = Moderation::new(db.clone(), bus.clone(), Limits::from_settings(&settings));
-        let server = serve(
-            listeners,
-            settings,
-            db,
+        let services = Services {
             bus,
             registry,
-            templates,
-            key,
-            moderation.clone(),
-        )?;
+            moderation: moderation.clone(),
+        };
+        let server = serve(listeners, settings, db, services, templates, key)?;
         Ok(Application {
             port: local.port(),
             metrics_port,
@@ -267,16 +263,27 @@ struct Listeners {
     metrics_at: Option<SocketAddr>,
 }
 
+/// What start-up built that the handlers share, besides the database and
+/// the settings.
+struct Services {
+    bus: Bus,
+    registry: Addr<Registry>,
+    moderation: Moderation,
+}
+
 fn serve(
     listeners: Listeners,
     settings: Settings,
     db: Database,
-    bus: Bus,
-    registry: Addr<Registry>,
+    services: Services,
     templates: web::Data<Templates>,
     key: Key,
-    moderation: Moderation,
 ) -> Result<Server, StartupError> {
+    let Services {
+        bus,
+        registry,
+        moderation,
+    } = services;
     let addr = settings.bind;
     let workers = settings.workers;
     let send_timeout = settings.client_timeout;
