@@ -59,6 +59,13 @@ export function whyClosed() {
   return null;
 }
 
+/** Why I cannot post, in a few words that fit a phone's message box (the banner says the rest). */
+function shortWhy() {
+  if (activeMute()) return "You are muted";
+  if (rules.archived) return "This room is archived";
+  return "This room is locked";
+}
+
 /** What the banner says when the composer is open: the room's state, if it is unusual. */
 function openNote() {
   if (rules.archived) return "This room is archived; as a moderator you can still post.";
@@ -166,7 +173,7 @@ export function render() {
   // its aria-describedby, in the banner), and takes no input.
   if (closed !== null) {
     if (input.dataset.openPlaceholder === undefined) input.dataset.openPlaceholder = input.placeholder;
-    input.placeholder = closed;
+    input.placeholder = shortWhy();
   } else if (input.dataset.openPlaceholder !== undefined) {
     input.placeholder = input.dataset.openPlaceholder;
     delete input.dataset.openPlaceholder;

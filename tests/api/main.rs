@@ -19,6 +19,7 @@ mod accounts;
 mod bad_input;
 mod browser;
 mod browser_mentions;
+mod browser_moderation;
 mod browser_replies;
 mod browser_unread;
 mod bus_auth;
