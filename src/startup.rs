@@ -6,7 +6,7 @@
 
 use crate::actors::bus::{Bus, LocalBus};
 use crate::actors::redis_bridge::{BridgeError, BusKey, RedisBus};
-use crate::actors::registry::{CloseAll, Registry};
+use crate::actors::registry::{AttachSweep, CloseAll, Registry};
 use crate::actors::session::SessionsShared;
 use crate::actors::sweep::SessionSweep;
 use crate::config::Settings;
@@ -75,6 +75,7 @@ pub struct Application {
     metrics_port: Option<u16>,
     server: Server,
     registry: Addr<Registry>,
+    moderation: Moderation,
 }
 
 /// Stops a running server gracefully: every WebSocket is closed with
@@ -131,13 +132,15 @@ impl Application {
             None => LocalBus::shared(),
         };
         let registry = Registry::new(db.clone(), bus.clone()).start();
-        SessionSweep::new(
+        let sweep = SessionSweep::new(
             db.clone(),
             registry.clone(),
             LoginLifetime::new(settings.session_idle),
             settings.session_sweep,
         )
         .start();
+        // Moderation news reaches the sweep through the registry.
+        registry.do_send(AttachSweep(sweep.recipient()));
         let registry_for_stop = registry.clone();
         let (listener, local) = bind(settings.bind)?;
         let metrics = settings.metrics_bind.map(bind).transpose()?;
@@ -147,12 +150,19 @@ impl Application {
             metrics: metrics.map(|(listener, _)| listener),
         };
         let metrics_port = listeners.metrics_at.map(|at| at.port());
-        let server = serve(listeners, settings, db, bus, registry, templates, key)?;
+        let moderation = Moderation::new(db.clone(), bus.clone(), Limits::from_settings(&settings));
+        let services = Services {
+            bus,
+            registry,
+            moderation: moderation.clone(),
+        };
+        let server = serve(listeners, settings, db, services, templates, key)?;
         Ok(Application {
             port: local.port(),
             metrics_port,
             server,
             registry: registry_for_stop,
+            moderation,
         })
     }
 
@@ -164,6 +174,13 @@ impl Application {
     /// The port of the separate `/metrics` listener, if there is one.
     pub fn metrics_port(&self) -> Option<u16> {
         self.metrics_port
+    }
+
+    /// The moderation service this server's handlers use: for what runs
+    /// beside the server in the same process (the tests act through it, as
+    /// the console does).
+    pub fn moderation(&self) -> Moderation {
+        self.moderation.clone()
     }
 
     /// A handle to stop the server gracefully.
@@ -246,15 +263,27 @@ struct Listeners {
     metrics_at: Option<SocketAddr>,
 }
 
+/// What start-up built that the handlers share, besides the database and
+/// the settings.
+struct Services {
+    bus: Bus,
+    registry: Addr<Registry>,
+    moderation: Moderation,
+}
+
 fn serve(
     listeners: Listeners,
     settings: Settings,
     db: Database,
-    bus: Bus,
-    registry: Addr<Registry>,
+    services: Services,
     templates: web::Data<Templates>,
     key: Key,
 ) -> Result<Server, StartupError> {
+    let Services {
+        bus,
+        registry,
+        moderation,
+    } = services;
     let addr = settings.bind;
     let workers = settings.workers;
     let send_timeout = settings.client_timeout;
@@ -270,11 +299,7 @@ fn serve(
     ));
     let metrics_at = web::Data::new(MetricsAt(listeners.metrics_at));
     let sockets = web::Data::new(SessionsShared::new(registry.get_ref().clone(), &settings));
-    let moderation = web::Data::new(Moderation::new(
-        db.get_ref().clone(),
-        bus.get_ref().clone(),
-        Limits::from_settings(&settings),
-    ));
+    let moderation = web::Data::new(moderation);
     let mut server = HttpServer::new(move || {
         let sessions = SessionMiddleware::builder(CookieSessionStore::default(), key.clone())
             .cookie_name("confab_session".to_owned())

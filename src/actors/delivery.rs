@@ -19,7 +19,7 @@
 //! [`Disconnect`] (a connection is gone, told to the registry).
 
 use super::outbox::Outbox;
-use crate::domain::MessageId;
+use crate::domain::{MessageId, RoomName};
 use actix::dev::ToEnvelope;
 use actix::prelude::*;
 use bytestring::ByteString;
@@ -59,8 +59,10 @@ pub struct JoinBurst {
     pub then: Vec<ByteString>,
 }
 
-/// Why the server ends a connection, with the close code each one sends.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+/// Why the server ends a connection, with the close code each one sends
+/// (the session turns it into the close frame; docs/protocol.md lists
+/// them).
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub enum Hangup {
     /// The client left too much unread for too long, or took nothing at
@@ -69,13 +71,39 @@ pub enum Hangup {
     /// The server is shutting down (1001): the client reconnects (to
     /// another instance, behind a load balancer) and resumes.
     GoingAway,
-    /// The user may no longer be in this room (1008, policy).
+    /// The user may no longer be in this room: it is admin-only now (1008,
+    /// policy).
     NotAdmitted,
     /// The session the connection was opened with ended: a logout, a
     /// password change, `confab user logout-all`, or idle expiry (1008,
     /// policy, with the reason "signed out"; the client should not
     /// reconnect but offer to log in).
     SignedOut,
+    /// The account was deactivated (1008, "account deactivated").
+    Deactivated,
+    /// The room is private and the user is no longer one of its members
+    /// (1008, "not a member of this room").
+    NotAMember,
+    /// A moderator removed the user from the room (4000, "kicked:
+    /// <reason>"); they may come back.
+    Kicked {
+        /// Why, as the moderator gave it (may be empty).
+        reason: String,
+    },
+    /// The user is banned from the room (4003, "banned: <reason>"); the
+    /// client does not reconnect.
+    Banned {
+        /// Why, as the moderator gave it (may be empty).
+        reason: String,
+    },
+    /// The room was deleted (4004, "room deleted").
+    RoomDeleted,
+    /// The room was renamed (4005, "moved: <new name>"): the client goes
+    /// to the new name.
+    Moved {
+        /// The room's name now.
+        to: RoomName,
+    },
 }
 
 /// A connection is gone, for the registry. Sending it twice

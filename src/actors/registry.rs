@@ -12,10 +12,16 @@
 //! sessions that end (a logout, a password change, anywhere), since it
 //! knows which session opened each. The [sweep](super::sweep) asks it for
 //! that list to re-check it.
+//!
+//! It also watches moderation news (issue 14) from every instance: a kick
+//! closes the user's connections to that room here (close code 4000), and
+//! anything else wakes the sweep, which re-reads who may be where and hands
+//! each room what it read of its rules and its members' standing
+//! ([`RoomsRead`]).
 
-use crate::actors::bus::{Activity, Bus, Subscription, ToUser, UserDelivery};
+use crate::actors::bus::{Activity, Bus, ModerationNews, Subscription, ToUser, UserDelivery};
 use crate::actors::delivery::{Deliver, Disconnect, Hangup, SessionHandle, SessionId};
-use crate::actors::room::{Close, Join, Leave, Post, Posted, Room, RoomError};
+use crate::actors::room::{Close, Join, Leave, Post, Posted, Room, RoomError, RulesRead};
 use crate::actors::unread::{ActivityFrames, LocalMembers};
 use crate::db::queries::{memberships, rooms, users};
 use crate::db::{Database, DbError};
@@ -36,6 +42,7 @@ struct RoomEntry {
 
 struct SessionEntry {
     user: Username,
+    user_id: UserId,
     /// The signed-in session that opened it.
     login: LoginId,
     room: RoomName,
@@ -78,6 +85,8 @@ pub struct Registry {
     members: LocalMembers,
     /// The server is shutting down: no new connection is let in.
     closing: bool,
+    /// The session sweep, asked to run at once on moderation news.
+    sweep: Option<Recipient<SweepNow>>,
 }
 
 /// A user with connections on this instance.
@@ -98,6 +107,7 @@ impl Registry {
             users: HashMap::new(),
             members: LocalMembers::default(),
             closing: false,
+            sweep: None,
         }
     }
 }
@@ -107,6 +117,7 @@ impl Actor for Registry {
 
     fn started(&mut self, ctx: &mut Self::Context) {
         self.bus.watch_activity(ctx.address().recipient());
+        self.bus.watch_moderation(ctx.address().recipient());
     }
 }
 
@@ -175,6 +186,7 @@ impl Handler<Connect> for Registry {
             msg.session.id(),
             SessionEntry {
                 user: msg.user,
+                user_id: msg.user_id,
                 login: msg.login,
                 room_id: msg.room.id,
                 room: msg.room.name,
@@ -514,9 +526,15 @@ impl Registry {
 pub struct OpenConnection {
     /// The signed-in session that opened it.
     pub login: LoginId,
-    /// Its room (whether that is admin-only is read at each sweep, so
-    /// `confab room set NAME --admin-only` reaches open sockets too).
+    /// Its user.
+    pub user: Username,
+    /// The user's id.
+    pub user_id: UserId,
+    /// Its room (whether that is admin-only, private, renamed or gone is
+    /// read at each sweep, so what the CLI changes reaches open sockets).
     pub room: RoomId,
+    /// The room's name when the connection opened.
+    pub room_name: RoomName,
     /// Where to hang it up.
     pub handle: SessionHandle,
 }
@@ -535,11 +553,82 @@ impl Handler<OpenConnections> for Registry {
                 .values()
                 .map(|entry| OpenConnection {
                     login: entry.login,
+                    user: entry.user.clone(),
+                    user_id: entry.user_id,
                     room: entry.room_id,
+                    room_name: entry.room.clone(),
                     handle: entry.handle.clone(),
                 })
                 .collect(),
         )
+    }
+}
+
+/// Asks the session sweep to run now (or, if it is running, once more
+/// after it): something moderation decides changed.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct SweepNow;
+
+/// Tells the registry where the session sweep is (start-up does, once
+/// both run).
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct AttachSweep(pub Recipient<SweepNow>);
+
+impl Handler<AttachSweep> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: AttachSweep, _ctx: &mut Self::Context) {
+        self.sweep = Some(msg.0);
+    }
+}
+
+/// Moderation news from any instance (this one's included): a kick closes
+/// the user's connections to the room here; anything else is for the
+/// sweep, which re-reads every rule behind this instance's connections.
+impl Handler<ModerationNews> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, news: ModerationNews, _ctx: &mut Self::Context) {
+        match news {
+            ModerationNews::Kick { room, user, reason } => {
+                let Some(entry) = self.users.get(&user) else {
+                    return;
+                };
+                for id in &entry.sessions {
+                    if let Some(session) = self.sessions.get(id)
+                        && session.room == room
+                    {
+                        session.handle.hang_up(Hangup::Kicked {
+                            reason: reason.clone(),
+                        });
+                    }
+                }
+            }
+            ModerationNews::Recheck => match &self.sweep {
+                Some(sweep) => sweep.do_send(SweepNow),
+                None => log::warn!("moderation news, but no session sweep runs to act on it"),
+            },
+        }
+    }
+}
+
+/// What the sweep read of rooms with connections here: each goes to its
+/// room's actor, which keeps it and tells its modern sockets what changed.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct RoomsRead(pub Vec<(RoomName, RulesRead)>);
+
+impl Handler<RoomsRead> for Registry {
+    type Result = ();
+
+    fn handle(&mut self, msg: RoomsRead, _ctx: &mut Self::Context) {
+        for (name, read) in msg.0 {
+            if let Some(room) = self.rooms.get(&name) {
+                room.addr.do_send(read);
+            }
+        }
     }
 }
 

@@ -97,6 +97,8 @@ impl From<Room> for RoomInfo {
             name: RoomName::from_stored(row.name),
             admin_only: row.admin_only,
             direct: row.direct_a.zip(row.direct_b),
+            invite_only: row.invite_only,
+            archived: row.archived_at.is_some(),
         }
     }
 }

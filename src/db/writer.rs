@@ -27,6 +27,7 @@
 //!
 //! [`Database::run`]: super::Database::run
 
+use super::queries::rules::RoomGate;
 use super::{Backend, DbConnection, DbError};
 use crate::domain::RoomId;
 use diesel::connection::{AnsiTransactionManager, Connection, TransactionManager};
@@ -380,39 +381,52 @@ fn transaction_is_lost(conn: &mut DbConnection) -> bool {
 }
 
 thread_local! {
-    /// On the writer thread, during a batch: which rooms are admin-only, as
-    /// read once in this batch. `None` anywhere else.
-    static ADMIN_ONLY: RefCell<Option<HashMap<RoomId, bool>>> = const { RefCell::new(None) };
+    /// On the writer thread, during a batch: each room's rules and
+    /// sanctions in force, as read once in this batch. `None` anywhere
+    /// else.
+    static GATES: RefCell<Option<HashMap<RoomId, Arc<RoomGate>>>> = const { RefCell::new(None) };
 }
 
-/// Whether room `id` is admin-only: `read` once per batch on the writer
-/// thread (every post checks it, and on PostgreSQL each read is a round
-/// trip of the one connection), every time anywhere else. A room made
-/// admin-only meanwhile (by `confab room set`, another process) counts
-/// from the next batch, a few milliseconds later.
-pub fn admin_only_once_per_batch(
+/// Room `id`'s [`RoomGate`]: `read` once per batch on the writer thread
+/// (every post checks it, and on PostgreSQL each read is a round trip of
+/// the one connection), every time anywhere else. A rule changed meanwhile
+/// by another process (the CLI, another instance) counts from the next
+/// batch, a few milliseconds later; one changed by a write of this batch
+/// counts from the next write, as that write calls [`forget_gates`].
+pub fn gate_once_per_batch(
     id: RoomId,
-    read: impl FnOnce() -> Result<bool, DbError>,
-) -> Result<bool, DbError> {
-    let known = ADMIN_ONLY.with_borrow(|memo| memo.as_ref().map(|rooms| rooms.get(&id).copied()));
+    read: impl FnOnce() -> Result<Arc<RoomGate>, DbError>,
+) -> Result<Arc<RoomGate>, DbError> {
+    let known = GATES.with_borrow(|memo| memo.as_ref().map(|rooms| rooms.get(&id).cloned()));
     match known {
-        Some(Some(admin_only)) => Ok(admin_only),
+        Some(Some(gate)) => Ok(gate),
         Some(None) => {
-            let admin_only = read()?;
-            ADMIN_ONLY.with_borrow_mut(|memo| {
+            let gate = read()?;
+            GATES.with_borrow_mut(|memo| {
                 if let Some(rooms) = memo {
-                    rooms.insert(id, admin_only);
+                    rooms.insert(id, gate.clone());
                 }
             });
-            Ok(admin_only)
+            Ok(gate)
         }
         None => read(),
     }
 }
 
-/// Starts (`true`) or ends what [`admin_only_once_per_batch`] remembers.
+/// Forgets what [`gate_once_per_batch`] remembered in this batch: for a
+/// write that changes a room's rules or sanctions (a moderation action),
+/// so that the writes after it in the same batch read them again.
+pub fn forget_gates() {
+    GATES.with_borrow_mut(|memo| {
+        if let Some(rooms) = memo {
+            rooms.clear();
+        }
+    });
+}
+
+/// Starts (`true`) or ends what [`gate_once_per_batch`] remembers.
 fn remember_for_batch(on: bool) {
-    ADMIN_ONLY.with_borrow_mut(|memo| *memo = on.then(HashMap::new));
+    GATES.with_borrow_mut(|memo| *memo = on.then(HashMap::new));
 }
 
 /// Opens the batch's transaction. SQLite's takes the write lock at once

@@ -39,12 +39,23 @@ pub struct RoomInfo {
     /// For a direct conversation, its two participants, the lower id first
     /// (the same user twice for notes to self); `None` for a room.
     pub direct: Option<(UserId, UserId)>,
+    /// Private: only its members (and staff) may enter; everyone else is
+    /// told it does not exist. Whether a user is a member is read where
+    /// admission is decided (`db/queries/rules.rs`), not kept here.
+    pub invite_only: bool,
+    /// Archived: readable, but nobody except staff and its moderators may
+    /// write, and it is left out of the room selector.
+    pub archived: bool,
 }
 
 impl RoomInfo {
-    /// Whether `who` may read and post here: in a direct conversation its
-    /// two participants only (staff included: a conversation is private);
-    /// in a room anyone, or only staff if it is admin-only.
+    /// Whether `who` may read and post here as far as the room itself
+    /// says: in a direct conversation its two participants only (staff
+    /// included: a conversation is private); in a room anyone, or only
+    /// staff if it is admin-only. What depends on the user's rows (a ban,
+    /// membership of a private room) is [`rules::admission`]'s to decide.
+    ///
+    /// [`rules::admission`]: crate::db::queries::rules::admission
     pub fn admits(&self, who: &Identity) -> bool {
         match self.direct {
             Some((a, b)) => who.id == a || who.id == b,
@@ -81,6 +92,8 @@ mod tests {
             name: RoomName::parse("r").unwrap(),
             admin_only,
             direct: direct.map(|(a, b)| (UserId(a), UserId(b))),
+            invite_only: false,
+            archived: false,
         }
     }
 

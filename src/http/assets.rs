@@ -51,6 +51,7 @@ const ASSETS: &[(&str, &str, &str)] = &[
     asset!("room/render.js", JS),
     asset!("room/scrollback.js", JS),
     asset!("room/socket.js", JS),
+    asset!("room/standing.js", JS),
     asset!("room/sync.js", JS),
     asset!("room/typing.js", JS),
     asset!("room/unread.js", JS),

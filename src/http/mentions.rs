@@ -8,13 +8,13 @@
 //! [`mentions`](crate::db::queries::mentions)).
 
 use super::auth::{SignedIn, csrf_token};
-use super::pages::room_name_from_path;
+use super::pages::{admitted, no_such_room, room_name_from_path};
 use super::{AppError, Templates};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::mentions::{self, MyMention};
 use crate::db::queries::rooms;
-use crate::domain::{MessageId, RoomInfo, Username, mention_spans};
+use crate::domain::{MessageId, Username, mention_spans};
 use actix_session::Session;
 use actix_web::{HttpResponse, get, web};
 use chrono::{DateTime, Utc};
@@ -197,17 +197,9 @@ async fn members(
     let lookup = name.as_str().to_owned();
     let row = db.run(move |c| rooms::by_name(c, &lookup)).await?;
     let Some(row) = row else {
-        return Err(AppError::NotFound(format!(
-            "There is no room called {name}."
-        )));
+        return Err(no_such_room(&name));
     };
-    let info = RoomInfo::from(row);
-    if !info.admits(&user) {
-        return Err(AppError::Forbidden(format!(
-            "#{} is an admin-only room; only staff can see who is in it.",
-            info.name
-        )));
-    }
+    let info = admitted(&db, &user, row).await?;
     let limit = i64::try_from(settings.mention_candidates).unwrap_or(i64::MAX);
     let members = db
         .run(move |c| mentions::candidates(c, &info, limit))

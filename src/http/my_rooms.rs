@@ -14,7 +14,7 @@
 
 use super::AppError;
 use super::auth::{SignedIn, check_csrf};
-use super::pages::room_name_from_path;
+use super::pages::{admitted, no_such_room, room_name_from_path};
 use crate::actors::bus::{Bus, ToUser};
 use crate::actors::unread::{snapshot, view_of};
 use crate::db::Database;
@@ -48,22 +48,17 @@ struct MembershipForm {
     csrf_token: String,
 }
 
-/// The room in the path, which must exist and admit `user`.
+/// The room in the path, which must exist and admit `user` (a private
+/// room is joined by invitation only: Join answers 404 there, as the page
+/// does).
 async fn admitted_room(db: &Database, user: &Identity, path: &str) -> Result<RoomInfo, AppError> {
     let name = room_name_from_path(path)?;
     let lookup = name.as_str().to_owned();
     let row = db
         .run(move |c| rooms::by_name(c, &lookup))
         .await?
-        .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
-    let info = RoomInfo::from(row);
-    if !info.admits(user) {
-        return Err(AppError::Forbidden(format!(
-            "#{} is an admin-only room; only staff can join it.",
-            info.name
-        )));
-    }
-    Ok(info)
+        .ok_or_else(|| no_such_room(&name))?;
+    admitted(db, user, row).await
 }
 
 /// Tells every instance (and the user's modern sockets) that `user` joined

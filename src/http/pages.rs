@@ -2,9 +2,15 @@
 //!
 //! The selector lists at most `CONFAB_ROOM_INDEX_LIMIT` rooms, busiest
 //! first, and searches the rest by name; its cost does not grow with every
-//! room that exists (see [`rooms::index`] and [`OnlineRooms`]). A visit to
-//! a room that does not exist creates it, within the visitor's hourly
-//! quota (`CONFAB_ROOMS_PER_HOUR`).
+//! room that exists (see [`rooms::index`] and [`OnlineRooms`]). It leaves
+//! out archived rooms, and private rooms the reader is not a member of;
+//! staff see both, marked. A visit to a room that does not exist creates
+//! it, within the visitor's hourly quota (`CONFAB_ROOMS_PER_HOUR`).
+//!
+//! Who may enter a room is decided in one place, [`admitted`] (issue 14):
+//! 403 for an admin-only room or a ban (with its reason and end), 404 for a
+//! private room to a non-member. A renamed room's old name answers 301 to
+//! the new one; an archived room's page is readable, with a banner.
 
 use super::auth::{SignedIn, check_csrf, csrf_token};
 use super::error::sentence;
@@ -12,8 +18,10 @@ use super::my_rooms::sidebar;
 use super::{AppError, Templates, direct};
 use crate::actors::registry::{OnlineRooms, Registry};
 use crate::config::Settings;
+use crate::db::models;
 use crate::db::queries::moderation::{self, RoomRole};
 use crate::db::queries::rooms::{self, IndexQuery, OpenRoomError, Visitor};
+use crate::db::queries::rules::{self, Admission};
 use crate::db::{Database, DbError};
 use crate::domain::{Identity, RoomInfo, RoomName, Username};
 use actix::Addr;
@@ -46,6 +54,58 @@ pub fn room_name_from_path(raw: &str) -> Result<RoomName, AppError> {
     })
 }
 
+/// `room`, if `user` (with their rights as loaded for this request) may
+/// enter it now: 403 for an admin-only room or a ban (which says its reason
+/// and end), 404 for a private room they are not a member of, worded as
+/// for a room that does not exist, so that its name is not given away.
+/// The page, the WebSocket handshake, Join and the composer's member list
+/// all admit through here.
+pub async fn admitted(
+    db: &Database,
+    user: &Identity,
+    row: models::Room,
+) -> Result<RoomInfo, AppError> {
+    let who = user.clone();
+    let (admission, row) = db
+        .run(move |c| Ok::<_, DbError>((rules::admission(c, &row, &who)?, row)))
+        .await?;
+    let info = RoomInfo::from(row);
+    match admission {
+        Admission::Admitted => Ok(info),
+        Admission::StaffOnly => Err(AppError::Forbidden(format!(
+            "#{} is an admin-only room; only staff can enter it.",
+            info.name
+        ))),
+        Admission::Banned(ban) => {
+            let mut sentence = format!(
+                "You are banned from #{} {}",
+                info.name,
+                ban.until_words(crate::db::queries::now())
+            );
+            if !ban.reason.is_empty() {
+                sentence.push_str(": ");
+                sentence.push_str(&ban.reason);
+            }
+            Err(AppError::Forbidden(sentence_end(sentence)))
+        }
+        Admission::NotAMember => Err(no_such_room(&info.name)),
+    }
+}
+
+/// "There is no room called x.": for a room that does not exist, and for a
+/// private one to someone who may not know it does.
+pub fn no_such_room(name: &RoomName) -> AppError {
+    AppError::NotFound(format!("There is no room called {name}."))
+}
+
+/// `text` ending in a full stop (unless it ends in punctuation already).
+fn sentence_end(mut text: String) -> String {
+    if !text.ends_with(['.', '!', '?']) {
+        text.push('.');
+    }
+    text
+}
+
 #[get("/")]
 async fn home() -> HttpResponse {
     redirect("/chat/")
@@ -65,6 +125,10 @@ struct RoomRow {
     name: String,
     online: usize,
     admin_only: bool,
+    /// Private (listed only to its members, and to staff, marked).
+    invite_only: bool,
+    /// Archived (listed only to staff, marked).
+    archived: bool,
 }
 
 #[get("/chat/")]
@@ -196,6 +260,7 @@ impl Index<'_> {
             .await
             .map_err(|e| AppError::Internal(format!("registry: {e}")))?;
         let query = IndexQuery {
+            viewer: self.user.id,
             staff: self.user.is_staff,
             search: self.search.clone(),
             limit: settings.room_index_limit,
@@ -212,6 +277,8 @@ impl Index<'_> {
                 name: r.name,
                 online: r.online,
                 admin_only: r.admin_only,
+                invite_only: r.invite_only,
+                archived: r.archived,
             })
             .collect();
         let mut ctx = Templates::context("Rooms", Some(self.user), &csrf_token(session)?);
@@ -245,8 +312,10 @@ struct RoomContext<'a> {
     /// How the page refers to it: `#room` or `@user`.
     label: String,
     admin_only: bool,
-    /// Private: its members only (a badge in the header).
+    /// Private: members only (a badge in the header).
     invite_only: bool,
+    /// Archived: readable, not writable (a banner says so).
+    archived: bool,
     /// A direct conversation.
     direct: bool,
     /// The conversation with myself.
@@ -309,6 +378,7 @@ async fn room(
             label: key.clone(),
             admin_only: false,
             invite_only: false,
+            archived: false,
             direct: true,
             notes: conversation.is_notes(&user),
             member: false,
@@ -326,8 +396,17 @@ async fn room(
         rooms_per_hour: (settings.rooms_per_hour > 0 && !user.is_staff)
             .then_some(settings.rooms_per_hour),
     };
-    let row = db
-        .run(move |c| rooms::get_or_create(c, &lookup, visitor))
+    // A renamed room's old name leads to its new one (unless a room took
+    // the old name since); anything else is found, or created.
+    let found = db
+        .run(move |c| {
+            if rooms::by_name(c, &lookup)?.is_none()
+                && let Some(renamed) = rules::renamed_from(c, &lookup)?
+            {
+                return Ok(Err(renamed.name));
+            }
+            rooms::get_or_create(c, &lookup, visitor).map(Ok)
+        })
         .await
         .map_err(|e| match e {
             OpenRoomError::QuotaReached { retry_after, .. } => AppError::RateLimited {
@@ -336,25 +415,39 @@ async fn room(
             },
             OpenRoomError::Db(e) => e.into(),
         })?;
+    let row = match found {
+        Ok(row) => row,
+        Err(new_name) => {
+            // Where the room is now, but only to those it admits: a private
+            // room's new name is no one else's business.
+            let moved = RoomName::from_stored(new_name);
+            let lookup = moved.as_str().to_owned();
+            let row = db
+                .run(move |c| rooms::by_name(c, &lookup))
+                .await?
+                .ok_or_else(|| no_such_room(&name))?;
+            admitted(&db, &user, row).await.map_err(|e| match e {
+                AppError::NotFound(_) => no_such_room(&name),
+                other => other,
+            })?;
+            return Ok(HttpResponse::MovedPermanently()
+                .insert_header((header::LOCATION, format!("/chat/{moved}/")))
+                .finish());
+        }
+    };
+    let info = admitted(&db, &user, row.clone()).await?;
     let role = {
-        let (row, who) = (row.clone(), user.clone());
+        let who = user.clone();
         db.run(move |c| moderation::role_in(c, &row, &who)).await?
     };
-    let invite_only = row.invite_only;
-    let info = RoomInfo::from(row);
-    if !info.admits(&user) {
-        return Err(AppError::Forbidden(format!(
-            "#{} is an admin-only room; only staff can enter it.",
-            info.name
-        )));
-    }
     let page = RoomContext {
         name: info.name.as_str(),
         title: info.name.as_str(),
         sigil: "#",
         label: format!("#{}", info.name),
         admin_only: info.admin_only,
-        invite_only,
+        invite_only: info.invite_only,
+        archived: info.archived,
         direct: false,
         notes: false,
         member: false,

@@ -3,21 +3,23 @@
 //! Everything is checked before the connection is upgraded, so a refused
 //! client gets a plain HTTP status: 403 for a foreign `Origin` (as Channels'
 //! `AllowedHostsOriginValidator`), for no session (or one that has ended:
-//! a replayed cookie after logout, an idle one), or for an admin-only room;
-//! 404 for a room that does not exist. `/ws/chat/@<user>/` is the socket
+//! a replayed cookie after logout, an idle one), for an admin-only room or
+//! a ban; 404 for a room that does not exist, for a renamed room's old name
+//! and for a private room the user is not a member of (its name is not
+//! given away). Admission is [`admitted`]'s, as for the room page. `/ws/chat/@<user>/` is the socket
 //! of my direct conversation with that user (404 for no such account; see
 //! [`direct`](super::direct)), with the same checks and protocol.
 
 use super::auth::{SignedInAs, signed_in};
 use super::client::{client_addr, requested_host};
 use super::error::sentence;
-use super::pages::room_name_from_path;
+use super::pages::{admitted, no_such_room, room_name_from_path};
 use super::{AppError, direct};
 use crate::actors::session::{SessionsShared, WsSession};
 use crate::config::Settings;
 use crate::db::Database;
 use crate::db::queries::rooms;
-use crate::domain::{MessageId, RoomInfo};
+use crate::domain::MessageId;
 use actix_session::Session;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, get, web};
@@ -93,14 +95,16 @@ async fn chat_socket(
     let info = match direct::addressed(&path) {
         Some(other) => direct::open(&db, &user, other).await?.room,
         None => {
+            // By its name now only: a renamed room's old name is no
+            // socket's (the page redirects; the client follows).
             let name = room_name_from_path(&path)?;
             let lookup = name.as_str().to_owned();
             let row = db
                 .run(move |c| rooms::by_name(c, &lookup))
                 .await
                 .map_err(AppError::from)?
-                .ok_or_else(|| AppError::NotFound(format!("There is no room called {name}.")))?;
-            RoomInfo::from(row)
+                .ok_or_else(|| no_such_room(&name))?;
+            admitted(&db, &user, row).await?
         }
     };
     if !info.admits(&user) {

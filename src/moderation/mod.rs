@@ -523,7 +523,14 @@ impl Moderation {
         let limits = self.limits;
         let applied = self
             .db
-            .write(move |c| apply(c, &actor, &action, &limits))
+            .write(move |c| {
+                let applied = apply(c, &actor, &action, &limits);
+                // What it changed holds for the very next write, even in
+                // this batch (the writer reads a room's rules once per
+                // batch otherwise).
+                crate::db::writer::forget_gates();
+                applied
+            })
             .await?;
         publish(&self.bus, applied.effects);
         Ok(applied.outcome)

@@ -21,6 +21,6 @@ pub use client::{ClientFrame, FrameError, HISTORY_LIMIT_MAX, post_client_id};
 pub use command::CommandError;
 pub use request::{Limits, Request, RequestError, parse};
 pub use server::{
-    ActivityView, ErrorCode, MessageView, PlaceKind, REPLY_EXCERPT_CHARS, ReactionView, ReplyView,
-    ServerFrame, UnreadView, encode, excerpt, excerpt_of,
+    ActivityView, ErrorCode, MessageView, MuteView, PlaceKind, REPLY_EXCERPT_CHARS, ReactionView,
+    ReplyView, RoomStateView, ServerFrame, StandingView, UnreadView, encode, excerpt, excerpt_of,
 };

@@ -179,6 +179,43 @@ pub struct ActivityView {
     pub mention: bool,
 }
 
+/// What decides who may write in a room, as its modern sockets are told
+/// (`room_state`): in the join burst and whenever it changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct RoomStateView {
+    /// Read-only for everyone but staff and the room's moderators.
+    pub locked: bool,
+    /// Archived: read-only as locked, and out of the room selector.
+    pub archived: bool,
+    /// At most one post per this many seconds per user (0: off;
+    /// moderators are exempt).
+    pub slow_mode_secs: u32,
+    /// Private: members only.
+    pub invite_only: bool,
+}
+
+/// A mute as the muted user is told it: why, and until when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MuteView {
+    /// Why, as the moderator gave it (may be empty).
+    pub reason: String,
+    /// When it ends by itself; `null`: when a moderator lifts it.
+    #[serde(serialize_with = "rfc3339_or_null")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// One user's standing in a room (`standing`), sent to their modern
+/// sockets in the join burst and whenever it changes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StandingView {
+    /// `member`, `moderator`, `owner` or `staff`.
+    pub role: &'static str,
+    /// The mute in force, or `null`.
+    pub muted: Option<MuteView>,
+    /// How long until slow mode lets them post again (0: now).
+    pub slow_mode_wait_ms: u64,
+}
+
 /// Stable, machine-readable reasons in `error` frames.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -220,6 +257,18 @@ pub enum ErrorCode {
     Unavailable,
     /// Something went wrong on the server; the message was not stored.
     Internal,
+    /// The user is muted in this room: they may read, not post, edit or
+    /// react. Comes with `reason` and `until` (RFC 3339, or null: until a
+    /// moderator lifts it).
+    Muted,
+    /// The room is locked (read-only): only staff and its moderators may
+    /// post, edit or react.
+    RoomLocked,
+    /// The room is archived: read-only, as locked.
+    RoomArchived,
+    /// Slow mode: the user posted here less than `slow_mode_secs` ago.
+    /// Comes with `retry_after_ms`: when the next post will be taken.
+    SlowMode,
 }
 
 /// A frame the server sends.
@@ -344,6 +393,13 @@ pub enum ServerFrame {
     ReadMarker(UnreadView),
     /// A new message in one of the user's rooms. Modern sockets only.
     Activity(ActivityView),
+    /// The room's rules (locked, archived, slow mode, private). Modern
+    /// sockets only: in the join burst and whenever they change.
+    RoomState(RoomStateView),
+    /// The receiving user's standing in the room (role, mute, slow-mode
+    /// wait). Modern sockets only: in the join burst and whenever it
+    /// changes.
+    Standing(StandingView),
     /// Something the client sent was refused; the connection carries on.
     Error {
         /// Machine-readable reason.
@@ -357,6 +413,10 @@ pub enum ServerFrame {
         /// When it refuses a post that carried a `client_id`: that id.
         #[serde(skip_serializing_if = "Option::is_none")]
         client_id: Option<ClientId>,
+        /// With `muted`: the mute's `reason` and `until`, as fields of the
+        /// frame itself.
+        #[serde(flatten)]
+        mute: Option<MuteView>,
     },
 }
 
@@ -372,6 +432,13 @@ fn rfc3339_option<S: serde::Serializer>(
         Some(t) => rfc3339(t, s),
         None => s.serialize_none(),
     }
+}
+
+fn rfc3339_or_null<S: serde::Serializer>(
+    t: &Option<DateTime<Utc>>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    rfc3339_option(t, s)
 }
 
 /// Serializes a frame once; the result is cheap to clone for every recipient.
@@ -606,6 +673,7 @@ mod tests {
             message: "too long".into(),
             retry_after_ms: None,
             client_id: None,
+            mute: None,
         };
         assert_eq!(
             &*encode(&frame),
@@ -616,6 +684,7 @@ mod tests {
             message: "wait".into(),
             retry_after_ms: Some(500),
             client_id: Some(ClientId::parse("c-1".into()).unwrap()),
+            mute: None,
         };
         assert_eq!(
             &*encode(&frame),
@@ -656,6 +725,80 @@ mod tests {
             &*encode(&ServerFrame::Activity(activity)),
             r#"{"type":"activity","room":"@dm-1-2","label":"@bob","kind":"direct","url":"/chat/@bob/","message_id":10,"user":"bob","excerpt":"hi","mention":false}"#
         );
+    }
+
+    #[test]
+    fn moderation_frames() {
+        let state = ServerFrame::RoomState(RoomStateView {
+            locked: true,
+            archived: false,
+            slow_mode_secs: 30,
+            invite_only: false,
+        });
+        assert_eq!(
+            &*encode(&state),
+            r#"{"type":"room_state","locked":true,"archived":false,"slow_mode_secs":30,"invite_only":false}"#
+        );
+        let mute = MuteView {
+            reason: "spamming".into(),
+            until: DateTime::from_timestamp(60, 0),
+        };
+        let standing = ServerFrame::Standing(StandingView {
+            role: "member",
+            muted: Some(mute.clone()),
+            slow_mode_wait_ms: 0,
+        });
+        assert_eq!(
+            &*encode(&standing),
+            r#"{"type":"standing","role":"member","muted":{"reason":"spamming","until":"1970-01-01T00:01:00.000Z"},"slow_mode_wait_ms":0}"#
+        );
+        let free = ServerFrame::Standing(StandingView {
+            role: "moderator",
+            muted: None,
+            slow_mode_wait_ms: 1500,
+        });
+        assert_eq!(
+            &*encode(&free),
+            r#"{"type":"standing","role":"moderator","muted":null,"slow_mode_wait_ms":1500}"#
+        );
+        // A mute until lifted says so with a null, in the error too.
+        let error = ServerFrame::Error {
+            code: ErrorCode::Muted,
+            message: "muted".into(),
+            retry_after_ms: None,
+            client_id: None,
+            mute: Some(MuteView {
+                until: None,
+                ..mute
+            }),
+        };
+        assert_eq!(
+            &*encode(&error),
+            r#"{"type":"error","code":"muted","message":"muted","reason":"spamming","until":null}"#
+        );
+        let slow = ServerFrame::Error {
+            code: ErrorCode::SlowMode,
+            message: "wait".into(),
+            retry_after_ms: Some(12_000),
+            client_id: None,
+            mute: None,
+        };
+        assert!(
+            encode(&slow).contains(r#""code":"slow_mode","message":"wait","retry_after_ms":12000"#)
+        );
+        for (code, word) in [
+            (ErrorCode::RoomLocked, "room_locked"),
+            (ErrorCode::RoomArchived, "room_archived"),
+        ] {
+            let frame = ServerFrame::Error {
+                code,
+                message: String::new(),
+                retry_after_ms: None,
+                client_id: None,
+                mute: None,
+            };
+            assert!(encode(&frame).contains(&format!(r#""code":"{word}""#)));
+        }
     }
 
     #[test]

@@ -9,6 +9,9 @@
 // "Reply" on a message (actions.js) makes the next post a reply to it: the
 // banner above the box (#reply-banner) quotes it until the post is sent or
 // the reply is cancelled (Esc in the box, or ×).
+//
+// Whether a post may go out now (muted, a locked room, slow mode's wait)
+// is standing.js's to say; it also keeps the send button.
 
 import { fitHeight, isPlainEnter } from "./dom.js";
 import { isAway, jumpToLatest } from "./jump.js";
@@ -16,10 +19,11 @@ import { parse, plainText } from "./markdown.js";
 import { hideNotice, isNoticeShown, showNotice } from "./notice.js";
 import { newClientId, post } from "./outbox.js";
 import {
-  counter, input, MAX_CHARS, narrowScreen, replyBanner, replyBannerText, replyBannerUser, sendButton,
+  counter, input, MAX_CHARS, narrowScreen, replyBanner, replyBannerText, replyBannerUser,
 } from "./page.js";
 import { excerptOf, messageText } from "./render.js";
 import { send } from "./socket.js";
+import { notePosted, refusePost, setEnded } from "./standing.js";
 import { noteTyping, stopTyping } from "./typing.js";
 import { charCount } from "./values.js";
 
@@ -102,9 +106,17 @@ function sendMessage() {
     }
     pendingPrivate.set(clientId, text);
   } else {
+    // Muted, a locked room, slow mode: the server would refuse it. The
+    // text stays in the box, and the notice says why.
+    const refused = refusePost();
+    if (refused) {
+      showNotice(refused);
+      return;
+    }
     // What one sends shows at the live end: go there if the log is away.
     if (isAway()) jumpToLatest();
     post(text, replyTarget);
+    notePosted();
     cancelReply();
   }
   stopTyping();
@@ -137,9 +149,13 @@ export function giveBackPrivate(clientId) {
   return true;
 }
 
-/** Posts can be sent (into the outbox) whether or not the socket is open; not once the room has ended. */
+/**
+ * Posts can be sent (into the outbox) whether or not the socket is open;
+ * not once the room has ended (and not while the room's rules close the
+ * composer: standing.js).
+ */
 export function setSendable(can) {
-  sendButton.disabled = !can;
+  setEnded(!can);
 }
 
 export function onSubmit(event) {

@@ -17,6 +17,7 @@ import * as outbox from "./outbox.js";
 import { log, ME, ROOM } from "./page.js";
 import { closePopups } from "./popups.js";
 import { arrived, departed, setOnline } from "./presence.js";
+import { onRoomState, onStanding, ruleRefused, slowModeRefused } from "./standing.js";
 import {
   applyReaction, markEdited, quotedDeleted, quotedEdited, refreshMessage, renderMessage, renderPrivate,
   setMessageText, setReactors,
@@ -43,6 +44,12 @@ const PAGE_TEXT = {
   },
   too_many_reactions() {
     return "This message has as many different reactions as it can take. Add yours to one that is already there.";
+  },
+  slow_mode(frame, gaveBack) {
+    const wait = Number.isFinite(frame.retry_after_ms) && frame.retry_after_ms > 0 ? frame.retry_after_ms : 1000;
+    const seconds = Math.max(1, Math.ceil(wait / 1000));
+    const kept = gaveBack ? " Your message is still in the box." : "";
+    return `Slow mode: you can post again in ${seconds} s.${kept}`;
   },
 };
 
@@ -146,8 +153,15 @@ const handlers = {
   unread: onUnread,
   read_marker: onReadMarker,
 
+  // The room's rules and my standing in it (standing.js); `?v=2` only.
+  room_state: onRoomState,
+  standing: onStanding,
+
   error(frame) {
     const code = str(frame.code);
+    // A rule refused it: the composer learns the rule (and slow mode's wait).
+    if (code === "slow_mode") slowModeRefused(frame.retry_after_ms);
+    else ruleRefused(code, frame);
     // An error that names a post of ours (by its client_id): the outbox
     // sends it again by itself if that can help, and says so in the log;
     // otherwise its text comes back to the composer, with the error.

@@ -21,6 +21,9 @@
 //   sync.js        the join replay; after a reconnect, catching up on what
 //                  was missed and re-reading what is on screen
 //   composer.js    the message box; notice.js its error line
+//   standing.js    what the room's rules and my standing allow: the banner
+//                  above the composer, the composer closed while muted or
+//                  locked out, slow mode's countdown
 //   mentions.js    the composer's @ autocomplete
 //   notify.js      browser notifications when someone mentions me
 //   outbox.js      posts until the server has them: shown as "sending…",
@@ -95,10 +98,10 @@ function start() {
       socketGone();
     },
     left: socketGone,
-    ended(signedOut, reason) {
+    ended(code, reason) {
       setSendable(false);
       outbox.halt();
-      showEnded(signedOut, reason);
+      showEnded(code, reason);
     },
     statusChanged(isOnline) {
       if (!isOnline) markStale();

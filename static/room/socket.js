@@ -8,10 +8,13 @@ import { connAnnouncer, connRetry, connStatus, connText, ROOM_PATH } from "./pag
 const BACKOFF_BASE_MS = 1000;
 const BACKOFF_MAX_MS = 30000;
 
-/** Close code 1008: the server will not take this socket back (docs/protocol.md). */
-const POLICY = 1008;
-/** The reason of a 1008 close whose session ended (a logout anywhere, a password change). */
-const SIGNED_OUT = "signed out";
+/**
+ * Close codes after which the server will not take this socket back
+ * (docs/protocol.md, "Close codes"): 1008 (signed out, deactivated, no
+ * longer admitted), 4000 (kicked: the page offers to rejoin), 4003
+ * (banned), 4004 (the room was deleted), 4005 (renamed: the page moves).
+ */
+const FOR_GOOD = new Set([1008, 4000, 4003, 4004, 4005]);
 
 let socket = null;
 let attempt = 0; // failed connection attempts since the last successful open
@@ -32,8 +35,8 @@ let hooks = {
   lost() {},
   /** The page closed the socket for good: no close event will follow. */
   left() {},
-  /** The server closed it for good (1008): `signedOut`, or the reason it gave. */
-  ended(_signedOut, _reason) {},
+  /** The server closed it for good (one of FOR_GOOD): its code and reason. */
+  ended(_code, _reason) {},
   /** The status changed to or from "online". */
   statusChanged() {},
 };
@@ -140,13 +143,12 @@ export function connect() {
     socket = null;
     // Whatever was waiting for an answer will not get one from this socket.
     hooks.lost();
-    if (event.code === POLICY) {
-      // Signed out, or no longer allowed in: a new socket would be refused
-      // (403) however often we tried. Say so instead.
+    if (FOR_GOOD.has(event.code)) {
+      // Signed out, no longer allowed in, removed: a new socket would be
+      // refused (403, 404) however often we tried. Say so instead.
       over = true;
-      const signedOut = event.reason === SIGNED_OUT;
-      setStatus(signedOut ? "signed-out" : "closed");
-      hooks.ended(signedOut, event.reason);
+      setStatus(event.code === 1008 && event.reason === "signed out" ? "signed-out" : "closed");
+      hooks.ended(event.code, event.reason);
       return;
     }
     if (!leaving) scheduleReconnect();
@@ -157,7 +159,8 @@ export function connect() {
 /**
  * Exponential backoff (1s, 2s, 4s … 30s) with ±20% jitter so that every
  * client does not hammer a restarting server at the same instant. This
- * also covers failed handshakes: we keep trying. Only a 1008 close stops it.
+ * also covers failed handshakes: we keep trying. Only a close for good
+ * (FOR_GOOD) stops it.
  */
 function scheduleReconnect() {
   clearReconnect();

@@ -7,6 +7,9 @@ use serde_json::json;
 on_every_backend!(a_demoted_moderator_can_no_longer_delete_others_messages);
 async fn a_demoted_moderator_can_no_longer_delete_others_messages() {
     let app = TestApp::spawn().await;
+    // Made by the command line, so that nobody owns it: whoever opens a
+    // room by visiting it owns it, and may delete any message there.
+    assert!(app.cli(&["room", "create", "lobby"]).status.success());
     let moderator = app.user("moderator").await;
     assert!(app.cli(&["user", "promote", "moderator"]).status.success());
     let bob = app.user("bob").await;

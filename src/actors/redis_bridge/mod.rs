@@ -42,7 +42,9 @@ mod wire;
 pub use redis_bus::RedisBus;
 pub use seal::{BusKey, Rejected};
 
-use crate::actors::bus::{Activity, Published, RoomEvent, Routes, ToUser, UserDelivery};
+use crate::actors::bus::{
+    Activity, ModerationNews, Published, RoomEvent, Routes, ToUser, UserDelivery,
+};
 use crate::domain::EndedLogins;
 use crate::domain::{MessageId, RoomName, Username};
 use crate::metrics::METRICS;
@@ -133,6 +135,8 @@ enum Fallback {
     Tell(Username, ToUser),
     /// Hand a new message's activity to this instance's registry.
     Activity(Activity),
+    /// Hand moderation news to this instance's registry.
+    Moderation(ModerationNews),
     /// A notice for the other instances only; nothing to do here.
     Nothing,
 }
@@ -147,6 +151,8 @@ pub struct RedisBridge {
     users: Arc<Routes<Username, UserDelivery>>,
     /// This instance's registry, for every room's activity.
     activity: Arc<Routes<(), Activity>>,
+    /// This instance's registry, for every instance's moderation news.
+    moderation: Arc<Routes<(), ModerationNews>>,
     healthy: Arc<AtomicBool>,
     /// Counts connections, so a stale stream's end is told from the
     /// current one's.
@@ -208,9 +214,9 @@ impl RedisBridge {
                     Incoming::Ended(generation)
                 })),
         );
-        // Everything this instance listens to, again; the activity
-        // channel always.
-        let mut channels: Vec<String> = vec![self.channels.activity()];
+        // Everything this instance listens to, again; the activity and
+        // moderation channels always.
+        let mut channels: Vec<String> = vec![self.channels.activity(), self.channels.moderation()];
         channels.extend(self.rooms.keys().iter().map(|r| self.channels.room(r)));
         channels.extend(self.users.keys().iter().map(|u| self.channels.user(u)));
         self.sink = Some(sink.clone());
@@ -310,6 +316,11 @@ impl RedisBridge {
             }
             Fallback::Activity(activity) => {
                 self.activity.send(&(), activity);
+            }
+            Fallback::Moderation(news) => {
+                // The other instances' sweeps find what changed (a kick
+                // reaches only this instance's sockets).
+                self.moderation.send(&(), news);
             }
             Fallback::Nothing => {}
         }
@@ -424,6 +435,12 @@ impl RedisBridge {
             Topic::Activity => match wire::decode_activity(payload) {
                 Some(activity) => {
                     self.activity.send(&(), activity);
+                }
+                None => reject(channel, Rejected::Malformed),
+            },
+            Topic::Moderation => match wire::decode_moderation(payload) {
+                Some(news) => {
+                    self.moderation.send(&(), news);
                 }
                 None => reject(channel, Rejected::Malformed),
             },

@@ -55,6 +55,7 @@ impl RedisBus {
         let rooms = Arc::new(Routes::new());
         let users = Arc::new(Routes::new());
         let activity = Arc::new(Routes::new());
+        let moderation = Arc::new(Routes::new());
         let healthy = Arc::new(AtomicBool::new(false));
         let bridge = RedisBridge {
             client,
@@ -63,6 +64,7 @@ impl RedisBus {
             rooms: rooms.clone(),
             users: users.clone(),
             activity: activity.clone(),
+            moderation: moderation.clone(),
             healthy: healthy.clone(),
             generation: 0,
             sink: None,
@@ -84,7 +86,7 @@ impl RedisBus {
             rooms,
             users,
             activity,
-            moderation: Arc::new(Routes::new()),
+            moderation,
             healthy,
         }))
     }
@@ -237,12 +239,23 @@ impl RoomBus for RedisBus {
     }
 
     fn publish_moderation(&self, news: ModerationNews) {
-        // FOUNDATION (issue 14): this instance only, until the Redis
-        // channel lands with the enforcement branch.
-        self.moderation.send(&(), news);
+        if !self.is_healthy() {
+            // This instance acts at once; the others' session sweeps find
+            // what changed in the database (a kick reaches only this
+            // instance's sockets until Redis is back).
+            self.moderation.send(&(), news);
+            return;
+        }
+        self.bridge.do_send(Publish {
+            channel: self.channels.moderation(),
+            payload: wire::encode_moderation(&news),
+            fallback: Fallback::Moderation(news),
+        });
     }
 
     fn watch_moderation(&self, to: Recipient<ModerationNews>) {
+        // The bridge listens to the moderation channel from its first
+        // connection on, whether anyone watches yet or not.
         self.moderation.insert((), to);
     }
 

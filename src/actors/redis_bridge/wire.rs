@@ -16,8 +16,13 @@
 //! `<room id> <message id> <author> <mentioned,names>\n<room>\n<excerpt>`
 //! (names and room names hold no spaces, commas or line breaks; the
 //! excerpt, last, may hold anything).
+//!
+//! The moderation channel (`<prefix>:moderation`, issue 14) carries one
+//! [`ModerationNews`] per moderation action, for every instance: `recheck`
+//! (re-read who may be where now), or `kick <room> <user>\n<reason>` (close
+//! that user's sockets in that room; the reason, last, may hold anything).
 
-use crate::actors::bus::{Activity, RoomEvent, ToUser};
+use crate::actors::bus::{Activity, ModerationNews, RoomEvent, ToUser};
 use crate::domain::{EndedLogins, LoginId, MessageId, RoomId, RoomName, Username};
 use bytestring::ByteString;
 use std::time::{Duration, UNIX_EPOCH};
@@ -34,6 +39,7 @@ pub(super) enum Topic {
     Room(RoomName),
     User(Username),
     Activity,
+    Moderation,
 }
 
 impl Channels {
@@ -54,6 +60,11 @@ impl Channels {
     /// The one channel of every room's [`Activity`].
     pub(super) fn activity(&self) -> String {
         format!("{}:activity", self.prefix)
+    }
+
+    /// The one channel of every instance's [`ModerationNews`].
+    pub(super) fn moderation(&self) -> String {
+        format!("{}:moderation", self.prefix)
     }
 
     /// The users online in a room, scored by when they expire.
@@ -86,6 +97,9 @@ impl Channels {
         let rest = channel.strip_prefix(&self.prefix)?.strip_prefix(':')?;
         if rest == "activity" {
             return Some(Topic::Activity);
+        }
+        if rest == "moderation" {
+            return Some(Topic::Moderation);
         }
         if let Some(room) = rest.strip_prefix("room:") {
             return RoomName::parse_any(room).ok().map(Topic::Room);
@@ -275,6 +289,40 @@ pub(super) fn decode_activity(payload: &[u8]) -> Option<Activity> {
     })
 }
 
+/// The header word of a recheck on the moderation channel.
+const RECHECK: &str = "recheck";
+
+/// The header word of a kick on the moderation channel.
+const KICK: &str = "kick";
+
+/// A payload for the moderation channel.
+pub(super) fn encode_moderation(news: &ModerationNews) -> Vec<u8> {
+    match news {
+        ModerationNews::Recheck => RECHECK.as_bytes().to_vec(),
+        ModerationNews::Kick { room, user, reason } => {
+            format!("{KICK} {room} {user}\n{reason}").into_bytes()
+        }
+    }
+}
+
+/// Reads a payload from the moderation channel.
+pub(super) fn decode_moderation(payload: &[u8]) -> Option<ModerationNews> {
+    let text = std::str::from_utf8(payload).ok()?;
+    if text == RECHECK {
+        return Some(ModerationNews::Recheck);
+    }
+    let (header, reason) = text
+        .strip_prefix(KICK)?
+        .strip_prefix(' ')?
+        .split_once('\n')?;
+    let (room, user) = header.split_once(' ')?;
+    Some(ModerationNews::Kick {
+        room: RoomName::parse_any(room).ok()?,
+        user: Username::parse(user).ok()?,
+        reason: reason.to_owned(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -404,6 +452,41 @@ mod tests {
         assert!(matches!(
             channels.parse(&channels.activity()),
             Some(Topic::Activity)
+        ));
+    }
+
+    #[test]
+    fn moderation_news_survives_the_trip() {
+        for news in [
+            ModerationNews::Recheck,
+            ModerationNews::Kick {
+                room: RoomName::parse("lobby").unwrap(),
+                user: Username::parse("b.o+b").unwrap(),
+                reason: "calm down\nplease: now".to_owned(),
+            },
+            ModerationNews::Kick {
+                room: RoomName::parse("lobby").unwrap(),
+                user: Username::parse("bob").unwrap(),
+                reason: String::new(),
+            },
+        ] {
+            assert_eq!(decode_moderation(&encode_moderation(&news)), Some(news));
+        }
+        for garbage in [
+            &b""[..],
+            b"recheck ",
+            b"kick lobby",
+            b"kick lobby bob",
+            b"kick bad!room bob\nx",
+            b"kick lobby b b\nx",
+        ] {
+            assert!(decode_moderation(garbage).is_none(), "{garbage:?}");
+        }
+        let channels = Channels::new("confab");
+        assert_eq!(channels.moderation(), "confab:moderation");
+        assert!(matches!(
+            channels.parse(&channels.moderation()),
+            Some(Topic::Moderation)
         ));
     }
 

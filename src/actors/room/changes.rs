@@ -11,10 +11,11 @@
 //! `pending.rs`), so ids, the log and the broadcast agree. Each write
 //! checks its rules and writes in one closure, inside its batch's
 //! transaction: rights that can be lost are read from the database at each
-//! change (whether the room is admin-only now, and then whether the user is
-//! still staff; for deleting another's message, whether they are staff
-//! now), so a user demoted while connected, or a room made admin-only by
-//! `confab room set`, takes effect at once.
+//! change (`admission.rs`: admin-only, bans, private rooms, locks,
+//! archives, mutes, slow mode; for deleting another's message, whether
+//! they are staff or moderate the room now), so a user demoted while
+//! connected, or a rule set by `confab room` or another instance, takes
+//! effect at once.
 //!
 //! The three changes to an existing message share their steps, written
 //! once in [`Room::change_message`]: the user must still be admitted, the
@@ -22,89 +23,40 @@
 //! message that vanished meanwhile is reported as not found rather than as
 //! a database failure.
 
+use super::admission::{Acting, Write, may_write};
 use super::{Room, RoomError, reply_view, view_of};
 use crate::actors::bus::Activity;
 use crate::actors::delivery::SessionId;
 use crate::actors::unread::excerpt;
 use crate::db::models::Message;
+use crate::db::models::NewAuditEntry;
 use crate::db::queries::mentions::{self, MentionedUser};
 use crate::db::queries::messages::{MessageWithAuthor, Quoted, Stored};
+use crate::db::queries::moderation::insert_audit;
 use crate::db::queries::reactions::{self, Toggled};
-use crate::db::queries::{memberships, messages, rooms, users};
+use crate::db::queries::{memberships, messages, users};
 use crate::db::{DbConnection, DbError};
-use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo, UserId};
+use crate::domain::{ClientId, Emoji, Identity, MessageId, MessageText, RoomId, RoomInfo};
 use crate::metrics::METRICS;
 use crate::protocol::{MessageView, ServerFrame, encode};
 use actix::prelude::*;
 use chrono::{NaiveDateTime, Utc};
 
-/// `who` with their staff rights as they are now.
-fn as_of_now(conn: &mut DbConnection, who: &Identity) -> Result<Identity, RoomError> {
-    let is_staff = users::is_staff(conn, who.id)?;
-    Ok(Identity {
-        is_staff,
-        ..who.clone()
-    })
-}
-
-/// What decides who may act in a room, copied into each database job.
-#[derive(Debug, Clone, Copy)]
-pub(super) struct Gate {
-    room: RoomId,
-    /// A direct conversation's participants, which never change.
-    direct: Option<(UserId, UserId)>,
-}
-
-impl Room {
-    /// The room's [`Gate`].
-    pub(super) fn gate(&self) -> Gate {
-        Gate {
-            room: self.info.id,
-            direct: self.info.direct,
-        }
-    }
-}
-
-/// Checks that `who` may still act in (or read) the room: always in an
-/// open room; in an admin-only one only while staff. Both are read now,
-/// not taken from when the room or the socket started. In a direct
-/// conversation, only its two participants, which nothing changes.
-pub(super) fn still_admitted(
-    conn: &mut DbConnection,
-    gate: Gate,
-    who: &Identity,
-) -> Result<Identity, RoomError> {
-    if let Some((a, b)) = gate.direct {
-        return if who.id == a || who.id == b {
-            Ok(who.clone())
-        } else {
-            Err(RoomError::NotAdmitted)
-        };
-    }
-    if !rooms::is_admin_only(conn, gate.room)? {
-        return Ok(who.clone());
-    }
-    let now = as_of_now(conn, who)?;
-    if now.is_staff {
-        Ok(now)
-    } else {
-        Err(RoomError::NotAdmitted)
-    }
-}
-
 impl Room {
     /// The write that changes the live message `id` for `who`, in the
-    /// order every such change takes: `who` must still be admitted (with
-    /// their rights as of now), the message must be live in this room,
-    /// `allowed` decides whether `who` may change it, and `write` changes
-    /// it. A message that is missing, or deleted between the look-up and
-    /// `write` (by another instance, say), is [`RoomError::NotFound`];
-    /// failures of the checks are reported as they are.
+    /// order every such change takes: `who` must still be admitted and
+    /// allowed `kind` of write now (see `admission.rs`), the message must
+    /// be live in this room, `allowed` decides whether `who` may change
+    /// it, and `write` changes it. A message that is missing, or deleted
+    /// between the look-up and `write` (by another instance, say), is
+    /// [`RoomError::NotFound`]; failures of the checks are reported as they
+    /// are.
     fn change_message<T: Send + 'static>(
         &self,
         who: Identity,
         id: MessageId,
-        mut allowed: impl FnMut(&mut DbConnection, Identity, &Message) -> Result<Identity, RoomError>
+        kind: Write,
+        mut allowed: impl FnMut(&mut DbConnection, &mut Acting<'_>, &Message) -> Result<(), RoomError>
         + Send
         + 'static,
         mut write: impl FnMut(&mut DbConnection, &Identity) -> Result<T, DbError> + Send + 'static,
@@ -116,9 +68,9 @@ impl Room {
             other => RoomError::from(other),
         };
         move |c| {
-            let who = still_admitted(c, gate, &who)?;
+            let mut acting = may_write(c, &gate, &who, kind)?;
             let message = messages::find_live(c, room, id).map_err(not_found)?;
-            let who = allowed(c, who, &message)?;
+            allowed(c, &mut acting, &message)?;
             write(c, &who).map_err(not_found)
         }
     }
@@ -243,8 +195,9 @@ impl Handler<Post> for Room {
         let client_id = post.client_id.clone();
         let reply_to = post.reply_to;
         // One closure checks and stores: it runs in the writer's batch.
+        let posted_at = created_at.naive_utc();
         let store = move |c: &mut DbConnection| {
-            still_admitted(c, gate, &author)?;
+            may_write(c, &gate, &author, Write::Post(posted_at))?;
             let quoted = match reply_to {
                 Some(id) => quote_for_post(c, room.id, &author, id, client_id.as_ref())?,
                 None => None,
@@ -349,12 +302,14 @@ impl Handler<Edit> for Room {
         let Edit { editor, id, text } = edit;
         let edited_at = Utc::now();
         let room = self.info.clone();
+        let editor_id = editor.id;
         let store = self.change_message(
             editor,
             id,
-            |_, editor, message| {
-                if editor.may_edit(message.user_id) {
-                    Ok(editor)
+            Write::Edit,
+            move |_, _, message| {
+                if message.user_id == editor_id {
+                    Ok(())
                 } else {
                     Err(RoomError::Forbidden("only its author may edit a message"))
                 }
@@ -377,7 +332,8 @@ impl Handler<Edit> for Room {
     }
 }
 
-/// A member deletes a message: their own, or any if they are staff.
+/// A member deletes a message: their own, or any if they are staff or
+/// moderate the room.
 #[derive(Message)]
 #[rtype(result = "Result<(), RoomError>")]
 pub struct Delete {
@@ -392,27 +348,40 @@ impl Handler<Delete> for Room {
 
     fn handle(&mut self, delete: Delete, ctx: &mut Self::Context) -> Self::Result {
         let Delete { by, id } = delete;
+        let room_name = self.info.name.clone();
         let store = self.change_message(
             by,
             id,
-            move |c, by, message| {
-                let author = message.user_id;
-                // Staff rights as they are now, not as they were when the
-                // socket opened. (Read again even if the room started out
-                // admin-only: `confab room set` may have opened it since,
-                // and then the admission check read nothing.)
-                let by = if by.id == author {
-                    by
-                } else {
-                    as_of_now(c, &by)?
-                };
-                if by.may_delete(author) {
-                    Ok(by)
-                } else {
-                    Err(RoomError::Forbidden(
-                        "only its author or staff may delete a message",
-                    ))
+            Write::Delete,
+            move |c, acting, message| {
+                // Its author, or staff or a moderator of the room, with
+                // their rights as they are now, not as they were when the
+                // socket opened.
+                if message.user_id == acting.user() {
+                    return Ok(());
                 }
+                if !acting.role(c)?.moderates() {
+                    return Err(RoomError::Forbidden(
+                        "only its author or a moderator may delete a message",
+                    ));
+                }
+                // Moderation, like the console's: on the record.
+                let author = users::by_id(c, message.user_id)?
+                    .map(|u| u.username)
+                    .unwrap_or_default();
+                insert_audit(
+                    c,
+                    &NewAuditEntry {
+                        at: crate::db::queries::now(),
+                        actor: acting.identity().username.as_str(),
+                        action: "message.delete",
+                        target: &format!("message {id}"),
+                        room: Some(room_name.as_str()),
+                        reason: "",
+                        detail: &format!("by {author}: {}", excerpt(&message.content)),
+                    },
+                )?;
+                Ok(())
             },
             move |c, _| messages::delete(c, id, Utc::now().naive_utc()),
         );
@@ -450,7 +419,8 @@ impl Handler<React> for Room {
         let mut toggle = self.change_message(
             user,
             id,
-            |_, user, _| Ok(user),
+            Write::React,
+            |_, _, _| Ok(()),
             move |c, user| {
                 let at = Utc::now().naive_utc();
                 reactions::toggle(c, id, user.id, emoji.as_str(), at, max_distinct)

@@ -8,7 +8,7 @@
 //! request re-checks it (in the same database call that reads): a user
 //! demoted while connected gets `forbidden` and the socket closes.
 
-use super::changes::still_admitted;
+use super::admission::still_admitted;
 use super::{Room, RoomError, view_of};
 use crate::db::DbError;
 use crate::db::queries::{messages, reactions};
@@ -55,7 +55,7 @@ impl Handler<LoadHistory> for Room {
         Box::pin(async move {
             let (rows, has_more, has_newer) = db
                 .run(move |c| {
-                    still_admitted(c, gate, &msg.who)?;
+                    still_admitted(c, &gate, &msg.who)?;
                     let names = [name.as_str()];
                     let limit = msg.limit.into();
                     Ok::<_, RoomError>(match msg.window {
@@ -107,7 +107,7 @@ impl Handler<ListReactors> for Room {
                 .run(move |c| {
                     // Rights as of now, as for every change: a user who lost
                     // the room reads nothing more of it.
-                    still_admitted(c, gate, &reader)?;
+                    still_admitted(c, &gate, &reader)?;
                     messages::find_live(c, room, id).map_err(|e| match e {
                         DbError::NotFound => RoomError::NotFound(id),
                         other => RoomError::from(other),

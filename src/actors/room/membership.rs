@@ -1,16 +1,19 @@
-//! Who is in the room: sessions join (with their history burst) and leave,
-//! say they are typing, and the room closes when the last has gone.
+//! Who is in the room: sessions join (with their history burst, and for a
+//! modern socket the room's rules and the user's standing) and leave, say
+//! they are typing (unless muted, or in a locked or archived room), and
+//! the room closes when the last has gone.
 
 use super::catch_up::resume_floor;
 use super::{Member, Room, view_of};
 use crate::actors::delivery::{JoinBurst, SessionHandle, SessionId};
 use crate::actors::unread;
 use crate::db::RETRY_UNAVAILABLE;
-use crate::db::queries::{memberships, messages};
+use crate::db::queries::{memberships, messages, rules};
 use crate::domain::{MessageId, UserId, Username, Window};
 use crate::protocol::{ErrorCode, ServerFrame, encode};
 use actix::prelude::*;
 use futures_util::future::BoxFuture;
+use std::time::Instant;
 
 /// Messages a newcomer receives on joining.
 pub const HISTORY_ON_JOIN: i64 = 10;
@@ -53,6 +56,9 @@ impl Handler<Join> for Room {
         // A modern socket's burst ends with the user's unread counts.
         let modern = join.session.is_modern();
         let (counts_db, user_id) = (self.db.clone(), join.user_id);
+        // The room's rules and the user's standing: for typing, and for a
+        // modern socket's burst.
+        let (rules_db, read_at) = (self.db.clone(), Instant::now());
         let load = async move {
             let history = db.run(move |c| {
                 let readers = [reader.as_str()];
@@ -79,12 +85,13 @@ impl Handler<Join> for Room {
                         .await,
                 )
             };
-            let (history, arrival, (), counts) =
-                tokio::join!(history, presence, user_ready, counts);
-            (history, arrival, counts)
+            let standing = rules_db.run(move |c| rules::on_join(c, room_id, user_id));
+            let (history, arrival, (), counts, standing) =
+                tokio::join!(history, presence, user_ready, counts, standing);
+            (history, arrival, counts, standing)
         };
         AtomicResponse::new(Box::pin(load.into_actor(self).map(
-            move |(history, arrival, counts), room, _ctx| {
+            move |(history, arrival, counts, standing), room, _ctx| {
                 if !join.session.is_connected() {
                     // Gone while its history loaded; its Leave has passed.
                     return;
@@ -123,8 +130,24 @@ impl Handler<Join> for Room {
                                 u64::try_from(RETRY_UNAVAILABLE.as_millis()).unwrap_or(u64::MAX)
                             }),
                             client_id: None,
+                            mute: None,
                         }));
                     }
+                }
+                match standing {
+                    Ok(Some(read)) => {
+                        let frames = room.note_join(&join.user, read, read_at);
+                        if modern {
+                            burst.then.extend(frames.iter().map(encode));
+                        }
+                    }
+                    // Deleted meanwhile: the sweep closes the socket.
+                    Ok(None) => {}
+                    Err(e) => log::error!(
+                        "room {}: loading the standing of {} failed: {e}",
+                        room.info.name,
+                        join.user
+                    ),
                 }
                 burst
                     .then
@@ -175,6 +198,9 @@ impl Handler<Leave> for Room {
 
     fn handle(&mut self, leave: Leave, _ctx: &mut Self::Context) -> Self::Result {
         self.members.remove(&leave.session);
+        if leave.last {
+            self.standings.forget(&leave.user);
+        }
         if !leave.last {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
@@ -203,6 +229,11 @@ impl Handler<Typing> for Room {
     type Result = ();
 
     fn handle(&mut self, msg: Typing, _ctx: &mut Self::Context) {
+        // Muted, or in a locked or archived room: nobody hears of it (a
+        // stop is let through, so no one is left watching a stale line).
+        if msg.typing && !self.standings.may_type(&msg.user) {
+            return;
+        }
         let frame = ServerFrame::Typing {
             user: msg.user.clone(),
             typing: msg.typing,

@@ -34,7 +34,14 @@
 //!   and the news of it to the user's other sockets.
 //! - `echoes.rs`: the echo of a post to the socket that sent it, which
 //!   alone carries the post's `client_id`.
+//! - `admission.rs`: who may read and write here, checked in the database
+//!   job of each read and write (issue 14: bans, private rooms, locks,
+//!   archives, mutes, slow mode).
+//! - `standing.rs`: the room's copy of its rules and its members'
+//!   standing, for typing and for the `room_state` and `standing` frames
+//!   ([`RulesRead`], from the session sweep).
 
+mod admission;
 mod catch_up;
 mod changes;
 mod echoes;
@@ -43,26 +50,29 @@ mod markers;
 mod membership;
 mod memory;
 mod pending;
+mod standing;
 
 pub use changes::{Delete, Edit, Post, Posted, React};
 pub use history::{HistoryPage, ListReactors, LoadHistory};
 pub use markers::{Marker, MoveMarker};
 pub use membership::{Close, HISTORY_ON_JOIN, Join, Leave, RESUME_LIMIT, Typing};
+pub use standing::RulesRead;
 
 use crate::actors::bus::{Bus, Published, RoomEvent, Subscription};
-use crate::actors::delivery::{Deliver, SessionHandle, SessionId};
+use crate::actors::delivery::{Deliver, Hangup, SessionHandle, SessionId};
 use crate::db::queries::messages::{MessageWithAuthor, Quoted};
 use crate::db::queries::reactions::ReactionGroup;
 use crate::db::{Database, DbError};
 use crate::domain::{MessageId, RoomInfo, Username};
 use crate::metrics::METRICS;
-use crate::protocol::{ErrorCode, MessageView, ReactionView, ReplyView, ServerFrame};
+use crate::protocol::{ErrorCode, MessageView, MuteView, ReactionView, ReplyView, ServerFrame};
 use actix::prelude::*;
 use bytestring::ByteString;
 use catch_up::{CatchUp, OUTAGE_POLL, Scope};
 use echoes::{Echo, Echoes};
 use memory::Memory;
 use pending::PendingWrites;
+use standing::Standings;
 use std::collections::HashMap;
 
 /// Posts that may wait in a room's mailbox before senders are held back.
@@ -93,6 +103,45 @@ pub enum RoomError {
     /// The room is admin-only and the user is no longer staff.
     #[error("this room is for staff only")]
     NotAdmitted,
+    /// The room was deleted.
+    #[error("this room was deleted")]
+    RoomGone,
+    /// The user is banned from the room.
+    #[error("{message}")]
+    Banned {
+        /// "You are banned from #lobby until …: <reason>".
+        message: String,
+        /// The reason alone, for the close frame.
+        reason: String,
+    },
+    /// The room is private and the user is not (or no longer) a member.
+    #[error("you are not a member of this room")]
+    NotAMember,
+    /// The room is archived: nobody but staff and moderators writes.
+    #[error("this room is archived: it can be read, not written to")]
+    Archived,
+    /// The room is locked: nobody but staff and moderators writes.
+    #[error("this room is locked: only moderators can post")]
+    Locked,
+    /// The user is muted here.
+    #[error("{message}")]
+    Muted {
+        /// "You are muted in #lobby until 14:05 UTC: spamming".
+        message: String,
+        /// The mute, for the fields of the error frame.
+        mute: MuteView,
+    },
+    /// Slow mode: the user posted here too recently.
+    #[error(
+        "slow mode: one message every {secs} seconds; you can post again in {} s",
+        retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0)
+    )]
+    SlowMode {
+        /// The room's interval.
+        secs: u32,
+        /// When the next post will be taken.
+        retry_after: std::time::Duration,
+    },
     /// A repeated `client_id` whose message was deleted since, or is in
     /// another room: nothing is stored again.
     #[error(
@@ -124,6 +173,30 @@ impl RoomError {
     pub fn retry_after(&self) -> Option<std::time::Duration> {
         match self {
             RoomError::Unavailable(_) => Some(crate::db::RETRY_UNAVAILABLE),
+            RoomError::SlowMode { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// With `muted`: the mute, whose reason and end the error frame
+    /// carries.
+    pub fn mute(&self) -> Option<&MuteView> {
+        match self {
+            RoomError::Muted { mute, .. } => Some(mute),
+            _ => None,
+        }
+    }
+
+    /// How the socket must end after this refusal, if the user may no
+    /// longer be in the room at all.
+    pub fn hangup(&self) -> Option<Hangup> {
+        match self {
+            RoomError::NotAdmitted => Some(Hangup::NotAdmitted),
+            RoomError::NotAMember => Some(Hangup::NotAMember),
+            RoomError::RoomGone => Some(Hangup::RoomDeleted),
+            RoomError::Banned { reason, .. } => Some(Hangup::Banned {
+                reason: reason.clone(),
+            }),
             _ => None,
         }
     }
@@ -134,8 +207,16 @@ impl RoomError {
             RoomError::Storage(_) | RoomError::Closed => ErrorCode::Internal,
             RoomError::Unavailable(_) => ErrorCode::Unavailable,
             RoomError::NotFound(_) | RoomError::RepeatGone(_) => ErrorCode::NotFound,
-            RoomError::Forbidden(_) | RoomError::NotAdmitted => ErrorCode::Forbidden,
+            RoomError::Forbidden(_)
+            | RoomError::NotAdmitted
+            | RoomError::Banned { .. }
+            | RoomError::NotAMember => ErrorCode::Forbidden,
+            RoomError::RoomGone => ErrorCode::NotFound,
             RoomError::TooManyReactions { .. } => ErrorCode::TooManyReactions,
+            RoomError::Archived => ErrorCode::RoomArchived,
+            RoomError::Locked => ErrorCode::RoomLocked,
+            RoomError::Muted { .. } => ErrorCode::Muted,
+            RoomError::SlowMode { .. } => ErrorCode::SlowMode,
         }
     }
 }
@@ -163,6 +244,9 @@ pub struct Room {
     /// The registry closed the room; it stops once `pending` is empty, so
     /// that every stored write is published.
     closing: bool,
+    /// Its rules and its members' standing, for typing and for the frames
+    /// that tell modern sockets of them.
+    standings: Standings,
 }
 
 impl Room {
@@ -179,6 +263,7 @@ impl Room {
             ticks: 0,
             pending: PendingWrites::default(),
             closing: false,
+            standings: Standings::default(),
         }
     }
 

@@ -15,7 +15,6 @@
 
 use super::WsSession;
 use super::limits::{Refusal, Slot};
-use crate::actors::delivery::Hangup;
 use crate::actors::registry::{PrivateMessageError, SendPrivate};
 use crate::actors::room::{
     Delete, Edit, ListReactors, LoadHistory, Marker, MoveMarker, Post, Posted, React, Room,
@@ -318,7 +317,8 @@ impl WsSession {
 
     /// Tells the client what went wrong, in an `error` frame: every failure
     /// of a request ends here. The session carries on, unless the user may
-    /// no longer be in the room.
+    /// no longer be in the room (staff only now, banned, no longer a
+    /// member of a private room, the room deleted).
     pub(super) fn fail(&self, error: SessionError, ctx: &mut ws::WebsocketContext<Self>) {
         self.fail_answering(error, None, ctx);
     }
@@ -352,9 +352,17 @@ impl WsSession {
                 u64::try_from(wait.as_nanos().div_ceil(1_000_000)).unwrap_or(u64::MAX)
             }),
             client_id,
+            mute: match &error {
+                SessionError::Room(e) => e.mute().cloned(),
+                _ => None,
+            },
         }));
-        if matches!(error, SessionError::Room(RoomError::NotAdmitted)) {
-            ctx.notify(Hangup::NotAdmitted);
+        // A refusal that says the user may no longer be here at all ends
+        // the connection, with the close code that says why.
+        if let SessionError::Room(e) = &error
+            && let Some(hangup) = e.hangup()
+        {
+            ctx.notify(hangup);
         }
     }
 }

@@ -332,17 +332,88 @@ impl Handler<Hangup> for WsSession {
             // burst); only the close frame follows, if the socket takes it.
             self.outbox.close();
         }
-        let (code, description) = match why {
-            Hangup::TooSlow => (ws::CloseCode::Again, "too slow: events were not being read"),
-            Hangup::GoingAway => (ws::CloseCode::Away, "server going away"),
-            Hangup::NotAdmitted => (ws::CloseCode::Policy, "this room is for staff only"),
-            // Exactly these words: the room page tells them from the above.
-            Hangup::SignedOut => (ws::CloseCode::Policy, "signed out"),
-        };
-        ctx.close(Some(ws::CloseReason {
-            code,
-            description: Some(description.to_owned()),
-        }));
+        ctx.close(Some(close_reason(&why)));
         ctx.stop();
+    }
+}
+
+/// Most bytes a close frame's reason may have (125 for the frame, less
+/// the two of the code).
+pub const CLOSE_REASON_MAX_BYTES: usize = 123;
+
+/// The close frame for `why`: its code and its reason, which the room
+/// page reads (docs/protocol.md, "Close codes").
+fn close_reason(why: &Hangup) -> ws::CloseReason {
+    /// `prefix: reason`, or `prefix` alone when no reason was given.
+    fn with_reason(prefix: &str, reason: &str) -> String {
+        if reason.is_empty() {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}: {reason}")
+        }
+    }
+    let (code, description) = match why {
+        Hangup::TooSlow => (
+            ws::CloseCode::Again,
+            "too slow: events were not being read".to_owned(),
+        ),
+        Hangup::GoingAway => (ws::CloseCode::Away, "server going away".to_owned()),
+        Hangup::NotAdmitted => (
+            ws::CloseCode::Policy,
+            "this room is for staff only".to_owned(),
+        ),
+        // Exactly these words: the room page tells them from the others.
+        Hangup::SignedOut => (ws::CloseCode::Policy, "signed out".to_owned()),
+        Hangup::Deactivated => (ws::CloseCode::Policy, "account deactivated".to_owned()),
+        Hangup::NotAMember => (
+            ws::CloseCode::Policy,
+            "not a member of this room".to_owned(),
+        ),
+        Hangup::Kicked { reason } => (ws::CloseCode::Other(4000), with_reason("kicked", reason)),
+        Hangup::Banned { reason } => (ws::CloseCode::Other(4003), with_reason("banned", reason)),
+        Hangup::RoomDeleted => (ws::CloseCode::Other(4004), "room deleted".to_owned()),
+        Hangup::Moved { to } => (ws::CloseCode::Other(4005), format!("moved: {to}")),
+    };
+    ws::CloseReason {
+        code,
+        description: Some(cut_to(description, CLOSE_REASON_MAX_BYTES)),
+    }
+}
+
+/// `text` cut to at most `max` bytes, between characters.
+fn cut_to(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut end = max;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn close_reasons_fit_a_close_frame_and_keep_whole_characters() {
+        let long = "é".repeat(100);
+        let close = close_reason(&Hangup::Kicked { reason: long });
+        let text = close.description.unwrap();
+        assert!(text.len() <= CLOSE_REASON_MAX_BYTES, "{}", text.len());
+        assert!(text.starts_with("kicked: é"));
+        assert_eq!(close.code, ws::CloseCode::Other(4000));
+        let banned = close_reason(&Hangup::Banned {
+            reason: String::new(),
+        });
+        assert_eq!(banned.description.as_deref(), Some("banned"));
+        let moved = close_reason(&Hangup::Moved {
+            to: crate::domain::RoomName::parse("new-lobby").unwrap(),
+        });
+        assert_eq!(
+            (moved.code, moved.description.as_deref()),
+            (ws::CloseCode::Other(4005), Some("moved: new-lobby"))
+        );
     }
 }

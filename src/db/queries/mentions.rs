@@ -6,15 +6,16 @@
 //! [`mentioned_names`](crate::domain::mentioned_names)), the name is an
 //! account's (compared as [`Username::folded`]), that account may read the
 //! room ([`RoomInfo::admits`], with the room's admin-only flag as it is at
-//! the write), and it is not the author's own. The rows are written in the
+//! the write; in a private room, only its members and staff), and it is
+//! not the author's own. The rows are written in the
 //! same write as the message (and rewritten by an edit), so a message and
 //! its mentions are stored, or not, together.
 //!
-//! Reading them back checks visibility again: a room made admin-only
-//! since hides its mentions from users who are no longer admitted.
+//! Reading them back checks visibility again: a room made admin-only (or
+//! private) since hides its mentions from users who are no longer
+//! admitted.
 
 use crate::db::models::Mention;
-use crate::db::queries::rooms::is_admin_only;
 use crate::db::schema::{memberships, mentions, messages, rooms, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Identity, MessageId, RoomInfo, UserId, Username, mentioned_names};
@@ -49,8 +50,10 @@ pub fn record(
         return Ok(Vec::new());
     }
     // Who may read the room now, not when its actor opened.
+    let gate = super::rules::gate(conn, room.id)?;
     let room = RoomInfo {
-        admin_only: is_admin_only(conn, room.id)?,
+        admin_only: gate.room.admin_only,
+        invite_only: gate.room.invite_only,
         ..room.clone()
     };
     let mut accounts: HashMap<String, (UserId, String, bool)> = HashMap::new();
@@ -71,6 +74,19 @@ pub fn record(
             }
         }
     }
+    // In a private room, only its members (and staff) read it.
+    let members: Option<Vec<UserId>> = if room.invite_only && room.direct.is_none() {
+        let ids: Vec<UserId> = accounts.values().map(|(id, _, _)| *id).collect();
+        Some(
+            memberships::table
+                .filter(memberships::room_id.eq(room.id))
+                .filter(memberships::user_id.eq_any(&ids))
+                .select(memberships::user_id)
+                .load(conn)?,
+        )
+    } else {
+        None
+    };
     let mentioned: Vec<MentionedUser> = folded
         .iter()
         .filter_map(|key| accounts.get(key))
@@ -81,6 +97,7 @@ pub fn record(
                     username: Username::from_stored(name.clone()),
                     is_staff: *is_staff,
                 })
+                && (*is_staff || members.as_ref().is_none_or(|m| m.contains(user)))
         })
         .map(|(user, name, _)| MentionedUser {
             id: *user,
@@ -201,7 +218,8 @@ pub struct MyMention {
 /// `me`'s most recent mentions, newest first, at most `limit` of them
 /// (older than message `before`, if given), and whether there are more.
 /// Deleted messages, and rooms `me` may no longer read (admin-only while
-/// they are not staff, a direct conversation not theirs), are left out.
+/// they are not staff, private while not a member, a direct conversation
+/// not theirs), are left out.
 ///
 /// Walks the `(user_id, message_id)` index from the newest.
 pub fn mine(
@@ -237,7 +255,12 @@ pub fn mine(
         .limit(limit + 1)
         .into_boxed();
     if !me.is_staff {
-        query = query.filter(rooms::admin_only.eq(false));
+        let member = memberships::table
+            .filter(memberships::room_id.eq(rooms::id))
+            .filter(memberships::user_id.eq(me.id));
+        query = query
+            .filter(rooms::admin_only.eq(false))
+            .filter(rooms::invite_only.eq(false).or(diesel::dsl::exists(member)));
     }
     if let Some(before) = before {
         query = query.filter(mentions::message_id.lt(before));
@@ -298,13 +321,15 @@ fn other_participant(me: UserId, a: Option<UserId>, b: Option<UserId>) -> Option
 /// Names `@` may complete to in a room, for its composer: the authors of
 /// its latest `limit` messages, most recent first, then its members (the
 /// `memberships` table), at most `limit` names in all, each once, and only
-/// users the room admits now (staff, in an admin-only room).
+/// users the room admits now (staff, in an admin-only room; members and
+/// staff, in a private one).
 pub fn candidates(
     conn: &mut DbConnection,
     room: &RoomInfo,
     limit: i64,
 ) -> Result<Vec<String>, DbError> {
-    let admin_only = is_admin_only(conn, room.id)?;
+    let gate = super::rules::gate(conn, room.id)?;
+    let (admin_only, invite_only) = (gate.room.admin_only, gate.room.invite_only);
     let recent: Vec<(UserId, MessageId)> = messages::table
         .filter(messages::room_id.eq(room.id))
         .filter(messages::deleted_at.is_null())
@@ -336,6 +361,11 @@ pub fn candidates(
         .into_boxed();
     if admin_only {
         query = query.filter(users::is_staff.eq(true));
+    } else if invite_only && room.direct.is_none() {
+        let member = memberships::table
+            .filter(memberships::room_id.eq(room.id))
+            .filter(memberships::user_id.eq(users::id));
+        query = query.filter(users::is_staff.eq(true).or(diesel::dsl::exists(member)));
     }
     let names: HashMap<UserId, String> =
         query.load::<(UserId, String)>(conn)?.into_iter().collect();

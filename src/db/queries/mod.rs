@@ -7,6 +7,7 @@ pub mod moderation;
 pub mod reactions;
 pub mod reports;
 pub mod rooms;
+pub mod rules;
 pub mod search;
 pub mod sessions;
 pub mod staff;

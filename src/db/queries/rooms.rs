@@ -83,36 +83,10 @@ pub fn set_admin_only(
 /// Whether the room `id` is admin-only now: read at each act of a member,
 /// so `confab room set NAME --admin-only` takes effect at once.
 ///
-/// In the writer's batches it is read once per batch and room
-/// ([`admin_only_once_per_batch`](crate::db::writer::admin_only_once_per_batch)).
+/// In the writer's batches it is read once per batch and room, with the
+/// rest of the room's rules ([`rules::gate`](super::rules::gate)).
 pub fn is_admin_only(conn: &mut DbConnection, id: crate::domain::RoomId) -> Result<bool, DbError> {
-    crate::db::writer::admin_only_once_per_batch(id, || {
-        rooms::table
-            .find(id)
-            .select(rooms::admin_only)
-            .first(conn)
-            .map_err(DbError::from)
-    })
-}
-
-/// Which of the rooms `ids` are admin-only now, for the session sweep
-/// (one query however many rooms it asks about).
-pub fn admin_only_among(
-    conn: &mut DbConnection,
-    ids: &[crate::domain::RoomId],
-) -> Result<std::collections::HashSet<crate::domain::RoomId>, DbError> {
-    let mut found = std::collections::HashSet::new();
-    // Bounded lists: bind parameters are limited per statement.
-    for chunk in ids.chunks(10_000) {
-        found.extend(
-            rooms::table
-                .filter(rooms::id.eq_any(chunk))
-                .filter(rooms::admin_only.eq(true))
-                .select(rooms::id)
-                .load::<crate::domain::RoomId>(conn)?,
-        );
-    }
-    Ok(found)
+    Ok(super::rules::gate(conn, id)?.room.admin_only)
 }
 
 /// Who is opening a room by visiting it, and how many rooms an hour they
@@ -333,7 +307,10 @@ pub fn all(conn: &mut DbConnection) -> Result<Vec<Room>, DbError> {
 /// What the room selector asks for.
 #[derive(Debug, Clone)]
 pub struct IndexQuery {
-    /// Whether admin-only rooms may be listed (the reader is staff).
+    /// Who reads it (private rooms are listed to their members).
+    pub viewer: UserId,
+    /// Whether admin-only, archived and every private room may be listed
+    /// (the reader is staff).
     pub staff: bool,
     /// Only names containing this, ignoring case.
     pub search: Option<String>,
@@ -350,6 +327,10 @@ pub struct IndexEntry {
     pub name: String,
     /// Only staff may enter.
     pub admin_only: bool,
+    /// Private: members only.
+    pub invite_only: bool,
+    /// Archived.
+    pub archived: bool,
     /// Distinct users online in it.
     pub online: usize,
 }
@@ -365,6 +346,8 @@ pub struct IndexPage {
 
 /// The rooms to list: the busiest by members online, then by latest
 /// message, then by name, visible to the reader and matching the search.
+/// Archived rooms, and private rooms the reader is not a member of, are
+/// listed to staff only.
 ///
 /// Two queries, whatever the number of rooms: the rooms with someone
 /// online (a list bounded by who is connected), and the `limit + 1` with
@@ -395,25 +378,40 @@ pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, D
         // Direct conversations are never listed.
         let mut rows = rooms::table
             .filter(rooms::direct_a.is_null())
-            .select((rooms::name, rooms::admin_only, latest()))
+            .select((
+                rooms::name,
+                (
+                    rooms::admin_only,
+                    rooms::invite_only,
+                    rooms::archived_at.is_not_null(),
+                ),
+                latest(),
+            ))
             .into_boxed();
         if !query.staff {
-            rows = rows.filter(rooms::admin_only.eq(false));
+            let member = memberships::table
+                .filter(memberships::room_id.eq(rooms::id))
+                .filter(memberships::user_id.eq(query.viewer));
+            rows = rows
+                .filter(rooms::admin_only.eq(false))
+                .filter(rooms::archived_at.is_null())
+                .filter(rooms::invite_only.eq(false).or(diesel::dsl::exists(member)));
         }
         if let Some(pattern) = &pattern {
             rows = rows.filter(lower(rooms::name).like(pattern.clone()).escape('\\'));
         }
         rows
     };
-    let mut found: HashMap<String, (bool, i64)> = HashMap::new();
+    type Flags = (bool, bool, bool);
+    let mut found: HashMap<String, (Flags, i64)> = HashMap::new();
     let busy: Vec<&String> = query.online.keys().collect();
     // In chunks, within every backend's limit on bound parameters.
     for names in busy.chunks(1000) {
-        let rows: Vec<(String, bool, i64)> =
+        let rows: Vec<(String, Flags, i64)> =
             visible().filter(rooms::name.eq_any(names)).load(conn)?;
         found.extend(rows.into_iter().map(|(n, a, l)| (n, (a, l))));
     }
-    let recent: Vec<(String, bool, i64)> = visible()
+    let recent: Vec<(String, Flags, i64)> = visible()
         .order((latest().desc(), rooms::name.asc()))
         .limit(
             i64::try_from(query.limit)
@@ -424,12 +422,14 @@ pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, D
     found.extend(recent.into_iter().map(|(n, a, l)| (n, (a, l))));
     let mut listed: Vec<(IndexEntry, i64)> = found
         .into_iter()
-        .map(|(name, (admin_only, latest))| {
+        .map(|(name, ((admin_only, invite_only, archived), latest))| {
             let online = query.online.get(&name).copied().unwrap_or(0);
             (
                 IndexEntry {
                     name,
                     admin_only,
+                    invite_only,
+                    archived,
                     online,
                 },
                 latest,

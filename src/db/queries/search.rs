@@ -12,10 +12,11 @@
 //! filters, paging) is written once below.
 //!
 //! Visibility ([`Scope`]): a result is a live (not deleted) message in a
-//! room the searcher may enter (every ordinary room, and admin-only ones
-//! for staff) or in a direct conversation they take part in
-//! (`rooms.direct_a`/`direct_b`); in the staff console, in any room and in
-//! no direct conversation. Results come newest first, a page at a
+//! room the searcher may enter (every ordinary room, admin-only ones for
+//! staff, private ones for their members and staff) or in a direct
+//! conversation they take part in (`rooms.direct_a`/`direct_b`); in the
+//! staff console, in any room and in no direct conversation. Results come
+//! newest first, a page at a
 //! time; the next page starts below the last id shown (keyset paging, so
 //! its cost does not grow with the page number).
 //!
@@ -26,7 +27,7 @@
 //! each row's stored tsvector. See
 //! `confab-bench search` and BENCHMARKS.md.
 
-use super::{rooms, users};
+use super::{memberships, rooms, users};
 use crate::db::{DbConnection, DbError};
 use crate::domain::{Identity, MessageId, Place, SearchQuery, Segment, highlight};
 use chrono::{NaiveDate, NaiveDateTime};
@@ -182,11 +183,21 @@ fn resolve(conn: &mut DbConnection, search: &Search<'_>) -> Result<Filters, Sear
         None => {}
         Some(Place::Room(name)) => {
             let everywhere = search.scope == Scope::EveryRoom;
-            let room = rooms::by_name(conn, name.as_str())?
-                .filter(|r| {
-                    r.direct_a.is_none() && (everywhere || !r.admin_only || search.viewer.is_staff)
-                })
-                .ok_or_else(|| SearchError::NoSuchRoom(name.to_string()))?;
+            let viewer = search.viewer;
+            let room = match rooms::by_name(conn, name.as_str())? {
+                Some(r)
+                    if r.direct_a.is_none() && (everywhere || viewer.is_staff || !r.admin_only) =>
+                {
+                    // A private room is no one's business but its members'.
+                    let hidden = !everywhere
+                        && r.invite_only
+                        && !viewer.is_staff
+                        && !memberships::is_member(conn, viewer.id, r.id)?;
+                    (!hidden).then_some(r)
+                }
+                _ => None,
+            }
+            .ok_or_else(|| SearchError::NoSuchRoom(name.to_string()))?;
             filters.room = Some(room.id.0);
         }
         Some(Place::Direct(_)) if search.scope == Scope::EveryRoom => {
@@ -289,13 +300,19 @@ fn build(dialect: Dialect, search: &Search<'_>, filters: &Filters) -> Sql {
         Scope::EveryRoom => "r.direct_a IS NULL".to_owned(),
         Scope::Viewer => {
             let me = search.viewer.id.0;
+            // Parameters in the order they appear (SQLite's are positional).
+            let rooms_seen = if search.viewer.is_staff {
+                "r.direct_a IS NULL".to_owned()
+            } else {
+                let me_member = sql.param(Bind::Int(me));
+                format!(
+                    "r.direct_a IS NULL AND r.admin_only = FALSE AND (r.invite_only = FALSE OR \
+                     EXISTS (SELECT 1 FROM memberships mm WHERE mm.room_id = r.id \
+                     AND mm.user_id = {me_member}))"
+                )
+            };
             let me_a = sql.param(Bind::Int(me));
             let me_b = sql.param(Bind::Int(me));
-            let rooms_seen = if search.viewer.is_staff {
-                "r.direct_a IS NULL"
-            } else {
-                "r.direct_a IS NULL AND r.admin_only = FALSE"
-            };
             format!("(({rooms_seen}) OR r.direct_a = {me_a} OR r.direct_b = {me_b})")
         }
     };
