@@ -13,20 +13,6 @@ pub struct Identity {
     pub is_staff: bool,
 }
 
-impl Identity {
-    /// Whether this user may change the text of a message by `author`: only
-    /// its author may, so that nobody puts words in another's mouth.
-    pub fn may_edit(&self, author: UserId) -> bool {
-        self.id == author
-    }
-
-    /// Whether this user may delete a message by `author`: its author, or
-    /// staff moderating the room.
-    pub fn may_delete(&self, author: UserId) -> bool {
-        self.id == author || self.is_staff
-    }
-}
-
 /// A room that exists in the database.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RoomInfo {

@@ -15,9 +15,8 @@
 
 use crate::common::TestApp;
 use crate::common::browser::{Chrome, Driver, Screen};
+use crate::moderation_sockets::{act, identity, name, reason, room};
 use crate::scale_out::same_user_on;
-use confab::db::queries::users;
-use confab::domain::{Identity, Reason, RoomName, Username};
 use confab::moderation::{Action, Actor};
 use fantoccini::key::Key;
 use serde_json::{Value, json};
@@ -54,42 +53,13 @@ async fn wait_composer(person: &Chrome, what: &str, check: &str) -> Value {
     person.wait_js(what, &script, vec![]).await
 }
 
-fn room(raw: &str) -> RoomName {
-    RoomName::parse(raw).unwrap()
-}
-
-fn name(raw: &str) -> Username {
-    Username::parse(raw).unwrap()
-}
-
-fn reason(raw: &str) -> Reason {
-    Reason::parse(raw, 500).unwrap()
-}
-
 /// A staff account and the actor of its actions; the lobby made by the
 /// command line (so that no one who opens it owns it).
 async fn boss(app: &TestApp) -> Actor {
     assert!(app.cli(&["room", "create", "lobby"]).status.success());
     app.user("boss").await;
     assert!(app.cli(&["user", "promote", "boss"]).status.success());
-    let row = app
-        .database()
-        .run_here(|c| users::by_username(c, "boss"))
-        .unwrap()
-        .unwrap();
-    Actor::User(Identity {
-        id: row.id,
-        username: Username::from_stored(row.username),
-        is_staff: true,
-    })
-}
-
-async fn act(app: &TestApp, actor: &Actor, action: Action) {
-    let described = format!("{action:?}");
-    app.moderation
-        .perform(actor.clone(), action)
-        .await
-        .unwrap_or_else(|e| panic!("{described} refused: {e}"));
+    Actor::User(identity(app, "boss"))
 }
 
 async fn mute(app: &TestApp, boss: &Actor, who: &str, minutes: Option<u32>, why: &str) {

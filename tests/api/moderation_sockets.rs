@@ -18,20 +18,23 @@ use tokio_tungstenite::tungstenite;
 /// How long a frame that must not come is waited for.
 const QUIET: Duration = Duration::from_millis(400);
 
-fn room(raw: &str) -> RoomName {
+// What the moderation tests share (private_rooms.rs and
+// browser_moderation.rs use them too).
+
+pub(crate) fn room(raw: &str) -> RoomName {
     RoomName::parse(raw).unwrap()
 }
 
-fn name(raw: &str) -> Username {
+pub(crate) fn name(raw: &str) -> Username {
     Username::parse(raw).unwrap()
 }
 
-fn reason(raw: &str) -> Reason {
+pub(crate) fn reason(raw: &str) -> Reason {
     Reason::parse(raw, 500).unwrap()
 }
 
 /// `username`'s identity as the server knows it now.
-fn identity(app: &TestApp, username: &str) -> Identity {
+pub(crate) fn identity(app: &TestApp, username: &str) -> Identity {
     let row = app
         .database()
         .run_here(|c| users::by_username(c, username))
@@ -59,7 +62,7 @@ async fn staff(app: &TestApp, username: &str) -> (Browser, Actor) {
 }
 
 /// Takes `action` as `actor` through the server, which must accept it.
-async fn act(app: &TestApp, actor: &Actor, action: Action) -> Outcome {
+pub(crate) async fn act(app: &TestApp, actor: &Actor, action: Action) -> Outcome {
     let described = format!("{action:?}");
     app.moderation
         .perform(actor.clone(), action)
@@ -78,7 +81,7 @@ async fn close_of(ws: &mut Ws) -> (u16, String) {
 }
 
 /// The HTTP status a handshake to `room` gets (101 when it is let in).
-async fn handshake(app: &TestApp, browser: &Browser, room: &str) -> u16 {
+pub(crate) async fn handshake(app: &TestApp, browser: &Browser, room: &str) -> u16 {
     match app.connect(browser, room).await {
         Ok(ws) => {
             ws.close().await;

@@ -5,43 +5,10 @@
 //! room stays readable, says so, takes no posts, and leaves the room list.
 
 use crate::common::{Browser, Event, TestApp, Ws};
+use crate::moderation_sockets::{act, handshake, identity, name, room};
 use crate::scale_out::same_user_on;
-use confab::db::queries::users;
-use confab::domain::{Identity, RoomName, Username};
 use confab::moderation::{Access, Action, Actor};
 use serde_json::Value;
-use tokio_tungstenite::tungstenite;
-
-fn room(raw: &str) -> RoomName {
-    RoomName::parse(raw).unwrap()
-}
-
-fn name(raw: &str) -> Username {
-    Username::parse(raw).unwrap()
-}
-
-/// `username`'s identity as the server knows it now.
-fn identity(app: &TestApp, username: &str) -> Identity {
-    let row = app
-        .database()
-        .run_here(|c| users::by_username(c, username))
-        .unwrap()
-        .expect("the account exists");
-    Identity {
-        id: row.id,
-        username: Username::from_stored(row.username),
-        is_staff: row.is_staff,
-    }
-}
-
-/// Takes `action` as `actor` through the server, which must accept it.
-async fn act(app: &TestApp, actor: &Actor, action: Action) {
-    let described = format!("{action:?}");
-    app.moderation
-        .perform(actor.clone(), action)
-        .await
-        .unwrap_or_else(|e| panic!("{described} refused: {e}"));
-}
 
 /// A staff account (signed in) and the actor of its actions.
 async fn staff(app: &TestApp, username: &str) -> (Browser, Actor) {
@@ -69,17 +36,6 @@ async fn private_room_of(app: &TestApp, owner: &str) -> (Browser, Ws) {
     )
     .await;
     (browser, ws)
-}
-
-async fn handshake(app: &TestApp, browser: &Browser, room: &str) -> u16 {
-    match app.connect(browser, room).await {
-        Ok(ws) => {
-            ws.close().await;
-            101
-        }
-        Err(tungstenite::Error::Http(response)) => response.status().as_u16(),
-        Err(e) => panic!("handshake failed otherwise: {e}"),
-    }
 }
 
 async fn page(browser: &Browser, path: &str) -> (u16, String) {

@@ -199,20 +199,30 @@ pub fn gate(conn: &mut DbConnection, id: RoomId) -> Result<Arc<RoomGate>, DbErro
     crate::db::writer::gate_once_per_batch(id, || read_gate(conn, id).map(Arc::new))
 }
 
+/// The sanctions in force at `now`: not lifted, and without an end or
+/// ending later.
+type InForce = diesel::dsl::And<
+    diesel::dsl::IsNull<sanctions::lifted_at>,
+    diesel::dsl::Or<
+        diesel::dsl::IsNull<sanctions::expires_at>,
+        diesel::dsl::Gt<sanctions::expires_at, NaiveDateTime>,
+    >,
+>;
+
+/// The filter of the sanctions in force at `now`.
+fn in_force(now: NaiveDateTime) -> InForce {
+    sanctions::lifted_at.is_null().and(
+        sanctions::expires_at
+            .is_null()
+            .or(sanctions::expires_at.gt(now)),
+    )
+}
+
 /// One query: the room's row, with each sanction in force joined to it.
 fn read_gate(conn: &mut DbConnection, id: RoomId) -> Result<RoomGate, DbError> {
     let now = super::now();
     let rows: Vec<(Room, Option<Sanction>)> = rooms::table
-        .left_join(
-            sanctions::table.on(sanctions::room_id
-                .eq(rooms::id)
-                .and(sanctions::lifted_at.is_null())
-                .and(
-                    sanctions::expires_at
-                        .is_null()
-                        .or(sanctions::expires_at.gt(now)),
-                )),
-        )
+        .left_join(sanctions::table.on(sanctions::room_id.eq(rooms::id).and(in_force(now))))
         .filter(rooms::id.eq(id))
         .select((Room::as_select(), Option::<Sanction>::as_select()))
         .load(conn)?;
@@ -496,12 +506,7 @@ pub fn for_sweep(
             let rows: Vec<Sanction> = sanctions::table
                 .filter(sanctions::room_id.eq_any(rooms_chunk))
                 .filter(sanctions::user_id.eq_any(users_chunk))
-                .filter(sanctions::lifted_at.is_null())
-                .filter(
-                    sanctions::expires_at
-                        .is_null()
-                        .or(sanctions::expires_at.gt(now)),
-                )
+                .filter(in_force(now))
                 .select(Sanction::as_select())
                 .load(conn)?;
             for row in rows {
