@@ -28,11 +28,11 @@ mod settings;
 use super::AppError;
 use super::auth::{check_csrf, current_user};
 use super::error::sentence;
-use super::pages::room_name_from_path;
+use super::pages::{self, room_name_from_path};
 use crate::config::Settings;
 use crate::db::models::Room;
 use crate::db::queries::moderation::{self as roles, RoomRole};
-use crate::db::queries::{memberships, rooms};
+use crate::db::queries::rooms;
 use crate::db::{Database, DbError};
 use crate::domain::{Identity, RoomName};
 use crate::moderation::ModError;
@@ -206,10 +206,11 @@ pub(super) struct Place {
     pub(super) role: RoomRole,
 }
 
-/// The room in the path, if `who` may know of it: a private room is "not
-/// found" for anyone but its members, its moderators and staff (its name
-/// is not revealed), an admin-only one is forbidden to all but staff. Not
-/// created by the visit, unlike the room page.
+/// The room in the path, if `who` may know of it: its moderators, its
+/// owner and staff always; anyone else as the room page admits them
+/// ([`pages::admitted`]: a private room is "not found" for non-members, an
+/// admin-only one is forbidden to all but staff, a ban is forbidden with
+/// its reason). Not created by the visit, unlike the room page.
 pub(super) async fn place(db: &Database, who: &Identity, path: &str) -> Result<Place, Refusal> {
     let name = room_name_from_path(path)?;
     let lookup = name.as_str().to_owned();
@@ -220,21 +221,16 @@ pub(super) async fn place(db: &Database, who: &Identity, path: &str) -> Result<P
                 return Ok(None);
             };
             let role = roles::role_in(c, &room, &asker)?;
-            let member = memberships::is_member(c, asker.id, room.id)?;
-            Ok::<_, DbError>(Some((room, role, member)))
+            Ok::<_, DbError>(Some((room, role)))
         })
         .await?;
-    let unknown = || Refusal::not_found(format!("There is no room called {name}."));
-    let Some((room, role, member)) = found else {
-        return Err(unknown());
-    };
-    if room.direct_a.is_some() || (room.invite_only && !member && !role.moderates()) {
-        return Err(unknown());
-    }
-    if room.admin_only && !who.is_staff {
-        return Err(Refusal::forbidden(format!(
-            "#{name} is an admin-only room; only staff can enter it."
+    let Some((room, role)) = found.filter(|(room, _)| room.direct_a.is_none()) else {
+        return Err(Refusal::not_found(format!(
+            "There is no room called {name}."
         )));
+    };
+    if !role.moderates() {
+        pages::admitted(db, who, room.clone()).await?;
     }
     Ok(Place {
         name: RoomName::from_stored(room.name.clone()),
