@@ -10,6 +10,10 @@
 //! Logging out and changing the password end sessions on the server
 //! ([`auth`]) and tell every instance over the bus, so that the sockets of
 //! the sessions ended close at once (with 1008, "signed out").
+//!
+//! A deactivated account's owner is told so at login (and gets no
+//! session); one whose password staff set logs in with it and is then held
+//! at the password form until they choose their own ([`auth`]).
 
 use super::auth::{self, SignedInAs, check_csrf, csrf_token, safe_next};
 use super::client::client_addr;
@@ -86,6 +90,9 @@ fn client(req: &HttpRequest, settings: &Settings) -> IpAddr {
 fn loggable(name: &str) -> String {
     format!("{:?}", name.chars().take(64).collect::<String>())
 }
+
+/// What the login form says to the owner of a deactivated account.
+const DEACTIVATED: &str = "This account is deactivated.";
 
 const TAKEN: &str =
     "That username is taken, or looks too much like one that is; please choose another.";
@@ -244,9 +251,29 @@ async fn login(
     let stored = user.as_ref().map(|u| u.password_hash.clone());
     let ok = passwords.verify(stored, form.password.clone()).await?;
     match user {
+        // Told only to who knows the password: to anyone else the name
+        // answers as any other wrong guess does.
+        Some(user) if ok && user.deactivated_at.is_some() => {
+            attempt.succeeded();
+            log::info!(
+                "login as {} from {client} refused: the account is deactivated",
+                user.username
+            );
+            AccountForm::Login.render(
+                &templates,
+                &session,
+                &form.next,
+                &form.username,
+                Some(DEACTIVATED),
+            )
+        }
         Some(user) if ok => {
             attempt.succeeded();
             auth::log_in(&session, &db, user.id).await?;
+            if user.must_change_password {
+                // Every other page would send them there anyway.
+                return Ok(redirect("/accounts/password/"));
+            }
             Ok(redirect(safe_next(&form.next)))
         }
         _ => {
@@ -286,7 +313,7 @@ async fn logout(
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
-    match auth::signed_in(&session, &db, &settings).await? {
+    match auth::signed_in_even_before_password_change(&session, &db, &settings).await? {
         Some(this) => {
             auth::log_out(&session, &db, this.login).await?;
             bus.sign_out(&this.user.username, EndedLogins::Only(this.login));
@@ -308,15 +335,24 @@ struct PasswordForm {
     password2: String,
 }
 
+/// What the password form says while staff's password must be replaced.
+const CHOOSE_YOUR_OWN: &str = "Staff set a new password for your account. Choose your own to go on: \
+     type the one you were given as the current password.";
+
 /// The password form, with an error (and status 400) when re-shown, or a
-/// confirmation once changed.
+/// confirmation once changed; `must_change` adds the notice that staff set
+/// the password and the user must choose their own before anything else.
 fn password_page(
     templates: &Templates,
     session: &Session,
     who: &SignedInAs,
+    must_change: bool,
     outcome: Result<Option<&str>, &str>,
 ) -> Result<HttpResponse, AppError> {
     let mut ctx = Templates::context("Change password", Some(&who.user), &csrf_token(session)?);
+    if must_change {
+        ctx.insert("notice", CHOOSE_YOUR_OWN);
+    }
     match outcome {
         Ok(done) => {
             if let Some(done) = done {
@@ -333,13 +369,23 @@ fn password_page(
     }
 }
 
+/// Whether account `id` must change the password staff set.
+async fn must_change(db: &Database, id: crate::domain::UserId) -> Result<bool, AppError> {
+    Ok(db
+        .run(move |c| users::by_id(c, id))
+        .await?
+        .is_some_and(|u| u.must_change_password))
+}
+
 #[get("/accounts/password/")]
 async fn password_form(
     templates: web::Data<Templates>,
+    db: web::Data<Database>,
     session: Session,
     who: SignedInAs,
 ) -> Result<HttpResponse, AppError> {
-    password_page(&templates, &session, &who, Ok(None))
+    let must_change = must_change(&db, who.user.id).await?;
+    password_page(&templates, &session, &who, must_change, Ok(None))
 }
 
 /// Changes the password, checked by the rules sign-up uses, and ends every
@@ -355,12 +401,11 @@ async fn change_password(
     form: web::Form<PasswordForm>,
 ) -> Result<HttpResponse, AppError> {
     check_csrf(&session, &form.csrf_token)?;
-    let retry = |error: &str| password_page(&templates, &session, &who, Err(error));
     let id = who.user.id;
-    let stored = db
-        .run(move |c| users::by_id(c, id))
-        .await?
-        .map(|u| u.password_hash);
+    let row = db.run(move |c| users::by_id(c, id)).await?;
+    let must_change = row.as_ref().is_some_and(|u| u.must_change_password);
+    let retry = |error: &str| password_page(&templates, &session, &who, must_change, Err(error));
+    let stored = row.map(|u| u.password_hash);
     if !passwords.verify(stored, form.current.clone()).await? {
         return retry("Your current password is not right.");
     }
@@ -377,7 +422,8 @@ async fn change_password(
     let ended = db
         .run(move |c| {
             // Both or neither: a new password with the old sessions still
-            // open would defeat the point.
+            // open would defeat the point. (It clears the demand to change
+            // a password staff set.)
             c.transaction(|c| {
                 users::set_password_hash(c, id, &hash)?;
                 sessions::delete_others(c, id, keep)
@@ -393,6 +439,7 @@ async fn change_password(
         &templates,
         &session,
         &who,
+        false,
         Ok(Some(
             "Your password is changed, and every other browser signed in as you is signed out.",
         )),

@@ -8,7 +8,12 @@
 //! deletes the row and every copy of the cookie stops working at once, and
 //! a session unused for `CONFAB_SESSION_IDLE_SECS` is over. The user row is
 //! read with the session on each request, so a demoted or deleted account
-//! loses its rights at once.
+//! loses its rights at once, and a deactivated one is signed out.
+//!
+//! When staff set a user's password (`must_change_password`), the user may
+//! log in with it, but until they choose their own every page sends them to
+//! `/accounts/password/` (303; logging out still works), and chat sockets
+//! are refused (403).
 
 use super::AppError;
 use crate::config::Settings;
@@ -37,15 +42,25 @@ pub struct SignedInAs {
     pub login: LoginId,
 }
 
+/// What the page says to a user who must change their password before a
+/// chat socket is let in.
+const PASSWORD_FIRST: &str =
+    "Staff set a new password for your account: choose your own at /accounts/password/ first.";
+
+/// The paths open to a user who must change their password: the form
+/// that changes it, and logging out.
+const OPEN_BEFORE_PASSWORD_CHANGE: [&str; 2] = ["/accounts/password/", "/accounts/logout/"];
+
 /// The user and session the cookie names, if it names a session that is
-/// still there and not idle past its time (which is then deleted). A use
-/// is written down only every so often ([`LoginLifetime::needs_touch`]),
-/// so most page loads write nothing.
-pub async fn signed_in(
+/// still there, not idle past its time (which is then deleted) and of an
+/// account that is not deactivated; and whether its user must change
+/// their password first. A use is written down only every so often
+/// ([`LoginLifetime::needs_touch`]), so most page loads write nothing.
+async fn lookup(
     session: &Session,
     db: &Database,
     settings: &Settings,
-) -> Result<Option<SignedInAs>, AppError> {
+) -> Result<Option<(SignedInAs, bool)>, AppError> {
     let Some(secret) = session.get::<String>(SECRET).map_err(session_error)? else {
         return Ok(None);
     };
@@ -56,6 +71,11 @@ pub async fn signed_in(
             let Some((login, user)) = sessions::find(c, &key_hash)? else {
                 return Ok(None);
             };
+            // Deactivation deletes the sessions too; this covers one that
+            // raced it.
+            if user.deactivated_at.is_some() {
+                return Ok(None);
+            }
             let now = queries::now();
             if lifetime.is_over(login.last_seen_at, now) {
                 sessions::delete(c, login.id)?;
@@ -64,14 +84,18 @@ pub async fn signed_in(
             if lifetime.needs_touch(login.last_seen_at, now) {
                 sessions::touch(c, &[login.id], now)?;
             }
-            Ok::<_, crate::db::DbError>(Some(SignedInAs {
-                user: Identity {
-                    id: user.id,
-                    username: Username::from_stored(user.username),
-                    is_staff: user.is_staff,
+            let must_change = user.must_change_password;
+            Ok::<_, crate::db::DbError>(Some((
+                SignedInAs {
+                    user: Identity {
+                        id: user.id,
+                        username: Username::from_stored(user.username),
+                        is_staff: user.is_staff,
+                    },
+                    login: login.id,
                 },
-                login: login.id,
-            }))
+                must_change,
+            )))
         })
         .await?;
     if found.is_none() {
@@ -81,13 +105,42 @@ pub async fn signed_in(
     Ok(found)
 }
 
-/// The user the session cookie names, if any (see [`signed_in`]).
+/// The user and session the cookie names, if any (see [`lookup`]); a user
+/// who must change their password first is refused
+/// ([`AppError::Forbidden`]): what calls this directly (the WebSocket
+/// handshake) is not the password form.
+pub async fn signed_in(
+    session: &Session,
+    db: &Database,
+    settings: &Settings,
+) -> Result<Option<SignedInAs>, AppError> {
+    match lookup(session, db, settings).await? {
+        Some((_, true)) => Err(AppError::Forbidden(PASSWORD_FIRST.into())),
+        Some((found, false)) => Ok(Some(found)),
+        None => Ok(None),
+    }
+}
+
+/// [`signed_in`], also for a user who must change their password: for
+/// logging out, and for pages that show who is signed in.
+pub async fn signed_in_even_before_password_change(
+    session: &Session,
+    db: &Database,
+    settings: &Settings,
+) -> Result<Option<SignedInAs>, AppError> {
+    Ok(lookup(session, db, settings).await?.map(|(found, _)| found))
+}
+
+/// The user the session cookie names, if any (see
+/// [`signed_in_even_before_password_change`]).
 pub async fn current_user(
     session: &Session,
     db: &Database,
     settings: &Settings,
 ) -> Result<Option<Identity>, AppError> {
-    Ok(signed_in(session, db, settings).await?.map(|s| s.user))
+    Ok(signed_in_even_before_password_change(session, db, settings)
+        .await?
+        .map(|s| s.user))
 }
 
 /// Starts a fresh session for `user`: a new row, a new cookie and CSRF
@@ -147,8 +200,9 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Extractor for pages that need a signed-in user; anyone else (a replayed
-/// cookie of a session that ended included) is sent to the login page with
-/// `?next=` pointing back.
+/// cookie of a session that ended, or of a deactivated account, included)
+/// is sent to the login page with `?next=` pointing back, and a user who
+/// must change their password to the password form.
 pub struct SignedIn(pub Identity);
 
 impl FromRequest for SignedInAs {
@@ -159,17 +213,22 @@ impl FromRequest for SignedInAs {
         let session = req.get_session();
         let db = req.app_data::<web::Data<Database>>().cloned();
         let settings = req.app_data::<web::Data<Settings>>().cloned();
+        let path = req.path().to_owned();
         let next = match req.query_string() {
-            "" => req.path().to_owned(),
-            q => format!("{}?{q}", req.path()),
+            "" => path.clone(),
+            q => format!("{path}?{q}"),
         };
         Box::pin(async move {
             let (Some(db), Some(settings)) = (db, settings) else {
                 return Err(AppError::Internal("no database configured".into()));
             };
-            signed_in(&session, &db, &settings)
-                .await?
-                .ok_or(AppError::LoginRequired { next })
+            match lookup(&session, &db, &settings).await? {
+                Some((_, true)) if !OPEN_BEFORE_PASSWORD_CHANGE.contains(&path.as_str()) => {
+                    Err(AppError::PasswordChangeRequired)
+                }
+                Some((found, _)) => Ok(found),
+                None => Err(AppError::LoginRequired { next }),
+            }
         })
     }
 }

@@ -18,6 +18,11 @@ pub enum AppError {
         /// Path (and query) to come back to.
         next: String,
     },
+    /// Signed in, but staff set the password: every page but the password
+    /// form (and logging out) sends the user there until they choose their
+    /// own (303).
+    #[error("choose a new password first")]
+    PasswordChangeRequired,
     /// Signed in, but not allowed here.
     #[error("{0}")]
     Forbidden(String),
@@ -126,6 +131,7 @@ impl ResponseError for AppError {
     fn status_code(&self) -> StatusCode {
         match self {
             AppError::LoginRequired { .. } => StatusCode::FOUND,
+            AppError::PasswordChangeRequired => StatusCode::SEE_OTHER,
             AppError::Forbidden(_) | AppError::Csrf => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::BadRequest(_) => StatusCode::BAD_REQUEST,
@@ -145,6 +151,9 @@ impl ResponseError for AppError {
                     .insert_header((header::LOCATION, format!("/accounts/login/?{query}")))
                     .finish()
             }
+            AppError::PasswordChangeRequired => HttpResponse::SeeOther()
+                .insert_header((header::LOCATION, "/accounts/password/"))
+                .finish(),
             other => {
                 if let AppError::Internal(detail) = other {
                     log::error!("internal error: {detail}");

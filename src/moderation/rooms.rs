@@ -67,11 +67,11 @@ pub(super) fn create(
         Access::AdminOnly => "admin-only room",
         Access::InviteOnly => "private room",
     };
+    // Nobody is in it yet: open connections have nothing to re-read.
     Ok(Done::new(
         format!("Created the {kind} #{name}."),
         Entry::new("room.create", name.as_str()).detail(access_word(access)),
-    )
-    .effect(Effect::Recheck))
+    ))
 }
 
 /// Staff: a new name; the old one redirects.

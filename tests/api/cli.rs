@@ -197,3 +197,221 @@ async fn createsuperuser_follows_the_sign_up_rules() {
         .await;
     assert_eq!(res.status(), 303, "any case logs in");
 }
+
+fn stdout(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Runs `args`, which must succeed, and returns what it printed.
+#[track_caller]
+fn ok(app: &TestApp, args: &[&str]) -> String {
+    let out = app.cli(args);
+    assert!(out.status.success(), "{args:?}: {}", stderr(&out));
+    stdout(&out)
+}
+
+/// The newest audit entry's action, actor, target and reason.
+fn last_audit(app: &TestApp) -> (String, String, String, String) {
+    let entries = app
+        .database()
+        .run_here(|c| {
+            confab::moderation::audit_entries(
+                c,
+                &confab::moderation::AuditFilter::default(),
+                None,
+                1,
+            )
+        })
+        .unwrap();
+    let e = entries.into_iter().next().expect("an audit entry");
+    (e.action, e.actor, e.target, e.reason)
+}
+
+fn audited(action: &str, target: &str, reason: &str) -> (String, String, String, String) {
+    (action.into(), "cli".into(), target.into(), reason.into())
+}
+
+on_every_backend!(moderation_commands_change_the_database_and_are_audited);
+async fn moderation_commands_change_the_database_and_are_audited() {
+    use confab::db::queries::{moderation, rooms, users};
+    let app = TestApp::spawn().await;
+    let db = app.database();
+    let room = |name: &str| db.run_here(|c| rooms::by_name(c, name)).unwrap().unwrap();
+    let account = |name: &str| {
+        db.run_here(|c| users::by_username(c, name))
+            .unwrap()
+            .unwrap()
+    };
+
+    assert!(ok(&app, &["room", "create", "lobby"]).contains("Created room lobby."));
+    assert_eq!(last_audit(&app), audited("room.create", "lobby", ""));
+    let _bob = app.user("bob").await;
+
+    let out = ok(&app, &["room", "lock", "lobby"]);
+    assert!(out.contains("#lobby is now read-only"), "{out}");
+    assert!(room("lobby").locked);
+    assert_eq!(last_audit(&app), audited("room.lock", "lobby", ""));
+    ok(&app, &["room", "unlock", "lobby"]);
+    assert!(!room("lobby").locked);
+    assert_eq!(last_audit(&app).0, "room.unlock");
+
+    let out = ok(&app, &["room", "archive", "lobby"]);
+    assert!(out.contains("#lobby is archived"), "{out}");
+    assert!(room("lobby").archived_at.is_some());
+    assert_eq!(last_audit(&app).0, "room.archive");
+    ok(&app, &["room", "unarchive", "lobby"]);
+    assert!(room("lobby").archived_at.is_none());
+    assert_eq!(last_audit(&app).0, "room.unarchive");
+
+    let active = |kind| {
+        let (r, u) = (room("lobby").id, account("bob").id);
+        db.run_here(|c| moderation::active_sanction(c, r, u, kind, confab::db::queries::now()))
+            .unwrap()
+    };
+    let out = ok(
+        &app,
+        &[
+            "room",
+            "mute",
+            "lobby",
+            "bob",
+            "--minutes",
+            "10",
+            "--reason",
+            "spamming",
+        ],
+    );
+    assert_eq!(out, "bob is muted in #lobby for 10 minutes.\n");
+    let mute = active(moderation::SanctionKind::Mute).expect("muted");
+    assert_eq!(mute.reason, "spamming");
+    assert_eq!(mute.created_by, None, "by the command line");
+    assert_eq!(last_audit(&app), audited("user.mute", "bob", "spamming"));
+    assert!(ok(&app, &["room", "unmute", "lobby", "bob"]).contains("bob may post in #lobby again"));
+    assert!(active(moderation::SanctionKind::Mute).is_none());
+    assert_eq!(last_audit(&app).0, "user.unmute");
+
+    let out = ok(
+        &app,
+        &["room", "ban", "lobby", "bob", "--reason", "trolling"],
+    );
+    assert_eq!(
+        out,
+        "bob is banned from #lobby until a moderator lifts it.\n"
+    );
+    let ban = active(moderation::SanctionKind::Ban).expect("banned");
+    assert_eq!((ban.reason.as_str(), ban.expires_at), ("trolling", None));
+    assert_eq!(last_audit(&app), audited("user.ban", "bob", "trolling"));
+    ok(&app, &["room", "unban", "lobby", "bob"]);
+    assert!(active(moderation::SanctionKind::Ban).is_none());
+    assert_eq!(last_audit(&app).0, "user.unban");
+
+    let out = ok(
+        &app,
+        &["user", "deactivate", "bob", "--reason", "spam account"],
+    );
+    assert_eq!(
+        out,
+        "bob is deactivated: they cannot log in, and their 1 session ended.\n"
+    );
+    assert!(account("bob").deactivated_at.is_some());
+    assert_eq!(
+        last_audit(&app),
+        audited("user.deactivate", "bob", "spam account")
+    );
+    assert_eq!(
+        ok(&app, &["user", "reactivate", "bob"]),
+        "bob may log in again.\n"
+    );
+    assert!(account("bob").deactivated_at.is_none());
+    assert_eq!(last_audit(&app).0, "user.reactivate");
+
+    // The commands from before are audited too, with their old words.
+    assert_eq!(ok(&app, &["user", "promote", "bob"]), "bob is now staff.\n");
+    assert_eq!(last_audit(&app).0, "user.promote");
+    assert_eq!(
+        ok(&app, &["user", "demote", "bob"]),
+        "bob is no longer staff.\n"
+    );
+    assert_eq!(last_audit(&app).0, "user.demote");
+    assert_eq!(
+        ok(&app, &["user", "logout-all", "bob"]),
+        "Ended 0 sessions of bob.\n"
+    );
+    assert_eq!(last_audit(&app).0, "user.end_sessions");
+    assert_eq!(
+        ok(&app, &["room", "set", "lobby", "--private"]),
+        "Room lobby is now private: only its members may enter it.\n"
+    );
+    assert!(room("lobby").invite_only);
+    assert_eq!(last_audit(&app).0, "room.access");
+    assert_eq!(ok(&app, &["room", "list"]), "lobby  (private)\n");
+
+    // `confab audit`: newest first, one line each, tab-separated.
+    let listed = ok(&app, &["audit", "--limit", "3"]);
+    let lines: Vec<Vec<&str>> = listed.lines().map(|l| l.split('\t').collect()).collect();
+    assert_eq!(lines.len(), 3, "{listed}");
+    assert_eq!(lines[0][1..], ["cli", "room.access", "lobby", ""]);
+    assert_eq!(lines[1][1..], ["cli", "user.end_sessions", "bob", ""]);
+    assert_eq!(lines[2][1..], ["cli", "user.demote", "bob", ""]);
+    let at = chrono::DateTime::parse_from_rfc3339(lines[0][0]).expect("an RFC 3339 time");
+    assert!((chrono::Utc::now() - at.to_utc()).num_minutes() < 60);
+    let mutes = ok(&app, &["audit", "--action", "user.mute"]);
+    assert_eq!(mutes.lines().count(), 1, "{mutes}");
+    assert!(
+        mutes.ends_with("\tcli\tuser.mute\tbob (#lobby)\tspamming\n"),
+        "{mutes}"
+    );
+    let rooms_only = ok(&app, &["audit", "--action", "room."]);
+    assert_eq!(rooms_only.lines().count(), 6, "{rooms_only}");
+    assert_eq!(ok(&app, &["audit", "--actor", "someone"]), "");
+}
+
+on_every_backend!(moderation_commands_explain_what_they_refuse);
+async fn moderation_commands_explain_what_they_refuse() {
+    let app = TestApp::spawn().await;
+    ok(&app, &["room", "create", "lobby"]);
+    let _bob = app.user("bob").await;
+    let long = "x".repeat(501);
+    let cases: &[(&[&str], &str)] = &[
+        (
+            &["room", "lock", "ghost"],
+            "There is no room called #ghost.",
+        ),
+        (&["room", "archive", "bad name"], "may only contain"),
+        (&["room", "mute", "lobby", "ghost"], "no user called ghost"),
+        (&["room", "ban", "ghost", "bob"], "no room called #ghost"),
+        (
+            &["room", "mute", "lobby", "bob", "--minutes", "0"],
+            "at least a minute",
+        ),
+        (
+            &["room", "mute", "lobby", "bob", "--reason", &long],
+            "at most 500 are allowed",
+        ),
+        (
+            &["room", "unmute", "lobby", "bob"],
+            "bob is not muted in #lobby",
+        ),
+        (
+            &["room", "unban", "lobby", "bob"],
+            "bob is not banned from #lobby",
+        ),
+        (&["user", "deactivate", "ghost"], "no user called ghost"),
+        (&["user", "reactivate", "bob"], "bob is not deactivated"),
+        (&["user", "logout-all", "ghost"], "no user called ghost"),
+    ];
+    for (args, expected) in cases {
+        let out = app.cli(args);
+        assert!(!out.status.success(), "{args:?} exits non-zero");
+        assert!(
+            stderr(&out).contains(expected),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+    }
+    assert_eq!(
+        ok(&app, &["audit"]).lines().count(),
+        1,
+        "only the room's creation is on record: refusals write nothing"
+    );
+}

@@ -27,6 +27,7 @@ mod chat;
 mod cli;
 mod client_ids;
 mod connection_caps;
+mod deactivation;
 mod deploy;
 mod direct_messages;
 mod durability;

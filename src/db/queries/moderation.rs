@@ -108,6 +108,17 @@ pub fn is_moderator(conn: &mut DbConnection, room: RoomId, user: UserId) -> Resu
     .get_result(conn)?)
 }
 
+/// Whether a sanction is in force at `now`: not lifted, and without an
+/// end or ending later.
+#[diesel::dsl::auto_type]
+fn in_force(now: NaiveDateTime) -> _ {
+    sanctions::lifted_at.is_null().and(
+        sanctions::expires_at
+            .is_null()
+            .or(sanctions::expires_at.gt(now)),
+    )
+}
+
 /// The `kind` sanction of `user` in `room` in force at `now`, if any (the
 /// one that ends last, when several overlap).
 pub fn active_sanction(
@@ -121,12 +132,7 @@ pub fn active_sanction(
         .filter(sanctions::room_id.eq(room))
         .filter(sanctions::user_id.eq(user))
         .filter(sanctions::kind.eq(kind.as_str()))
-        .filter(sanctions::lifted_at.is_null())
-        .filter(
-            sanctions::expires_at
-                .is_null()
-                .or(sanctions::expires_at.gt(now)),
-        )
+        .filter(in_force(now))
         .select(Sanction::as_select())
         .load(conn)?;
     // Until lifted (no end) outlasts any end.
@@ -374,12 +380,7 @@ pub fn lift(
             .filter(sanctions::room_id.eq(room))
             .filter(sanctions::user_id.eq(user))
             .filter(sanctions::kind.eq(kind.as_str()))
-            .filter(sanctions::lifted_at.is_null())
-            .filter(
-                sanctions::expires_at
-                    .is_null()
-                    .or(sanctions::expires_at.gt(now)),
-            ),
+            .filter(in_force(now)),
     )
     .set(sanctions::lifted_at.eq(now))
     .execute(conn)?)

@@ -161,16 +161,7 @@ pub fn set_password_hash(
     id: UserId,
     password_hash: &str,
 ) -> Result<(), DbError> {
-    let changed = diesel::update(users::table.find(id))
-        .set((
-            users::password_hash.eq(password_hash),
-            users::must_change_password.eq(false),
-        ))
-        .execute(conn)?;
-    if changed == 0 {
-        return Err(DbError::NotFound);
-    }
-    Ok(())
+    store_password(conn, id, password_hash, false)
 }
 
 /// Sets the password of account `id` for its owner (staff did): they
@@ -180,10 +171,19 @@ pub fn set_password_to_change(
     id: UserId,
     password_hash: &str,
 ) -> Result<(), DbError> {
+    store_password(conn, id, password_hash, true)
+}
+
+fn store_password(
+    conn: &mut DbConnection,
+    id: UserId,
+    password_hash: &str,
+    must_change: bool,
+) -> Result<(), DbError> {
     let changed = diesel::update(users::table.find(id))
         .set((
             users::password_hash.eq(password_hash),
-            users::must_change_password.eq(true),
+            users::must_change_password.eq(must_change),
         ))
         .execute(conn)?;
     if changed == 0 {
