@@ -725,3 +725,91 @@ async fn flash(person: &Chrome, text: &str) {
         )
         .await;
 }
+
+/// The whole report flow, as a public room lives it: a reader reports a
+/// troll's message from its menu, staff ban the troll from the queue in
+/// one click, and the troll's open page says so at once, with the reason
+/// (socket closed 4003), and stays shut on reload (403).
+#[actix_web::test]
+async fn a_report_from_a_readers_menu_ends_in_a_ban_the_troll_sees_at_once() {
+    let Some(driver) = Driver::start().await else {
+        return;
+    };
+    let app = TestApp::spawn().await;
+    // A room staff made: the troll owns nothing here.
+    assert!(app.cli(&["room", "create", "lobby"]).status.success());
+    let troll = driver.in_room(&app, "troll", "lobby").await;
+    let insult = troll.send("You are all idiots").await;
+    let insult: i64 = insult.parse().expect("a message id");
+
+    let carol = driver.in_room(&app, "carol", "lobby").await;
+    carol.wait_for_message("You are all idiots").await;
+    open_report(&carol, insult).await;
+    type_reason(&carol, "Insulting everyone").await;
+    let send = submit_of(&carol, "report-dialog").await;
+    carol.real_click(&send, "Send report").await;
+    report_sent(&carol).await;
+    let report: i32 = app
+        .database()
+        .run_here(|c| {
+            Ok(reports::table
+                .filter(reports::resolved_at.is_null())
+                .select(reports::id)
+                .first(c)?)
+        })
+        .unwrap();
+
+    let boss = driver.open("boss").await;
+    boss.sign_up(&app, "boss").await;
+    assert!(app.cli(&["user", "promote", "boss"]).status.success());
+    boss.goto(&app.url("/staff/reports/")).await;
+    let card = boss
+        .wait_displayed(
+            "carol's report in the queue",
+            &format!("form[action='/staff/reports/{report}/']"),
+        )
+        .await;
+    let text = boss.page_text().await;
+    assert!(text.contains("Insulting everyone") && text.contains("You are all idiots"));
+    card.find(Locator::Css("input[name=reason]"))
+        .await
+        .expect("the reason field")
+        .send_keys("insults in #lobby")
+        .await
+        .expect("type a reason");
+    let ban = card
+        .find(Locator::Css("button[value=ban]"))
+        .await
+        .expect("the Ban author button");
+    boss.real_click(&ban, "Ban author").await;
+
+    // The troll's open page is told at once, with the reason.
+    let said = troll
+        .wait_js(
+            "the troll's page to say they are banned",
+            "const b = document.getElementById('room-ended');\
+             const t = b && !b.hidden ? b.textContent : '';\
+             return t.includes('You are banned from this room') ? t : { waiting: t };",
+            vec![],
+        )
+        .await;
+    assert!(
+        said.as_str()
+            .unwrap_or_default()
+            .contains("insults in #lobby"),
+        "{said}"
+    );
+    troll.screenshot("report-flow-troll-banned").await;
+    // And the page stays shut, with the reason.
+    troll.reload().await;
+    let page = troll.page_text().await;
+    assert!(
+        page.contains("You are banned from #lobby") && page.contains("insults in #lobby"),
+        "{page}"
+    );
+    troll.screenshot("report-flow-troll-banned-page").await;
+    assert!(open_reports(&app).is_empty(), "the report is resolved");
+    for person in [troll, carol, boss] {
+        person.close().await;
+    }
+}
