@@ -111,7 +111,7 @@ pub fn is_moderator(conn: &mut DbConnection, room: RoomId, user: UserId) -> Resu
 /// Whether a sanction is in force at `now`: not lifted, and without an
 /// end or ending later.
 #[diesel::dsl::auto_type]
-fn in_force(now: NaiveDateTime) -> _ {
+pub fn in_force(now: NaiveDateTime) -> _ {
     sanctions::lifted_at.is_null().and(
         sanctions::expires_at
             .is_null()

@@ -16,7 +16,7 @@
 //! moderate, their last post under slow mode) is read only when a rule
 //! makes it matter.
 
-use super::moderation::{RoomRole, SanctionKind, is_moderator};
+use super::moderation::{RoomRole, SanctionKind, in_force, is_moderator};
 use crate::db::models::{Room, Sanction};
 use crate::db::schema::{
     memberships, messages, room_aliases, room_moderators, rooms, sanctions, users,
@@ -197,25 +197,6 @@ impl RoomGate {
 /// batch of a thousand posts reads it once per room; elsewhere, every time.
 pub fn gate(conn: &mut DbConnection, id: RoomId) -> Result<Arc<RoomGate>, DbError> {
     crate::db::writer::gate_once_per_batch(id, || read_gate(conn, id).map(Arc::new))
-}
-
-/// The sanctions in force at `now`: not lifted, and without an end or
-/// ending later.
-type InForce = diesel::dsl::And<
-    diesel::dsl::IsNull<sanctions::lifted_at>,
-    diesel::dsl::Or<
-        diesel::dsl::IsNull<sanctions::expires_at>,
-        diesel::dsl::Gt<sanctions::expires_at, NaiveDateTime>,
-    >,
->;
-
-/// The filter of the sanctions in force at `now`.
-fn in_force(now: NaiveDateTime) -> InForce {
-    sanctions::lifted_at.is_null().and(
-        sanctions::expires_at
-            .is_null()
-            .or(sanctions::expires_at.gt(now)),
-    )
 }
 
 /// One query: the room's row, with each sanction in force joined to it.
