@@ -21,10 +21,12 @@
 //! - [`bus`]: the seam between publishing a room event and delivering it.
 //!   In-process by default; a Redis bridge plugs into the same trait so that
 //!   rooms and sessions never know how many instances there are.
-//! - [`sweep`]: one per process. Every few seconds re-checks the
-//!   signed-in sessions and staff rights behind the registry's connections
-//!   (what another process, the CLI, changed) and hangs up those that lost
-//!   them.
+//! - [`sweep`]: one per process. Every few seconds, and at once on
+//!   moderation news, re-checks the signed-in sessions, accounts, staff
+//!   rights and room rules (bans, private rooms, renames, deletions)
+//!   behind the registry's connections (what another process, the CLI,
+//!   changed too) and hangs up those that lost them; it hands each room
+//!   what it read of its rules and its members' standing.
 //! - [`outbox`]: a session's output queue, shared by the rooms that fill
 //!   it and the socket that drains it, and the rule for slow clients.
 //! - [`delivery`]: a session as rooms and the registry see it, a

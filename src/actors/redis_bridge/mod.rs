@@ -13,7 +13,8 @@
 //! - [`RedisBridge`] is the actor that owns the two Redis connections: one
 //!   subscribed to the channels this instance has listeners for (a room's
 //!   channel while the room has local members, a user's while the user has
-//!   local connections), one that publishes, in batches, one batch in
+//!   local connections, and always the activity and moderation channels),
+//!   one that publishes, in batches, one batch in
 //!   flight at a time so that order is kept.
 //! - `wire` is what travels (channel names, events as bytes), `seal` the
 //!   tag that authenticates it; `presence` is who is online, shared

@@ -146,11 +146,11 @@ pub(super) fn still_admitted<'a>(
     }
     let admin_only = actor.room().admin_only;
     let invite_only = actor.room().invite_only;
-    let banned = actor
+    let ban = actor
         .gate
         .sanction(who.id, SanctionKind::Ban, now())
-        .is_some();
-    if !(admin_only || invite_only || banned) {
+        .cloned();
+    if !(admin_only || invite_only || ban.is_some()) {
         return Ok(actor);
     }
     if actor.is_staff(conn)? {
@@ -159,10 +159,10 @@ pub(super) fn still_admitted<'a>(
     if admin_only {
         return Err(RoomError::NotAdmitted);
     }
-    if let Some(ban) = actor.gate.sanction(who.id, SanctionKind::Ban, now()) {
+    if let Some(ban) = ban {
         return Err(RoomError::Banned {
-            message: sanction_sentence("banned from", &gate.name, ban),
-            reason: ban.reason.clone(),
+            message: sanction_sentence("banned from", &gate.name, &ban),
+            reason: ban.reason,
         });
     }
     if invite_only && !memberships::is_member(conn, who.id, gate.room)? {

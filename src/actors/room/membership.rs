@@ -198,12 +198,10 @@ impl Handler<Leave> for Room {
 
     fn handle(&mut self, leave: Leave, _ctx: &mut Self::Context) -> Self::Result {
         self.members.remove(&leave.session);
-        if leave.last {
-            self.standings.forget(&leave.user);
-        }
         if !leave.last {
             return AtomicResponse::new(Box::pin(fut::ready(())));
         }
+        self.standings.forget(&leave.user);
         let departed = self.bus.depart(&self.info.name, &leave.user);
         AtomicResponse::new(Box::pin(departed.into_actor(self).map(
             move |gone_everywhere, room, _ctx| {
