@@ -11,6 +11,7 @@
 //! audit log is read here too ([`audit_page`]), for the console and
 //! `confab audit`.
 
+use super::{contains_pattern, like_escaped, lower};
 use crate::db::models::{
     AuditEntry, Message, NewAuditEntry, NewSanction, Report, Room, RoomAlias, RoomModerator,
     Sanction,
@@ -212,13 +213,6 @@ pub fn active_sanctions_in(
 // The writes of moderation (`crate::moderation::apply` calls them, inside
 // its transaction) and the reads the pages and the console share.
 // ---------------------------------------------------------------------
-
-diesel::define_sql_function! {
-    /// `lower(text)`: the audit log's text filter ignores case on both
-    /// backends (SQLite's LIKE does already for ASCII, PostgreSQL's does
-    /// not).
-    fn lower(x: diesel::sql_types::Text) -> diesel::sql_types::Text;
-}
 
 /// The room called `name` now, or the one that was called so before a
 /// rename (`room_aliases`): for pages, which redirect an old name to the
@@ -557,7 +551,7 @@ pub fn audit_page(
         None => {}
     }
     if let Some(text) = &filter.target {
-        let pattern = format!("%{}%", like_escaped(&text.to_lowercase()));
+        let pattern = contains_pattern(text);
         query = query.filter(
             lower(audit_log::target)
                 .like(pattern.clone())
@@ -571,18 +565,6 @@ pub fn audit_page(
         query = query.filter(audit_log::at.ge(since));
     }
     Ok(query.load(conn)?)
-}
-
-/// `text` with LIKE's wildcards (and its escape character) escaped by `\`.
-fn like_escaped(text: &str) -> String {
-    let mut escaped = String::with_capacity(text.len());
-    for c in text.chars() {
-        if matches!(c, '\\' | '%' | '_') {
-            escaped.push('\\');
-        }
-        escaped.push(c);
-    }
-    escaped
 }
 
 /// The room `id`, if it exists.

@@ -13,7 +13,7 @@ use crate::db::{DbConnection, DbError};
 use crate::domain::{MessageId, RoomId, RoomName, UserId};
 use chrono::{NaiveDateTime, TimeDelta};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::{BigInt, Nullable};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -22,12 +22,6 @@ diesel::define_sql_function! {
     /// message had id 0, last on both backends (PostgreSQL would put the
     /// NULL first in a descending order, SQLite last).
     fn coalesce(x: Nullable<BigInt>, y: BigInt) -> BigInt;
-}
-
-diesel::define_sql_function! {
-    /// `lower(text)`: the name filter ignores case on both backends
-    /// (SQLite's LIKE does already for ASCII, PostgreSQL's does not).
-    fn lower(x: Text) -> Text;
 }
 
 /// The window the creation quota counts over.
@@ -363,17 +357,7 @@ pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, D
             0_i64,
         )
     };
-    let pattern = query.search.as_deref().map(|text| {
-        let escaped: String = text
-            .to_lowercase()
-            .chars()
-            .flat_map(|c| match c {
-                '\\' | '%' | '_' => vec!['\\', c],
-                c => vec![c],
-            })
-            .collect();
-        format!("%{escaped}%")
-    });
+    let pattern = query.search.as_deref().map(super::contains_pattern);
     let visible = || {
         // Direct conversations are never listed.
         let mut rows = rooms::table
@@ -398,7 +382,7 @@ pub fn index(conn: &mut DbConnection, query: &IndexQuery) -> Result<IndexPage, D
                 .filter(rooms::invite_only.eq(false).or(diesel::dsl::exists(member)));
         }
         if let Some(pattern) = &pattern {
-            rows = rows.filter(lower(rooms::name).like(pattern.clone()).escape('\\'));
+            rows = rows.filter(super::lower(rooms::name).like(pattern.clone()).escape('\\'));
         }
         rows
     };

@@ -9,6 +9,7 @@
 //! costs the same however many rows exist. Direct conversations are never
 //! listed: their content is their two participants' alone.
 
+use super::{contains_pattern, lower};
 use crate::db::models::{Report, Room, Sanction, User};
 use crate::db::schema::{
     memberships, messages, reactions, reports, room_moderators, rooms, sanctions, sessions, users,
@@ -17,14 +18,7 @@ use crate::db::{DbConnection, DbError};
 use crate::domain::{MessageId, RoomId, UserId};
 use chrono::NaiveDateTime;
 use diesel::prelude::*;
-use diesel::sql_types::Text;
 use std::collections::HashMap;
-
-diesel::define_sql_function! {
-    /// `lower(text)`: name searches ignore case on both backends (SQLite's
-    /// LIKE does already for ASCII, PostgreSQL's does not).
-    fn lower(x: Text) -> Text;
-}
 
 /// One page of a list, and whether more rows follow it.
 #[derive(Debug, Clone)]
@@ -52,20 +46,6 @@ pub struct PageOf {
     pub offset: i64,
     /// Rows on the page.
     pub limit: i64,
-}
-
-/// `%text%` for LIKE, lower case, with LIKE's own characters escaped
-/// (`\` is the escape character).
-fn contains(text: &str) -> String {
-    let escaped: String = text
-        .to_lowercase()
-        .chars()
-        .flat_map(|c| match c {
-            '\\' | '%' | '_' => vec!['\\', c],
-            c => vec![c],
-        })
-        .collect();
-    format!("%{escaped}%")
 }
 
 /// The console's front page: what needs attention, and how big things are.
@@ -130,7 +110,11 @@ pub fn rooms(
         .limit(page.limit + 1)
         .into_boxed();
     if let Some(search) = search {
-        query = query.filter(lower(rooms::name).like(contains(search)).escape('\\'));
+        query = query.filter(
+            lower(rooms::name)
+                .like(contains_pattern(search))
+                .escape('\\'),
+        );
     }
     let rows: Vec<(Room, Option<String>, Option<i64>)> = query.load(conn)?;
     Ok(Listing::of(
@@ -308,7 +292,11 @@ pub fn users(
         .limit(page.limit + 1)
         .into_boxed();
     if let Some(search) = search {
-        query = query.filter(lower(users::username).like(contains(search)).escape('\\'));
+        query = query.filter(
+            lower(users::username)
+                .like(contains_pattern(search))
+                .escape('\\'),
+        );
     }
     let rows: Vec<(User, Option<NaiveDateTime>, Option<i64>)> = query.load(conn)?;
     Ok(Listing::of(
